@@ -1,0 +1,4 @@
+package traffic
+
+// defaultGenerator is used when Options.Generate is nil.
+var defaultGenerator Generator
