@@ -1,0 +1,212 @@
+package scenario
+
+// Provider is where the system under test runs.
+type Provider string
+
+// Providers.
+const (
+	// ProviderLocal runs the pipeline's services as local processes on one shared directory.
+	ProviderLocal Provider = "local"
+	// ProviderKind creates (or reuses) a kind cluster.
+	ProviderKind Provider = "kind"
+	// ProviderExisting uses a cluster reached through a kubeconfig.
+	ProviderExisting Provider = "existing"
+)
+
+// Backend is the kind of shared volume.
+type Backend string
+
+// Storage backends.
+const (
+	// BackendHostPath shares a host directory into every kind node.
+	BackendHostPath Backend = "hostpath"
+	// BackendFuse serves the volume from a userspace go-fuse file server.
+	BackendFuse Backend = "fuse"
+	// BackendNFS serves the volume from an nfs-ganesha server.
+	BackendNFS Backend = "nfs"
+	// BackendStorageClass provisions the volume from an existing StorageClass.
+	BackendStorageClass Backend = "storageclass"
+	// BackendLocal is a plain local directory (provider local).
+	BackendLocal Backend = "local"
+)
+
+// WorkloadMode says whose application is tested.
+type WorkloadMode string
+
+// Workload modes.
+const (
+	// ModePipeline deploys the framework's own Bots-like pipeline.
+	ModePipeline WorkloadMode = "pipeline"
+	// ModeExternal tests an application that is already deployed.
+	ModeExternal WorkloadMode = "external"
+)
+
+// MatchRule says how outputs are matched to inputs for an external workload.
+type MatchRule string
+
+// Match rules.
+const (
+	// MatchControlReference matches on the interchange control reference (ISA13 / UNB 0020).
+	MatchControlReference MatchRule = "controlReference"
+	// MatchFilename matches on the file name.
+	MatchFilename MatchRule = "filename"
+	// MatchContentHash matches on a hash of the payload.
+	MatchContentHash MatchRule = "contentHash"
+)
+
+// Defect is a known bug the pipeline can be built with, to prove the checks catch it.
+type Defect string
+
+// The bug zoo.
+const (
+	// DefectRemoveAfterCopy copies a file to work/ and removes the input afterwards instead of renaming (a crash in between duplicates it).
+	DefectRemoveAfterCopy Defect = "remove-after-copy"
+	// DefectNonAtomicOutput writes output in place instead of write-to-temp then rename (readers see partial files).
+	DefectNonAtomicOutput Defect = "non-atomic-output"
+	// DefectNoLock runs the engine without taking the lock.
+	DefectNoLock Defect = "no-lock"
+	// DefectAppendOutput appends to an existing output file instead of replacing it.
+	DefectAppendOutput Defect = "append-output"
+	// DefectStealLiveLock takes over the lock without checking that the lease expired.
+	DefectStealLiveLock Defect = "steal-live-lock"
+	// DefectAckBeforeFsync acknowledges an upload before the file is fsynced.
+	DefectAckBeforeFsync Defect = "ack-before-fsync"
+)
+
+// Action is what a fault does.
+type Action string
+
+// Fault actions.
+const (
+	// ActionProcessKill sends SIGKILL to the target processes.
+	ActionProcessKill Action = "process-kill"
+	// ActionProcessPause sends SIGSTOP, then SIGCONT after the duration.
+	ActionProcessPause Action = "process-pause"
+	// ActionProcessRestart stops the target gracefully and starts it again after the duration.
+	ActionProcessRestart Action = "process-restart"
+	// ActionNodeKill kills a kind node container; it is started again after the duration (0: stays down).
+	ActionNodeKill Action = "node-kill"
+	// ActionNodeStop stops a kind node container gracefully; started again after the duration (0: stays down).
+	ActionNodeStop Action = "node-stop"
+	// ActionNodePause freezes a kind node container for the duration.
+	ActionNodePause Action = "node-pause"
+	// ActionNodeReboot restarts a kind node container.
+	ActionNodeReboot Action = "node-reboot"
+	// ActionPartition drops packets between from and to for the duration.
+	ActionPartition Action = "partition"
+	// ActionStoragePause freezes the storage server for the duration.
+	ActionStoragePause Action = "storage-pause"
+	// ActionStorageKill kills the storage server and starts it again after the duration.
+	ActionStorageKill Action = "storage-kill"
+	// ActionStorageRestart restarts the storage server.
+	ActionStorageRestart Action = "storage-restart"
+	// ActionStorageCutoff cuts the target node off the storage server for the duration.
+	ActionStorageCutoff Action = "storage-cutoff"
+	// ActionChaosPodKill is a Chaos Mesh PodChaos pod-kill.
+	ActionChaosPodKill Action = "chaos-pod-kill"
+	// ActionChaosPodFailure is a Chaos Mesh PodChaos pod-failure for the duration.
+	ActionChaosPodFailure Action = "chaos-pod-failure"
+	// ActionChaosPartition is a Chaos Mesh NetworkChaos partition between the target and the role in to.
+	ActionChaosPartition Action = "chaos-partition"
+	// ActionChaosIOLatency is a Chaos Mesh IOChaos latency on the volume.
+	ActionChaosIOLatency Action = "chaos-io-latency"
+	// ActionChaosIOFault is a Chaos Mesh IOChaos fault (errno) on the volume.
+	ActionChaosIOFault Action = "chaos-io-fault"
+)
+
+// Role is one of the pipeline's services.
+type Role string
+
+// Roles.
+const (
+	// RoleWebserver accepts uploads.
+	RoleWebserver Role = "webserver"
+	// RoleEngine moves files input -> work -> output under the lock.
+	RoleEngine Role = "engine"
+	// RoleJobqueue queues engine runs.
+	RoleJobqueue Role = "jobqueue"
+)
+
+// Selector picks a target when the fault fires.
+type Selector string
+
+// Selectors.
+const (
+	// SelectEngineNode is the node running the engine.
+	SelectEngineNode Selector = "engine-node"
+	// SelectLockHolder is the node or process holding the engine lock.
+	SelectLockHolder Selector = "lock-holder"
+	// SelectRandomWorker is a worker node chosen with the run's seed.
+	SelectRandomWorker Selector = "random-worker"
+	// SelectRandomWebserver is a webserver chosen with the run's seed (or the node running it).
+	SelectRandomWebserver Selector = "random-webserver"
+)
+
+// Direction says which packets a partition drops.
+type Direction string
+
+// Directions.
+const (
+	// DirectionBoth drops packets both ways.
+	DirectionBoth Direction = "both"
+	// DirectionIngress drops packets arriving at the from side (or the target).
+	DirectionIngress Direction = "ingress"
+	// DirectionEgress drops packets leaving the from side (or the target).
+	DirectionEgress Direction = "egress"
+)
+
+// enum is implemented by the string types whose values form a closed set;
+// the decoder and Schema use it.
+type enum interface{ enumValues() []string }
+
+func (Provider) enumValues() []string {
+	return []string{string(ProviderLocal), string(ProviderKind), string(ProviderExisting)}
+}
+
+func (Backend) enumValues() []string {
+	return []string{string(BackendHostPath), string(BackendFuse), string(BackendNFS), string(BackendStorageClass), string(BackendLocal)}
+}
+
+func (WorkloadMode) enumValues() []string {
+	return []string{string(ModePipeline), string(ModeExternal)}
+}
+
+func (MatchRule) enumValues() []string {
+	return []string{string(MatchControlReference), string(MatchFilename), string(MatchContentHash)}
+}
+
+func (Defect) enumValues() []string {
+	return []string{string(DefectRemoveAfterCopy), string(DefectNonAtomicOutput), string(DefectNoLock), string(DefectAppendOutput), string(DefectStealLiveLock), string(DefectAckBeforeFsync)}
+}
+
+func (Action) enumValues() []string {
+	out := make([]string, len(actionOrder))
+	for i, a := range actionOrder {
+		out[i] = string(a)
+	}
+	return out
+}
+
+func (Role) enumValues() []string {
+	return []string{string(RoleWebserver), string(RoleEngine), string(RoleJobqueue)}
+}
+
+func (Selector) enumValues() []string {
+	return []string{string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver)}
+}
+
+func (Direction) enumValues() []string {
+	return []string{string(DirectionBoth), string(DirectionIngress), string(DirectionEgress)}
+}
+
+// Defects lists every defect name, in documentation order.
+func Defects() []Defect {
+	var out []Defect
+	for _, v := range Defect("").enumValues() {
+		out = append(out, Defect(v))
+	}
+	return out
+}
+
+// Actions lists every fault action, in documentation order.
+func Actions() []Action { return append([]Action(nil), actionOrder...) }

@@ -1,0 +1,125 @@
+package scenario
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads and parses the scenario file at path. Like Parse, it returns
+// an ErrorList naming every problem in the file.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario file: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes a scenario from data, applies defaults (Default) and
+// validates it. filename is only used in error positions. On failure the
+// error is an ErrorList holding every problem found, each with its
+// file:line:column; the returned Scenario is then nil.
+func Parse(filename string, data []byte) (*Scenario, error) {
+	root, errs := parseYAML(filename, data)
+	if errs != nil {
+		return nil, errs
+	}
+	d := newDecoder(filename)
+	s := &Scenario{}
+	d.val[""] = position{root.Line, root.Column}
+	d.decode(root, reflect.ValueOf(s).Elem(), "", nil)
+	s.file = filename
+	s.pos = d.val
+	s.Default()
+	v := &validator{s: s, file: filename, val: d.val, key: d.key, bad: d.bad}
+	v.validate()
+	all := append(d.errs, v.errs...)
+	if len(all) > 0 {
+		all.sort()
+		return nil, all.dedupe()
+	}
+	return s, nil
+}
+
+// Validate checks a Scenario built in Go (for example by a test) by the
+// same rules as Parse. Call Default first. Errors carry field paths but,
+// unless the Scenario came from Parse, no positions.
+func (s *Scenario) Validate() error {
+	v := &validator{s: s, file: s.file, val: s.pos, key: map[string]position{}, bad: map[string]bool{}}
+	if v.val == nil {
+		v.val = map[string]position{}
+	}
+	v.validate()
+	if len(v.errs) > 0 {
+		v.errs.sort()
+		return v.errs.dedupe()
+	}
+	return nil
+}
+
+// File is the file name the scenario was parsed from ("" if built in Go).
+func (s *Scenario) File() string { return s.file }
+
+// Position returns where the value at path (for example
+// "faults[2].duration") was written in the file, so that the runner can
+// point at the scenario line behind a failure. ok is false if the value
+// was not in the file.
+func (s *Scenario) Position(path string) (line, col int, ok bool) {
+	p, ok := s.pos[path]
+	return p.line, p.col, ok
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseYAML returns the single document's root node, or the errors that
+// stop decoding (syntax errors, empty or multi-document files).
+func parseYAML(filename string, data []byte) (root *yaml.Node, errs ErrorList) {
+	fail := func(line, col int, format string, args ...any) (*yaml.Node, ErrorList) {
+		return nil, ErrorList{{File: filename, Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}}
+	}
+	defer func() {
+		if r := recover(); r != nil { // yaml.v3 must not take the caller down
+			root, errs = fail(0, 0, "YAML parser failed on this file (%v); check its syntax", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml.Node
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			msg := err.Error()
+			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+				line, _ := strconv.Atoi(m[1])
+				return fail(line, 0, "YAML syntax error: %s", m[2])
+			}
+			return fail(0, 0, "YAML syntax error: %s", strings.TrimPrefix(msg, "yaml: "))
+		}
+		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+			if len(docs) > 0 {
+				continue // a trailing "---" with nothing after it
+			}
+		}
+		docs = append(docs, &doc)
+		if len(docs) > 1 {
+			n := doc.Content[0]
+			return fail(n.Line, n.Column, "a scenario file holds exactly one YAML document, found a second one; put each scenario in its own file")
+		}
+	}
+	if len(docs) == 0 || len(docs[0].Content) == 0 || isNull(docs[0].Content[0]) {
+		return fail(0, 0, "file is empty; a scenario starts with apiVersion: %s and kind: %s", APIVersion, KindScenario)
+	}
+	return docs[0].Content[0], nil
+}

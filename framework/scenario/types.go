@@ -1,0 +1,287 @@
+package scenario
+
+// The doc comments in this file are also the descriptions in the JSON
+// Schema returned by Schema (the file is embedded and parsed at run time),
+// so write them for scenario authors: say what a field means, its default
+// and its limits.
+
+// APIVersion is the only apiVersion this package reads.
+const APIVersion = "rwxchaos.dev/v1alpha1"
+
+// KindScenario is the only kind this package reads.
+const KindScenario = "Scenario"
+
+// Scenario is one declarative chaos experiment: where to run the pipeline, which faults to inject while traffic flows, and what must still hold afterwards.
+type Scenario struct {
+	// Must be "rwxchaos.dev/v1alpha1".
+	APIVersion string `json:"apiVersion" scenario:"required"`
+	// Must be "Scenario".
+	Kind string `json:"kind" scenario:"required"`
+	// Name, labels and description of the scenario.
+	Metadata Metadata `json:"metadata" scenario:"required"`
+	// Where the system under test runs: local processes, a kind cluster the framework creates, or an existing cluster.
+	Cluster ClusterSpec `json:"cluster" scenario:"required"`
+	// The ReadWriteMany volume shared by every component.
+	Storage StorageSpec `json:"storage,omitzero"`
+	// What runs on the cluster and the traffic fed to it.
+	Workload WorkloadSpec `json:"workload,omitzero"`
+	// Faults injected during the run, each with a target and a schedule.
+	Faults []FaultSpec `json:"faults,omitempty"`
+	// Invariants and bounds checked at the end of the run.
+	Expect ExpectSpec `json:"expect,omitzero"`
+	// Seed, timeout and drain time of the run.
+	Run RunSpec `json:"run,omitzero"`
+
+	file string
+	pos  map[string]position
+}
+
+// Metadata names and describes a scenario.
+type Metadata struct {
+	// Scenario name used in reports and cluster object names: a DNS label (lowercase letters, digits and '-', starting with a letter, at most 63 characters).
+	Name string `json:"name" scenario:"required"`
+	// Free-form key/value tags for selecting scenarios, for example tier: smoke. Keys and values: letters, digits, '-', '_', '.' and '/' (keys), at most 63 characters per value.
+	Labels map[string]string `json:"labels,omitempty"`
+	// What the scenario tests and why it matters.
+	Description string `json:"description,omitempty"`
+}
+
+// ClusterSpec says where the system under test runs.
+type ClusterSpec struct {
+	// local: the pipeline's services as local processes sharing one directory (single host, no Kubernetes). kind: a kind cluster created (or reused) by the framework. existing: a cluster you already have, reached through a kubeconfig.
+	Provider Provider `json:"provider" scenario:"required"`
+	// Settings for provider kind; not allowed with other providers.
+	Kind KindCluster `json:"kind,omitzero"`
+	// Settings for provider existing; required with it and not allowed with other providers.
+	Existing ExistingCluster `json:"existing,omitzero"`
+	// Kubernetes failure-detection timings. With provider kind they are applied to the cluster; with provider existing they describe the cluster and are used to derive default expectations. Not allowed with provider local.
+	Timings Timings `json:"timings,omitzero"`
+}
+
+// KindCluster configures the kind cluster the framework creates.
+type KindCluster struct {
+	// Number of worker nodes besides the control plane. Default 3; 1 to 10.
+	Workers int `json:"workers,omitempty" scenario:"min=1,max=10"`
+	// Reuse a running cluster of the same name instead of creating a fresh one (faster, less isolated). Default false.
+	Reuse bool `json:"reuse,omitempty"`
+	// Cluster name, a DNS label; nodes are named <name>-control-plane, <name>-worker, <name>-worker2, ... Default "rwxchaos".
+	Name string `json:"name,omitempty"`
+}
+
+// ExistingCluster points at a cluster the framework does not own.
+type ExistingCluster struct {
+	// Path of the kubeconfig file. Default: $KUBECONFIG, then ~/.kube/config.
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// Kubeconfig context to use. Default: the current context.
+	Context string `json:"context,omitempty"`
+	// The only namespaces the framework may create, change or inject faults into. Required, at least one; the workload namespace must be one of them.
+	Namespaces []string `json:"namespaces,omitempty"`
+}
+
+// Timings are the Kubernetes settings that decide how fast a failed node's pods move.
+type Timings struct {
+	// How long the node controller waits for a silent node before marking it NotReady/Unknown (kube-controller-manager --node-monitor-grace-period). Default 20s (Kubernetes' own default is 40-50s).
+	NodeMonitorGracePeriod Duration `json:"nodeMonitorGracePeriod,omitempty"`
+	// Seconds pods tolerate a NotReady node before eviction (node.kubernetes.io/not-ready toleration). Default 30 (Kubernetes: 300); 0 evicts at once.
+	NotReadyTolerationSeconds *int64 `json:"notReadyTolerationSeconds,omitempty" scenario:"min=0,max=86400"`
+	// Seconds pods tolerate an unreachable node before eviction (node.kubernetes.io/unreachable toleration). Default 30 (Kubernetes: 300); 0 evicts at once.
+	UnreachableTolerationSeconds *int64 `json:"unreachableTolerationSeconds,omitempty" scenario:"min=0,max=86400"`
+}
+
+// StorageSpec configures the shared ReadWriteMany volume.
+type StorageSpec struct {
+	// hostpath: a host directory shared into every kind node. fuse: a userspace go-fuse file server (can be paused, killed, cut off). nfs: an nfs-ganesha server. storageclass: an existing StorageClass (storageClassName required). local: a plain directory, for provider local. Default: local for provider local, hostpath for kind, storageclass for existing.
+	Backend Backend `json:"backend,omitempty"`
+	// StorageClass to provision the volume from; required with backend storageclass (unless the workload is external and brings its own PVC), not allowed otherwise.
+	StorageClassName string `json:"storageClassName,omitempty"`
+	// NFS mount options, one per entry, for example nfsvers=4.1, hard, timeo=600, actimeo=0. Only for backends nfs and storageclass.
+	MountOptions []string `json:"mountOptions,omitempty"`
+	// Requested volume size as a Kubernetes quantity such as 1Gi. Default 1Gi.
+	Size string `json:"size,omitempty"`
+}
+
+// WorkloadSpec says what runs and what traffic it gets.
+type WorkloadSpec struct {
+	// pipeline: the framework deploys its own Bots-like pipeline (webserver, engine CronJob, jobqueue). external: an application that is already deployed (for example real Bots), described under external. Default pipeline.
+	Mode WorkloadMode `json:"mode,omitempty"`
+	// Kubernetes namespace of the workload. Default "rwxchaos" for pipeline; required for external; not allowed with provider local.
+	Namespace string `json:"namespace,omitempty"`
+	// The already-deployed application; required with mode external, not allowed with pipeline.
+	External ExternalSpec `json:"external,omitzero"`
+	// Replica counts of the pipeline's services.
+	Replicas Replicas `json:"replicas,omitzero"`
+	// The engine that moves files input -> work -> output under a lock on the shared volume. Only for mode pipeline.
+	Engine EngineSpec `json:"engine,omitzero"`
+	// The EDI messages uploaded during the run.
+	Traffic TrafficSpec `json:"traffic,omitzero"`
+	// Known bugs to switch on in the pipeline, to prove the checks catch them: remove-after-copy, non-atomic-output, no-lock, append-output, steal-live-lock, ack-before-fsync. Only for mode pipeline.
+	Defects []Defect `json:"defects,omitempty"`
+}
+
+// ExternalSpec describes an application the framework did not deploy.
+type ExternalSpec struct {
+	// Name of the application's ReadWriteMany PersistentVolumeClaim. Required.
+	PVC string `json:"pvc,omitempty"`
+	// Directory inside the volume where the framework drops input files. Required; relative to the volume root.
+	InputPath string `json:"inputPath,omitempty"`
+	// Directory inside the volume where the application writes its output. Required; relative to the volume root.
+	OutputPath string `json:"outputPath,omitempty"`
+	// Where the volume is mounted inside the application's pods; required by chaos-io-* faults.
+	MountPath string `json:"mountPath,omitempty"`
+	// Pod label selectors per role, used to find targets. A fault with target.role needs that role's selector.
+	Selectors RoleSelectors `json:"selectors,omitzero"`
+	// How output files are matched to inputs: controlReference (interchange control number, ISA13 / UNB 0020), filename, or contentHash. Default controlReference.
+	Match MatchRule `json:"match,omitempty"`
+}
+
+// RoleSelectors maps each role to the labels of its pods.
+type RoleSelectors struct {
+	// Labels of the webserver pods.
+	Webserver map[string]string `json:"webserver,omitempty"`
+	// Labels of the engine pods.
+	Engine map[string]string `json:"engine,omitzero"`
+	// Labels of the jobqueue pods.
+	Jobqueue map[string]string `json:"jobqueue,omitempty"`
+}
+
+// Replicas are the pipeline's replica counts.
+type Replicas struct {
+	// Webserver replicas (processes with provider local). Default 3; 1 to 10.
+	Webserver int `json:"webserver,omitempty" scenario:"min=1,max=10"`
+	// Jobqueue replicas: 1, or 0 to run without a jobqueue. Default 1.
+	Jobqueue *int `json:"jobqueue,omitempty" scenario:"min=0,max=1"`
+}
+
+// EngineSpec configures the engine.
+type EngineSpec struct {
+	// When the engine runs: a 5-field cron expression ("* * * * *", also @hourly etc.) for the CronJob, or "every <duration>" such as "every 1s" (provider local only, since CronJobs cannot run more than once a minute). Default "every 1s" for local, "* * * * *" otherwise.
+	Schedule string `json:"schedule,omitzero"`
+	// How long the engine lock stays valid without a heartbeat; a crashed holder's lock can be taken over after this. Default 3s for local, 30s otherwise.
+	LeaseTTL Duration `json:"leaseTTL,omitempty"`
+	// How often the lock holder renews its lease; must be shorter than leaseTTL. Default leaseTTL/3.
+	Heartbeat Duration `json:"heartbeat,omitempty"`
+}
+
+// TrafficSpec describes the uploaded messages.
+type TrafficSpec struct {
+	// Number of messages to upload. Default 300; 1 to 1000000.
+	Count int `json:"count,omitempty" scenario:"min=1,max=1000000"`
+	// Uploads per second across all clients. Default 30; more than 0, at most 10000.
+	Rate float64 `json:"rate,omitempty" scenario:"max=10000"`
+	// Message size range in bytes.
+	Sizes SizeRange `json:"sizes,omitzero"`
+	// Share of each EDI syntax, in percent; must sum to 100. Default 50/50.
+	Mix Mix `json:"mix,omitzero"`
+	// Bots routes the messages are spread over, round-robin. Names: letters, digits, '_', '-', '.'. Default ["default"].
+	Routes []string `json:"routes,omitempty"`
+	// Concurrent upload clients. Default 4; 1 to 256.
+	Concurrency int `json:"concurrency,omitempty" scenario:"min=1,max=256"`
+}
+
+// SizeRange bounds message sizes.
+type SizeRange struct {
+	// Smallest message in bytes. Default 256; at least 64 (an EDI envelope needs room).
+	Min int `json:"min,omitempty" scenario:"min=64,max=67108864"`
+	// Largest message in bytes, at least min. Default 4096; at most 67108864 (64 MiB).
+	Max int `json:"max,omitempty" scenario:"min=64,max=67108864"`
+}
+
+// Mix is the share of each EDI syntax in percent.
+type Mix struct {
+	// Percent of X12 interchanges (ISA/IEA). 0 to 100.
+	X12 int `json:"x12,omitempty" scenario:"min=0,max=100"`
+	// Percent of EDIFACT interchanges (UNB/UNZ). 0 to 100.
+	Edifact int `json:"edifact,omitempty" scenario:"min=0,max=100"`
+}
+
+// FaultSpec is one fault: what to do, to what, and when.
+type FaultSpec struct {
+	// Unique name of the fault, a DNS label; other faults refer to it with schedule.after. "steady-state" is reserved.
+	Name string `json:"name" scenario:"required"`
+	// What to do. Process level (providers local and kind): process-kill (SIGKILL; the supervisor or Kubernetes restarts it), process-pause (SIGSTOP, SIGCONT after duration), process-restart (graceful stop, start after duration). Node level (kind): node-kill, node-stop (down for duration; 0 = stays down), node-pause (frozen for duration), node-reboot. Network (kind): partition (from/to, for duration). Storage server (backends fuse, nfs, local): storage-pause, storage-kill (down for duration), storage-restart; storage-cutoff (kind, fuse or nfs) cuts the target node off the storage for duration. Chaos Mesh (provider existing): chaos-pod-kill, chaos-pod-failure, chaos-partition, chaos-io-latency, chaos-io-fault.
+	Action Action `json:"action" scenario:"required"`
+	// What the action hits. Required for process-*, node-*, storage-cutoff and chaos-*; not allowed for partition (use from/to) or storage-pause/kill/restart (they hit the storage server).
+	Target TargetSpec `json:"target,omitzero"`
+	// partition only: one side of the cut: control-plane, nodes (all workers), storage (the nfs server), a node name, or engine-node, lock-holder, random-worker, random-webserver.
+	From string `json:"from,omitempty"`
+	// partition: the other side of the cut (same values as from). chaos-partition: the role the target is cut off from (webserver, engine or jobqueue).
+	To string `json:"to,omitempty"`
+	// partition and chaos-partition: which packets are dropped, seen from the "from" side (or the target): both, ingress or egress. Default both.
+	Direction Direction `json:"direction,omitempty"`
+	// When the fault fires. Default: right after steady state is reached (after: steady-state).
+	Schedule ScheduleSpec `json:"schedule,omitzero"`
+	// How long the fault lasts before it is healed. 0 means an instant action (kill, reboot, restart). Required (more than 0) for pause, partition, cutoff, storage-kill, chaos-pod-failure, chaos-partition and chaos-io-*; must be 0 for process-kill, node-reboot, storage-restart and chaos-pod-kill.
+	Duration Duration `json:"duration,omitempty"`
+	// chaos-io-latency only: delay added to each file operation. Required.
+	Latency Duration `json:"latency,omitempty"`
+	// chaos-io-fault only: errno returned by failed file operations, for example 5 (EIO). Required; 1 to 133.
+	Errno int `json:"errno,omitempty" scenario:"min=1,max=133"`
+	// chaos-io-latency and chaos-io-fault: percent of file operations affected. Default 100; 1 to 100.
+	Percent int `json:"percent,omitempty" scenario:"min=1,max=100"`
+}
+
+// TargetSpec selects what a fault hits: exactly one of role, node and select.
+type TargetSpec struct {
+	// Pods (or local processes) of a role: webserver, engine or jobqueue. The engine is a CronJob: a fault on it waits for the next engine run. For process-* and chaos-* actions.
+	Role Role `json:"role,omitempty"`
+	// A node by name, for node-* and storage-cutoff (kind: <cluster>-worker, <cluster>-worker2, ...).
+	Node string `json:"node,omitempty"`
+	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline only), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one).
+	Select Selector `json:"select,omitempty"`
+	// How many to hit. Default 1; at most the number available (replicas for a role, workers for random-worker); must be 1 with node, lock-holder and engine-node.
+	Count int `json:"count,omitempty" scenario:"min=1,max=100"`
+}
+
+// ScheduleSpec says when a fault fires: at an offset from traffic start, or after another fault (or steady state).
+type ScheduleSpec struct {
+	// Offset from the start of traffic, for example 5s. Mutually exclusive with after.
+	At *Duration `json:"at,omitempty"`
+	// Fire when this fault has finished (healed, after its last repetition), or "steady-state" to fire once traffic flows. Mutually exclusive with at.
+	After string `json:"after,omitempty"`
+	// Repeat the fault with this period, measured between starts; must be longer than duration. Needs times.
+	Every Duration `json:"every,omitempty"`
+	// How many times to fire in total; needs every. 1 to 1000.
+	Times int `json:"times,omitempty" scenario:"min=1,max=1000"`
+}
+
+// ExpectSpec lists what must hold at the end of the run.
+type ExpectSpec struct {
+	// Every accepted upload ends up in the output. Default true.
+	NoLoss *bool `json:"noLoss,omitempty"`
+	// No upload is translated or delivered twice. Default true.
+	NoDuplicates *bool `json:"noDuplicates,omitempty"`
+	// At no time do two engines hold the lock (checked from the lock journal). Default true for pipeline; needs mode pipeline.
+	LockExclusive *bool `json:"lockExclusive,omitempty"`
+	// After the lock holder dies or freezes, another engine takes the lock within this. Default 2 x leaseTTL + one engine period. Only for mode pipeline.
+	LockRecoveredWithin Duration `json:"lockRecoveredWithin,omitempty"`
+	// After a node fails, its pods are running elsewhere within this. Default nodeMonitorGracePeriod + unreachableTolerationSeconds + 60s. Not for provider local.
+	RescheduledWithin Duration `json:"rescheduledWithin,omitempty"`
+	// After a fault heals, every service is ready and serving again within this. Default 10s for local, 3m otherwise.
+	ReadyWithin Duration `json:"readyWithin,omitempty"`
+	// Files allowed to be left in input/ or work/ after the settle time. Default 0.
+	MaxStuck int `json:"maxStuck,omitempty" scenario:"min=0,max=1000000"`
+	// Uploads allowed to end with an unknown outcome (client got no answer and no output exists). Default 0.
+	MaxIndeterminate int `json:"maxIndeterminate,omitempty" scenario:"min=0,max=1000000"`
+	// Upper bound on the 99th percentile of upload-to-output latency. Default 0: not checked.
+	LatencyP99 Duration `json:"latencyP99,omitempty"`
+	// Traffic must flow before any fault fires, or the run is void (not failed).
+	SteadyState SteadyStateSpec `json:"steadyState,omitzero"`
+}
+
+// SteadyStateSpec defines "traffic flows".
+type SteadyStateSpec struct {
+	// Uploads that must complete end to end before the first fault. Default the smaller of 10 and traffic.count; at most traffic.count.
+	MinUploads int `json:"minUploads,omitempty" scenario:"min=1,max=1000000"`
+	// Time from traffic start to reach minUploads, else the run is void. Default 10s for local, 2m otherwise.
+	Within Duration `json:"within,omitempty"`
+}
+
+// RunSpec controls the run itself.
+type RunSpec struct {
+	// Seed for every random choice (traffic, random-* targets). 0 picks a random seed, which is recorded in the report so the run can be repeated.
+	Seed int64 `json:"seed,omitempty"`
+	// Hard limit for the whole run; must leave room for the traffic (count / rate) plus settle. Default 60s for local, 20m otherwise.
+	Timeout Duration `json:"timeout,omitempty"`
+	// How long to wait after the traffic ends for the pipeline to drain before checking. Default 15s for local, 5m otherwise.
+	Settle Duration `json:"settle,omitempty"`
+}

@@ -1,0 +1,924 @@
+package scenario
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// validator checks the semantic rules that the decoder cannot: ranges that
+// depend on other fields, cross-references, provider/action compatibility.
+type validator struct {
+	s    *Scenario
+	file string
+	val  map[string]position
+	key  map[string]position
+	bad  map[string]bool
+	errs ErrorList
+}
+
+// parentPath strips the last ".field", "[i]" or `["key"]` from p.
+func parentPath(p string) string {
+	if strings.HasSuffix(p, "]") {
+		if i := strings.LastIndex(p, "["); i >= 0 {
+			return p[:i]
+		}
+	}
+	if i := strings.LastIndex(p, "."); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+// errf records an error for path, placed at its value in the file or, if
+// it was not written, at its nearest written ancestor. Errors under a path
+// that already failed to decode are dropped: they would only repeat it.
+func (v *validator) errf(p, format string, args ...any) {
+	for q := p; ; q = parentPath(q) {
+		if v.bad[q] {
+			return
+		}
+		if q == "" {
+			break
+		}
+	}
+	var pos position
+	if at, ok := v.val[p]; ok {
+		pos = at
+	} else {
+		for q := parentPath(p); ; q = parentPath(q) {
+			if at, ok := v.key[q]; ok {
+				pos = at
+				break
+			}
+			if at, ok := v.val[q]; ok {
+				pos = at
+				break
+			}
+			if q == "" {
+				break
+			}
+		}
+	}
+	v.errs = append(v.errs, &FieldError{File: v.file, Line: pos.line, Column: pos.col, Path: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+var (
+	dnsLabel     = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	labelName    = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+	labelValue   = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$`)
+	routeName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	quantity     = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$`)
+)
+
+const dnsLabelRule = "use lowercase letters, digits and '-', start with a letter, end with a letter or digit, at most 63 characters"
+
+func (v *validator) dnsLabel(p, what, s string) {
+	if !dnsLabel.MatchString(s) || len(s) > 63 {
+		if s == "" {
+			v.errf(p, "is required: %s as a DNS label (%s)", what, dnsLabelRule)
+			return
+		}
+		v.errf(p, "%q is not a valid %s: %s", clip(s), what, dnsLabelRule)
+	}
+}
+
+func (v *validator) labels(p string, m map[string]string) {
+	for _, k := range sortedKeys(m) {
+		kp := joinKey(p, k)
+		prefix, name, hasPrefix := strings.Cut(k, "/")
+		if !hasPrefix {
+			name, prefix = prefix, ""
+		}
+		if (hasPrefix && (!dnsSubdomain.MatchString(prefix) || len(prefix) > 253)) || !labelName.MatchString(name) || len(name) > 63 {
+			v.errf(kp, "%q is not a valid label key: an optional DNS-subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", clip(k))
+			continue
+		}
+		if val := m[k]; !labelValue.MatchString(val) || len(val) > 63 {
+			v.errf(kp, "%q is not a valid label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", clip(val))
+		}
+	}
+}
+
+func (v *validator) validate() {
+	s := v.s
+	if s.APIVersion != APIVersion {
+		v.errf("apiVersion", "must be %q, got %q", APIVersion, clip(s.APIVersion))
+	}
+	if s.Kind != KindScenario {
+		v.errf("kind", "must be %q, got %q", KindScenario, clip(s.Kind))
+	}
+	v.dnsLabel("metadata.name", "scenario name", s.Metadata.Name)
+	v.labels("metadata.labels", s.Metadata.Labels)
+	v.cluster()
+	v.storage()
+	v.workload()
+	v.faults()
+	v.expect()
+	v.run()
+}
+
+func (v *validator) cluster() {
+	c := &v.s.Cluster
+	switch c.Provider {
+	case "":
+		v.errf("cluster.provider", "is required: local, kind or existing")
+	case ProviderLocal, ProviderKind, ProviderExisting:
+	default:
+		v.errf("cluster.provider", "unknown provider %q; valid: %s", clip(string(c.Provider)), strings.Join(Provider("").enumValues(), ", "))
+		return
+	}
+	if c.Provider != ProviderKind && c.Kind != (KindCluster{}) {
+		v.errf("cluster.kind", "only applies to provider kind; remove it or set provider: kind")
+	}
+	if c.Provider != ProviderExisting && !isZeroExisting(c.Existing) {
+		v.errf("cluster.existing", "only applies to provider existing; remove it or set provider: existing")
+	}
+	if c.Provider == ProviderLocal && c.Timings != (Timings{}) {
+		v.errf("cluster.timings", "only applies to Kubernetes providers (kind, existing); provider local has no nodes")
+	}
+	if c.Provider == ProviderKind {
+		v.dnsLabel("cluster.kind.name", "cluster name", c.Kind.Name)
+		if c.Kind.Workers < 1 || c.Kind.Workers > 10 {
+			v.errf("cluster.kind.workers", "must be between 1 and 10, got %d", c.Kind.Workers)
+		}
+	}
+	if c.Provider == ProviderExisting {
+		if len(c.Existing.Namespaces) == 0 {
+			v.errf("cluster.existing.namespaces", "is required: list the namespaces the framework may touch (at least one)")
+		}
+		seen := map[string]int{}
+		for i, ns := range c.Existing.Namespaces {
+			p := fmt.Sprintf("cluster.existing.namespaces[%d]", i)
+			v.dnsLabel(p, "namespace", ns)
+			if j, dup := seen[ns]; dup {
+				v.errf(p, "namespace %q is listed twice (also at [%d])", clip(ns), j)
+			}
+			seen[ns] = i
+		}
+	}
+	if c.Provider != ProviderLocal {
+		t := c.Timings
+		if t.NodeMonitorGracePeriod != 0 && t.NodeMonitorGracePeriod.D() < 10*time.Second {
+			v.errf("cluster.timings.nodeMonitorGracePeriod", "must be at least 10s, got %s: kubelets report every 10s, so a shorter grace period makes healthy nodes flap NotReady", t.NodeMonitorGracePeriod)
+		}
+	}
+}
+
+func isZeroExisting(e ExistingCluster) bool {
+	return e.Kubeconfig == "" && e.Context == "" && len(e.Namespaces) == 0
+}
+
+// backendWhy says what each backend is and which providers can use it.
+var backendProviders = map[Backend]struct {
+	providers []Provider
+	why       string
+}{
+	BackendLocal:        {[]Provider{ProviderLocal}, "it is a plain directory on the local host"},
+	BackendHostPath:     {[]Provider{ProviderKind}, "it shares a host directory into kind nodes"},
+	BackendFuse:         {[]Provider{ProviderLocal, ProviderKind}, "the framework runs the go-fuse server on the local host"},
+	BackendNFS:          {[]Provider{ProviderKind}, "the framework runs nfs-ganesha next to the kind nodes"},
+	BackendStorageClass: {[]Provider{ProviderKind, ProviderExisting}, "it needs a Kubernetes StorageClass"},
+}
+
+func providerList(ps []Provider) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = string(p)
+	}
+	return orList(s)
+}
+
+func orList(s []string) string {
+	switch len(s) {
+	case 0:
+		return ""
+	case 1:
+		return s[0]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
+
+func (v *validator) storage() {
+	st := &v.s.Storage
+	prov := v.s.Cluster.Provider
+	if bp, ok := backendProviders[st.Backend]; ok && prov != "" && !hasProvider(bp.providers, prov) {
+		var fit []string
+		for _, b := range Backend("").enumValues() {
+			if hasProvider(backendProviders[Backend(b)].providers, prov) {
+				fit = append(fit, b)
+			}
+		}
+		v.errf("storage.backend", "backend %s does not work with provider %s (%s); use %s", st.Backend, prov, bp.why, orList(fit))
+	}
+	external := v.s.Workload.Mode == ModeExternal
+	if st.Backend == BackendStorageClass {
+		if st.StorageClassName == "" && !external {
+			v.errf("storage.storageClassName", "is required with backend storageclass: name the StorageClass to provision the ReadWriteMany volume from")
+		}
+	} else if st.StorageClassName != "" {
+		v.errf("storage.storageClassName", "only applies to backend storageclass; remove it")
+	}
+	if st.StorageClassName != "" && (!dnsSubdomain.MatchString(st.StorageClassName) || len(st.StorageClassName) > 253) {
+		v.errf("storage.storageClassName", "%q is not a valid StorageClass name (a DNS subdomain: lowercase letters, digits, '-' and '.')", clip(st.StorageClassName))
+	}
+	if len(st.MountOptions) > 0 && st.Backend != BackendNFS && st.Backend != BackendStorageClass && st.Backend != "" {
+		v.errf("storage.mountOptions", "only apply to backends nfs and storageclass; backend %s is not mounted over NFS", st.Backend)
+	} else {
+		v.mountOptions(st.MountOptions)
+	}
+	if !quantity.MatchString(st.Size) {
+		v.errf("storage.size", "%q is not a size; write a Kubernetes quantity such as 1Gi or 500Mi", clip(st.Size))
+	}
+}
+
+func hasProvider(ps []Provider, p Provider) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+var numericMountOptions = map[string]bool{
+	"timeo": true, "retrans": true, "actimeo": true, "acregmin": true, "acregmax": true,
+	"acdirmin": true, "acdirmax": true, "rsize": true, "wsize": true, "port": true, "retry": true,
+}
+
+func (v *validator) mountOptions(opts []string) {
+	seen := map[string]int{}
+	for i, o := range opts {
+		p := fmt.Sprintf("storage.mountOptions[%d]", i)
+		if o == "" || strings.ContainsAny(o, " \t,") {
+			if strings.Contains(o, ",") {
+				v.errf(p, "%q holds several options; give one option per list entry", clip(o))
+			} else {
+				v.errf(p, "%q is not a mount option (one option per entry, no spaces)", clip(o))
+			}
+			continue
+		}
+		k, val, hasVal := strings.Cut(o, "=")
+		switch {
+		case k == "nfsvers" || k == "vers":
+			if !contains([]string{"3", "4", "4.0", "4.1", "4.2"}, val) {
+				v.errf(p, "%s=%s is not an NFS version; use 3, 4, 4.0, 4.1 or 4.2", k, clip(val))
+			}
+			k = "nfsvers"
+		case numericMountOptions[k]:
+			if n, err := strconv.ParseUint(val, 10, 32); !hasVal || err != nil {
+				v.errf(p, "%s needs a whole number, as in %s=600", k, k)
+			} else if k == "timeo" && n == 0 {
+				v.errf(p, "timeo=0 is not allowed; timeo is in tenths of a second, for example timeo=600")
+			}
+		case k == "ro":
+			v.errf(p, "ro makes the volume read-only, but every component writes to it; remove it")
+		case k == "hard" || k == "soft":
+			if j, ok := seen["hard/soft"]; ok {
+				v.errf(p, "%s conflicts with %s in mountOptions[%d]; keep one", k, opts[j], j)
+			}
+			seen["hard/soft"] = i
+			continue
+		}
+		if j, ok := seen[k]; ok {
+			v.errf(p, "option %s repeats mountOptions[%d]; keep one", k, j)
+		}
+		seen[k] = i
+	}
+}
+
+func (v *validator) workload() {
+	w := &v.s.Workload
+	prov := v.s.Cluster.Provider
+	external := w.Mode == ModeExternal
+	if external {
+		if prov == ProviderLocal {
+			v.errf("workload.mode", "mode external needs provider kind or existing: an already-deployed app runs in a cluster")
+		}
+		if w.Namespace == "" {
+			v.errf("workload.namespace", "is required with mode external: the namespace the app runs in")
+		}
+		x := w.External
+		if x.PVC == "" {
+			v.errf("workload.external.pvc", "is required with mode external: the app's ReadWriteMany PersistentVolumeClaim")
+		} else if !dnsSubdomain.MatchString(x.PVC) || len(x.PVC) > 253 {
+			v.errf("workload.external.pvc", "%q is not a valid PVC name (a DNS subdomain: lowercase letters, digits, '-' and '.')", clip(x.PVC))
+		}
+		v.volumePath("workload.external.inputPath", x.InputPath)
+		v.volumePath("workload.external.outputPath", x.OutputPath)
+		if x.InputPath != "" && path.Clean(x.InputPath) == path.Clean(x.OutputPath) {
+			v.errf("workload.external.outputPath", "must differ from inputPath, or outputs cannot be told from inputs")
+		}
+		if x.MountPath != "" && !path.IsAbs(x.MountPath) {
+			v.errf("workload.external.mountPath", "%q must be an absolute path inside the pods, such as /data", clip(x.MountPath))
+		}
+		v.labels("workload.external.selectors.webserver", x.Selectors.Webserver)
+		v.labels("workload.external.selectors.engine", x.Selectors.Engine)
+		v.labels("workload.external.selectors.jobqueue", x.Selectors.Jobqueue)
+		if w.Engine != (EngineSpec{}) {
+			v.errf("workload.engine", "only applies to mode pipeline: the external app schedules its own engine")
+		}
+		if len(w.Defects) > 0 {
+			v.errf("workload.defects", "only apply to mode pipeline: defects are built into the framework's own pipeline")
+		}
+	} else {
+		if !isZeroExternal(w.External) {
+			v.errf("workload.external", "only applies to mode external; remove it or set mode: external")
+		}
+	}
+	if w.Namespace != "" {
+		if prov == ProviderLocal {
+			v.errf("workload.namespace", "does not apply to provider local (no Kubernetes); remove it")
+		} else {
+			v.dnsLabel("workload.namespace", "namespace", w.Namespace)
+			if prov == ProviderExisting && len(v.s.Cluster.Existing.Namespaces) > 0 && !contains(v.s.Cluster.Existing.Namespaces, w.Namespace) {
+				v.errf("workload.namespace", "namespace %q is not in cluster.existing.namespaces (%s); add it there or use one of those", clip(w.Namespace), strings.Join(v.s.Cluster.Existing.Namespaces, ", "))
+			}
+		}
+	}
+	if !external {
+		v.engine()
+	}
+	v.traffic()
+	seen := map[Defect]int{}
+	for i, d := range w.Defects {
+		if j, dup := seen[d]; dup {
+			v.errf(fmt.Sprintf("workload.defects[%d]", i), "defect %s is listed twice (also at [%d])", d, j)
+		}
+		seen[d] = i
+	}
+}
+
+func isZeroExternal(x ExternalSpec) bool {
+	return x.PVC == "" && x.InputPath == "" && x.OutputPath == "" && x.MountPath == "" && x.Match == "" &&
+		len(x.Selectors.Webserver) == 0 && len(x.Selectors.Engine) == 0 && len(x.Selectors.Jobqueue) == 0
+}
+
+func (v *validator) volumePath(p, s string) {
+	switch {
+	case s == "":
+		v.errf(p, "is required with mode external: a directory relative to the volume root")
+	case path.IsAbs(s) || path.Clean(s) == "." || strings.HasPrefix(path.Clean(s), ".."):
+		v.errf(p, "%q must be a directory relative to the volume root, such as bots/input", clip(s))
+	}
+}
+
+func (v *validator) engine() {
+	e := &v.s.Workload.Engine
+	local := v.s.Cluster.Provider == ProviderLocal
+	if rest, ok := strings.CutPrefix(e.Schedule, "every"); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(rest))
+		switch {
+		case !local && v.s.Cluster.Provider != "":
+			v.errf("workload.engine.schedule", "%q: interval schedules need provider local; a Kubernetes CronJob takes a 5-field cron expression such as \"* * * * *\"", clip(e.Schedule))
+		case err != nil || !strings.HasPrefix(rest, " "):
+			v.errf("workload.engine.schedule", "%q is not an interval; write \"every\" and a duration, such as \"every 1s\"", clip(e.Schedule))
+		case d < 100*time.Millisecond:
+			v.errf("workload.engine.schedule", "%q is too frequent; run the engine at most every 100ms", clip(e.Schedule))
+		}
+	} else if local {
+		v.errf("workload.engine.schedule", "%q: provider local runs the engine on an interval; write \"every 1s\" (cron expressions are for CronJobs)", clip(e.Schedule))
+	} else if msg := checkCron(e.Schedule); msg != "" {
+		v.errf("workload.engine.schedule", "%q is not a cron schedule: %s", clip(e.Schedule), msg)
+	}
+	if e.LeaseTTL.D() < 100*time.Millisecond {
+		v.errf("workload.engine.leaseTTL", "must be at least 100ms, got %s", e.LeaseTTL)
+	}
+	if e.Heartbeat > 0 && e.Heartbeat >= e.LeaseTTL {
+		v.errf("workload.engine.heartbeat", "%s must be shorter than leaseTTL (%s), or a live holder loses its lease between beats; leaseTTL/3 is a good value", e.Heartbeat, e.LeaseTTL)
+	}
+}
+
+var cronMacros = []string{"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+
+var cronFields = []struct {
+	name     string
+	min, max int
+	names    []string
+}{
+	{"minute", 0, 59, nil},
+	{"hour", 0, 23, nil},
+	{"day of month", 1, 31, nil},
+	{"month", 1, 12, []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}},
+	{"day of week", 0, 7, []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
+}
+
+// checkCron returns what is wrong with a standard 5-field cron expression,
+// or "".
+func checkCron(expr string) string {
+	if strings.HasPrefix(expr, "@") {
+		if contains(cronMacros, expr) {
+			return ""
+		}
+		return "unknown macro; use one of " + strings.Join(cronMacros, ", ")
+	}
+	fields := strings.Fields(expr)
+	if len(fields) != 5 {
+		return fmt.Sprintf("want 5 fields (minute hour day-of-month month day-of-week), got %d", len(fields))
+	}
+	for i, f := range fields {
+		spec := cronFields[i]
+		for _, part := range strings.Split(f, ",") {
+			rng, step, hasStep := strings.Cut(part, "/")
+			if hasStep {
+				if n, err := strconv.Atoi(step); err != nil || n < 1 {
+					return fmt.Sprintf("%s field %q has a bad step", spec.name, clip(f))
+				}
+			}
+			if rng == "*" || rng == "?" {
+				continue
+			}
+			lo, hi, isRange := strings.Cut(rng, "-")
+			for _, x := range []string{lo, hi} {
+				if x == "" && !isRange && x == hi {
+					continue
+				}
+				if n, err := strconv.Atoi(x); err == nil {
+					if n < spec.min || n > spec.max {
+						return fmt.Sprintf("%s %d is out of range %d-%d", spec.name, n, spec.min, spec.max)
+					}
+				} else if !contains(spec.names, strings.ToLower(x)) {
+					return fmt.Sprintf("%s field %q is not a number, range, list or step", spec.name, clip(f))
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func (v *validator) traffic() {
+	t := &v.s.Workload.Traffic
+	if t.Rate <= 0 || t.Rate > 10000 {
+		v.errf("workload.traffic.rate", "must be more than 0 and at most 10000 uploads per second, got %g", t.Rate)
+	}
+	if t.Count < 1 {
+		v.errf("workload.traffic.count", "must be at least 1, got %d", t.Count)
+	}
+	if t.Concurrency < 1 {
+		v.errf("workload.traffic.concurrency", "must be at least 1, got %d", t.Concurrency)
+	}
+	if t.Sizes.Min > t.Sizes.Max {
+		v.errf("workload.traffic.sizes.max", "%d is smaller than min (%d)", t.Sizes.Max, t.Sizes.Min)
+	}
+	if sum := t.Mix.X12 + t.Mix.Edifact; sum != 100 {
+		v.errf("workload.traffic.mix", "must sum to 100 percent, got x12 %d + edifact %d = %d", t.Mix.X12, t.Mix.Edifact, sum)
+	}
+	seen := map[string]int{}
+	for i, r := range t.Routes {
+		p := fmt.Sprintf("workload.traffic.routes[%d]", i)
+		if !routeName.MatchString(r) || len(r) > 64 {
+			v.errf(p, "%q is not a route name: letters, digits, '_', '-' and '.', starting with a letter or digit, at most 64 characters", clip(r))
+		}
+		if j, dup := seen[r]; dup {
+			v.errf(p, "route %q is listed twice (also at [%d])", clip(r), j)
+		}
+		seen[r] = i
+	}
+}
+
+// kindNodes lists the node names of the kind cluster the scenario creates.
+func (s *Scenario) kindNodes() []string {
+	name := s.Cluster.Kind.Name
+	nodes := []string{name + "-control-plane"}
+	for i := 1; i <= s.Cluster.Kind.Workers; i++ {
+		if i == 1 {
+			nodes = append(nodes, name+"-worker")
+		} else {
+			nodes = append(nodes, fmt.Sprintf("%s-worker%d", name, i))
+		}
+	}
+	return nodes
+}
+
+// NodeNames lists the nodes of a kind scenario's cluster: the control
+// plane first, then the workers. It is empty for other providers.
+func (s *Scenario) NodeNames() []string {
+	if s.Cluster.Provider != ProviderKind {
+		return nil
+	}
+	return s.kindNodes()
+}
+
+var endpointKeywords = []string{"control-plane", "nodes", "storage", string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver)}
+
+func (v *validator) faults() {
+	s := v.s
+	names := map[string]int{}
+	for i := range s.Faults {
+		f := &s.Faults[i]
+		p := fmt.Sprintf("faults[%d]", i)
+		if f.Name == SteadyStateAfter {
+			v.errf(p+".name", "%q is reserved for schedule.after; pick another name", SteadyStateAfter)
+		} else {
+			v.dnsLabel(p+".name", "fault name", f.Name)
+		}
+		if j, dup := names[f.Name]; dup && f.Name != "" {
+			v.errf(p+".name", "duplicate fault name %q (also faults[%d]); names must be unique", clip(f.Name), j)
+		} else {
+			names[f.Name] = i
+		}
+		v.fault(p, f)
+	}
+	v.timeline(names)
+}
+
+func (v *validator) fault(p string, f *FaultSpec) {
+	s := v.s
+	info, ok := actions[f.Action]
+	if !ok {
+		if f.Action == "" {
+			v.errf(p+".action", "is required; valid: %s", strings.Join(Action("").enumValues(), ", "))
+		}
+		return
+	}
+	prov := s.Cluster.Provider
+	if prov != "" && !hasProvider(info.Providers, prov) {
+		v.errf(p+".action", "%s needs provider %s (%s); this scenario uses provider %s", f.Action, providerList(info.Providers), info.Why, prov)
+	} else if info.Backends != nil && s.Storage.Backend != "" && !hasBackend(info.Backends, s.Storage.Backend) {
+		bs := make([]string, len(info.Backends))
+		for i, b := range info.Backends {
+			bs[i] = string(b)
+		}
+		v.errf(p+".action", "%s needs storage backend %s (%s); this scenario uses backend %s", f.Action, orList(bs), info.Why, s.Storage.Backend)
+	}
+
+	// duration
+	switch info.duration {
+	case durRequired:
+		if f.Duration == 0 {
+			v.errf(p+".duration", "%s needs a duration (more than 0): how long until it is healed", f.Action)
+		}
+	case durZero:
+		if f.Duration != 0 {
+			v.errf(p+".duration", "%s is instant; remove duration (what was hit comes back by itself)", f.Action)
+		}
+	}
+
+	// target, from/to, direction
+	t := &f.Target
+	switch info.target {
+	case targetNone:
+		if *t != (TargetSpec{}) {
+			v.errf(p+".target", "%s hits the storage server itself; remove target (to cut one node off the storage use storage-cutoff)", f.Action)
+		}
+	case targetEndpoints:
+		if *t != (TargetSpec{}) {
+			v.errf(p+".target", "partition takes from and to instead of target")
+		}
+		v.endpoint(p+".from", f.From)
+		v.endpoint(p+".to", f.To)
+		if f.From != "" && f.From == f.To {
+			v.errf(p+".to", "is the same as from (%q); a partition needs two different sides", clip(f.From))
+		}
+	default:
+		v.target(p+".target", f.Action, info.target, t)
+	}
+	if info.target != targetEndpoints && f.From != "" {
+		v.errf(p+".from", "only applies to action partition")
+	}
+	switch {
+	case f.Action == ActionChaosPartition:
+		if f.To == "" {
+			v.errf(p+".to", "is required for chaos-partition: the role the target is cut off from (webserver, engine or jobqueue)")
+		} else if !contains(Role("").enumValues(), f.To) {
+			v.errf(p+".to", "%q is not a role; chaos-partition cuts the target off webserver, engine or jobqueue", clip(f.To))
+		} else {
+			v.roleExists(p+".to", Role(f.To))
+		}
+	case info.target != targetEndpoints && f.To != "":
+		v.errf(p+".to", "only applies to actions partition and chaos-partition")
+	}
+	if f.Direction != "" && f.Action != ActionPartition && f.Action != ActionChaosPartition {
+		v.errf(p+".direction", "only applies to actions partition and chaos-partition")
+	}
+
+	// chaos io parameters
+	io := f.Action == ActionChaosIOLatency || f.Action == ActionChaosIOFault
+	if f.Action == ActionChaosIOLatency && f.Latency == 0 {
+		v.errf(p+".latency", "is required for chaos-io-latency: the delay added to each file operation, such as 100ms")
+	} else if f.Action != ActionChaosIOLatency && f.Latency != 0 {
+		v.errf(p+".latency", "only applies to action chaos-io-latency")
+	}
+	if f.Action == ActionChaosIOFault && f.Errno == 0 {
+		v.errf(p+".errno", "is required for chaos-io-fault: the errno to return, such as 5 (EIO)")
+	} else if f.Action != ActionChaosIOFault && f.Errno != 0 {
+		v.errf(p+".errno", "only applies to action chaos-io-fault")
+	}
+	if !io && f.Percent != 0 {
+		v.errf(p+".percent", "only applies to actions chaos-io-latency and chaos-io-fault")
+	}
+	if io && s.Workload.Mode == ModeExternal && s.Workload.External.MountPath == "" {
+		v.errf(p+".action", "%s needs workload.external.mountPath: where the volume is mounted in the app's pods", f.Action)
+	}
+
+	// schedule
+	sc := &f.Schedule
+	if sc.At != nil && sc.After != "" {
+		v.errf(p+".schedule", "set either at or after, not both")
+	}
+	if sc.Every != 0 && sc.Times == 0 {
+		v.errf(p+".schedule.every", "needs times: how many times to fire in total")
+	}
+	if sc.Times != 0 && sc.Every == 0 {
+		v.errf(p+".schedule.times", "needs every: the period between firings")
+	}
+	if sc.Every != 0 && sc.Every <= f.Duration {
+		v.errf(p+".schedule.every", "%s must be longer than duration (%s): the fault has to heal before it fires again", sc.Every, f.Duration)
+	}
+}
+
+func hasBackend(bs []Backend, b Backend) bool {
+	for _, x := range bs {
+		if x == b {
+			return true
+		}
+	}
+	return false
+}
+
+// endpoint checks one side of a partition.
+func (v *validator) endpoint(p, e string) {
+	s := v.s
+	switch {
+	case e == "":
+		v.errf(p, "is required for partition: control-plane, nodes, storage, a node name, or %s", strings.Join(Selector("").enumValues(), ", "))
+	case e == "storage":
+		if s.Storage.Backend != BackendNFS {
+			v.errf(p, "storage is only on the network with backend nfs (this scenario uses %s); to cut a node off fuse storage use storage-cutoff", s.Storage.Backend)
+		}
+	case e == string(SelectLockHolder):
+		v.needPipeline(p, "lock-holder")
+	case contains(endpointKeywords, e):
+	case s.Cluster.Provider == ProviderKind && s.Cluster.Kind.Name != "":
+		if nodes := s.kindNodes(); !contains(nodes, e) {
+			v.errf(p, "%q is neither a keyword (%s) nor a node of the kind cluster (%s)", clip(e), strings.Join(endpointKeywords, ", "), strings.Join(nodes, ", "))
+		}
+	}
+}
+
+func (v *validator) needPipeline(p, what string) {
+	if v.s.Workload.Mode == ModeExternal {
+		v.errf(p, "%s needs mode pipeline: the framework cannot see an external app's lock", what)
+	}
+}
+
+// roleExists checks that the workload has at least one instance of role.
+func (v *validator) roleExists(p string, r Role) int {
+	w := &v.s.Workload
+	if w.Mode == ModeExternal {
+		var sel map[string]string
+		switch r {
+		case RoleWebserver:
+			sel = w.External.Selectors.Webserver
+		case RoleEngine:
+			sel = w.External.Selectors.Engine
+		case RoleJobqueue:
+			sel = w.External.Selectors.Jobqueue
+		}
+		if len(sel) == 0 {
+			v.errf(p, "role %s needs workload.external.selectors.%s: the labels of its pods", r, r)
+		}
+		return -1 // unknown
+	}
+	switch r {
+	case RoleEngine:
+		return 1
+	case RoleWebserver:
+		return w.Replicas.Webserver
+	case RoleJobqueue:
+		if w.Replicas.Jobqueue != nil {
+			if *w.Replicas.Jobqueue == 0 {
+				v.errf(p, "there is no jobqueue to hit: workload.replicas.jobqueue is 0")
+			}
+			return *w.Replicas.Jobqueue
+		}
+		return 1
+	}
+	return -1
+}
+
+func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
+	s := v.s
+	var set []string
+	if t.Role != "" {
+		set = append(set, "role")
+	}
+	if t.Node != "" {
+		set = append(set, "node")
+	}
+	if t.Select != "" {
+		set = append(set, "select")
+	}
+	processSelect := []string{string(SelectLockHolder), string(SelectRandomWebserver)}
+	switch {
+	case len(set) == 0:
+		if kind == targetNode {
+			v.errf(p, "%s needs a target: set node, or select (%s)", a, strings.Join(Selector("").enumValues(), ", "))
+		} else {
+			v.errf(p, "%s needs a target: set role, or select (%s)", a, strings.Join(processSelect, ", "))
+		}
+		return
+	case len(set) > 1:
+		v.errf(p, "set exactly one of role, node and select, not %s", strings.Join(set, " and "))
+		return
+	}
+	available := -1 // unknown
+	switch {
+	case t.Role != "":
+		if kind == targetNode {
+			v.errf(p+".role", "%s hits nodes: use node, or select engine-node to hit the node running the engine", a)
+			return
+		}
+		available = v.roleExists(p+".role", t.Role)
+	case t.Node != "":
+		if kind != targetNode {
+			v.errf(p+".node", "%s hits processes or pods, not nodes: use role, or select (%s)", a, strings.Join(processSelect, ", "))
+			return
+		}
+		available = 1
+		if s.Cluster.Provider == ProviderKind && s.Cluster.Kind.Name != "" {
+			if nodes := s.kindNodes(); !contains(nodes, t.Node) {
+				v.errf(p+".node", "%q is not a node of the kind cluster; nodes: %s", clip(t.Node), strings.Join(nodes, ", "))
+			}
+		}
+	case t.Select != "":
+		if kind != targetNode && !contains(processSelect, string(t.Select)) {
+			v.errf(p+".select", "%s selects a node, but %s hits processes or pods: use %s", t.Select, a, orList(processSelect))
+			return
+		}
+		switch t.Select {
+		case SelectLockHolder:
+			v.needPipeline(p+".select", "lock-holder")
+			available = 1
+		case SelectEngineNode:
+			available = 1
+		case SelectRandomWorker:
+			if s.Cluster.Provider == ProviderKind {
+				available = s.Cluster.Kind.Workers
+			}
+		case SelectRandomWebserver:
+			if s.Workload.Mode != ModeExternal {
+				available = s.Workload.Replicas.Webserver
+			} else {
+				v.roleExists(p+".select", RoleWebserver)
+			}
+		}
+	}
+	if t.Count < 0 {
+		v.errf(p+".count", "must be at least 1, got %d", t.Count)
+	} else if available >= 0 && t.Count > available {
+		what := set[0] + " " + string(t.Role) + t.Node + string(t.Select)
+		switch {
+		case t.Node != "" || t.Select == SelectLockHolder || t.Select == SelectEngineNode || t.Role == RoleEngine:
+			v.errf(p+".count", "%s is a single target; count must be 1, got %d", what, t.Count)
+		default:
+			v.errf(p+".count", "%d is more than the %d available for %s", t.Count, available, what)
+		}
+	}
+}
+
+// timeline checks schedule.after references (unknown names, cycles) and
+// that every fault ends before the run's timeout.
+func (v *validator) timeline(names map[string]int) {
+	s := v.s
+	faults := s.Faults
+	for i := range faults {
+		a := faults[i].Schedule.After
+		p := fmt.Sprintf("faults[%d].schedule.after", i)
+		if a == "" || a == SteadyStateAfter {
+			continue
+		}
+		j, ok := names[a]
+		switch {
+		case !ok:
+			all := append(sortedKeys(names), SteadyStateAfter)
+			v.errf(p, "no fault is named %q%s; use %s", clip(a), suggest(a, all), orList(quoteAll(all)))
+		case j == i:
+			v.errf(p, "fault %q cannot wait for itself", clip(a))
+		}
+	}
+	// end times, with cycle detection
+	end := make([]time.Duration, len(faults))
+	state := make([]int, len(faults)) // 0 new, 1 visiting, 2 done, 3 broken
+	var visit func(i int, chain []string) (time.Duration, bool)
+	visit = func(i int, chain []string) (time.Duration, bool) {
+		switch state[i] {
+		case 2:
+			return end[i], true
+		case 3:
+			return 0, false
+		case 1:
+			return 0, false
+		}
+		state[i] = 1
+		f := &faults[i]
+		var start time.Duration
+		switch {
+		case f.Schedule.At != nil:
+			start = f.Schedule.At.D()
+		case f.Schedule.After == "" || f.Schedule.After == SteadyStateAfter:
+			start = 0
+		default:
+			j, ok := names[f.Schedule.After]
+			if !ok || j == i {
+				state[i] = 3
+				return 0, false
+			}
+			if state[j] == 1 {
+				cyc := append(chain, f.Name, faults[j].Name)
+				k := 0
+				for k < len(cyc) && cyc[k] != faults[j].Name {
+					k++
+				}
+				v.errf(fmt.Sprintf("faults[%d].schedule.after", i), "faults wait for each other in a cycle: %s", strings.Join(cyc[k:], " -> "))
+				state[i] = 3
+				return 0, false
+			}
+			e, ok := visit(j, append(chain, f.Name))
+			if !ok {
+				state[i] = 3
+				return 0, false
+			}
+			start = e
+		}
+		rep := time.Duration(0)
+		if f.Schedule.Times > 1 {
+			rep = time.Duration(f.Schedule.Times-1) * f.Schedule.Every.D()
+		}
+		end[i] = start + rep + f.Duration.D()
+		state[i] = 2
+		return end[i], true
+	}
+	for i := range faults {
+		e, ok := visit(i, nil)
+		if !ok || s.Run.Timeout == 0 {
+			continue
+		}
+		if e >= s.Run.Timeout.D() {
+			v.errf(fmt.Sprintf("faults[%d].schedule", i), "fault %q ends %s after traffic starts at the earliest, not before run.timeout (%s); raise run.timeout or shorten the schedule", clip(faults[i].Name), e, s.Run.Timeout)
+		}
+	}
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = strconv.Quote(x)
+	}
+	return out
+}
+
+func (v *validator) expect() {
+	s := v.s
+	x := &s.Expect
+	pipeline := s.Workload.Mode != ModeExternal
+	if !pipeline && x.LockExclusive != nil && *x.LockExclusive {
+		v.errf("expect.lockExclusive", "needs mode pipeline: the framework cannot observe an external app's lock; remove it or set it to false")
+	}
+	if !pipeline && x.LockRecoveredWithin != 0 {
+		v.errf("expect.lockRecoveredWithin", "needs mode pipeline: the framework cannot observe an external app's lock")
+	}
+	if pipeline && x.LockRecoveredWithin != 0 && x.LockRecoveredWithin <= s.Workload.Engine.LeaseTTL {
+		v.errf("expect.lockRecoveredWithin", "%s cannot be met: a dead holder's lock is only taken over after leaseTTL (%s); allow more than that", x.LockRecoveredWithin, s.Workload.Engine.LeaseTTL)
+	}
+	switch s.Cluster.Provider {
+	case ProviderLocal:
+		if x.RescheduledWithin != 0 {
+			v.errf("expect.rescheduledWithin", "does not apply to provider local: there are no nodes to reschedule from")
+		}
+	case ProviderKind, ProviderExisting:
+		t := s.Cluster.Timings
+		if x.RescheduledWithin != 0 && t.UnreachableTolerationSeconds != nil {
+			floor := t.NodeMonitorGracePeriod.D() + time.Duration(*t.UnreachableTolerationSeconds)*time.Second
+			if x.RescheduledWithin.D() <= floor {
+				v.errf("expect.rescheduledWithin", "%s cannot be met: Kubernetes only evicts pods from a failed node after nodeMonitorGracePeriod + unreachableTolerationSeconds (%s); allow more, or shorten cluster.timings", x.RescheduledWithin, floor)
+			}
+		}
+	}
+	tr := &s.Workload.Traffic
+	ss := &x.SteadyState
+	if ss.MinUploads > tr.Count && tr.Count > 0 {
+		v.errf("expect.steadyState.minUploads", "%d is more than traffic.count (%d); steady state could never be reached", ss.MinUploads, tr.Count)
+	} else if tr.Rate > 0 {
+		need := time.Duration(float64(ss.MinUploads) / tr.Rate * float64(time.Second))
+		if need > ss.Within.D() {
+			v.errf("expect.steadyState.within", "%s is too short: %d uploads at %g per second take %s; allow more or lower minUploads", ss.Within, ss.MinUploads, tr.Rate, need.Round(time.Millisecond))
+		}
+	}
+	if s.Run.Timeout != 0 && ss.Within >= s.Run.Timeout {
+		v.errf("expect.steadyState.within", "%s must be shorter than run.timeout (%s)", ss.Within, s.Run.Timeout)
+	}
+}
+
+func (v *validator) run() {
+	s := v.s
+	tr := &s.Workload.Traffic
+	need := tr.TrafficDuration() + s.Run.Settle.D()
+	if s.Run.Timeout.D() < need {
+		v.errf("run.timeout", "%s leaves no room for the run: traffic takes %s (%d at %g per second) plus settle %s = %s; raise timeout or send less", s.Run.Timeout, tr.TrafficDuration().Round(time.Millisecond), tr.Count, tr.Rate, s.Run.Settle, need.Round(time.Millisecond))
+	}
+}
