@@ -1,0 +1,301 @@
+package check
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/history"
+)
+
+// builder writes a history the way the services would, one clock for all.
+type builder struct {
+	t    int64
+	seq  map[string]int64
+	h    history.History
+	shas map[string]string
+}
+
+func newBuilder() *builder {
+	return &builder{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC).UnixNano(), seq: map[string]int64{}, shas: map[string]string{},
+		h: history.History{Snapshot: &history.Snapshot{}}}
+}
+
+func (b *builder) ev(proc, role, typ string, f func(*history.Event)) *history.Event {
+	b.t += int64(time.Millisecond)
+	b.seq[proc]++
+	e := history.Event{Proc: proc, Seq: b.seq[proc], Role: role, Type: typ, Call: b.t, Return: b.t + int64(100*time.Microsecond)}
+	if f != nil {
+		f(&e)
+	}
+	b.h.Events = append(b.h.Events, e)
+	return &b.h.Events[len(b.h.Events)-1]
+}
+
+func (b *builder) sha(key string) string {
+	if s, ok := b.shas[key]; ok {
+		return s
+	}
+	s := sha256.Sum256([]byte(key))
+	b.shas[key] = hex.EncodeToString(s[:])
+	return b.shas[key]
+}
+
+func (b *builder) upload(key, outcome string) {
+	b.ev("client-1", history.RoleClient, history.EvUpload, func(e *history.Event) { e.Key, e.SHA, e.Outcome = key, b.sha(key), outcome })
+}
+
+func (b *builder) acquire(proc string, epoch uint64) {
+	b.ev(proc, history.RoleEngine, history.EvLockAcquire, func(e *history.Event) { e.Epoch = epoch })
+}
+
+func (b *builder) release(proc string, epoch uint64) {
+	b.ev(proc, history.RoleEngine, history.EvLockRelease, func(e *history.Event) { e.Epoch = epoch })
+}
+
+// process journals claim, output and done for key and leaves one output file.
+func (b *builder) process(proc string, epoch uint64, key string) {
+	for _, typ := range []string{history.EvClaim, history.EvOutput, history.EvDone} {
+		b.ev(proc, history.RoleEngine, typ, func(e *history.Event) { e.Key, e.SHA, e.Epoch = key, b.sha(key), epoch })
+	}
+	b.output(key, 1)
+}
+
+func (b *builder) output(key string, docs int) {
+	f := history.File{Path: history.DirOutput + "/default/" + history.FileName(key) + ".json", Stage: history.StageOutput, Key: key}
+	for i := 0; i < docs; i++ {
+		f.Docs = append(f.Docs, history.OutputDoc{Key: key, InputSHA: b.sha(key), Messages: 1})
+	}
+	b.h.Snapshot.Files = append(b.h.Snapshot.Files, f)
+}
+
+func (b *builder) run() *Result { return Run(FromHistory(&b.h), DefaultConfig()) }
+
+func TestCleanRunPasses(t *testing.T) {
+	b := newBuilder()
+	for i := 0; i < 10; i++ {
+		b.upload(fmt.Sprintf("X12/A/B/%09d", i), history.OK)
+	}
+	b.acquire("engine-1", 1)
+	for i := 0; i < 10; i++ {
+		b.process("engine-1", 1, fmt.Sprintf("X12/A/B/%09d", i))
+	}
+	b.release("engine-1", 1)
+	r := b.run()
+	if r.Status != Pass {
+		t.Fatalf("status %s, checks %+v", r.Status, r.Checks)
+	}
+	if r.Classes[ClassOK] != 10 || r.Latency.N != 10 {
+		t.Fatalf("classes %v latency %+v", r.Classes, r.Latency)
+	}
+}
+
+func TestLedgerClasses(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func(b *builder)
+		class string
+		fail  bool
+	}{
+		{"lost", func(b *builder) { b.upload("K/1", history.OK) }, ClassLost, true},
+		{"duplicated-files", func(b *builder) { b.upload("K/1", history.OK); b.output("K/1", 1); b.output("K/1", 1) }, ClassDuplicated, true},
+		{"duplicated-docs", func(b *builder) { b.upload("K/1", history.OK); b.output("K/1", 2) }, ClassDuplicated, true},
+		{"processed-twice", func(b *builder) {
+			b.upload("K/1", history.OK)
+			b.acquire("e1", 1)
+			b.process("e1", 1, "K/1")
+			b.ev("e1", history.RoleEngine, history.EvOutput, func(e *history.Event) { e.Key, e.Epoch = "K/1", 1 })
+			b.release("e1", 1)
+		}, ClassDuplicated, true},
+		{"corrupt-torn", func(b *builder) {
+			b.upload("K/1", history.OK)
+			b.h.Snapshot.Files = append(b.h.Snapshot.Files, history.File{Path: "botssys/outfile/d/K+1.json", Stage: history.StageOutput, Key: "K/1", Err: "unexpected EOF"})
+		}, ClassCorrupt, true},
+		{"corrupt-wrong-input", func(b *builder) {
+			b.upload("K/1", history.OK)
+			b.h.Snapshot.Files = append(b.h.Snapshot.Files, history.File{Path: "botssys/outfile/d/K+1.json", Stage: history.StageOutput, Key: "K/1",
+				Docs: []history.OutputDoc{{Key: "K/1", InputSHA: b.sha("other")}}})
+		}, ClassCorrupt, true},
+		{"unexpected", func(b *builder) { b.upload("K/0", history.OK); b.output("K/0", 1); b.output("K/9", 1) }, ClassUnexpected, true},
+		{"unexpected-refused", func(b *builder) {
+			b.upload("K/0", history.OK)
+			b.output("K/0", 1)
+			b.upload("K/1", history.Fail)
+			b.output("K/1", 1)
+		}, ClassUnexpected, true},
+		{"indeterminate", func(b *builder) { b.upload("K/0", history.OK); b.output("K/0", 1); b.upload("K/1", history.Unknown) }, ClassIndeterminate, false},
+		{"indeterminate-ok", func(b *builder) {
+			b.upload("K/0", history.OK)
+			b.output("K/0", 1)
+			b.upload("K/1", history.Unknown)
+			b.output("K/1", 1)
+		}, ClassOK, false},
+		{"stuck", func(b *builder) {
+			b.upload("K/1", history.OK)
+			b.h.Snapshot.Files = append(b.h.Snapshot.Files, history.File{Path: history.DirWork + "/d/K+1.edi", Stage: history.StageWork, Key: "K/1"})
+		}, ClassStuck, true},
+		{"rejected", func(b *builder) { b.upload("K/0", history.OK); b.output("K/0", 1); b.upload("K/1", history.Fail) }, ClassRejected, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBuilder()
+			tc.build(b)
+			r := b.run()
+			if r.Classes[tc.class] == 0 {
+				t.Fatalf("no %s in %v", tc.class, r.Classes)
+			}
+			l := r.Check(CheckLedger)
+			if got := l.Status == Fail; got != tc.fail {
+				t.Fatalf("ledger status %s, want fail=%v: %s", l.Status, tc.fail, l.Message)
+			}
+			if tc.fail && (len(l.Anomalies) == 0 || l.Anomalies[0].Class != tc.class) {
+				t.Fatalf("anomalies %+v, want class %s", l.Anomalies, tc.class)
+			}
+		})
+	}
+}
+
+func TestLockViolations(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func(b *builder)
+		class string
+	}{
+		{"double-grant", func(b *builder) { b.acquire("e1", 1); b.acquire("e2", 1) }, ClassDoubleGrant},
+		{"stale-write", func(b *builder) {
+			b.acquire("e1", 1)
+			b.acquire("e2", 2) // e1 paused past its lease, e2 took over
+			b.t += int64(time.Second)
+			b.process("e1", 1, "X12/A/B/0") // e1 resumes and keeps writing
+		}, ClassStaleWrite},
+		{"unfenced", func(b *builder) { b.process("e1", 0, "X12/A/B/0") }, ClassUnfenced},
+		{"regress", func(b *builder) { b.acquire("e2", 5); b.acquire("e1", 3); b.acquire("e1", 2) }, ClassEpochRegress},
+		{"foreign-epoch", func(b *builder) { b.acquire("e1", 1); b.process("e2", 1, "X12/A/B/0") }, ClassDoubleGrant},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBuilder()
+			b.upload("X12/A/B/0", history.OK)
+			b.output("X12/A/B/0", 1)
+			tc.build(b)
+			r := b.run()
+			c := r.Check(CheckLockSafety)
+			if c.Status != Fail {
+				t.Fatalf("lock-safety %s: %s", c.Status, c.Message)
+			}
+			found := false
+			for _, a := range c.Anomalies {
+				found = found || a.Class == tc.class
+			}
+			if !found {
+				t.Fatalf("no %s in %+v", tc.class, c.Anomalies)
+			}
+		})
+	}
+}
+
+func TestSkewTolerated(t *testing.T) {
+	// A write that started just before the new grant is not a stale write.
+	b := newBuilder()
+	b.upload("K/1", history.OK)
+	b.acquire("e1", 1)
+	b.ev("e1", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch = "K/1", 1 })
+	claimAt := b.h.Events[len(b.h.Events)-1].Call
+	b.acquire("e2", 2)
+	b.h.Events[len(b.h.Events)-1].Call = claimAt - int64(time.Millisecond)
+	b.h.Events[len(b.h.Events)-1].Return = claimAt - int64(10*time.Millisecond/10)
+	b.output("K/1", 1)
+	r := b.run()
+	if c := r.Check(CheckLockSafety); c.Status != Pass {
+		t.Fatalf("lock-safety %s: %s %+v", c.Status, c.Message, c.Anomalies)
+	}
+}
+
+func TestLockRecovery(t *testing.T) {
+	b := newBuilder()
+	b.upload("K/1", history.OK)
+	b.output("K/1", 1)
+	b.acquire("engine-node1-4242-1", 1)
+	b.ev("runner", history.RoleRunner, history.EvProcExit, func(e *history.Event) { e.Target = "engine/0/4242"; e.Detail = "killed" })
+	b.t += int64(3 * time.Second)
+	b.acquire("engine-node1-4243-2", 2)
+	b.release("engine-node1-4243-2", 2)
+	cfg := DefaultConfig()
+	cfg.LockRecoveredWithin = time.Second
+	r := Run(FromHistory(&b.h), cfg)
+	c := r.Check(CheckLockRecovery)
+	if c.Status != Fail || c.Numbers["worstSeconds"] < 3 || c.Numbers["worstSeconds"] > 3.1 {
+		t.Fatalf("recovery %s %v: %s", c.Status, c.Numbers, c.Message)
+	}
+	if r.Epochs[0].End != "died" {
+		t.Fatalf("tenure end %q", r.Epochs[0].End)
+	}
+	cfg.LockRecoveredWithin = 5 * time.Second
+	if c := Run(FromHistory(&b.h), cfg).Check(CheckLockRecovery); c.Status != Pass {
+		t.Fatalf("recovery %s: %s", c.Status, c.Message)
+	}
+}
+
+func TestVoidRuns(t *testing.T) {
+	if r := Run(FromHistory(&history.History{Snapshot: &history.Snapshot{}}), DefaultConfig()); r.Status != Void {
+		t.Fatalf("empty history: %s", r.Status)
+	}
+	b := newBuilder()
+	b.upload("K/1", history.Fail)
+	if r := b.run(); r.Status != Void {
+		t.Fatalf("no acked upload: %s", r.Status)
+	}
+	b = newBuilder()
+	b.upload("K/1", history.OK)
+	b.h.Snapshot = nil
+	if r := b.run(); r.Status != Void {
+		t.Fatalf("no snapshot: %s", r.Status)
+	}
+}
+
+func TestJournalGapFailsHistory(t *testing.T) {
+	b := newBuilder()
+	b.upload("K/1", history.OK)
+	b.output("K/1", 1)
+	b.upload("K/2", history.OK)
+	b.output("K/2", 1)
+	b.h.Events = append(b.h.Events[:0], b.h.Events[1:]...) // lose client seq 1
+	r := b.run()
+	if c := r.Check(CheckHistory); c.Status != Fail {
+		t.Fatalf("history %s: %s", c.Status, c.Message)
+	}
+}
+
+func TestLeftovers(t *testing.T) {
+	b := newBuilder()
+	b.upload("K/1", history.OK)
+	b.output("K/1", 1)
+	b.h.Snapshot.Files = append(b.h.Snapshot.Files,
+		history.File{Path: "botssys/infile/d/.upload-1.tmp", Stage: history.StageTemp},
+		history.File{Path: "botssys/outfile/d/.nfs000123", Stage: history.StageSilly})
+	cfg := DefaultConfig()
+	cfg.MaxLeftovers = 0
+	c := Run(FromHistory(&b.h), cfg).Check(CheckLeftovers)
+	if c.Status != Fail || c.AnomalyCount != 2 || c.Numbers["silly"] != 1 {
+		t.Fatalf("leftovers %s %d %v", c.Status, c.AnomalyCount, c.Numbers)
+	}
+}
+
+func TestResultRoundTrip(t *testing.T) {
+	b := newBuilder()
+	b.upload("K/1", history.OK)
+	r := b.run()
+	p := t.TempDir() + "/result.json"
+	if err := r.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadResult(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != r.Status || len(got.Checks) != len(r.Checks) || got.Checks[1].Message != r.Checks[1].Message {
+		t.Fatalf("round trip: %+v vs %+v", got, r)
+	}
+}
