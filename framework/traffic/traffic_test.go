@@ -414,3 +414,19 @@ func TestOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestEDIGenerator(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, f := range []string{FormatX12, FormatEDIFACT} {
+		p, err := EDIGenerator(rng, f, 123456789, 300, 2000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(p.Key, f+"/") || !strings.HasSuffix(p.Key, "123456789") || p.Msgs < 1 {
+			t.Errorf("%s payload key %q msgs %d", f, p.Key, p.Msgs)
+		}
+	}
+	if _, err := EDIGenerator(rng, "CSV", 1, 300, 400); err == nil {
+		t.Error("unknown format accepted")
+	}
+}
