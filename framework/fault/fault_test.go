@@ -1,0 +1,128 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/history"
+)
+
+func startSleeper(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "60")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	return cmd
+}
+
+func TestPauseIsHealedAndRecorded(t *testing.T) {
+	cmd := startSleeper(t)
+	dir := t.TempDir()
+	j, err := history.OpenJournal(filepath.Join(dir, "runner.ndjson"), history.JournalOptions{Proc: "runner", Role: history.RoleRunner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := NewInjector(Options{Journal: j, StateDir: filepath.Join(dir, "state"), RunID: "r1", Poll: 10 * time.Millisecond})
+	f := &Signal{FaultName: "p", Act: "process-pause", Desc: "sleep", Pid: cmd.Process.Pid}
+	done := make(chan Record)
+	go func() {
+		rec, err := in.Run(context.Background(), f, 300*time.Millisecond)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rec
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if st := ProcState(cmd.Process.Pid); st != 'T' {
+		t.Fatalf("state during fault %q", st)
+	}
+	sts, _, err := LoadStates(filepath.Join(dir, "state"))
+	if err != nil || len(sts) != 1 || sts[0].Active[0].Undo == nil {
+		t.Fatalf("active state not persisted: %+v %v", sts, err)
+	}
+	rec := <-done
+	if st := ProcState(cmd.Process.Pid); st == 'T' {
+		t.Fatal("still paused after heal")
+	}
+	if !(rec.Injected < rec.Verified && rec.Verified <= rec.Healed && rec.Healed <= rec.HealVerified) {
+		t.Fatalf("timestamps out of order: %+v", rec)
+	}
+	if d := time.Duration(rec.Healed - rec.Injected); d < 300*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("held for %s", d)
+	}
+	if sts, _, _ := LoadStates(filepath.Join(dir, "state")); len(sts) != 0 {
+		t.Fatalf("state left after heal: %+v", sts)
+	}
+	evs, _, err := history.ReadJournalFile(filepath.Join(dir, "runner.ndjson"), history.ReadOptions{})
+	if err != nil || len(evs) != 1 || evs[0].Type != history.EvFault || evs[0].Return == 0 {
+		t.Fatalf("fault event: %+v %v", evs, err)
+	}
+}
+
+func TestCancelledRunStillHeals(t *testing.T) {
+	cmd := startSleeper(t)
+	in := NewInjector(Options{Poll: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
+	start := time.Now()
+	_, err := in.Run(ctx, &Signal{FaultName: "p", Act: "process-pause", Desc: "sleep", Pid: cmd.Process.Pid}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("cancel did not cut the hold short")
+	}
+	if st := ProcState(cmd.Process.Pid); st == 'T' {
+		t.Fatal("paused process left behind after cancel")
+	}
+}
+
+type failing struct{ Signal }
+
+func (f *failing) Verify(context.Context) error { return errors.New("never") }
+
+func TestUnverifiedFaultIsHealedAndReported(t *testing.T) {
+	cmd := startSleeper(t)
+	in := NewInjector(Options{Poll: 10 * time.Millisecond, VerifyTimeout: 100 * time.Millisecond})
+	f := &failing{Signal{FaultName: "p", Act: "process-pause", Desc: "sleep", Pid: cmd.Process.Pid}}
+	rec, err := in.Run(context.Background(), f, time.Second)
+	if err == nil || rec.Err == "" {
+		t.Fatalf("want error, got %v %+v", err, rec)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if st := ProcState(cmd.Process.Pid); st == 'T' {
+		t.Fatal("fault not healed after failed verification")
+	}
+}
+
+func TestKillVerifiesDeath(t *testing.T) {
+	cmd := startSleeper(t)
+	go func() { _, _ = cmd.Process.Wait() }()
+	in := NewInjector(Options{Poll: 10 * time.Millisecond})
+	rec, err := in.Run(context.Background(), &Signal{FaultName: "k", Act: "process-kill", Desc: "sleep", Pid: cmd.Process.Pid}, 0)
+	if err != nil || rec.Verified == 0 {
+		t.Fatalf("%v %+v", err, rec)
+	}
+}
+
+func TestUndoApplyResumes(t *testing.T) {
+	cmd := startSleeper(t)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGSTOP)
+	time.Sleep(50 * time.Millisecond)
+	u := (&Signal{Act: "process-pause", Pid: cmd.Process.Pid}).Undo()
+	if err := u.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if st := ProcState(cmd.Process.Pid); st == 'T' {
+		t.Fatal("undo did not resume")
+	}
+}
