@@ -56,7 +56,7 @@ const (
 	whyProcess = "it signals processes directly, which needs the local supervisor or access to kind nodes; on an existing cluster use chaos-pod-kill or chaos-pod-failure"
 	whyNode    = "it stops or freezes kind node containers"
 	whyNet     = "it programs packet filters inside kind node containers; on an existing cluster use chaos-partition"
-	whyStorage = "it needs a storage server the framework runs (fuse, nfs, or the local backend)"
+	whyStorage = "it freezes, kills or restarts the storage server the framework runs"
 	whyCutoff  = "it cuts one node off a storage server the framework runs, which needs kind nodes and a fuse or nfs backend"
 	whyChaos   = "it creates Chaos Mesh objects, which the framework only does on an existing cluster"
 )

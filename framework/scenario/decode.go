@@ -59,6 +59,8 @@ type fieldInfo struct {
 	name     string // YAML/JSON key
 	goName   string
 	required bool
+	positive bool   // numbers: more than 0
+	pattern  string // strings: a key of schemaPatterns
 	min, max *int64
 }
 
@@ -81,6 +83,13 @@ func fieldsOf(t reflect.Type) []fieldInfo {
 			switch k {
 			case "required":
 				fi.required = true
+			case "positive":
+				fi.positive = true
+			case "pattern":
+				if _, ok := schemaPatterns[v]; !ok {
+					panic(fmt.Sprintf("scenario: unknown pattern %q on %s.%s", v, t.Name(), f.Name))
+				}
+				fi.pattern = v
 			case "min", "max":
 				n, err := strconv.ParseInt(v, 10, 64)
 				if err != nil {
@@ -292,6 +301,10 @@ func rangeMsg(fi *fieldInfo, got string) string {
 }
 
 func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, path string, fi *fieldInfo) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && bigInt.MatchString(n.Value) {
+		d.errAt(n, path, "integer %s is out of range", clip(n.Value))
+		return
+	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
 		d.errAt(n, path, "expected an integer, got %s", kindOf(n))
 		return
@@ -322,6 +335,10 @@ func (d *decoder) decodeFloat(n *yaml.Node, v reflect.Value, path string, fi *fi
 		d.errAt(n, path, "expected a finite number, got %s", clip(n.Value))
 		return
 	}
+	if fi != nil && fi.positive && f <= 0 {
+		d.errAt(n, path, "must be more than 0, got %s", n.Value)
+		return
+	}
 	if fi != nil && ((fi.min != nil && f < float64(*fi.min)) || (fi.max != nil && f > float64(*fi.max))) {
 		d.errAt(n, path, "%s", rangeMsg(fi, n.Value))
 		return
@@ -340,6 +357,8 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 	}
 	v.Set(s)
 }
+
+var bigInt = regexp.MustCompile(`^[-+]?[0-9_]+$`)
 
 var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
@@ -412,6 +431,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 	seen := map[string]int{}
 	set := map[string]bool{}
+	merged := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := d.resolve(n.Content[i], path)
 		if k == nil {
@@ -419,6 +439,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		if k.ShortTag() == "!!merge" {
 			d.errAt(k, path, "merge keys (<<) are not supported; write the fields out, or put an anchor on the whole value and use an alias")
+			merged = true
 			continue
 		}
 		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" {
@@ -445,7 +466,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		d.decode(val, v.Field(f.index), fp, &f)
 	}
 	for _, f := range fields {
-		if f.required && !set[f.name] {
+		if f.required && !set[f.name] && !merged {
 			fp := joinKey(path, f.name)
 			if _, present := seen[f.name]; present {
 				p := d.key[fp]

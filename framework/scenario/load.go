@@ -80,6 +80,40 @@ func (s *Scenario) Position(path string) (line, col int, ok bool) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// yaml.v3 numbers the lines of parser errors (as opposed to scanner
+// errors) from 0, and reports the start of the enclosing block when it
+// knows it; these are its parser problems.
+var parserProblems = []string{
+	"did not find expected <stream-start>", "did not find expected <document start>",
+	"found undefined tag handle", "did not find expected node content",
+	"did not find expected '-' indicator", "did not find expected key",
+	"did not find expected ',' or ']'", "did not find expected ',' or '}'",
+	"found duplicate %YAML directive", "found incompatible YAML document",
+	"found duplicate %TAG directive",
+}
+
+// syntaxError turns a yaml.v3 error message into a 1-based line (0 if
+// unknown) and a message.
+func syntaxError(raw string) (int, string) {
+	msg := strings.TrimPrefix(raw, "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(raw); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else if !strings.Contains(msg, "UTF-8") && !strings.Contains(msg, "control characters") {
+		line = 1 // yaml.v3 drops "line N" when N would be 0
+	}
+	if contains(parserProblems, msg) {
+		if line == 0 {
+			line = 1
+		} else {
+			line++
+		}
+		return line, "YAML syntax error at or after this line: " + msg
+	}
+	return line, "YAML syntax error: " + msg
+}
+
 // parseYAML returns the single document's root node, or the errors that
 // stop decoding (syntax errors, empty or multi-document files).
 func parseYAML(filename string, data []byte) (root *yaml.Node, errs ErrorList) {
@@ -100,12 +134,8 @@ func parseYAML(filename string, data []byte) (root *yaml.Node, errs ErrorList) {
 			break
 		}
 		if err != nil {
-			msg := err.Error()
-			if m := yamlLine.FindStringSubmatch(msg); m != nil {
-				line, _ := strconv.Atoi(m[1])
-				return fail(line, 0, "YAML syntax error: %s", m[2])
-			}
-			return fail(0, 0, "YAML syntax error: %s", strings.TrimPrefix(msg, "yaml: "))
+			line, msg := syntaxError(err.Error())
+			return fail(line, 0, "%s", msg)
 		}
 		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			if len(docs) > 0 {

@@ -39,7 +39,7 @@ type Scenario struct {
 // Metadata names and describes a scenario.
 type Metadata struct {
 	// Scenario name used in reports and cluster object names: a DNS label (lowercase letters, digits and '-', starting with a letter, at most 63 characters).
-	Name string `json:"name" scenario:"required"`
+	Name string `json:"name" scenario:"required,pattern=dnsLabel"`
 	// Free-form key/value tags for selecting scenarios, for example tier: smoke. Keys and values: letters, digits, '-', '_', '.' and '/' (keys), at most 63 characters per value.
 	Labels map[string]string `json:"labels,omitempty"`
 	// What the scenario tests and why it matters.
@@ -65,7 +65,7 @@ type KindCluster struct {
 	// Reuse a running cluster of the same name instead of creating a fresh one (faster, less isolated). Default false.
 	Reuse bool `json:"reuse,omitempty"`
 	// Cluster name, a DNS label; nodes are named <name>-control-plane, <name>-worker, <name>-worker2, ... Default "rwxchaos".
-	Name string `json:"name,omitempty"`
+	Name string `json:"name,omitempty" scenario:"pattern=dnsLabel"`
 }
 
 // ExistingCluster points at a cluster the framework does not own.
@@ -93,11 +93,11 @@ type StorageSpec struct {
 	// hostpath: a host directory shared into every kind node. fuse: a userspace go-fuse file server (can be paused, killed, cut off). nfs: an nfs-ganesha server. storageclass: an existing StorageClass (storageClassName required). local: a plain directory, for provider local. Default: local for provider local, hostpath for kind, storageclass for existing.
 	Backend Backend `json:"backend,omitempty"`
 	// StorageClass to provision the volume from; required with backend storageclass (unless the workload is external and brings its own PVC), not allowed otherwise.
-	StorageClassName string `json:"storageClassName,omitempty"`
+	StorageClassName string `json:"storageClassName,omitempty" scenario:"pattern=dnsSubdomain"`
 	// NFS mount options, one per entry, for example nfsvers=4.1, hard, timeo=600, actimeo=0. Only for backends nfs and storageclass.
 	MountOptions []string `json:"mountOptions,omitempty"`
 	// Requested volume size as a Kubernetes quantity such as 1Gi. Default 1Gi.
-	Size string `json:"size,omitempty"`
+	Size string `json:"size,omitempty" scenario:"pattern=quantity"`
 }
 
 // WorkloadSpec says what runs and what traffic it gets.
@@ -105,7 +105,7 @@ type WorkloadSpec struct {
 	// pipeline: the framework deploys its own Bots-like pipeline (webserver, engine CronJob, jobqueue). external: an application that is already deployed (for example real Bots), described under external. Default pipeline.
 	Mode WorkloadMode `json:"mode,omitempty"`
 	// Kubernetes namespace of the workload. Default "rwxchaos" for pipeline; required for external; not allowed with provider local.
-	Namespace string `json:"namespace,omitempty"`
+	Namespace string `json:"namespace,omitempty" scenario:"pattern=dnsLabel"`
 	// The already-deployed application; required with mode external, not allowed with pipeline.
 	External ExternalSpec `json:"external,omitzero"`
 	// Replica counts of the pipeline's services.
@@ -121,7 +121,7 @@ type WorkloadSpec struct {
 // ExternalSpec describes an application the framework did not deploy.
 type ExternalSpec struct {
 	// Name of the application's ReadWriteMany PersistentVolumeClaim. Required.
-	PVC string `json:"pvc,omitempty"`
+	PVC string `json:"pvc,omitempty" scenario:"pattern=dnsSubdomain"`
 	// Directory inside the volume where the framework drops input files. Required; relative to the volume root.
 	InputPath string `json:"inputPath,omitempty"`
 	// Directory inside the volume where the application writes its output. Required; relative to the volume root.
@@ -167,7 +167,7 @@ type TrafficSpec struct {
 	// Number of messages to upload. Default 300; 1 to 1000000.
 	Count int `json:"count,omitempty" scenario:"min=1,max=1000000"`
 	// Uploads per second across all clients. Default 30; more than 0, at most 10000.
-	Rate float64 `json:"rate,omitempty" scenario:"max=10000"`
+	Rate float64 `json:"rate,omitempty" scenario:"positive,max=10000"`
 	// Message size range in bytes.
 	Sizes SizeRange `json:"sizes,omitzero"`
 	// Share of each EDI syntax, in percent; must sum to 100. Default 50/50.
@@ -197,7 +197,7 @@ type Mix struct {
 // FaultSpec is one fault: what to do, to what, and when.
 type FaultSpec struct {
 	// Unique name of the fault, a DNS label; other faults refer to it with schedule.after. "steady-state" is reserved.
-	Name string `json:"name" scenario:"required"`
+	Name string `json:"name" scenario:"required,pattern=dnsLabel"`
 	// What to do. Process level (providers local and kind): process-kill (SIGKILL; the supervisor or Kubernetes restarts it), process-pause (SIGSTOP, SIGCONT after duration), process-restart (graceful stop, start after duration). Node level (kind): node-kill, node-stop (down for duration; 0 = stays down), node-pause (frozen for duration), node-reboot. Network (kind): partition (from/to, for duration). Storage server (backends fuse, nfs, local): storage-pause, storage-kill (down for duration), storage-restart; storage-cutoff (kind, fuse or nfs) cuts the target node off the storage for duration. Chaos Mesh (provider existing): chaos-pod-kill, chaos-pod-failure, chaos-partition, chaos-io-latency, chaos-io-fault.
 	Action Action `json:"action" scenario:"required"`
 	// What the action hits. Required for process-*, node-*, storage-cutoff and chaos-*; not allowed for partition (use from/to) or storage-pause/kill/restart (they hit the storage server).

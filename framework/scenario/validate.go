@@ -770,7 +770,7 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 	}
 	if t.Count < 0 {
 		v.errf(p+".count", "must be at least 1, got %d", t.Count)
-	} else if available >= 0 && t.Count > available {
+	} else if available > 0 && t.Count > available {
 		what := set[0] + " " + string(t.Role) + t.Node + string(t.Select)
 		switch {
 		case t.Node != "" || t.Select == SelectLockHolder || t.Select == SelectEngineNode || t.Role == RoleEngine:
