@@ -143,6 +143,23 @@ func Schema() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// nullable lets an optional property be null, which the decoder reads as
+// "not set" (for example a "labels:" line whose entries are commented out).
+func nullable(s map[string]any) {
+	switch {
+	case s["anyOf"] != nil:
+		s["anyOf"] = append(s["anyOf"].([]any), map[string]any{"type": "null"})
+	case s["enum"] != nil:
+		s["type"] = []any{s["type"], "null"}
+		s["enum"] = append(s["enum"].([]any), nil)
+		if d, ok := s["enumDescriptions"].([]string); ok {
+			s["enumDescriptions"] = append(d, "Not set: use the default.")
+		}
+	default:
+		s["type"] = []any{s["type"], "null"}
+	}
+}
+
 // Patterns for string fields, by the name used in `scenario:"pattern=..."`
 // tags. They mirror the checks in validate.go.
 var schemaPatterns = map[string]string{
@@ -171,7 +188,11 @@ func (d *docs) schemaFor(t reflect.Type, fi *fieldInfo) map[string]any {
 		e := reflect.Zero(t).Interface().(enum)
 		vals := e.enumValues()
 		s["type"] = "string"
-		s["enum"] = vals
+		enumAny := make([]any, len(vals))
+		for i, v := range vals {
+			enumAny[i] = v
+		}
+		s["enum"] = enumAny
 		if cd := d.consts[t.Name()]; cd != nil {
 			descs := make([]string, len(vals))
 			for i, v := range vals {
@@ -196,10 +217,12 @@ func (d *docs) schemaFor(t reflect.Type, fi *fieldInfo) map[string]any {
 			if doc := d.fields[t.Name()][f.goName]; doc != "" {
 				ps["description"] = doc
 			}
-			props[f.name] = ps
 			if f.required {
 				req = append(req, f.name)
+			} else {
+				nullable(ps)
 			}
+			props[f.name] = ps
 		}
 		s["properties"] = props
 		if len(req) > 0 {
