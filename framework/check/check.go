@@ -108,7 +108,7 @@ func Run(in Input, cfg Config) *Result {
 		}
 	}
 
-	res := &Result{}
+	res := &Result{Config: cfg}
 	hc := hi.result(in, l, cfg)
 	res.Checks = append(res.Checks, hc)
 	if hc.Status == Void {

@@ -83,7 +83,10 @@ func (c *CheckResult) num(name string, v float64) {
 
 // Result is the verdict over a whole history.
 type Result struct {
-	Status Status        `json:"status"`
+	Status Status `json:"status"`
+	// Config is the thresholds the run was judged with, so an offline
+	// re-check judges it the same way.
+	Config Config        `json:"config"`
 	Checks []CheckResult `json:"checks"`
 	// Classes counts interchanges per ledger class.
 	Classes map[string]int `json:"classes"`

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/runner"
+	"github.com/spf13/cobra"
+)
+
+type runFlags struct {
+	seed      int64
+	reportDir string
+	keep      bool
+	quiet     bool
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run FILE|NAME",
+		Short: "Run a scenario end to end and write its report",
+		Long: `Run a scenario (a file, or a name from the library: see 'rwxchaos list').
+Writes <report-dir>/<scenario>/<run-id>/ (result.json, history, junit.xml,
+summary.md, report.html) and prints the summary. Faults are healed on every
+exit path, including Ctrl-C.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runE(cmd, args[0], f) },
+	}
+	cmd.Flags().Int64Var(&f.seed, "seed", 0, "seed for every random choice (replays a run); 0 = the scenario's, or random")
+	cmd.Flags().StringVar(&f.reportDir, "report-dir", "reports", "base directory for reports")
+	cmd.Flags().BoolVar(&f.keep, "keep", false, "leave the environment up after the run")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	return cmd
+}
+
+func runE(cmd *cobra.Command, arg string, f runFlags) error {
+	s, err := loadScenario(arg)
+	if err != nil {
+		fmt.Fprintln(cmd.ErrOrStderr(), err)
+		return &exitError{code: exitUsage, msg: "invalid scenario: fix the errors above (rwxchaos validate " + arg + ")"}
+	}
+	registerProviders()
+	out := cmd.OutOrStdout()
+	o := runner.Options{Scenario: s, ReportDir: f.reportDir, Seed: f.seed, Keep: f.keep, StateDir: filepath.Join(stateDir(), "faults")}
+	tty := isTTY(os.Stderr)
+	if !f.quiet {
+		if tty {
+			p := &ttyProgress{w: os.Stderr}
+			o.Progress = p.show
+			o.Log = &clearingWriter{p: p}
+		} else {
+			o.Log = cmd.ErrOrStderr()
+		}
+	}
+	res, err := runner.Run(cmd.Context(), o)
+	if tty && !f.quiet {
+		fmt.Fprint(os.Stderr, "\r\033[K")
+	}
+	if res == nil {
+		return infraErr("%v", err)
+	}
+	if err != nil {
+		fmt.Fprintln(cmd.ErrOrStderr(), "rwxchaos: the framework hit errors:", err)
+	}
+	fmt.Fprintln(out, report.Summary(res.Run))
+	fmt.Fprintf(out, "\nReport: %s\n", filepath.Join(res.Dir, report.HTMLFile))
+	return verdictErr(res.Run)
+}
+
+func verdictErr(r *report.Run) error {
+	switch r.Verdict {
+	case report.VerdictPass:
+		return nil
+	case report.VerdictFail:
+		return &exitError{code: exitFail, msg: "verdict: fail — an expectation did not hold"}
+	case report.VerdictVoid:
+		return &exitError{code: exitInfra, msg: "verdict: void — " + r.Reason}
+	}
+	return &exitError{code: exitInfra, msg: "verdict: error — " + firstLine(r.Reason)}
+}
+
+func isTTY(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
+}
+
+// ttyProgress redraws one status line.
+type ttyProgress struct {
+	w    io.Writer
+	last string
+}
+
+func (p *ttyProgress) show(st runner.Status) {
+	t := st.Traffic
+	line := fmt.Sprintf("%-14s %5s  uploads %d/%d ok %d fail %d unknown %d  outputs %d",
+		st.Phase, st.Elapsed.Round(time.Second), t.Done(), st.Target, t.OK, t.Fail, t.Unknown, st.Outputs)
+	if len(st.Faults) > 0 {
+		line += "  faults: " + strings.Join(st.Faults, ", ")
+	}
+	p.last = line
+	fmt.Fprintf(p.w, "\r\033[K%s", line)
+}
+
+// clearingWriter prints log lines above the status line.
+type clearingWriter struct{ p *ttyProgress }
+
+func (c *clearingWriter) Write(b []byte) (int, error) {
+	fmt.Fprintf(c.p.w, "\r\033[K%s", b)
+	if c.p.last != "" {
+		fmt.Fprint(c.p.w, c.p.last)
+	}
+	return len(b), nil
+}

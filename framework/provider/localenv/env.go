@@ -1,0 +1,392 @@
+// Package localenv runs a scenario with provider `local`: the pipeline's
+// services as processes on this host sharing one directory. It is the fast,
+// dependency-free single-host mode (no Docker, no Kubernetes): process-level
+// faults only, and the shared directory is a plain local one, not NFS.
+package localenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/fault"
+	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/provider/local"
+	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+)
+
+// Env is the local environment of one run.
+type Env struct {
+	s       *scenario.Scenario
+	runDir  string
+	root    string
+	node    string
+	binary  string
+	journal *history.Journal
+	c       *local.Cluster
+	logf    func(string, ...any)
+}
+
+// Options for New.
+type Options struct {
+	// Binary is a prebuilt edi-pipeline; built from the checkout when empty
+	// (env RWXCHAOS_PIPELINE_BINARY also names one).
+	Binary string
+	// CacheDir holds the built binary. Default: $RWXCHAOS_CACHE or the user cache dir.
+	CacheDir string
+	Logf     func(string, ...any)
+}
+
+// New returns a factory for runner.Register.
+func New(o Options) func(s *scenario.Scenario, runDir string, seed int64) (provider.Env, error) {
+	return func(s *scenario.Scenario, runDir string, seed int64) (provider.Env, error) {
+		if s.Cluster.Provider != scenario.ProviderLocal {
+			return nil, fmt.Errorf("localenv: scenario %s asks for provider %s", s.Metadata.Name, s.Cluster.Provider)
+		}
+		host, _ := os.Hostname()
+		bin := o.Binary
+		if bin == "" {
+			bin = os.Getenv("RWXCHAOS_PIPELINE_BINARY")
+		}
+		logf := o.Logf
+		if logf == nil {
+			logf = func(string, ...any) {}
+		}
+		cache := o.CacheDir
+		if cache == "" {
+			cache = CacheDir()
+		}
+		return &Env{s: s, runDir: runDir, node: host, binary: bin, logf: logf, root: filepath.Join(cache, "volumes", filepath.Base(runDir))}, nil
+	}
+}
+
+// CacheDir is where built binaries and run volumes live, outside the repo.
+func CacheDir() string {
+	if d := os.Getenv("RWXCHAOS_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "rwxchaos")
+	}
+	return filepath.Join(os.TempDir(), "rwxchaos-cache")
+}
+
+// Name implements provider.Env.
+func (e *Env) Name() string { return "local" }
+
+// Provision builds the pipeline binary (if needed) and creates the volume.
+func (e *Env) Provision(ctx context.Context) error {
+	switch e.s.Storage.Backend {
+	case "", scenario.BackendLocal:
+	default:
+		return &provider.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "local",
+			Reason: "the local provider shares a plain host directory; use provider kind for other backends"}
+	}
+	if e.binary == "" {
+		bin, err := local.BuildBinary(ctx, filepath.Join(CacheDir(), "bin"))
+		if err != nil {
+			return fmt.Errorf("build the pipeline (or set RWXCHAOS_PIPELINE_BINARY): %w", err)
+		}
+		e.binary = bin
+	}
+	if err := os.MkdirAll(e.root, 0o755); err != nil {
+		return fmt.Errorf("volume: %w", err)
+	}
+	j, err := history.OpenJournal(filepath.Join(e.runDir, "journals", "provider.ndjson"), history.JournalOptions{
+		Proc: history.ProcID(history.RoleRunner, e.node), Role: history.RoleRunner, Node: e.node})
+	if err != nil {
+		return err
+	}
+	e.journal = j
+	return nil
+}
+
+// Deploy starts webservers, jobqueue and the engine schedule.
+func (e *Env) Deploy(ctx context.Context) error {
+	w := e.s.Workload
+	every, _ := w.Engine.Interval()
+	if every == 0 {
+		every = time.Second
+	}
+	cfg := local.Config{
+		Binary:      e.binary,
+		Root:        e.root,
+		Webservers:  w.Replicas.Webserver,
+		Jobqueue:    w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
+		EngineEvery: every,
+		LeaseTTL:    w.Engine.LeaseTTL.D(),
+		Heartbeat:   w.Engine.Heartbeat.D(),
+		Node:        e.node,
+		LogDir:      filepath.Join(e.runDir, "logs"),
+		Journal:     e.journal,
+		Logf:        e.logf,
+	}
+	for _, d := range w.Defects {
+		cfg.Defects = append(cfg.Defects, string(d))
+	}
+	c, err := local.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	e.c = c
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := c.WaitReady(rctx); err != nil {
+		return fmt.Errorf("webservers not ready: %w (logs in %s)", err, cfg.LogDir)
+	}
+	return nil
+}
+
+// Endpoints implements provider.Env.
+func (e *Env) Endpoints() []string { return e.c.WebserverURLs() }
+
+// Outputs counts output files (progress display).
+func (e *Env) Outputs() int {
+	n := 0
+	_ = filepath.WalkDir(filepath.Join(e.root, history.DirOutput), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Ext(p) == ".json" {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// Fault resolves a scenario fault to processes.
+func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
+	switch spec.Action {
+	case scenario.ActionProcessKill, scenario.ActionProcessPause, scenario.ActionProcessRestart:
+	default:
+		return nil, &provider.Unsupported{Action: string(spec.Action), Env: "local",
+			Reason: "the local provider runs processes on one host: only process-kill, process-pause and process-restart apply"}
+	}
+	procs, err := e.targets(ctx, spec, rng)
+	if err != nil {
+		return nil, err
+	}
+	var out []fault.Fault
+	for _, p := range procs {
+		info := p.Info()
+		if spec.Action == scenario.ActionProcessRestart {
+			out = append(out, &restart{name: spec.Name, c: e.c, info: info, down: spec.Duration.D()})
+			continue
+		}
+		f := &fault.Signal{FaultName: spec.Name, Act: string(spec.Action), Desc: info.Target(), Pid: info.PID}
+		if info.Role == local.RoleWebserver || info.Role == local.RoleJobqueue {
+			f.Healed = e.whole(info)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// whole waits for a supervised replica to be back (a new process if it was
+// killed) and, for webservers, ready.
+func (e *Env) whole(info local.ProcInfo) func(context.Context) error {
+	return func(ctx context.Context) error {
+		p, err := e.c.Process(info.Role, info.Index)
+		if err != nil {
+			return err
+		}
+		if p.Exited() {
+			return fmt.Errorf("%s %d is down", info.Role, info.Index)
+		}
+		if info.Role == local.RoleWebserver {
+			rctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			return e.c.WaitReady(rctx)
+		}
+		return nil
+	}
+}
+
+// targets picks the processes a fault acts on, waiting briefly for one to
+// exist (an engine run starts every schedule tick).
+func (e *Env) targets(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]*local.Process, error) {
+	count := max(spec.Target.Count, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ps, err := e.pick(spec, rng, count)
+		if err == nil && len(ps) > 0 {
+			return ps, nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = errors.New("no matching process")
+			}
+			return nil, fmt.Errorf("target %+v: %w", spec.Target, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+func (e *Env) pick(spec scenario.FaultSpec, rng *rand.Rand, count int) ([]*local.Process, error) {
+	t := spec.Target
+	switch {
+	case t.Select == scenario.SelectLockHolder:
+		return e.lockHolder()
+	case t.Select == scenario.SelectRandomWebserver:
+		ps := e.c.Running(local.RoleWebserver)
+		rng.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
+		return ps[:min(count, len(ps))], nil
+	case t.Select != "":
+		return nil, &provider.Unsupported{Action: string(spec.Action) + " on " + string(t.Select), Env: "local", Reason: "there are no nodes in single-host mode"}
+	case t.Node != "":
+		return nil, &provider.Unsupported{Action: string(spec.Action) + " on node " + t.Node, Env: "local", Reason: "there are no nodes in single-host mode"}
+	case t.Role == scenario.RoleEngine:
+		p, err := e.c.Process(local.RoleEngine, local.CurrentRun)
+		if err != nil {
+			return nil, err
+		}
+		return []*local.Process{p}, nil
+	default:
+		ps := e.c.Running(string(t.Role))
+		return ps[:min(count, len(ps))], nil
+	}
+}
+
+// lockHolder finds the engine run named by the lease.
+func (e *Env) lockHolder() ([]*local.Process, error) {
+	snap, err := history.Scan(e.root, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if snap.Lease == nil || snap.Lease.Released {
+		return nil, errors.New("nobody holds the engine lock right now")
+	}
+	for _, p := range e.c.Running(local.RoleEngine) {
+		if pidOf(snap.Lease.Holder) == p.Info().PID {
+			return []*local.Process{p}, nil
+		}
+	}
+	return nil, fmt.Errorf("lease holder %s is not a live engine run", snap.Lease.Holder)
+}
+
+// Drain runs engine passes until the pipeline is empty.
+func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	res, err := e.c.Drain(ctx, timeout)
+	if err != nil {
+		// Not a framework failure: the ledger reports what is stuck.
+		e.logf("drain: %v", err)
+		return nil
+	}
+	e.logf("drained in %s with %d passes", res.Elapsed.Round(time.Millisecond), res.Passes)
+	return nil
+}
+
+// Collect stops the processes, then reads every journal and scans the volume.
+func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provider.Observations, error) {
+	var obs provider.Observations
+	if e.c == nil {
+		return nil, obs, errors.New("nothing was deployed")
+	}
+	if err := e.c.Stop(ctx); err != nil {
+		e.logf("stop: %v", err)
+	}
+	evs, st, err := history.ReadJournalDir(filepath.Join(e.root, history.DirJournal))
+	if err != nil {
+		return nil, obs, err
+	}
+	snap, err := history.Scan(e.root, time.Now())
+	if err != nil {
+		return nil, obs, err
+	}
+	obs.Nodes = []string{e.node}
+	for _, pi := range append(e.c.Finished(), e.c.Processes()...) {
+		pod := report.Pod{Pod: pi.Target(), Component: pi.Role, Node: e.node, Created: pi.Started.UnixNano(), Phase: pi.Status}
+		if !pi.Exited.IsZero() {
+			pod.Deleted = pi.Exited.UnixNano()
+		}
+		if pod.Phase == "" {
+			pod.Phase = pi.State
+		}
+		obs.Pods = append(obs.Pods, pod)
+	}
+	obs.Artifacts = append(obs.Artifacts, report.Artifact{Name: "process logs", Path: "logs"})
+	return &history.History{Events: evs, Snapshot: snap, Stats: st}, obs, nil
+}
+
+// Teardown stops everything and removes the volume.
+func (e *Env) Teardown(ctx context.Context) error {
+	var errs []error
+	if e.c != nil {
+		errs = append(errs, e.c.Stop(ctx))
+	}
+	if e.journal != nil {
+		errs = append(errs, e.journal.Close())
+	}
+	errs = append(errs, os.RemoveAll(e.root))
+	return errors.Join(errs...)
+}
+
+// restart is process-restart: graceful stop, held down for the duration,
+// started again by the supervisor.
+type restart struct {
+	name string
+	c    *local.Cluster
+	info local.ProcInfo
+	down time.Duration
+	done chan error
+}
+
+func (r *restart) Name() string   { return r.name }
+func (r *restart) Action() string { return string(scenario.ActionProcessRestart) }
+func (r *restart) Target() string { return r.info.Target() }
+func (r *restart) Inject(ctx context.Context) error {
+	if r.info.Role == local.RoleEngine {
+		return errors.New("engine runs are not restarted; use process-kill (the schedule starts the next run)")
+	}
+	r.done = make(chan error, 1)
+	go func() {
+		_, err := r.c.Restart(context.WithoutCancel(ctx), r.info.Role, r.info.Index, r.down)
+		r.done <- err
+	}()
+	return nil
+}
+func (r *restart) Verify(context.Context) error {
+	if fault.ProcState(r.info.PID) != 0 && fault.ProcState(r.info.PID) != 'Z' {
+		return fmt.Errorf("%s still running", r.info.Target())
+	}
+	return nil
+}
+func (r *restart) Heal(ctx context.Context) error {
+	if r.done == nil {
+		return nil
+	}
+	select {
+	case err := <-r.done:
+		r.done = nil
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+func (r *restart) VerifyHealed(ctx context.Context) error {
+	p, err := r.c.Process(r.info.Role, r.info.Index)
+	if err != nil {
+		return err
+	}
+	if p.Info().PID == r.info.PID {
+		return errors.New("not restarted yet")
+	}
+	if r.info.Role == local.RoleWebserver {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return r.c.WaitReady(rctx)
+	}
+	return nil
+}
+func (r *restart) Undo() *fault.Undo { return nil }

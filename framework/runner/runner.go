@@ -1,0 +1,577 @@
+// Package runner executes a scenario: provision → deploy → steady state →
+// traffic + faults on one clock → heal → settle → collect → check → report →
+// teardown. The CLI, `go test` suites and the ginkgo suite all call Run; there
+// is no second implementation.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/check"
+	"github.com/rwxchaos/rwxchaos/framework/fault"
+	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/traffic"
+)
+
+// EnvFactory builds the environment for a scenario. runDir is the report
+// directory of this run (for logs and journals).
+type EnvFactory func(s *scenario.Scenario, runDir string, seed int64) (provider.Env, error)
+
+// Options configures one run.
+type Options struct {
+	Scenario *scenario.Scenario
+	// ReportDir is the base report directory; the run writes into
+	// <ReportDir>/<scenario>/<run-id>/.
+	ReportDir string
+	// Seed overrides the scenario's seed when non-zero.
+	Seed int64
+	// Keep leaves the environment up after the run (for debugging).
+	Keep bool
+	// NewEnv builds the environment; defaults to the registered providers.
+	NewEnv EnvFactory
+	// StateDir keeps active faults on disk for `rwxchaos cleanup`.
+	StateDir string
+	// Log receives plain progress lines; nil discards them.
+	Log io.Writer
+	// Progress, when set, is called about twice a second and at every phase.
+	Progress func(Status)
+	// Clock is the run's one clock; time.Now when nil.
+	Clock func() time.Time
+}
+
+// Status is a progress snapshot.
+type Status struct {
+	Phase   string
+	Elapsed time.Duration
+	Traffic traffic.Stats
+	Target  int
+	Outputs int
+	Faults  []string // active faults
+}
+
+var (
+	factoriesMu sync.Mutex
+	factories   = map[scenario.Provider]EnvFactory{}
+)
+
+// Register makes a provider available to Run by name (called from the
+// provider packages' wiring in cmd/ and tests).
+func Register(p scenario.Provider, f EnvFactory) {
+	factoriesMu.Lock()
+	defer factoriesMu.Unlock()
+	factories[p] = f
+}
+
+// Outcome is what Run returns: the report record and where it was written.
+type Outcome struct {
+	Run *report.Run
+	Dir string
+}
+
+type run struct {
+	o       Options
+	s       *scenario.Scenario
+	rep     *report.Run
+	dir     string
+	seed    int64
+	rng     *rand.Rand
+	env     provider.Env
+	inj     *fault.Injector
+	journal *history.Journal // runner events
+	client  *history.Journal // traffic
+	driver  *traffic.Driver
+	start   time.Time
+	phase   string
+	mu      sync.Mutex
+	active  map[string]bool
+	skipped []report.Fault
+	infra   []error
+}
+
+func (r *run) now() time.Time { return r.o.Clock() }
+
+func (r *run) logf(format string, args ...any) {
+	if r.o.Log != nil {
+		fmt.Fprintf(r.o.Log, "%s %s\n", r.now().UTC().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+	}
+}
+
+// Run executes the scenario and always writes a report, whatever happens
+// (the error says what went wrong with the framework itself; an expectation
+// failing is a verdict, not an error). Faults are healed on every exit path,
+// including panics and a cancelled ctx (Ctrl-C, SIGTERM, timeout).
+func Run(ctx context.Context, o Options) (out *Outcome, err error) {
+	if o.Scenario == nil {
+		return nil, errors.New("runner: no scenario: load one with scenario.Load")
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.ReportDir == "" {
+		o.ReportDir = "reports"
+	}
+	s := o.Scenario
+	seed := s.ResolveSeed()
+	if o.Seed != 0 {
+		seed, s.Run.Seed = o.Seed, o.Seed
+	}
+	r := &run{o: o, s: s, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), active: map[string]bool{}}
+	r.start = r.now()
+	dir, runID, err := report.NewRunDir(o.ReportDir, s.Metadata.Name, r.start, seed)
+	if err != nil {
+		return nil, fmt.Errorf("runner: report dir: %w", err)
+	}
+	r.dir = dir
+	r.rep = &report.Run{
+		SchemaVersion: report.SchemaVersion,
+		Scenario:      s.Metadata.Name,
+		Description:   s.Metadata.Description,
+		ScenarioFile:  s.File(),
+		RunID:         runID,
+		Seed:          seed,
+		Provider:      string(s.Cluster.Provider),
+		Backend:       string(s.Storage.Backend),
+		BackendNote:   report.BackendNote(string(s.Storage.Backend)),
+		Started:       r.start.UnixNano(),
+	}
+	r.logf("run %s of scenario %s, seed %d (replay: rwxchaos run %s --seed %d)", r.rep.RunID, s.Metadata.Name, seed, s.File(), seed)
+	jdir := filepath.Join(dir, "journals")
+	if r.journal, err = history.OpenJournal(filepath.Join(jdir, "runner.ndjson"), history.JournalOptions{
+		Proc: history.ProcID(history.RoleRunner, "runner"), Role: history.RoleRunner, Now: o.Clock}); err != nil {
+		return nil, err
+	}
+	if r.client, err = history.OpenJournal(filepath.Join(jdir, "client.ndjson"), history.JournalOptions{
+		Proc: history.ProcID(history.RoleClient, "runner"), Role: history.RoleClient, Now: o.Clock}); err != nil {
+		return nil, err
+	}
+	r.inj = fault.NewInjector(fault.Options{Clock: o.Clock, Journal: r.journal, StateDir: o.StateDir, RunID: r.rep.RunID})
+
+	if d := s.Run.Timeout.D(); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+
+	var hist *history.History
+	var obs provider.Observations
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				r.infra = append(r.infra, fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+			}
+			// The safety net: heal whatever is still active, on every path.
+			if err := r.inj.HealAll(); err != nil {
+				r.infra = append(r.infra, err)
+			}
+		}()
+		hist, obs = r.execute(ctx)
+	}()
+
+	r.finish(hist, obs)
+	r.phaseDo(report.PhaseReport, func() error { return report.Write(dir, r.rep, hist) })
+	if r.env != nil && !o.Keep {
+		r.phaseDo(report.PhaseTeardown, func() error {
+			tctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			return r.env.Teardown(tctx)
+		})
+		// Rewrite result.json so the teardown phase is in it.
+		_ = report.Write(dir, r.rep, hist)
+	} else if r.env != nil {
+		r.logf("environment kept (--keep): remove it with `rwxchaos cleanup`")
+	}
+	_ = r.journal.Close()
+	_ = r.client.Close()
+	r.logf("verdict %s — report: %s", r.rep.Verdict, filepath.Join(dir, report.HTMLFile))
+	return &Outcome{Run: r.rep, Dir: dir}, errors.Join(r.infra...)
+}
+
+// phaseDo runs one phase, recording its span and error.
+func (r *run) phaseDo(name string, fn func() error) error {
+	r.mu.Lock()
+	r.phase = name
+	r.mu.Unlock()
+	r.logf("phase %s", name)
+	r.progress()
+	p := report.Phase{Name: name, Start: r.now().UnixNano()}
+	err := fn()
+	p.End = r.now().UnixNano()
+	if err != nil {
+		p.Err = err.Error()
+		r.logf("phase %s failed: %v", name, err)
+	}
+	r.rep.Phases = append(r.rep.Phases, p)
+	return err
+}
+
+func (r *run) progress() {
+	if r.o.Progress == nil {
+		return
+	}
+	st := Status{Elapsed: r.now().Sub(r.start), Target: r.s.Workload.Traffic.Count}
+	r.mu.Lock()
+	st.Phase = r.phase
+	for name := range r.active {
+		st.Faults = append(st.Faults, name)
+	}
+	r.mu.Unlock()
+	if r.driver != nil {
+		st.Traffic = r.driver.Stats()
+	}
+	if c, ok := r.env.(provider.Counter); ok && r.env != nil {
+		st.Outputs = c.Outputs()
+	}
+	r.o.Progress(st)
+}
+
+// execute runs the phases up to collection. A failed phase stops the run;
+// the verdict is decided in finish.
+func (r *run) execute(ctx context.Context) (*history.History, provider.Observations) {
+	var obs provider.Observations
+	newEnv := r.o.NewEnv
+	if newEnv == nil {
+		factoriesMu.Lock()
+		newEnv = factories[r.s.Cluster.Provider]
+		factoriesMu.Unlock()
+	}
+	if newEnv == nil {
+		r.infra = append(r.infra, fmt.Errorf("provider %q is not available in this build", r.s.Cluster.Provider))
+		return nil, obs
+	}
+	env, err := newEnv(r.s, r.dir, r.seed)
+	if err != nil {
+		r.infra = append(r.infra, fmt.Errorf("provider %s: %w", r.s.Cluster.Provider, err))
+		return nil, obs
+	}
+	r.env = env
+	if err := r.phaseDo(report.PhaseProvision, func() error { return env.Provision(ctx) }); err != nil {
+		r.infra = append(r.infra, fmt.Errorf("provision: %w", err))
+		return nil, obs
+	}
+	if err := r.phaseDo(report.PhaseDeploy, func() error { return env.Deploy(ctx) }); err != nil {
+		r.infra = append(r.infra, fmt.Errorf("deploy: %w", err))
+		return r.collect(ctx)
+	}
+
+	tctx, stopTraffic := context.WithCancel(ctx)
+	defer stopTraffic()
+	trafficDone := make(chan error, 1)
+	if err := r.startTraffic(tctx, trafficDone); err != nil {
+		r.infra = append(r.infra, fmt.Errorf("traffic: %w", err))
+		return r.collect(ctx)
+	}
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	go func() {
+		for {
+			select {
+			case <-tctx.Done():
+				return
+			case <-tick.C:
+				r.progress()
+			}
+		}
+	}()
+
+	steadyAt := r.now()
+	if err := r.phaseDo(report.PhaseSteadyState, func() error { return r.steady(ctx, trafficDone) }); err != nil {
+		r.rep.Verdict = report.VerdictVoid
+		r.rep.Reason = "no steady state before any fault: " + err.Error()
+		stopTraffic()
+		<-trafficDone
+		return r.collect(ctx)
+	}
+	steadyAt = r.now()
+
+	_ = r.phaseDo(report.PhaseTrafficFaults, func() error {
+		ferr := r.runFaults(ctx, steadyAt)
+		var terr error
+		select {
+		case terr = <-trafficDone:
+		case <-ctx.Done():
+			stopTraffic()
+			terr = <-trafficDone
+		}
+		if ferr != nil {
+			r.infra = append(r.infra, ferr)
+		}
+		return errors.Join(ferr, terr)
+	})
+	_ = r.phaseDo(report.PhaseHeal, func() error { return r.inj.HealAll() })
+	if ctx.Err() != nil {
+		r.infra = append(r.infra, fmt.Errorf("run interrupted: %w", ctx.Err()))
+	}
+	_ = r.phaseDo(report.PhaseSettle, func() error {
+		sctx := ctx
+		if ctx.Err() != nil {
+			// Interrupted: still drain briefly so the evidence is coherent.
+			var cancel context.CancelFunc
+			sctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+		}
+		return env.Drain(sctx, r.s.Run.Settle.D())
+	})
+	return r.collect(ctx)
+}
+
+func (r *run) collect(ctx context.Context) (*history.History, provider.Observations) {
+	var (
+		h   *history.History
+		obs provider.Observations
+	)
+	_ = r.phaseDo(report.PhaseCollect, func() error {
+		cctx := ctx
+		if ctx.Err() != nil {
+			var cancel context.CancelFunc
+			cctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+		}
+		var err error
+		h, obs, err = r.env.Collect(cctx, r.dir)
+		if err != nil {
+			r.infra = append(r.infra, fmt.Errorf("collect: %w", err))
+			return err
+		}
+		// Merge the runner's and the client's own journals.
+		own, st, err := history.ReadJournalDir(filepath.Join(r.dir, "journals"))
+		if err != nil {
+			return err
+		}
+		h.Events = append(h.Events, own...)
+		h.Stats.Lines += st.Lines
+		h.Stats.Torn += st.Torn
+		history.Sort(h.Events)
+		return nil
+	})
+	return h, obs
+}
+
+func (r *run) startTraffic(ctx context.Context, done chan<- error) error {
+	t := r.s.Workload.Traffic
+	d, err := traffic.New(traffic.Options{
+		Targets:     r.env.Endpoints(),
+		Count:       t.Count,
+		Rate:        t.Rate,
+		Concurrency: t.Concurrency,
+		MinSize:     t.Sizes.Min,
+		MaxSize:     t.Sizes.Max,
+		Mix:         traffic.Mix{X12: t.Mix.X12, EDIFACT: t.Mix.Edifact},
+		Routes:      t.Routes,
+		Seed:        r.seed,
+		Run:         r.rep.RunID,
+		Journal:     r.client,
+	})
+	if err != nil {
+		return err
+	}
+	r.driver = d
+	go func() { done <- d.Run(ctx) }()
+	return nil
+}
+
+// steady waits until the scenario's minimum of uploads is acked.
+func (r *run) steady(ctx context.Context, trafficDone <-chan error) error {
+	ss := r.s.Expect.SteadyState
+	want := int64(ss.MinUploads)
+	if want <= 0 {
+		want = 1
+	}
+	within := ss.Within.D()
+	if within <= 0 {
+		within = 30 * time.Second
+	}
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	for {
+		st := r.driver.Stats()
+		if st.OK >= want {
+			r.logf("steady state: %d uploads acked", st.OK)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("only %d of %d uploads acked within %s (%d failed, %d unknown): traffic does not flow", st.OK, want, within, st.Fail, st.Unknown)
+		case err := <-trafficDone:
+			if st := r.driver.Stats(); st.OK >= want {
+				return nil
+			}
+			return fmt.Errorf("traffic ended before steady state: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// runFaults plays every fault's schedule; faults run concurrently, each
+// repetition through the one injector path.
+func (r *run) runFaults(ctx context.Context, steadyAt time.Time) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		done = map[string]chan struct{}{}
+	)
+	for _, f := range r.s.Faults {
+		done[f.Name] = make(chan struct{})
+	}
+	for _, f := range r.s.Faults {
+		wg.Add(1)
+		go func(f scenario.FaultSpec) {
+			defer wg.Done()
+			defer close(done[f.Name])
+			if err := r.playFault(ctx, f, steadyAt, done); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}(f)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time.Time, done map[string]chan struct{}) error {
+	sch := f.Schedule
+	switch {
+	case sch.After != "" && sch.After != scenario.SteadyStateAfter:
+		select {
+		case <-done[sch.After]:
+		case <-ctx.Done():
+			return nil
+		}
+		if sch.At != nil {
+			if !sleepCtx(ctx, sch.At.D()) {
+				return nil
+			}
+		}
+	case sch.At != nil:
+		if !sleepCtx(ctx, time.Until(steadyAt.Add(sch.At.D()))) {
+			return nil
+		}
+	}
+	times := sch.Times
+	if times <= 0 {
+		times = 1
+	}
+	var errs []error
+	for i := 0; i < times; i++ {
+		if i > 0 && !sleepCtx(ctx, sch.Every.D()) {
+			break
+		}
+		fs, err := r.env.Fault(ctx, f, r.rng)
+		if err != nil {
+			rec := report.Fault{Name: f.Name, Action: string(f.Action), Injected: r.now().UnixNano(), Err: err.Error()}
+			r.mu.Lock()
+			r.skipped = append(r.skipped, rec)
+			r.mu.Unlock()
+			if provider.IsUnsupported(err) {
+				r.logf("fault %s skipped: %v", f.Name, err)
+				return err
+			}
+			r.logf("fault %s: no target: %v", f.Name, err)
+			errs = append(errs, fmt.Errorf("fault %s: %w", f.Name, err))
+			continue
+		}
+		var wg sync.WaitGroup
+		for _, ft := range fs {
+			wg.Add(1)
+			go func(ft fault.Fault) {
+				defer wg.Done()
+				label := f.Name + " → " + ft.Target()
+				r.setActive(label, true)
+				defer r.setActive(label, false)
+				r.logf("fault %s: %s on %s for %s", f.Name, f.Action, ft.Target(), f.Duration.D())
+				rec, err := r.inj.Run(ctx, ft, f.Duration.D())
+				if err != nil {
+					r.mu.Lock()
+					errs = append(errs, err)
+					r.mu.Unlock()
+				}
+				r.logf("fault %s on %s: healed (verified %v)", f.Name, rec.Target, rec.HealVerified != 0)
+			}(ft)
+		}
+		wg.Wait()
+	}
+	return errors.Join(errs...)
+}
+
+func (r *run) setActive(label string, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if on {
+		r.active[label] = true
+	} else {
+		delete(r.active, label)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// finish checks the history and decides the verdict.
+func (r *run) finish(h *history.History, obs provider.Observations) {
+	r.rep.Nodes, r.rep.Pods, r.rep.Events = obs.Nodes, obs.Pods, obs.Events
+	r.rep.Artifacts = append(r.rep.Artifacts, obs.Artifacts...)
+	for _, rec := range r.inj.Records() {
+		r.rep.Faults = append(r.rep.Faults, report.Fault(rec))
+	}
+	r.rep.Faults = append(r.rep.Faults, r.skipped...)
+	if h != nil {
+		_ = r.phaseDo(report.PhaseCheck, func() error {
+			res := check.Run(check.FromHistory(h), Config(r.s))
+			r.rep.Check = res
+			r.rep.Expectations = Expectations(r.s, res, r.rep.Faults, obs)
+			return nil
+		})
+	}
+	r.rep.Ended = r.now().UnixNano()
+	r.rep.Verdict, r.rep.Reason = verdict(r.rep, r.infra)
+	r.rep.ExitCode = r.rep.Verdict.ExitCode()
+}
+
+func verdict(rep *report.Run, infra []error) (report.Verdict, string) {
+	if rep.Verdict == report.VerdictVoid {
+		return report.VerdictVoid, rep.Reason
+	}
+	if len(infra) > 0 {
+		return report.VerdictError, errors.Join(infra...).Error()
+	}
+	if rep.Check == nil {
+		return report.VerdictError, "no history was collected"
+	}
+	if rep.Check.Status == check.Void {
+		return report.VerdictVoid, rep.Check.Checks[0].Message
+	}
+	for _, e := range rep.Expectations {
+		if e.Status == check.Fail {
+			return report.VerdictFail, ""
+		}
+	}
+	if rep.Check.Status == check.Fail {
+		return report.VerdictFail, ""
+	}
+	return report.VerdictPass, ""
+}
