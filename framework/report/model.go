@@ -1,0 +1,478 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/check"
+	"github.com/rwxchaos/rwxchaos/framework/history"
+)
+
+// Limits that keep report.html small for huge runs.
+const (
+	maxLatencyPoints = 3000 // scatter points drawn (outliers and anomalies always kept)
+	maxIxRows        = 300  // interchanges with an events table
+	maxIxEvents      = 60   // events listed per interchange
+	maxRowsPerLane   = 6    // sub-rows of a lane before bars overlap
+	maxAnomalyRows   = 1000
+)
+
+// Geometry of the timeline SVG (viewBox units).
+const (
+	svgW      = 1200.0
+	labelW    = 196.0
+	plotX0    = labelW + 8
+	plotX1    = svgW - 14
+	rowH      = 12.0
+	lanePad   = 4.0
+	groupGap  = 20.0
+	axisH     = 26.0
+	latencyH  = 230.0
+	histLaneH = 34.0
+)
+
+// procInfo is one journal writer.
+type procInfo struct {
+	ID, Role, Node string
+	First, Last    int64
+	Exit           int64  // runner saw it exit
+	ExitDetail     string // how
+	Errors         []int64
+	Runs           [][2]int64 // engine run.start → run.end
+	RunFailed      []bool
+}
+
+// keyInfo is what the report knows of one interchange.
+type keyInfo struct {
+	Ack    int64 // first ok upload return
+	Output int64 // first output written
+	Upload int64 // first upload call
+}
+
+// model is everything derived from a Run and its History for rendering.
+type model struct {
+	r     *Run
+	h     *history.History
+	t0    int64 // timeline start
+	t1    int64 // timeline end
+	procs []*procInfo
+	keys  map[string]*keyInfo
+	// byKey holds the events of the interchanges the report details.
+	byKey    map[string][]*history.Event
+	ixOrder  []string
+	ixID     map[string]string
+	keyClass map[string]string
+	faultsEv []*history.Event // runner fault events (used when Run.Faults is empty)
+	nodes    []string
+	pods     []Pod
+	podsFake bool // derived from journals
+	uploads  []uploadPoint
+	outputs  []int64
+	takeover []*history.Event
+	anoms    []anomRef
+}
+
+type uploadPoint struct {
+	T       int64
+	Outcome string
+}
+
+type anomRef struct {
+	Check string
+	A     check.Anomaly
+	T     int64 // time used on the timeline
+	ID    string
+}
+
+func newModel(r *Run, h *history.History) *model {
+	m := &model{r: r, h: h, keys: map[string]*keyInfo{}, byKey: map[string][]*history.Event{},
+		ixID: map[string]string{}, keyClass: map[string]string{}}
+	procs := map[string]*procInfo{}
+	key := func(k string) *keyInfo {
+		ki := m.keys[k]
+		if ki == nil {
+			ki = &keyInfo{}
+			m.keys[k] = ki
+		}
+		return ki
+	}
+	var exits []*history.Event
+	for e := range h.All() {
+		if e.Role != history.RoleRunner {
+			p := procs[e.Proc]
+			if p == nil {
+				p = &procInfo{ID: e.Proc, Role: e.Role, Node: e.Node, First: e.Call}
+				procs[e.Proc] = p
+				m.procs = append(m.procs, p)
+			}
+			if e.Call < p.First {
+				p.First = e.Call
+			}
+			if e.End() > p.Last {
+				p.Last = e.End()
+			}
+			if p.Node == "" {
+				p.Node = e.Node
+			}
+		}
+		switch e.Type {
+		case history.EvUpload:
+			m.uploads = append(m.uploads, uploadPoint{T: e.End(), Outcome: e.Outcome})
+			if e.Key != "" {
+				ki := key(e.Key)
+				if ki.Upload == 0 || e.Call < ki.Upload {
+					ki.Upload = e.Call
+				}
+				if e.Outcome == history.OK && (ki.Ack == 0 || e.End() < ki.Ack) {
+					ki.Ack = e.End()
+				}
+			}
+		case history.EvOutput:
+			m.outputs = append(m.outputs, e.End())
+			if e.Key != "" {
+				ki := key(e.Key)
+				if ki.Output == 0 || e.End() < ki.Output {
+					ki.Output = e.End()
+				}
+			}
+		case history.EvError:
+			if p := procs[e.Proc]; p != nil {
+				p.Errors = append(p.Errors, e.Call)
+			}
+		case history.EvRunStart:
+			if p := procs[e.Proc]; p != nil {
+				p.Runs = append(p.Runs, [2]int64{e.Call, 0})
+				p.RunFailed = append(p.RunFailed, false)
+			}
+		case history.EvRunEnd:
+			if p := procs[e.Proc]; p != nil && len(p.Runs) > 0 {
+				p.Runs[len(p.Runs)-1][1] = e.End()
+				p.RunFailed[len(p.RunFailed)-1] = e.Outcome == history.Fail
+			}
+		case history.EvLockTakeover:
+			m.takeover = append(m.takeover, e)
+		case history.EvProcExit:
+			exits = append(exits, e)
+		case history.EvFault:
+			m.faultsEv = append(m.faultsEv, e)
+		}
+	}
+	for _, e := range exits {
+		// The exited proc: named exactly, else the latest one started before
+		// the exit with the same pid.
+		var best *procInfo
+		pid := pidOf(e.Target)
+		for _, p := range m.procs {
+			if p.ID == e.Target {
+				best = p
+				break
+			}
+			if pid != "" && pidOf(p.ID) == pid && p.First <= e.Call && (best == nil || p.First > best.First) {
+				best = p
+			}
+		}
+		if best != nil {
+			best.Exit, best.ExitDetail = e.Call, e.Detail
+			if e.Call > best.Last {
+				best.Last = e.Call
+			}
+		}
+	}
+
+	// Anomalies and the interchanges they name.
+	if r.Check != nil {
+		for _, c := range r.Check.Checks {
+			for _, a := range c.Anomalies {
+				ref := anomRef{Check: c.Name, A: a, T: a.Time, ID: fmt.Sprintf("an-%d", len(m.anoms)+1)}
+				if a.Key != "" {
+					if ref.T == 0 {
+						if ki := m.keys[a.Key]; ki != nil {
+							ref.T = cmp.Or(ki.Ack, ki.Upload, ki.Output)
+						}
+					}
+					if _, ok := m.ixID[a.Key]; !ok && len(m.ixOrder) < maxIxRows {
+						m.ixID[a.Key] = fmt.Sprintf("ix-%d", len(m.ixOrder)+1)
+						m.ixOrder = append(m.ixOrder, a.Key)
+					}
+					if _, ok := m.keyClass[a.Key]; !ok {
+						m.keyClass[a.Key] = a.Class
+					}
+				}
+				if ref.T == 0 && a.Epoch != 0 {
+					for _, t := range r.Check.Epochs {
+						if t.Epoch == a.Epoch {
+							ref.T = t.Acquired
+						}
+					}
+				}
+				m.anoms = append(m.anoms, ref)
+			}
+		}
+	}
+	if len(m.ixOrder) > 0 {
+		for e := range h.All() {
+			if e.Key == "" {
+				continue
+			}
+			if _, ok := m.ixID[e.Key]; ok && len(m.byKey[e.Key]) < maxIxEvents {
+				m.byKey[e.Key] = append(m.byKey[e.Key], e)
+			}
+		}
+	}
+
+	// Nodes and pods.
+	m.pods = r.Pods
+	if len(m.pods) == 0 {
+		m.podsFake = true
+		for _, p := range m.procs {
+			if p.Role == history.RoleClient {
+				continue
+			}
+			end := p.Exit
+			phase := "Exited"
+			if end == 0 {
+				end, phase = p.Last, ""
+			}
+			m.pods = append(m.pods, Pod{Pod: p.ID, Component: p.Role, Node: p.Node, Created: p.First, Ready: p.First, Deleted: end, Phase: phase})
+		}
+	}
+	seen := map[string]bool{}
+	addNode := func(n string) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			m.nodes = append(m.nodes, n)
+		}
+	}
+	for _, n := range r.Nodes {
+		addNode(n)
+	}
+	var extra []string
+	for _, p := range m.pods {
+		if !seen[p.Node] && p.Node != "" {
+			extra = append(extra, p.Node)
+		}
+	}
+	for _, p := range m.procs {
+		if !seen[p.Node] && p.Node != "" {
+			extra = append(extra, p.Node)
+		}
+	}
+	slices.Sort(extra)
+	for _, n := range extra {
+		addNode(n)
+	}
+
+	m.span()
+	return m
+}
+
+// span picks the timeline's time range: the part of the run where something
+// happened (traffic, faults, pods), not the provisioning before it.
+func (m *model) span() {
+	var lo, hi int64
+	see := func(t int64) {
+		if t <= 0 {
+			return
+		}
+		if lo == 0 || t < lo {
+			lo = t
+		}
+		if t > hi {
+			hi = t
+		}
+	}
+	for _, p := range m.procs {
+		see(p.First)
+		see(p.Last)
+	}
+	for _, f := range m.faults() {
+		see(f.Injected)
+		see(f.Healed)
+		see(f.HealVerified)
+	}
+	for _, ph := range m.r.Phases {
+		switch ph.Name {
+		case PhaseSteadyState, PhaseTrafficFaults, PhaseHeal, PhaseSettle:
+			see(ph.Start)
+			see(ph.End)
+		}
+	}
+	for _, p := range m.pods {
+		see(p.Created)
+		see(p.Ready)
+	}
+	if lo == 0 {
+		lo, hi = m.r.Started, m.r.Ended
+	}
+	if lo == 0 {
+		lo, hi = 1, int64(time.Minute)
+	}
+	if hi <= lo {
+		hi = lo + int64(time.Second)
+	}
+	pad := (hi - lo) / 50
+	m.t0, m.t1 = lo-pad, hi+pad
+}
+
+// faults are the Run's faults or, failing that, the runner's fault events.
+func (m *model) faults() []Fault {
+	if len(m.r.Faults) > 0 {
+		return m.r.Faults
+	}
+	var out []Fault
+	for _, e := range m.faultsEv {
+		out = append(out, Fault{Name: e.Detail, Action: e.Detail, Target: e.Target, Injected: e.Call, Healed: e.Return, Err: e.Err})
+	}
+	return out
+}
+
+// x maps a time to the timeline's x coordinate.
+func (m *model) x(t int64) float64 {
+	if t < m.t0 {
+		t = m.t0
+	}
+	if t > m.t1 {
+		t = m.t1
+	}
+	return plotX0 + float64(t-m.t0)/float64(m.t1-m.t0)*(plotX1-plotX0)
+}
+
+// relTime formats t relative to the run start.
+func (m *model) rel(t int64) string { return rel(m.r, t) }
+
+func (m *model) abs(t int64) string {
+	if t == 0 {
+		return ""
+	}
+	return time.Unix(0, t).UTC().Format("2006-01-02 15:04:05.000 UTC")
+}
+
+// ---- helpers ----
+
+// pidOf extracts the pid of a proc id "role-host-pid-nanos" or a runner
+// target "role/index/pid".
+func pidOf(id string) string {
+	if i := strings.LastIndexByte(id, '/'); i >= 0 {
+		if _, err := strconv.Atoi(id[i+1:]); err == nil {
+			return id[i+1:]
+		}
+		return ""
+	}
+	parts := strings.Split(id, "-")
+	if len(parts) >= 4 {
+		if _, err := strconv.Atoi(parts[len(parts)-2]); err == nil {
+			return parts[len(parts)-2]
+		}
+	}
+	return ""
+}
+
+// shortProc shortens "role-host-pid-nanos" to "host·pid".
+func shortProc(id string) string {
+	parts := strings.Split(id, "-")
+	if len(parts) >= 4 {
+		_, e1 := strconv.ParseInt(parts[len(parts)-1], 10, 64)
+		_, e2 := strconv.Atoi(parts[len(parts)-2])
+		if e1 == nil && e2 == nil {
+			host := strings.Join(parts[1:len(parts)-2], "-")
+			return host + "·" + parts[len(parts)-2]
+		}
+	}
+	return id
+}
+
+// pack assigns each interval a row so that bars in one row do not overlap;
+// beyond max rows, the row that frees up first is reused.
+func pack(iv [][2]float64, max int) ([]int, int) {
+	order := make([]int, len(iv))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return iv[order[a]][0] < iv[order[b]][0] })
+	rows := make([]int, len(iv))
+	var ends []float64
+	for _, i := range order {
+		placed := false
+		for r, end := range ends {
+			if end <= iv[i][0] {
+				rows[i], ends[r], placed = r, iv[i][1]+2, true
+				break
+			}
+		}
+		if placed {
+			continue
+		}
+		if len(ends) < max {
+			rows[i] = len(ends)
+			ends = append(ends, iv[i][1]+2)
+			continue
+		}
+		best := 0
+		for r := range ends {
+			if ends[r] < ends[best] {
+				best = r
+			}
+		}
+		rows[i], ends[best] = best, math.Max(ends[best], iv[i][1]+2)
+	}
+	return rows, max1(len(ends))
+}
+
+func max1(n int) int {
+	if n < 1 {
+		return 1
+	}
+	return n
+}
+
+// niceStep picks a tick step giving about n ticks over span.
+func niceStep(span float64, n int) float64 {
+	if span <= 0 {
+		return 1
+	}
+	raw := span / float64(n)
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, f := range []float64{1, 2, 2.5, 5, 10} {
+		if f*mag >= raw {
+			return f * mag
+		}
+	}
+	return 10 * mag
+}
+
+// niceTimeStep picks a tick step for a time axis (seconds).
+func niceTimeStep(span float64, n int) float64 {
+	raw := span / float64(n)
+	for _, s := range []float64{0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200} {
+		if s >= raw {
+			return s
+		}
+	}
+	return niceStep(span, n)
+}
+
+// axisLabel formats seconds since the run start for a time axis.
+func axisLabel(s float64, step float64) string {
+	if step < 1 {
+		return fmt.Sprintf("%.1fs", s)
+	}
+	neg := s < 0
+	if neg {
+		s = -s
+	}
+	sec := int64(math.Round(s))
+	out := fmt.Sprintf("%d:%02d", sec/60, sec%60)
+	if sec >= 3600 {
+		out = fmt.Sprintf("%d:%02d:%02d", sec/3600, sec/60%60, sec%60)
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out
+}
