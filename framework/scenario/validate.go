@@ -796,7 +796,11 @@ func (v *validator) timeline(names map[string]int) {
 		switch {
 		case !ok:
 			all := append(sortedKeys(names), SteadyStateAfter)
-			v.errf(p, "no fault is named %q%s; use %s", clip(a), suggest(a, all), orList(quoteAll(all)))
+			shown := quoteAll(all)
+			if len(shown) > 10 {
+				shown = append(shown[:9], "...")
+			}
+			v.errf(p, "no fault is named %q%s; use %s", clip(a), suggest(a, all), orList(shown))
 		case j == i:
 			v.errf(p, "fault %q cannot wait for itself", clip(a))
 		}
