@@ -51,8 +51,8 @@ type Config struct {
 	// StepDelay is the engine's --step-delay (a pause between file steps, to
 	// widen the windows faults hit); 0 leaves it off.
 	StepDelay time.Duration
-	// EngineArgs are extra arguments for every scheduled engine run and every
-	// Drain pass.
+	// EngineArgs are extra arguments for every engine run: scheduled ones,
+	// Drain passes, RunEngine ones and the jobqueue's.
 	EngineArgs []string
 	// Defects are switched on in every process (--defect NAME each).
 	Defects []string
@@ -135,8 +135,8 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Webservers < 0 {
 		return nil, fmt.Errorf("local: %d webservers: use 0 or more", cfg.Webservers)
 	}
-	if cfg.Heartbeat > 0 && cfg.LeaseTTL > 0 && cfg.Heartbeat >= cfg.LeaseTTL {
-		return nil, fmt.Errorf("local: heartbeat %v must be shorter than the lease TTL %v", cfg.Heartbeat, cfg.LeaseTTL)
+	if cfg.Heartbeat > 0 && cfg.LeaseTTL > 0 && 2*cfg.Heartbeat > cfg.LeaseTTL {
+		return nil, fmt.Errorf("local: heartbeat %v must be at most half the lease TTL %v (the engine refuses more)", cfg.Heartbeat, cfg.LeaseTTL)
 	}
 	var err error
 	if cfg.Binary, err = filepath.Abs(cfg.Binary); err != nil {
@@ -197,7 +197,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		if cfg.JobqueueEvery > 0 {
 			extra = append(extra, "--every", cfg.JobqueueEvery.String())
 		}
-		extra = append(extra, c.engineFlags()...)
+		// The jobqueue runs its engines as children with these flags.
+		if ea := append(c.engineFlags(), cfg.EngineArgs...); len(ea) > 0 {
+			extra = append(extra, "--engine-args", strings.Join(ea, " "))
+		}
 		slots = append(slots, &slot{role: RoleJobqueue, idx: 0, args: c.args(RoleJobqueue, extra...)})
 	}
 	for _, s := range slots {
@@ -659,13 +662,18 @@ func (c *Cluster) Drain(ctx context.Context, timeout time.Duration) (DrainResult
 			if err == nil {
 				res.Passes++
 				var i ProcInfo
-				if i, err = p.Wait(ctx); err == nil && i.Code != 0 {
-					res.Failed++
-					// Busy lock or a stale lease not yet breakable: back off.
-					select {
-					case <-time.After(retry):
-					case <-ctx.Done():
-						err = ctx.Err()
+				if i, err = p.Wait(ctx); err == nil {
+					if i.Code != 0 {
+						res.Failed++
+					}
+					if in, wk := c.pending(); i.Code != 0 || in+wk > 0 {
+						// Failed, lock busy (the jobqueue's run) or a stale
+						// lease not yet breakable: back off a little.
+						select {
+						case <-time.After(retry):
+						case <-ctx.Done():
+							err = ctx.Err()
+						}
 					}
 				}
 			}

@@ -120,8 +120,8 @@ func TestKillRestartStop(t *testing.T) {
 			starts++
 		case history.EvProcExit:
 			exits++
-			if e.Target == killed.Target() && e.Detail == "signal: killed" {
-				killedSeen = true
+			if strings.HasPrefix(e.Target, "webserver-test-"+strconv.Itoa(killed.PID)+"-") && e.Detail == "signal: killed ("+killed.Target()+")" {
+				killedSeen = true // named after the child's own proc id
 			}
 		}
 	}

@@ -63,10 +63,11 @@ func fakeMain(args []string) int {
 	fs := flag.NewFlagSet(role, flag.ContinueOnError)
 	listen := fs.String("listen", "", "")
 	root := fs.String("root", "", "")
-	fs.String("node", "", "")
-	fs.String("journal-dir", "", "")
+	node := fs.String("node", "", "")
+	jdir := fs.String("journal-dir", "", "")
 	fs.String("every", "", "")
 	fs.String("lease-ttl", "", "")
+	fs.String("engine-args", "", "")
 	fs.String("heartbeat", "", "")
 	step := fs.Duration("step-delay", 0, "")
 	hold := fs.Duration("hold", 0, "")
@@ -77,6 +78,14 @@ func fakeMain(args []string) int {
 		return 2
 	}
 	fmt.Printf("fake %s pid %d defects %v\n", role, os.Getpid(), defects)
+	if *jdir != "" {
+		proc := history.ProcID(role, *node)
+		j, err := history.OpenJournal(filepath.Join(*jdir, proc+".ndjson"), history.JournalOptions{Proc: proc, Role: role, Node: *node})
+		if err == nil {
+			j.Append(history.Event{Type: history.EvRunStart})
+			defer j.Close()
+		}
+	}
 	switch role {
 	case "webserver", "jobqueue":
 		l, err := net.Listen("tcp", *listen)

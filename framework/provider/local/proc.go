@@ -266,8 +266,13 @@ func (c *Cluster) spawn(role string, idx int, args []string) (*Process, error) {
 		p.info.State, p.info.Exited, p.info.Status, p.info.Code = StateExited, now, status, code
 		p.mu.Unlock()
 		os.Remove(p.pidfile)
-		c.journal(history.Event{Type: history.EvProcExit, Call: now.UnixNano(), Target: p.info.Target(),
-			Detail: status})
+		// The child's journal is <role>-<node>-<pid>-<nanos>.ndjson: name the
+		// exit after its proc id so checkers tie it to the child's events.
+		target, detail := p.info.Target(), status
+		if id := c.childProcID(p.info); id != "" {
+			target, detail = id, status+" ("+p.info.Target()+")"
+		}
+		c.journal(history.Event{Type: history.EvProcExit, Call: now.UnixNano(), Target: target, Detail: detail})
 		c.exited(p)
 		close(p.done)
 	}()
@@ -305,4 +310,28 @@ func kernelState(pid int) string {
 		return ""
 	}
 	return f[0]
+}
+
+// childProcID finds the proc id the child stamped on its journal
+// (history.ProcID: role-node-pid-startnanos), or "".
+func (c *Cluster) childProcID(i ProcInfo) string {
+	ents, err := os.ReadDir(c.cfg.JournalDir)
+	if err != nil {
+		return ""
+	}
+	prefix := fmt.Sprintf("%s-%s-%d-", i.Role, c.cfg.Node, i.PID)
+	best, bestNanos := "", int64(0)
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".ndjson")
+		if !ok || !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		nanos, err := strconv.ParseInt(name[len(prefix):], 10, 64)
+		// A reused pid's old journal started before this process did.
+		if err != nil || nanos < i.Started.Add(-time.Second).UnixNano() || nanos < bestNanos {
+			continue
+		}
+		best, bestNanos = name, nanos
+	}
+	return best
 }
