@@ -1,18 +1,5 @@
 package main
 
-import (
-	"sync"
+import "github.com/rwxchaos/rwxchaos/framework/provider/all"
 
-	"github.com/rwxchaos/rwxchaos/framework/provider/localenv"
-	"github.com/rwxchaos/rwxchaos/framework/runner"
-	"github.com/rwxchaos/rwxchaos/framework/scenario"
-)
-
-var registerOnce sync.Once
-
-// registerProviders wires every environment into the runner.
-func registerProviders() {
-	registerOnce.Do(func() {
-		runner.Register(scenario.ProviderLocal, localenv.New(localenv.Options{}))
-	})
-}
+func registerProviders() { all.Register() }

@@ -173,60 +173,48 @@ func leftoverResult(c CheckResult, lease *history.Lease, lk *lockState, cfg Conf
 
 // ---- history assumptions ----
 
+type procSeq struct {
+	min, max, n int64
+}
+
 type historyState struct {
-	events   int
-	lastSeq  map[string]int64
-	hotProc  string // one-entry cache: journals arrive in runs of one writer
-	hotSeq   int64
-	gaps     int
-	gapEx    []string
-	roles    map[string]int
-	uploads  int
-	acked    int
-	minCall  int64
-	maxCall  int64
-	disorder int
+	events  int
+	procs   map[string]*procSeq
+	hotProc string // one-entry cache: journals arrive in runs of one writer
+	hot     *procSeq
+	uploads int
+	acked   int
+	minCall int64
+	maxCall int64
 }
 
 func newHistoryState() *historyState {
-	return &historyState{lastSeq: map[string]int64{}, roles: map[string]int{}}
+	return &historyState{procs: map[string]*procSeq{}}
 }
 
+// observe tracks, per writer, the range and count of sequence numbers: the
+// merged history is ordered by call time, not by append order, so gaps are
+// judged per writer once everything is seen.
 func (h *historyState) observe(e *history.Event) {
 	h.events++
-	h.roles[e.Role]++
 	if h.minCall == 0 || e.Call < h.minCall {
 		h.minCall = e.Call
 	}
 	if e.Call > h.maxCall {
 		h.maxCall = e.Call
 	}
-	var last int64
-	seen := true
-	if e.Proc == h.hotProc {
-		last = h.hotSeq
-	} else {
-		if h.hotProc != "" {
-			h.lastSeq[h.hotProc] = h.hotSeq
+	if e.Proc != h.hotProc || h.hot == nil {
+		p := h.procs[e.Proc]
+		if p == nil {
+			p = &procSeq{min: e.Seq, max: e.Seq}
+			h.procs[e.Proc] = p
 		}
-		last, seen = h.lastSeq[e.Proc]
-		h.hotProc = e.Proc
+		h.hotProc, h.hot = e.Proc, p
 	}
-	switch {
-	case !seen:
-		if e.Seq > 1 {
-			h.gap(fmt.Sprintf("%s starts at seq %d", e.Proc, e.Seq))
-		}
-	case e.Seq == last+1:
-	case e.Seq <= last:
-		h.disorder++
-	default:
-		h.gap(fmt.Sprintf("%s jumps from seq %d to %d", e.Proc, last, e.Seq))
-	}
-	if e.Seq > last || !seen {
-		last = e.Seq
-	}
-	h.hotSeq = last
+	p := h.hot
+	p.n++
+	p.min = min(p.min, e.Seq)
+	p.max = max(p.max, e.Seq)
 	if e.Type == history.EvUpload {
 		h.uploads++
 		if e.Outcome == history.OK {
@@ -235,25 +223,35 @@ func (h *historyState) observe(e *history.Event) {
 	}
 }
 
-func (h *historyState) gap(s string) {
-	h.gaps++
-	if len(h.gapEx) < 5 {
-		h.gapEx = append(h.gapEx, s)
-	}
-}
-
 func (h *historyState) result(in Input, l *ledger, cfg Config) CheckResult {
-	if h.hotProc != "" {
-		h.lastSeq[h.hotProc] = h.hotSeq
+	var gaps, dups int64
+	var ex []string
+	for proc, p := range h.procs {
+		span := p.max - p.min + 1
+		switch {
+		case p.min != 1:
+			gaps += p.min - 1
+			ex = append(ex, fmt.Sprintf("%s starts at seq %d", proc, p.min))
+		case p.n < span:
+			gaps += span - p.n
+			ex = append(ex, fmt.Sprintf("%s misses %d of seq 1..%d", proc, span-p.n, p.max))
+		case p.n > span:
+			dups += p.n - span
+			ex = append(ex, fmt.Sprintf("%s repeats %d sequence numbers (two writers share one proc id?)", proc, p.n-span))
+		}
+	}
+	sort.Strings(ex)
+	if len(ex) > 5 {
+		ex = ex[:5]
 	}
 	c := CheckResult{Name: CheckHistory}
 	c.num("events", float64(h.events))
-	c.num("processes", float64(len(h.lastSeq)))
+	c.num("processes", float64(len(h.procs)))
 	c.num("uploads", float64(h.uploads))
 	c.num("acked", float64(h.acked))
 	c.num("tornLines", float64(in.Stats.Torn))
-	c.num("seqGaps", float64(h.gaps))
-	c.num("seqDisorder", float64(h.disorder))
+	c.num("seqGaps", float64(gaps))
+	c.num("seqRepeats", float64(dups))
 	if h.maxCall > h.minCall {
 		c.num("spanSeconds", float64(h.maxCall-h.minCall)/1e9)
 	}
@@ -264,13 +262,13 @@ func (h *historyState) result(in Input, l *ledger, cfg Config) CheckResult {
 		c.Status, c.Message = Void, "no snapshot of the volume: outputs cannot be counted"
 	case h.acked < cfg.MinAcked:
 		c.Status, c.Message = Void, fmt.Sprintf("only %d acked uploads (need %d): no traffic flowed, nothing was tested", h.acked, cfg.MinAcked)
-	case h.gaps > 0 || h.disorder > 0:
+	case gaps > 0 || dups > 0:
 		// Missing journal lines could hide a duplicate or a stale write.
 		c.Status = Fail
-		c.Message = fmt.Sprintf("journals are incomplete: %d sequence gaps, %d out-of-order lines (%s)", h.gaps, h.disorder, strings.Join(h.gapEx, "; "))
+		c.Message = fmt.Sprintf("journals are incomplete: %d missing and %d repeated sequence numbers (%s)", gaps, dups, strings.Join(ex, "; "))
 	default:
 		c.Status = Pass
-		c.Message = fmt.Sprintf("%d events from %d processes, %d uploads (%d acked), %d torn last lines", h.events, len(h.lastSeq), h.uploads, h.acked, in.Stats.Torn)
+		c.Message = fmt.Sprintf("%d events from %d processes, %d uploads (%d acked), %d torn last lines", h.events, len(h.procs), h.uploads, h.acked, in.Stats.Torn)
 	}
 	return c
 }

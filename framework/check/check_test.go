@@ -299,3 +299,18 @@ func TestResultRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %+v vs %+v", got, r)
 	}
 }
+
+func TestCallOrderDiffersFromAppendOrder(t *testing.T) {
+	// A long operation is appended when it returns, after shorter ones that
+	// started later: sorted by call time, its seq comes out of order.
+	b := newBuilder()
+	b.upload("K/1", history.OK)
+	b.output("K/1", 1)
+	b.upload("K/2", history.OK)
+	b.output("K/2", 1)
+	b.h.Events[1].Call = b.h.Events[0].Call - 1
+	history.Sort(b.h.Events)
+	if c := b.run().Check(CheckHistory); c.Status != Pass {
+		t.Fatalf("history %s: %s", c.Status, c.Message)
+	}
+}

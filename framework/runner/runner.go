@@ -77,6 +77,10 @@ func Register(p scenario.Provider, f EnvFactory) {
 type Outcome struct {
 	Run *report.Run
 	Dir string
+	// Unsupported is set when the environment cannot run this scenario here
+	// (e.g. NFS on a kernel without an NFS client). The verdict is void and
+	// the reason is given: callers skip, never pass.
+	Unsupported string
 }
 
 type run struct {
@@ -97,6 +101,7 @@ type run struct {
 	active  map[string]bool
 	skipped []report.Fault
 	infra   []error
+	unsup   string
 }
 
 func (r *run) now() time.Time { return r.o.Clock() }
@@ -194,7 +199,7 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	_ = r.journal.Close()
 	_ = r.client.Close()
 	r.logf("verdict %s — report: %s", r.rep.Verdict, filepath.Join(dir, report.HTMLFile))
-	return &Outcome{Run: r.rep, Dir: dir}, errors.Join(r.infra...)
+	return &Outcome{Run: r.rep, Dir: dir, Unsupported: r.unsup}, errors.Join(r.infra...)
 }
 
 // phaseDo runs one phase, recording its span and error.
@@ -256,6 +261,12 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 	}
 	r.env = env
 	if err := r.phaseDo(report.PhaseProvision, func() error { return env.Provision(ctx) }); err != nil {
+		if provider.IsUnsupported(err) {
+			r.unsup = err.Error()
+			r.rep.Verdict = report.VerdictVoid
+			r.rep.Reason = "cannot run here: " + err.Error()
+			return nil, obs
+		}
 		r.infra = append(r.infra, fmt.Errorf("provision: %w", err))
 		return nil, obs
 	}
