@@ -1,0 +1,120 @@
+// Package scenario reads rwxchaos scenario files: declarative descriptions
+// of one chaos experiment against the Bots pipeline (or an already-deployed
+// Bots) sharing a ReadWriteMany volume.
+//
+// A scenario says where the system runs (cluster), what the shared volume
+// is (storage), what runs and which traffic it gets (workload), what to
+// break and when (faults), and what must still hold at the end (expect).
+// This package only reads and checks files; it imports no cluster or fault
+// code. The runner, fault injectors and checkers consume the Scenario.
+//
+// # The format
+//
+// An annotated example (the package tests parse it, so it stays valid):
+//
+//	apiVersion: rwxchaos.dev/v1alpha1   # required, the only version
+//	kind: Scenario                      # required
+//	metadata:
+//	  name: engine-node-partitioned     # required, a DNS label
+//	  labels: {tier: nightly}           # free-form, for selecting runs
+//	  description: >                    # what it tests and why it matters
+//	    Cuts the engine's node off the control plane while it can still
+//	    reach the volume, so two engines may share it.
+//	cluster:
+//	  provider: kind                    # local | kind | existing (required)
+//	  kind: {workers: 3, name: rwxchaos}
+//	  timings:                          # applied to the kind cluster
+//	    nodeMonitorGracePeriod: 20s
+//	    unreachableTolerationSeconds: 30
+//	storage:
+//	  backend: nfs                      # hostpath | fuse | nfs | storageclass | local
+//	  mountOptions: [nfsvers=4.1, hard, timeo=600]
+//	workload:
+//	  mode: pipeline                    # pipeline (ours) | external (e.g. real Bots)
+//	  replicas: {webserver: 3, jobqueue: 1}
+//	  engine:
+//	    schedule: "* * * * *"           # cron for CronJobs; "every 1s" for local
+//	    leaseTTL: 30s                   # lock lease; heartbeat defaults to a third
+//	  traffic:
+//	    count: 1200                     # messages
+//	    rate: 4                         # per second, across all clients
+//	    mix: {x12: 70, edifact: 30}     # percent, must sum to 100
+//	  defects: []                       # bug zoo: e.g. [steal-live-lock]
+//	faults:
+//	  - name: isolate                   # unique; referenced by schedule.after
+//	    action: partition               # see Action for the list
+//	    from: engine-node               # control-plane | nodes | storage | node | selector
+//	    to: control-plane
+//	    duration: 2m                    # heal after; 0 = instant (kill, reboot)
+//	    # no schedule: fires once traffic flows (after: steady-state)
+//	  - name: reboot-later
+//	    action: node-reboot
+//	    target: {select: random-worker} # exactly one of role, node, select
+//	    schedule: {after: isolate}      # or {at: 5m}; optional every + times
+//	expect:                             # noLoss, noDuplicates, lockExclusive default true
+//	  rescheduledWithin: 2m
+//	  maxIndeterminate: 2
+//	  steadyState: {minUploads: 10, within: 2m}   # else the run is void
+//	run:
+//	  seed: 42                          # 0 = random, recorded in the report
+//	  timeout: 20m
+//	  settle: 5m                        # drain time before the checks
+//
+// Every field, its default and its limits are documented on the Go types
+// (Scenario, ClusterSpec, StorageSpec, WorkloadSpec, FaultSpec, TargetSpec,
+// ScheduleSpec, ExpectSpec, RunSpec); the same text is in the JSON Schema.
+// Durations are Go duration strings ("500ms", "1m30s"); the bare number 0
+// also means "no time".
+//
+// # Which faults work where
+//
+// Actions are checked against the provider and storage backend, and the
+// error says why a combination cannot work:
+//
+//   - process-kill, process-pause, process-restart: providers local and
+//     kind (on kind the container's process is signalled through the node's
+//     runtime). Not on existing clusters, where there is no node access:
+//     use chaos-pod-kill or chaos-pod-failure there.
+//   - node-kill, node-stop, node-pause, node-reboot, partition: kind only.
+//   - storage-pause, storage-kill, storage-restart: a storage server the
+//     framework runs (backends fuse, nfs, local); storage-cutoff needs kind
+//     and fuse or nfs.
+//   - chaos-*: provider existing (Chaos Mesh).
+//
+// Process and pod actions take target.role or target.select lock-holder /
+// random-webserver; node actions take target.node or any target.select;
+// partition takes from/to; storage-pause/kill/restart take no target.
+//
+// # Reading files
+//
+// Load and Parse decode strictly: unknown fields, wrong types, duplicate
+// keys, custom tags, merge keys and multi-document files are errors. Then
+// Default fills in every unset field (the one place defaults live) and the
+// semantic rules are checked: ranges, enums, cross-references such as
+// schedule.after, provider/action compatibility, and timings that cannot
+// work (a run timeout shorter than the traffic, a lock recovery bound
+// shorter than the lease, and so on). All problems are reported at once as
+// an ErrorList, one "file:line:col: path: message" per line:
+//
+//	s, err := scenario.Load("scenarios/library/engine-killed-mid-run.yaml")
+//	if err != nil {
+//		return err // prints every problem with its position
+//	}
+//	seed := s.ResolveSeed()
+//
+// Parse never panics on bad input (FuzzParse checks it) and is
+// deterministic. Scenarios built in Go can be checked with Default and
+// Validate.
+//
+// # Editor support
+//
+// Schema returns a JSON Schema (draft 2020-12) generated from the types,
+// with the doc comments as descriptions and the enums included; the same
+// schema is checked in as scenario.schema.json. Start a scenario file with
+//
+//	# yaml-language-server: $schema=../../framework/scenario/scenario.schema.json
+//
+// (path relative to the file) for completion and checking in editors that
+// use yaml-language-server. The schema checks structure; cross-field rules
+// are only checked by Parse ("rwxchaos validate").
+package scenario
