@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -22,6 +23,51 @@ func Load(path string) (*Scenario, error) {
 		return nil, fmt.Errorf("read scenario file: %w", err)
 	}
 	return Parse(path, data)
+}
+
+// LoadDir loads every *.yaml and *.yml file in dir (not recursively), in
+// name order. Problems in all files are returned together as one
+// ErrorList, including scenario names used by more than one file; the
+// scenarios that did load are returned either way.
+func LoadDir(dir string) ([]*Scenario, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario directory: %w", err)
+	}
+	var (
+		out   []*Scenario
+		all   ErrorList
+		names = map[string]string{}
+	)
+	for _, e := range entries {
+		ext := filepath.Ext(e.Name())
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		s, err := Load(path)
+		var list ErrorList
+		switch {
+		case errors.As(err, &list):
+			all = append(all, list...)
+			continue
+		case err != nil:
+			all = append(all, &FieldError{File: path, Msg: err.Error()})
+			continue
+		}
+		if first, dup := names[s.Metadata.Name]; dup {
+			line, col, _ := s.Position("metadata.name")
+			all = append(all, &FieldError{File: path, Line: line, Column: col, Path: "metadata.name",
+				Msg: fmt.Sprintf("scenario name %q is already used by %s; names must be unique", s.Metadata.Name, first)})
+		} else {
+			names[s.Metadata.Name] = path
+		}
+		out = append(out, s)
+	}
+	if len(all) > 0 {
+		return out, all
+	}
+	return out, nil
 }
 
 // Parse decodes a scenario from data, applies defaults (Default) and

@@ -322,3 +322,35 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("Load of a missing file: %v", err)
 	}
 }
+
+func TestLoadDirReportsEveryFile(t *testing.T) {
+	dir := t.TempDir()
+	good := "apiVersion: rwxchaos.dev/v1alpha1\nkind: Scenario\nmetadata: {name: same}\ncluster: {provider: local}\n"
+	for name, body := range map[string]string{
+		"a.yaml":    good,
+		"b.yml":     good,
+		"c.yaml":    "kind: Scenario\n",
+		"notes.txt": "ignored",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := LoadDir(dir)
+	if len(got) != 2 {
+		t.Errorf("loaded %d scenarios, want 2", len(got))
+	}
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("err = %v, want ErrorList", err)
+	}
+	text := err.Error()
+	for _, want := range []string{
+		filepath.Join(dir, "b.yml") + `:3:18: metadata.name: scenario name "same" is already used by ` + filepath.Join(dir, "a.yaml"),
+		filepath.Join(dir, "c.yaml") + ":1:1: apiVersion: is required but missing",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in\n%s", want, text)
+		}
+	}
+}
