@@ -52,15 +52,21 @@ func (s *Scenario) Default() {
 		}
 	}
 	if k8s {
+		// kind clusters are tuned to fail over fast; an existing cluster
+		// is assumed to run Kubernetes' defaults unless told otherwise.
+		grace, tol := 20*time.Second, int64(30)
+		if s.Cluster.Provider == ProviderExisting {
+			grace, tol = 40*time.Second, 300
+		}
 		t := &s.Cluster.Timings
 		if t.NodeMonitorGracePeriod == 0 {
-			t.NodeMonitorGracePeriod = Duration(20 * time.Second)
+			t.NodeMonitorGracePeriod = Duration(grace)
 		}
 		if t.NotReadyTolerationSeconds == nil {
-			t.NotReadyTolerationSeconds = ptr(int64(30))
+			t.NotReadyTolerationSeconds = ptr(tol)
 		}
 		if t.UnreachableTolerationSeconds == nil {
-			t.UnreachableTolerationSeconds = ptr(int64(30))
+			t.UnreachableTolerationSeconds = ptr(tol)
 		}
 	}
 

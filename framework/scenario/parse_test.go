@@ -354,3 +354,23 @@ func TestLoadDirReportsEveryFile(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultsExisting(t *testing.T) {
+	s, err := Parse("existing.yaml", []byte(`apiVersion: rwxchaos.dev/v1alpha1
+kind: Scenario
+metadata: {name: existing-defaults}
+cluster:
+  provider: existing
+  existing: {namespaces: [rwxchaos]}
+storage: {storageClassName: nfs-client}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Expect.RescheduledWithin.D(); got != 40*time.Second+300*time.Second+time.Minute {
+		t.Errorf("rescheduledWithin = %v, want Kubernetes defaults (40s + 300s) + 1m", got)
+	}
+	if s.Storage.Backend != BackendStorageClass || s.Workload.Namespace != DefaultNamespace || s.NodeNames() != nil {
+		t.Errorf("existing defaults: backend %s, namespace %s, nodes %v", s.Storage.Backend, s.Workload.Namespace, s.NodeNames())
+	}
+}

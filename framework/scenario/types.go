@@ -80,11 +80,11 @@ type ExistingCluster struct {
 
 // Timings are the Kubernetes settings that decide how fast a failed node's pods move.
 type Timings struct {
-	// How long the node controller waits for a silent node before marking it NotReady/Unknown (kube-controller-manager --node-monitor-grace-period). Default 20s (Kubernetes' own default is 40-50s).
+	// How long the node controller waits for a silent node before marking it NotReady/Unknown (kube-controller-manager --node-monitor-grace-period). At least 10s. Default 20s with kind; 40s (the Kubernetes default) with existing.
 	NodeMonitorGracePeriod Duration `json:"nodeMonitorGracePeriod,omitempty"`
-	// Seconds pods tolerate a NotReady node before eviction (node.kubernetes.io/not-ready toleration). Default 30 (Kubernetes: 300); 0 evicts at once.
+	// Seconds pods tolerate a NotReady node before eviction (node.kubernetes.io/not-ready toleration); 0 evicts at once. Default 30 with kind; 300 (the Kubernetes default) with existing.
 	NotReadyTolerationSeconds *int64 `json:"notReadyTolerationSeconds,omitempty" scenario:"min=0,max=86400"`
-	// Seconds pods tolerate an unreachable node before eviction (node.kubernetes.io/unreachable toleration). Default 30 (Kubernetes: 300); 0 evicts at once.
+	// Seconds pods tolerate an unreachable node before eviction (node.kubernetes.io/unreachable toleration); 0 evicts at once. Default 30 with kind; 300 (the Kubernetes default) with existing.
 	UnreachableTolerationSeconds *int64 `json:"unreachableTolerationSeconds,omitempty" scenario:"min=0,max=86400"`
 }
 
