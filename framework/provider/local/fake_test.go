@@ -49,7 +49,11 @@ func TestMain(m *testing.M) {
 	if root := os.Getenv(envRunner); root != "" {
 		os.Exit(runnerMain(root))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
 }
 
 // fakeMain: webserver/jobqueue serve /readyz until SIGTERM; engine moves
