@@ -105,7 +105,6 @@ type htmlView struct {
 	KubeEvents                []kevRow
 	Artifacts                 []Artifact
 	Rechecked                 string
-	Generated                 string
 	HistoryStats              string
 }
 
@@ -141,7 +140,6 @@ func (m *model) view() *htmlView {
 	if r.Rechecked != 0 {
 		v.Rechecked = m.abs(r.Rechecked)
 	}
-	v.Generated = time.Now().UTC().Format(time.RFC3339)
 	if m.h != nil {
 		v.HistoryStats = fmt.Sprintf("%d events, %d processes; %d torn journal lines", len(m.h.Events), len(m.procs), m.h.Stats.Torn)
 		if m.h.Snapshot != nil {
@@ -285,6 +283,16 @@ func (m *model) view() *htmlView {
 		ix := ixView{ID: m.ixID[k], Key: k, Class: m.keyClass[k], Anomalies: rows[k], Files: files[k]}
 		evs := m.byKey[k]
 		ix.Truncated = len(evs) >= maxIxEvents
+		if len(evs) > 0 {
+			// Interleave what the runner did meanwhile (faults, deaths).
+			lo, hi := evs[0].Call, evs[len(evs)-1].End()
+			for _, e := range m.runnerEvs {
+				if e.Call >= lo && e.Call <= hi {
+					evs = append(evs, e)
+				}
+			}
+			slices.SortStableFunc(evs, func(a, b *history.Event) int { return cmpInt(a.Call, b.Call) })
+		}
 		for _, e := range evs {
 			ix.Events = append(ix.Events, m.evRow(e))
 		}
@@ -348,7 +356,12 @@ func (m *model) evRow(e *history.Event) evRow {
 		det = append(det, "sha "+truncate(e.SHA, 12))
 	}
 	row.Detail = strings.Join(det, " · ")
+	if e.Target != "" {
+		det = append(det, "target "+e.Target)
+	}
 	switch {
+	case e.Role == history.RoleRunner:
+		row.Class = "ev-runner"
 	case e.Type == history.EvError || e.Outcome == history.Fail || e.Err != "":
 		row.Class = "ev-bad"
 	case e.Outcome == history.Unknown:

@@ -64,18 +64,19 @@ type model struct {
 	procs []*procInfo
 	keys  map[string]*keyInfo
 	// byKey holds the events of the interchanges the report details.
-	byKey    map[string][]*history.Event
-	ixOrder  []string
-	ixID     map[string]string
-	keyClass map[string]string
-	faultsEv []*history.Event // runner fault events (used when Run.Faults is empty)
-	nodes    []string
-	pods     []Pod
-	podsFake bool // derived from journals
-	uploads  []uploadPoint
-	outputs  []int64
-	takeover []*history.Event
-	anoms    []anomRef
+	byKey     map[string][]*history.Event
+	ixOrder   []string
+	ixID      map[string]string
+	keyClass  map[string]string
+	faultsEv  []*history.Event // runner fault events (used when Run.Faults is empty)
+	runnerEvs []*history.Event // fault and process events of the runner
+	nodes     []string
+	pods      []Pod
+	podsFake  bool // derived from journals
+	uploads   []uploadPoint
+	outputs   []int64
+	takeover  []*history.Event
+	anoms     []anomRef
 }
 
 type uploadPoint struct {
@@ -161,6 +162,9 @@ func newModel(r *Run, h *history.History) *model {
 			exits = append(exits, e)
 		case history.EvFault:
 			m.faultsEv = append(m.faultsEv, e)
+		}
+		if e.Role == history.RoleRunner && len(m.runnerEvs) < 10000 {
+			m.runnerEvs = append(m.runnerEvs, e)
 		}
 	}
 	for _, e := range exits {

@@ -170,8 +170,9 @@ func (m *model) timeline() svgDoc {
 		}
 	}
 
-	// Nodes, with the pods (or processes) that ran on them.
-	if len(m.nodes) > 0 {
+	// Nodes, with the pods (or processes) that ran on them. Processes on a
+	// single host would only repeat the service lanes.
+	if len(m.nodes) > 1 || (len(m.nodes) == 1 && !m.podsFake) {
 		name := "Nodes"
 		if m.podsFake {
 			name = "Hosts (journal processes)"
@@ -365,7 +366,11 @@ func (m *model) timeline() svgDoc {
 	// Lane backgrounds, labels, group headers.
 	for i, l := range lanes {
 		c.back = append(c.back, shape{Kind: "rect", X: 0, Y: l.Y - 1, W: svgW, H: l.H + 2, Class: fmt.Sprintf("lane lane%d", i%2)})
-		c.front = append(c.front, shape{Kind: "text", X: 14, Y: l.Y + math.Min(l.H/2+3.5, 13), Class: "ll", Text: clip(l.Label, 28), Title: l.Label})
+		label := shape{Kind: "text", X: 14, Y: l.Y + math.Min(l.H/2+3.5, 13), Class: "ll", Text: clip(l.Label, 28)}
+		if label.Text != l.Label {
+			label.Title = l.Label
+		}
+		c.front = append(c.front, label)
 		if l.Sub != "" && l.H >= 22 {
 			c.front = append(c.front, shape{Kind: "text", X: 14, Y: l.Y + 24, Class: "ls", Text: clip(l.Sub, 34)})
 		} else if l.Sub != "" {
@@ -530,7 +535,8 @@ func (m *model) latencyChart() (svgDoc, int) {
 	for _, p := range pts {
 		maxMs = math.Max(maxMs, p.ms)
 	}
-	top, bottom := 22.0, latencyH-26
+	top, bottom := 30.0, latencyH-26
+	neverY := 12.0
 	step := niceStep(maxMs, 5)
 	ymax := math.Ceil(maxMs/step) * step
 	yOf := func(v float64) float64 { return bottom - v/ymax*(bottom-top) }
@@ -540,7 +546,7 @@ func (m *model) latencyChart() (svgDoc, int) {
 		c.front = append(c.front, shape{Kind: "text", X: plotX0 - 6, Y: y + 3, Class: "ax", Anchor: "end", Text: ms(v)})
 	}
 	c.front = append(c.front, shape{Kind: "text", X: 14, Y: top + 4, Class: "ll", Text: "upload ack → output"})
-	c.front = append(c.front, shape{Kind: "text", X: 14, Y: top + 18, Class: "ls", Text: fmt.Sprintf("%d interchanges", total)})
+	c.front = append(c.front, shape{Kind: "text", X: 14, Y: top + 18, Class: "ls", Text: fmt.Sprintf("%d interchanges with output", total)})
 	if total > len(pts) {
 		c.front = append(c.front, shape{Kind: "text", X: 14, Y: top + 30, Class: "ls", Text: fmt.Sprintf("%d drawn (sampled)", len(pts))})
 	}
@@ -566,21 +572,25 @@ func (m *model) latencyChart() (svgDoc, int) {
 		}
 	}
 	for _, p := range pts {
-		cls := "pt"
+		cls, r := "pt", 2.2
 		href := ""
 		if p.class != "" {
-			cls = "pt an-" + p.class
+			cls, r = "pt an-"+p.class, 4
 			href = "#" + m.ixID[p.key]
 		}
-		c.mid = append(c.mid, shape{Kind: "circle", X: m.x(p.t), Y: yOf(p.ms), R: 2.2, Class: cls,
+		layer := &c.mid
+		if p.class != "" {
+			layer = &c.front
+		}
+		*layer = append(*layer, shape{Kind: "circle", X: m.x(p.t), Y: yOf(p.ms), R: r, Class: cls,
 			Title: fmt.Sprintf("%s: acked %s, output after %s", p.key, m.rel(p.t), ms(p.ms)), Href: href})
 	}
 	for _, p := range never {
-		c.front = append(c.front, shape{Kind: "path", D: cross(m.x(p.t), top+6, 4), Class: "never an-" + p.class,
+		c.front = append(c.front, shape{Kind: "path", D: cross(m.x(p.t), neverY, 4), Class: "never an-" + p.class,
 			Title: fmt.Sprintf("%s: acked %s, %s — no output", p.key, m.rel(p.t), p.class), Href: "#" + m.ixID[p.key]})
 	}
 	if len(never) > 0 {
-		c.front = append(c.front, shape{Kind: "text", X: plotX0 - 6, Y: top + 9, Class: "ax axr", Anchor: "end", Text: "never ×"})
+		c.front = append(c.front, shape{Kind: "text", X: plotX0 - 6, Y: neverY + 3.5, Class: "ax axr", Anchor: "end", Text: "no output"})
 	}
 	m.timeAxis(&c, bottom+15, top, bottom)
 	return c.doc(latencyH), total
