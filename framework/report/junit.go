@@ -95,12 +95,9 @@ func JUnit(r *Run) ([]byte, error) {
 	if r.BackendNote != "" {
 		s.Properties = append(s.Properties, JUnitProperty{"backend-note", r.BackendNote})
 	}
+	// Checks and expectations are judged together in the check phase and
+	// not timed one by one.
 	checkTime := seconds(0)
-	for _, p := range r.Phases {
-		if p.Name == PhaseCheck && p.End > p.Start {
-			checkTime = seconds(time.Duration(p.End - p.Start))
-		}
-	}
 	base := "rwxchaos." + r.Scenario
 	if r.Verdict == VerdictVoid || r.Verdict == VerdictError {
 		c := JUnitCase{Name: "run", Classname: base, Time: s.Time}
@@ -149,7 +146,7 @@ func JUnit(r *Run) ([]byte, error) {
 			s.Skipped++
 		}
 	}
-	s.SystemOut = Summary(r)
+	s.SystemOut = junitSummary(r)
 	root := JUnitSuites{Name: "rwxchaos", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors,
 		Skipped: s.Skipped, Time: s.Time, Suites: []JUnitSuite{s}}
 	b, err := xml.MarshalIndent(root, "", "  ")
@@ -157,6 +154,15 @@ func JUnit(r *Run) ([]byte, error) {
 		return nil, fmt.Errorf("encode junit: %w", err)
 	}
 	return append([]byte(xml.Header), append(b, '\n')...), nil
+}
+
+// ParseJUnit reads JUnit XML written by JUnit.
+func ParseJUnit(b []byte) (*JUnitSuites, error) {
+	var s JUnitSuites
+	if err := xml.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("parse junit: %w", err)
+	}
+	return &s, nil
 }
 
 func checkFailureText(c *check.CheckResult) string {
@@ -236,4 +242,22 @@ func truncate(s string, n int) string {
 		i--
 	}
 	return s[:i] + "…"
+}
+
+// junitSummary is the plain-text suite output: verdict, replay command and
+// where the full report is.
+func junitSummary(r *Run) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s (run %s, seed %d, %s/%s)\n", strings.ToUpper(string(r.Verdict)), r.Scenario, r.RunID, r.Seed, r.Provider, r.Backend)
+	if r.Reason != "" {
+		fmt.Fprintf(&b, "%s: %s\n", r.Verdict, r.Reason)
+	}
+	if f := r.Failed(); len(f) > 0 {
+		fmt.Fprintf(&b, "failed: %s\n", strings.Join(f, ", "))
+	}
+	if r.BackendNote != "" {
+		fmt.Fprintf(&b, "note: %s\n", r.BackendNote)
+	}
+	fmt.Fprintf(&b, "replay: %s\nreport: %s (timeline, anomalies, per-interchange events)\n", ReplayCommand(r), HTMLFile)
+	return b.String()
 }

@@ -175,9 +175,9 @@ func TestJUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got JUnitSuites
-	if err := xml.Unmarshal(b, &got); err != nil {
-		t.Fatalf("junit does not parse: %v", err)
+	got, err := ParseJUnit(b)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(got.Suites) != 1 || got.Suites[0].Name != "engine-node-stop" {
 		t.Fatalf("suites %+v", got.Suites)

@@ -9,6 +9,10 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/check"
 )
 
+// maxSummaryFaults caps the fault rows of summary.md (a job summary may hold
+// at most 1 MiB).
+const maxSummaryFaults = 50
+
 // ReplayCommand is the command line that repeats the run with its seed.
 func ReplayCommand(r *Run) string {
 	file := r.ScenarioFile
@@ -171,7 +175,11 @@ func Summary(r *Run) string {
 	}
 	if len(r.Faults) > 0 {
 		p("### Faults\n\n| Fault | Action | Target | Injected | Verified | Healed | Heal verified | Lasted | Error |\n|---|---|---|---:|---:|---:|---:|---:|---|\n")
-		for _, f := range r.Faults {
+		for i, f := range r.Faults {
+			if i == maxSummaryFaults {
+				p("| … | %d more | | | | | | | |\n", len(r.Faults)-i)
+				break
+			}
 			lasted := ""
 			if f.Healed >= f.Injected && f.Injected > 0 {
 				lasted = time.Duration(f.Healed - f.Injected).Round(100 * time.Millisecond).String()

@@ -190,9 +190,9 @@ func (m *model) timeline() svgDoc {
 				iv[i] = [2]float64{m.x(p.Created), m.x(podEnd(p, m.t1))}
 			}
 			rows, nrows := pack(iv, maxRowsPerLane)
-			sub := fmt.Sprintf("%d pods", len(pods))
+			sub := plural(len(pods), "pod", "pods")
 			if m.podsFake {
-				sub = fmt.Sprintf("%d processes", len(pods))
+				sub = plural(len(pods), "process", "processes")
 			}
 			l := newLane(n, sub, nrows, 0)
 			for _, f := range faults {
@@ -252,7 +252,7 @@ func (m *model) timeline() svgDoc {
 			iv[i] = [2]float64{m.x(p.First), m.x(p.Last)}
 		}
 		rows, nrows := pack(iv, maxRowsPerLane)
-		l := newLane(role, fmt.Sprintf("%d processes", len(procs)), nrows, 0)
+		l := newLane(role, plural(len(procs), "process", "processes"), nrows, 0)
 		errTicks := map[[2]int]int{}
 		for i, p := range procs {
 			yy := rowY(l, rows[i])
@@ -296,7 +296,7 @@ func (m *model) timeline() svgDoc {
 			iv[i] = [2]float64{m.x(t.Acquired), m.x(tenureEnd(t))}
 		}
 		rows, nrows := pack(iv, maxRowsPerLane)
-		l := newLane("lock holder", fmt.Sprintf("%d epochs", len(eps)), nrows, 0)
+		l := newLane("lock holder", plural(len(eps), "epoch", "epochs"), nrows, 0)
 		for i, t := range eps {
 			yy := rowY(l, rows[i])
 			title := fmt.Sprintf("epoch %d: %s on %s\nacquired %s, %s %s", t.Epoch, t.Holder, orDash(t.Node), m.rel(t.Acquired), t.End, m.rel(tenureEnd(t)))
@@ -325,10 +325,10 @@ func (m *model) timeline() svgDoc {
 		m.histogram(&c, newLane("outputs", "documents written", 0, histLaneH), outs, false)
 	}
 
-	// Anomalies.
+	// Anomalies: a few get a row each with a label; many are bucketed by
+	// pixel on one row.
 	if len(m.anoms) > 0 {
 		group("Anomalies")
-		l := newLane("anomalies", fmt.Sprintf("%d examples", len(m.anoms)), 1, 0)
 		type bucket struct {
 			n     int
 			first *anomRef
@@ -349,15 +349,43 @@ func (m *model) timeline() svgDoc {
 			}
 			b.n++
 		}
-		for _, k := range order {
+		slices.Sort(order)
+		labelled := len(order) <= 6
+		rows := 1
+		if labelled {
+			rows = max(len(order), 1)
+		}
+		l := newLane("anomalies", plural(len(m.anoms), "example", "examples"), rows, 0)
+		for i, k := range order {
 			b := bs[k]
 			a := b.first
 			title := fmt.Sprintf("%s at %s: %s", a.A.Class, m.rel(a.T), anomalyLine(&a.A))
 			if b.n > 1 {
 				title = fmt.Sprintf("%d anomalies here; first: %s", b.n, title)
 			}
-			c.front = append(c.front, shape{Kind: "circle", X: m.x(a.T), Y: l.Y + l.H/2, R: 4.5, Class: "an an-" + a.A.Class,
-				Title: title, Href: m.anomalyHref(a)})
+			yy := l.Y + l.H/2
+			if labelled {
+				yy = rowY(l, i) + rowH/2 - 0.5
+			}
+			x := m.x(a.T)
+			c.front = append(c.front, shape{Kind: "circle", X: x, Y: yy, R: 4.5, Class: "an an-" + a.A.Class, Title: title, Href: m.anomalyHref(a)})
+			if !labelled {
+				continue
+			}
+			label := a.A.Class
+			if a.A.Key != "" {
+				label += " · " + a.A.Key
+			} else if a.A.Epoch != 0 {
+				label += fmt.Sprintf(" · epoch %d", a.A.Epoch)
+			}
+			if b.n > 1 {
+				label = fmt.Sprintf("%d× %s", b.n, label)
+			}
+			tx, anchor := x+7, ""
+			if tx+textW(label, 9) > plotX1 {
+				tx, anchor = x-7, "end"
+			}
+			c.front = append(c.front, shape{Kind: "text", X: tx, Y: yy + 3, Class: "tl", Anchor: anchor, Text: label, Title: title, Href: m.anomalyHref(a)})
 		}
 	}
 
@@ -732,4 +760,11 @@ func cmpFloat(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
