@@ -247,8 +247,8 @@ func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {
 		}
 		v.SetInt(int64(dur))
 	case "!!int", "!!float":
-		var f float64
-		if err := n.Decode(&f); err == nil && f == 0 {
+		var i int64
+		if err := n.Decode(&i); err == nil && i == 0 && n.ShortTag() == "!!int" {
 			v.SetInt(0)
 			return
 		}

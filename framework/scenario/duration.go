@@ -3,6 +3,7 @@ package scenario
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -53,6 +54,9 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 func parseDuration(s string) (Duration, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty duration; write a value such as \"30s\"")
+	}
+	if strings.HasPrefix(s, "+") {
+		return 0, fmt.Errorf("%q: write durations without a sign, such as \"30s\"", s)
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {

@@ -4,15 +4,18 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse. Its seed corpus is every
 // scenario file in testdata and the library, so plain "go test" runs it
 // over all of them. Properties: Parse never panics; it is deterministic;
-// it returns either a Scenario or an ErrorList, never both; and a parsed
-// scenario, written back out as JSON (which is YAML), parses to the same
-// scenario.
+// it returns either a Scenario or an ErrorList, never both; the JSON Schema
+// accepts every file Parse accepts; and a parsed scenario, written back out
+// as JSON (which is YAML), parses to the same scenario.
 func FuzzParse(f *testing.F) {
 	var files []string
 	for _, pattern := range []string{"testdata/valid/*.yaml", "testdata/invalid/*.yaml", "../../scenarios/library/*.yaml"} {
@@ -32,6 +35,12 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(""))
 	f.Add([]byte("a: &a [*a]"))
 	f.Add([]byte("apiVersion: &v rwxchaos.dev/v1alpha1\nkind: Scenario\nmetadata: {name: *v}\n"))
+	var schema map[string]any
+	if b, err := Schema(); err != nil {
+		f.Fatal(err)
+	} else if err := json.Unmarshal(b, &schema); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s1, err1 := Parse("fuzz.yaml", data)
 		s2, err2 := Parse("fuzz.yaml", data)
@@ -54,6 +63,13 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 			return
+		}
+		// What the decoder accepts, the editor schema must accept too.
+		var doc any
+		if err := yaml.Unmarshal(data, &doc); err == nil {
+			if errs := schemaCheck(schema, doc, ""); len(errs) > 0 {
+				t.Fatalf("Parse accepts a file the schema rejects:\n%s\n%s", data, strings.Join(errs, "\n"))
+			}
 		}
 		j1, err := json.Marshal(s1)
 		if err != nil {

@@ -169,7 +169,7 @@ var schemaPatterns = map[string]string{
 }
 
 // durationPattern matches what time.ParseDuration accepts, minus signs.
-const durationPattern = `^([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))*$`
+const durationPattern = `^(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
 
 func (d *docs) schemaFor(t reflect.Type, fi *fieldInfo) map[string]any {
 	s := map[string]any{}

@@ -244,7 +244,7 @@ func schemaCheck(s map[string]any, v any, at string) []string {
 		}
 	}
 	if p, ok := s["pattern"].(string); ok {
-		if str, _ := v.(string); !regexp.MustCompile(p).MatchString(str) {
+		if str, isStr := v.(string); isStr && !regexp.MustCompile(p).MatchString(str) {
 			fail("%q does not match %s", str, p)
 		}
 	}
@@ -337,4 +337,17 @@ func number(v any) (float64, bool) {
 		return n, true
 	}
 	return 0, false
+}
+
+// The schema's duration pattern accepts exactly what the decoder accepts
+// (negative values aside, which the decoder rejects with its own message).
+func TestDurationPatternMatchesDecoder(t *testing.T) {
+	re := regexp.MustCompile(durationPattern)
+	for _, s := range []string{"0", "0s", "1s", "1.5s", ".5s", "1.s", "1h2m3s", "500ms", "3us", "3µs", "1m30s",
+		"", "5", "s", "1d", "+5s", "-5s", "1 s", "1s ", "1S", "5m5", "0x1s", "1e3s", "00s", "1.5.5s"} {
+		_, err := parseDuration(s)
+		if got, want := re.MatchString(s), err == nil; got != want && !strings.HasPrefix(s, "-") {
+			t.Errorf("%q: schema pattern match %v, decoder accepts %v (%v)", s, got, want, err)
+		}
+	}
 }
