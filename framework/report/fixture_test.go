@@ -256,6 +256,7 @@ func buildFixture() (*Run, *history.History) {
 		},
 	}
 	cfg := fixtureConfig()
+	r.CheckConfig = &cfg
 	r.Check = check.Run(check.FromHistory(h), cfg)
 	r.Decide()
 	return r, h

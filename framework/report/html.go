@@ -284,11 +284,18 @@ func (m *model) view() *htmlView {
 		evs := m.byKey[k]
 		ix.Truncated = len(evs) >= maxIxEvents
 		if len(evs) > 0 {
-			// Interleave what the runner did meanwhile (faults, deaths).
+			// Interleave what the runner did meanwhile (faults, deaths), and
+			// the first few things it did after the key's last event: a lost
+			// or stuck interchange's story often ends with a fault.
 			lo, hi := evs[0].Call, evs[len(evs)-1].End()
+			after := 0
 			for _, e := range m.runnerEvs {
-				if e.Call >= lo && e.Call <= hi {
+				switch {
+				case e.Call >= lo && e.Call <= hi:
 					evs = append(evs, e)
+				case e.Call > hi && e.Call <= hi+int64(2*time.Minute) && after < 3:
+					evs = append(evs, e)
+					after++
 				}
 			}
 			slices.SortStableFunc(evs, func(a, b *history.Event) int { return cmpInt(a.Call, b.Call) })

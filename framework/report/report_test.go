@@ -103,9 +103,12 @@ func TestRecheckFixture(t *testing.T) {
 	for _, f := range []string{JUnitFile, SummaryFile, HTMLFile} {
 		os.Remove(filepath.Join(dir, f))
 	}
-	r, err := Recheck(dir, fixtureConfig())
+	r, err := RecheckSaved(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r.CheckConfig == nil || r.CheckConfig.LockRecoveredWithin != 90*time.Second {
+		t.Errorf("saved check config not used: %+v", r.CheckConfig)
 	}
 	if r.Verdict != VerdictFail || r.ExitCode != 1 {
 		t.Errorf("verdict %s exit %d, want fail 1", r.Verdict, r.ExitCode)
@@ -153,6 +156,14 @@ func TestRecheckFixture(t *testing.T) {
 	// The expectations from run time still fail.
 	if r.Verdict != VerdictFail {
 		t.Errorf("lenient re-check verdict %s, want fail (run-time expectations)", r.Verdict)
+	}
+	// RecheckSaved uses the config saved by the last re-check.
+	r, err = RecheckSaved(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CheckConfig == nil || r.CheckConfig.MaxLost != 1 || r.Check.Check(check.CheckLedger).Status != check.Pass {
+		t.Errorf("RecheckSaved did not use the saved config: %+v", r.CheckConfig)
 	}
 	sum, _ := os.ReadFile(filepath.Join(dir, SummaryFile))
 	if !strings.Contains(string(sum), "Re-checked offline") {

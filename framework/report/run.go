@@ -106,6 +106,9 @@ type Run struct {
 	Faults       []Fault       `json:"faults"`
 	Expectations []Expectation `json:"expectations"`
 	Check        *check.Result `json:"check,omitempty"`
+	// CheckConfig is what the checker was run with, so that a saved run can
+	// be re-checked offline the same way (RecheckSaved).
+	CheckConfig *check.Config `json:"checkConfig,omitempty"`
 
 	Nodes []string `json:"nodes"`
 	// Pods are the workload's pods; with provider local, its processes.
@@ -194,6 +197,14 @@ func BackendNote(backend string) string {
 		return "storage backend not recorded"
 	}
 	return backend + ": not NFS; NFS-specific behaviour may not be exercised"
+}
+
+// Config is the saved check configuration, or check.DefaultConfig.
+func (r *Run) Config() check.Config {
+	if r.CheckConfig != nil {
+		return *r.CheckConfig
+	}
+	return check.DefaultConfig()
 }
 
 // Duration is Ended-Started.

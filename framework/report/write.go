@@ -104,18 +104,35 @@ func Load(dir string) (*Run, *history.History, error) {
 // rewrites result.json and the derived files. The history is not touched.
 // Expectations stay as judged at run time.
 func Recheck(dir string, cfg check.Config) (*Run, error) {
-	return RecheckWith(dir, func(h *history.History) *check.Result {
+	return recheck(dir, &cfg, func(h *history.History) *check.Result {
 		return check.Run(check.FromHistory(h), cfg)
 	})
 }
 
+// RecheckSaved is Recheck with the configuration saved in the run
+// (Run.CheckConfig, else check.DefaultConfig): `rwxchaos report DIR`.
+func RecheckSaved(dir string) (*Run, error) {
+	r, err := LoadRun(dir)
+	if err != nil {
+		return nil, fmt.Errorf("recheck: %w", err)
+	}
+	return Recheck(dir, r.Config())
+}
+
 // RecheckWith is Recheck with any checker.
 func RecheckWith(dir string, checker func(*history.History) *check.Result) (*Run, error) {
+	return recheck(dir, nil, checker)
+}
+
+func recheck(dir string, cfg *check.Config, checker func(*history.History) *check.Result) (*Run, error) {
 	r, h, err := Load(dir)
 	if err != nil {
 		return nil, fmt.Errorf("recheck: %w", err)
 	}
 	r.Check = checker(h)
+	if cfg != nil {
+		r.CheckConfig = cfg
+	}
 	r.Rechecked = time.Now().UnixNano()
 	if r.Verdict != VerdictError {
 		r.Verdict, r.Reason = "", ""
