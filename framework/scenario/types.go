@@ -52,7 +52,7 @@ type ClusterSpec struct {
 	Provider Provider `json:"provider" scenario:"required"`
 	// Settings for provider kind; not allowed with other providers.
 	Kind KindCluster `json:"kind,omitzero"`
-	// Settings for provider existing; required with it and not allowed with other providers.
+	// Settings for provider existing (namespaces is required); not allowed with other providers.
 	Existing ExistingCluster `json:"existing,omitzero"`
 	// Kubernetes failure-detection timings. With provider kind they are applied to the cluster; with provider existing they describe the cluster and are used to derive default expectations. Not allowed with provider local.
 	Timings Timings `json:"timings,omitzero"`
@@ -154,7 +154,7 @@ type Replicas struct {
 
 // EngineSpec configures the engine.
 type EngineSpec struct {
-	// When the engine runs: a 5-field cron expression ("* * * * *", also @hourly etc.) for the CronJob, or "every <duration>" such as "every 1s" (provider local only, since CronJobs cannot run more than once a minute). Default "every 1s" for local, "* * * * *" otherwise.
+	// When the engine runs: a 5-field cron expression ("* * * * *", also @hourly etc.) for the CronJob, or "every <duration>" such as "every 1s". Provider local needs an interval; Kubernetes providers need cron (a CronJob runs at most once a minute). Default "every 1s" for local, "* * * * *" otherwise.
 	Schedule string `json:"schedule,omitzero"`
 	// How long the engine lock stays valid without a heartbeat; a crashed holder's lock can be taken over after this. Default 3s for local, 30s otherwise.
 	LeaseTTL Duration `json:"leaseTTL,omitempty"`
