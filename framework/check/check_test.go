@@ -314,3 +314,24 @@ func TestCallOrderDiffersFromAppendOrder(t *testing.T) {
 		t.Fatalf("history %s: %s", c.Status, c.Message)
 	}
 }
+
+func TestRecoveryOfHungHolderCountsFromLastSignOfLife(t *testing.T) {
+	// Holder paused past its lease: taken over, then resumed and killed. Its
+	// death comes after the next grant, so the gap runs from its last renewal.
+	b := newBuilder()
+	b.upload("K/1", history.OK)
+	b.output("K/1", 1)
+	b.acquire("engine-h-100-1", 1)
+	b.ev("engine-h-100-1", history.RoleEngine, history.EvLockRenew, func(e *history.Event) { e.Epoch = 1 })
+	b.t += int64(3 * time.Second)
+	b.acquire("engine-h-200-2", 2)
+	b.release("engine-h-200-2", 2)
+	b.t += int64(4 * time.Second)
+	b.ev("runner", history.RoleRunner, history.EvProcExit, func(e *history.Event) { e.Target = "engine/0/100" })
+	cfg := DefaultConfig()
+	cfg.LockRecoveredWithin = 10 * time.Second
+	c := Run(FromHistory(&b.h), cfg).Check(CheckLockRecovery)
+	if w := c.Numbers["worstSeconds"]; w < 2.9 || w > 3.1 {
+		t.Fatalf("worst %v: %s", w, c.Message)
+	}
+}

@@ -206,9 +206,12 @@ func (s *lockState) result(lease *history.Lease, cfg Config) (CheckResult, Check
 			continue
 		}
 		next := s.tenures[epochs[i+1]]
+		// From the holder's death if it died before the next grant; else
+		// (hung, paused, partitioned: it may outlive the next grant) from its
+		// last sign of life.
 		from := s.deathOf(t.Holder)
 		basis := "death"
-		if from == 0 {
+		if from == 0 || from > next.Acquired {
 			from = max(t.Acquired, t.LastHeartbeat, t.LastMutation)
 			basis = "last sign of life"
 		}

@@ -115,17 +115,21 @@ func (e *Env) Deploy(ctx context.Context) error {
 		every = time.Second
 	}
 	cfg := local.Config{
-		Binary:      e.binary,
-		Root:        e.root,
-		Webservers:  w.Replicas.Webserver,
-		Jobqueue:    w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
-		EngineEvery: every,
-		LeaseTTL:    w.Engine.LeaseTTL.D(),
-		Heartbeat:   w.Engine.Heartbeat.D(),
-		Node:        e.node,
-		LogDir:      filepath.Join(e.runDir, "logs"),
-		Journal:     e.journal,
-		Logf:        e.logf,
+		Binary:     e.binary,
+		Root:       e.root,
+		Webservers: w.Replicas.Webserver,
+		Jobqueue:   w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
+		// Like the Bots jobqueue server, it also runs engine jobs on its own
+		// schedule: a second path to the engine lock besides the CronJob, so a
+		// hung CronJob run (Forbid blocks the next) is not the only contender.
+		JobqueueEvery: 2 * every,
+		EngineEvery:   every,
+		LeaseTTL:      w.Engine.LeaseTTL.D(),
+		Heartbeat:     w.Engine.Heartbeat.D(),
+		Node:          e.node,
+		LogDir:        filepath.Join(e.runDir, "logs"),
+		Journal:       e.journal,
+		Logf:          e.logf,
 	}
 	for _, d := range w.Defects {
 		cfg.Defects = append(cfg.Defects, string(d))

@@ -1,0 +1,57 @@
+// Package e2e turns every library scenario into an e2e-framework feature.
+// Filter with e2e-framework's flags, e.g.
+//
+//	go test ./scenarios/e2e -args --labels provider=local
+//	go test ./scenarios/e2e -args --feature engine-killed-mid-run
+package e2e
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/rwxchaos/rwxchaos/scenarios"
+	"sigs.k8s.io/e2e-framework/pkg/env"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+)
+
+var testenv env.Environment
+
+func TestMain(m *testing.M) {
+	var err error
+	testenv, err = env.NewFromFlags()
+	if err != nil {
+		panic(err)
+	}
+	os.Exit(testenv.Run(m))
+}
+
+func TestLibrary(t *testing.T) {
+	var feats []features.Feature
+	for _, name := range scenarios.Names() {
+		s, err := scenarios.Load(name)
+		if err != nil {
+			t.Fatalf("library scenario %s: %v", name, err)
+		}
+		b := features.New(s.Metadata.Name)
+		for k, v := range scenarios.Labels(s) {
+			b = b.WithLabel(k, v)
+		}
+		feats = append(feats, b.Assess("holds its expectations", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			if why := scenarios.Gate(s); why != "" {
+				t.Skip(why)
+			}
+			v := scenarios.Run(ctx, s)
+			if v.Skip != "" {
+				t.Skip(v.Skip)
+			}
+			if v.Failure != "" {
+				t.Fatal(v.Failure)
+			}
+			t.Logf("pass: %s", v.Outcome.Dir)
+			return ctx
+		}).Feature())
+	}
+	testenv.Test(t, feats...)
+}

@@ -1,0 +1,53 @@
+// Package ginkgo runs the scenario library as a ginkgo suite, through the
+// same runner as the CLI and the e2e-framework suite. Scenario labels become
+// ginkgo labels ("provider:local", "tier:smoke"):
+//
+//	go test ./scenarios/ginkgo -args --ginkgo.label-filter='provider:local'
+//
+// Without a filter only `tier: smoke` scenarios run here (the e2e-framework
+// suite runs them all); RWXCHAOS_GINKGO_ALL=1 runs every scenario.
+package ginkgo
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/rwxchaos/rwxchaos/scenarios"
+)
+
+func TestScenarios(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "rwxchaos scenario library")
+}
+
+var _ = Describe("scenario library", func() {
+	for _, name := range scenarios.Names() {
+		s, err := scenarios.Load(name)
+		if err != nil {
+			It("loads "+name, func() { Expect(err).NotTo(HaveOccurred()) })
+			continue
+		}
+		var labels []string
+		for k, v := range scenarios.Labels(s) {
+			labels = append(labels, k+":"+v)
+		}
+		It(s.Metadata.Name, Label(labels...), func(ctx context.Context) {
+			filtered := GinkgoLabelFilter() != "" || os.Getenv("RWXCHAOS_GINKGO_ALL") == "1"
+			if !filtered && s.Metadata.Labels["tier"] != "smoke" {
+				Skip("not a smoke scenario: pass --ginkgo.label-filter or RWXCHAOS_GINKGO_ALL=1")
+			}
+			if why := scenarios.Gate(s); why != "" {
+				Skip(why)
+			}
+			v := scenarios.Run(ctx, s)
+			if v.Skip != "" {
+				Skip(v.Skip)
+			}
+			Expect(v.Failure).To(BeEmpty(), "report: %s", v.Outcome.Dir)
+		}, NodeTimeout(10*60*1e9))
+	}
+})

@@ -1,0 +1,103 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rwxchaos/rwxchaos/framework/provider/all"
+	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/runner"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+)
+
+// Verdict is what a test suite does with a finished run.
+type Verdict struct {
+	Outcome *runner.Outcome
+	// Skip is non-empty when the scenario cannot run here (and why).
+	Skip string
+	// Failure is non-empty when the run did not pass (and why, with the report path).
+	Failure string
+}
+
+// Gate says whether a scenario can run in this environment, before running
+// it: "" to run, else the reason to skip. Kind and existing-cluster
+// scenarios need the lab (RWXCHAOS_LAB=1, or CI=true where the lab is
+// required and a missing lab fails in the lab's own test).
+func Gate(s *scenario.Scenario) string {
+	switch s.Cluster.Provider {
+	case scenario.ProviderLocal:
+		return ""
+	case scenario.ProviderKind:
+		if os.Getenv("RWXCHAOS_LAB") == "1" || os.Getenv("CI") == "true" {
+			return ""
+		}
+		return "kind scenario: set RWXCHAOS_LAB=1 after `make lab` to run it against the lab's kind cluster"
+	case scenario.ProviderExisting:
+		if os.Getenv("RWXCHAOS_KUBECONFIG") != "" {
+			return ""
+		}
+		return "existing-cluster scenario: set RWXCHAOS_KUBECONFIG (and --allow-context) to run it against a cluster you own"
+	}
+	return fmt.Sprintf("provider %s is not known to this suite", s.Cluster.Provider)
+}
+
+// Run runs one scenario through the one runner, as the CLI does, writing its
+// report under ReportDir().
+func Run(ctx context.Context, s *scenario.Scenario) Verdict {
+	all.Register()
+	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: ReportDir()})
+	v := Verdict{Outcome: out}
+	switch {
+	case out == nil:
+		v.Failure = fmt.Sprintf("the runner could not start: %v", err)
+	case out.Unsupported != "":
+		v.Skip = out.Unsupported
+	case out.Run.Verdict != report.VerdictPass:
+		msg := []string{fmt.Sprintf("verdict %s %s", out.Run.Verdict, out.Run.Reason)}
+		if out.Run.Check != nil {
+			for _, c := range out.Run.Check.Checks {
+				if c.Status != "pass" && c.Status != "skip" {
+					msg = append(msg, fmt.Sprintf("%s: %s", c.Name, c.Message))
+				}
+			}
+		}
+		for _, e := range out.Run.Expectations {
+			if e.Status == "fail" {
+				msg = append(msg, fmt.Sprintf("expect %s: want %s, got %s", e.Name, e.Want, e.Got))
+			}
+		}
+		msg = append(msg, "report: "+filepath.Join(out.Dir, report.HTMLFile), "replay: "+report.ReplayCommand(out.Run))
+		v.Failure = strings.Join(msg, "\n")
+	}
+	return v
+}
+
+// ReportDir is where suite runs write reports: $RWXCHAOS_REPORT_DIR, else
+// reports/ at the module root.
+func ReportDir() string {
+	if d := os.Getenv("RWXCHAOS_REPORT_DIR"); d != "" {
+		return d
+	}
+	dir, _ := os.Getwd()
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return filepath.Join(d, "reports")
+		}
+		if filepath.Dir(d) == d {
+			return filepath.Join(dir, "reports")
+		}
+	}
+}
+
+// Labels are a scenario's metadata labels plus provider and name, for suite
+// filters (e2e-framework --labels, ginkgo --label-filter).
+func Labels(s *scenario.Scenario) map[string]string {
+	l := map[string]string{"provider": string(s.Cluster.Provider), "scenario": s.Metadata.Name}
+	for k, v := range s.Metadata.Labels {
+		l[k] = v
+	}
+	return l
+}
