@@ -857,6 +857,16 @@ func (v *validator) timeline(names map[string]int) {
 		state[i] = 2
 		return end[i], true
 	}
+	tr := &s.Workload.Traffic
+	ss := &s.Expect.SteadyState
+	if tr.Rate > 0 && ss.MinUploads > 0 {
+		need := time.Duration(float64(ss.MinUploads) / tr.Rate * float64(time.Second))
+		for i := range faults {
+			if at := faults[i].Schedule.At; at != nil && at.D() < need {
+				v.errf(fmt.Sprintf("faults[%d].schedule.at", i), "fires at %s, before steady state can be reached (%d uploads at %g per second take %s), so the run would be void; fire later or lower expect.steadyState.minUploads", at, ss.MinUploads, tr.Rate, need.Round(time.Millisecond))
+			}
+		}
+	}
 	for i := range faults {
 		e, ok := visit(i, nil)
 		if !ok || s.Run.Timeout == 0 {
