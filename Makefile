@@ -1,0 +1,42 @@
+# rwxchaos — see README.md. The two commands a newcomer needs:
+#   make demo   run a scenario end to end and show its report
+#   make test   run every test (what .ci/run does after `make lab-ci`)
+SHELL := /bin/bash
+GO ?= go
+SCENARIO ?= engine-killed-mid-run
+TEST_TIMEOUT ?= 75m
+
+.PHONY: demo test unit lint bench build
+
+demo:
+	$(GO) run ./cmd/rwxchaos run $(SCENARIO)
+
+build:
+	mkdir -p bin && CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/rwxchaos ./cmd/edi-pipeline
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Everything, including the lab's kind tests when RWXCHAOS_LAB=1 or CI=true.
+test: lint
+	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+# Fast tests only (no kind, no scenario suites).
+unit:
+	$(GO) test -short ./framework/... ./fixtures/... ./cmd/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./framework/check/ ./framework/provider/local/
+
+.PHONY: lab lab-ci
+
+# Hermetic kind lab (docker, node image, CNI, pipeline and NFS images) built
+# into $(RWXCHAOS_CACHE) (default /var/cache/rwxchaos). Needs root. Warm runs
+# take seconds; LAB_ARGS go to the builder, e.g. LAB_ARGS="-force img-node".
+lab:
+	hack/lab/lab.sh $(LAB_ARGS)
+
+# What CI runs before the tests: the lab, plus removal of leftover clusters.
+lab-ci:
+	hack/lab/ci.sh
