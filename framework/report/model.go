@@ -17,8 +17,8 @@ import (
 // Limits that keep report.html small for huge runs.
 const (
 	maxLatencyPoints = 3000 // scatter points drawn (outliers and anomalies always kept)
-	maxIxRows        = 300  // interchanges with an events table
-	maxIxEvents      = 60   // events listed per interchange
+	maxIxRows        = 200  // interchanges with an events table
+	maxIxEvents      = 40   // events listed per interchange
 	maxRowsPerLane   = 6    // sub-rows of a lane before bars overlap
 	maxAnomalyRows   = 1000
 )

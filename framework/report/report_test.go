@@ -374,9 +374,29 @@ func TestHTMLLarge(t *testing.T) {
 	}
 }
 
+// TestHTMLManyAnomalies: a badly broken 10k-upload run stays under 5 MB.
+func TestHTMLManyAnomalies(t *testing.T) {
+	r, h := bigRunLossy(10000, 4)
+	files, err := render(r, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(files[2].data)
+	t.Logf("2500 lost of 10k: report.html %d KB, %d anomalies", len(html)/1024, r.Check.Check(check.CheckLedger).AnomalyCount)
+	if len(html) > 5<<20 {
+		t.Errorf("report.html is %d bytes", len(html))
+	}
+	if !strings.Contains(html, "more not listed") {
+		t.Error("capped anomaly list does not say so")
+	}
+}
+
 // bigRun is a synthetic run of n uploads: local provider, engine every
 // second, a storage pause in the middle and every 500th interchange lost.
-func bigRun(n int) (*Run, *history.History) {
+func bigRun(n int) (*Run, *history.History) { return bigRunLossy(n, 500) }
+
+// bigRunLossy loses every lossEvery-th interchange.
+func bigRunLossy(n, lossEvery int) (*Run, *history.History) {
 	var evs []history.Event
 	seq := map[string]int64{}
 	add := func(e history.Event) {
@@ -390,12 +410,21 @@ func bigRun(n int) (*Run, *history.History) {
 	lost := map[int]bool{}
 	rate := 50.0
 	dur := float64(n) / rate
+	// At +30s the runner kills webserver 0 (pid 11); the supervisor restarts
+	// it as pid 21.
+	killAt := 30.0
+	add(history.Event{Proc: "runner-host-1-1", Role: history.RoleRunner, Type: history.EvFault, Call: at(killAt), Return: at(killAt), Detail: "process-kill", Target: "webserver/0/11"})
+	add(history.Event{Proc: "runner-host-1-1", Role: history.RoleRunner, Type: history.EvProcExit, Call: at(killAt + 0.01), Target: "webserver/0/11", Detail: "signal: killed"})
+	add(history.Event{Proc: "runner-host-1-1", Role: history.RoleRunner, Type: history.EvProcStart, Call: at(killAt + 0.5), Target: "webserver/0/21"})
 	for i := 0; i < n; i++ {
 		u := 10 + float64(i)/rate
 		key := history.Key("X12", "A", "B", fmt.Sprintf("%09d", i))
+		if i%3 == 0 && u > killAt {
+			ws[0] = "webserver-host-21-2"
+		}
 		add(history.Event{Proc: ws[i%3], Role: history.RoleWebserver, Node: "host", Type: history.EvStored, Call: at(u + 0.01), Key: key})
 		add(history.Event{Proc: client, Role: history.RoleClient, Type: history.EvUpload, Call: at(u), Return: at(u + 0.02), Outcome: history.OK, Key: key, SHA: fxSHA(i)})
-		if i%500 == 7 {
+		if i%lossEvery == 7%lossEvery {
 			lost[i] = true
 			continue
 		}
@@ -428,7 +457,8 @@ func bigRun(n int) (*Run, *history.History) {
 	h := &history.History{Events: evs, Snapshot: &history.Snapshot{Files: files}}
 	r := &Run{Scenario: "big", RunID: "x", Seed: 1, Provider: "local", Backend: "local", BackendNote: BackendNote("local"),
 		Started: at(0), Ended: at(dur + 20),
-		Faults: []Fault{{Name: "pause", Action: "storage-pause", Injected: at(50), Healed: at(60)}}}
+		Faults: []Fault{{Name: "kill-webserver", Action: "process-kill", Target: "webserver/0/11", Injected: at(killAt), Healed: at(killAt), HealVerified: at(killAt + 0.6)},
+			{Name: "pause", Action: "storage-pause", Injected: at(50), Healed: at(60)}}}
 	r.Check = check.Run(check.FromHistory(h), check.DefaultConfig())
 	r.Decide()
 	return r, h
