@@ -44,6 +44,7 @@ func screenshot(t *testing.T, bin, page string, w, h int, name string) image.Ima
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+		"--disable-dev-shm-usage", // containers often have a tiny /dev/shm
 		"--user-data-dir="+t.TempDir(), fmt.Sprintf("--window-size=%d,%d", w, h), "--screenshot="+out, "file://"+page)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	logs, err := cmd.CombinedOutput()
@@ -127,6 +128,9 @@ func count(img image.Image, r image.Rectangle, match func(rgb) bool) int {
 }
 
 func TestScreenshot(t *testing.T) {
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("screenshot test skipped in -short mode")
+	}
 	bin := chromium(t)
 	r, h := buildFixture()
 	dir := t.TempDir()
