@@ -4,7 +4,12 @@
 // judged on (history.ndjson, snapshot.json) and files derived from both:
 // junit.xml for CI test tabs, summary.md for a GitHub Actions job summary and
 // report.html, one self-contained page with a timeline. The derived files can
-// be rebuilt offline from the first three (Recheck).
+// be rebuilt offline from the first three (Recheck, RecheckSaved).
+//
+// Run directories live at <report-dir>/<scenario>/<run-id>/, with run-id the
+// UTC start time and the seed, e.g. 20261123T141502Z-s42 (NewRunDir).
+// testdata/ holds a small saved run that the tests re-check offline and
+// render in headless Chromium.
 package report
 
 import (

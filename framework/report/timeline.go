@@ -571,7 +571,7 @@ func (m *model) latencyChart() (svgDoc, int) {
 	for v := 0.0; v <= ymax+1e-9; v += step {
 		y := yOf(v)
 		c.back = append(c.back, shape{Kind: "line", X: plotX0, Y: y, X2: plotX1, Y2: y, Class: "grid"})
-		c.front = append(c.front, shape{Kind: "text", X: plotX0 - 6, Y: y + 3, Class: "ax", Anchor: "end", Text: ms(v)})
+		c.front = append(c.front, shape{Kind: "text", X: plotX0 - 6, Y: y + 3, Class: "ax", Anchor: "end", Text: axisMs(v)})
 	}
 	c.front = append(c.front, shape{Kind: "text", X: 14, Y: top + 4, Class: "ll", Text: "upload ack → output"})
 	c.front = append(c.front, shape{Kind: "text", X: 14, Y: top + 18, Class: "ls", Text: fmt.Sprintf("%d interchanges with output", total)})
@@ -767,4 +767,15 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// axisMs formats a latency tick: "0", "250 ms", "1.5 s", "20 s".
+func axisMs(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	if v < 1000 {
+		return fmt.Sprintf("%g ms", v)
+	}
+	return fmt.Sprintf("%g s", math.Round(v)/1000)
 }
