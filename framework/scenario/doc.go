@@ -50,7 +50,7 @@
 //	  - name: reboot-later
 //	    action: node-reboot
 //	    target: {select: random-worker} # exactly one of role, node, select
-//	    schedule: {after: isolate}      # or {at: 5m}; optional every + times
+//	    schedule: {after: isolate, at: 30s}  # 30s after isolate healed
 //	expect:                             # noLoss, noDuplicates, lockExclusive default true
 //	  rescheduledWithin: 2m
 //	  maxIndeterminate: 2
@@ -65,6 +65,17 @@
 // ScheduleSpec, ExpectSpec, RunSpec); the same text is in the JSON Schema.
 // Durations are Go duration strings ("500ms", "1m30s"); the bare number 0
 // also means "no time".
+//
+// # When faults fire
+//
+// Traffic starts first; no fault fires before steady state (the
+// expect.steadyState uploads have been acknowledged), and a run that never
+// gets there is void rather than failed. schedule.at is a delay counted
+// from steady state, or, with schedule.after, from the moment the named
+// fault has finished (healed after its last firing). every is the pause
+// between the heal of one firing and the start of the next, times the
+// number of firings. Parse rejects schedules that cannot end before
+// run.timeout.
 //
 // # Which faults work where
 //

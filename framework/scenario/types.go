@@ -158,7 +158,7 @@ type EngineSpec struct {
 	Schedule string `json:"schedule,omitzero"`
 	// How long the engine lock stays valid without a heartbeat; a crashed holder's lock can be taken over after this. Default 3s for local, 30s otherwise.
 	LeaseTTL Duration `json:"leaseTTL,omitempty"`
-	// How often the lock holder renews its lease; must be shorter than leaseTTL. Default leaseTTL/3.
+	// How often the lock holder renews its lease; at most half of leaseTTL. Default leaseTTL/3.
 	Heartbeat Duration `json:"heartbeat,omitempty"`
 }
 
@@ -232,13 +232,13 @@ type TargetSpec struct {
 	Count int `json:"count,omitempty" scenario:"min=1,max=100"`
 }
 
-// ScheduleSpec says when a fault fires: at an offset from traffic start, or after another fault (or steady state).
+// ScheduleSpec says when a fault fires. No fault fires before steady state (traffic flowing, see expect.steadyState); at is a delay from there, or from the end of the fault named in after.
 type ScheduleSpec struct {
-	// Offset from the start of traffic, for example 5s. Mutually exclusive with after.
+	// Delay before the first firing, for example 5s: counted from steady state, or, with after, from the moment that fault has finished. Default 0.
 	At *Duration `json:"at,omitempty"`
-	// Fire when this fault has finished (healed, after its last repetition), or "steady-state" to fire once traffic flows. Mutually exclusive with at.
+	// Wait until this fault has finished (healed after its last firing) before counting at. "steady-state" (the default) waits only for steady state.
 	After string `json:"after,omitempty"`
-	// Repeat the fault with this period, measured between starts; must be longer than duration. Needs times.
+	// Pause between the end (heal) of one firing and the start of the next. Needs times.
 	Every Duration `json:"every,omitempty"`
 	// How many times to fire in total; needs every. 1 to 1000.
 	Times int `json:"times,omitempty" scenario:"min=1,max=1000"`

@@ -388,8 +388,8 @@ func (v *validator) engine() {
 	if e.LeaseTTL.D() < 100*time.Millisecond {
 		v.errf("workload.engine.leaseTTL", "must be at least 100ms, got %s", e.LeaseTTL)
 	}
-	if e.Heartbeat > 0 && e.Heartbeat >= e.LeaseTTL {
-		v.errf("workload.engine.heartbeat", "%s must be shorter than leaseTTL (%s), or a live holder loses its lease between beats; leaseTTL/3 is a good value", e.Heartbeat, e.LeaseTTL)
+	if e.Heartbeat > 0 && 2*e.Heartbeat > e.LeaseTTL {
+		v.errf("workload.engine.heartbeat", "%s must be at most half of leaseTTL (%s), or one late beat loses a live holder its lease (the engine refuses it); leaseTTL/3 is a good value", e.Heartbeat, e.LeaseTTL)
 	}
 }
 
@@ -617,17 +617,11 @@ func (v *validator) fault(p string, f *FaultSpec) {
 
 	// schedule
 	sc := &f.Schedule
-	if sc.At != nil && sc.After != "" {
-		v.errf(p+".schedule", "set either at or after, not both")
-	}
 	if sc.Every != 0 && sc.Times == 0 {
 		v.errf(p+".schedule.every", "needs times: how many times to fire in total")
 	}
 	if sc.Times != 0 && sc.Every == 0 {
-		v.errf(p+".schedule.times", "needs every: the period between firings")
-	}
-	if sc.Every != 0 && sc.Every <= f.Duration {
-		v.errf(p+".schedule.every", "%s must be longer than duration (%s): the fault has to heal before it fires again", sc.Every, f.Duration)
+		v.errf(p+".schedule.times", "needs every: the pause between firings")
 	}
 }
 
@@ -820,10 +814,8 @@ func (v *validator) timeline(names map[string]int) {
 		}
 		state[i] = 1
 		f := &faults[i]
-		var start time.Duration
+		var start time.Duration // from steady state
 		switch {
-		case f.Schedule.At != nil:
-			start = f.Schedule.At.D()
 		case f.Schedule.After == "" || f.Schedule.After == SteadyStateAfter:
 			start = 0
 		default:
@@ -849,31 +841,26 @@ func (v *validator) timeline(names map[string]int) {
 			}
 			start = e
 		}
-		rep := time.Duration(0)
-		if f.Schedule.Times > 1 {
-			rep = time.Duration(f.Schedule.Times-1) * f.Schedule.Every.D()
+		if f.Schedule.At != nil {
+			start += f.Schedule.At.D()
 		}
-		end[i] = start + rep + f.Duration.D()
+		times := max(f.Schedule.Times, 1)
+		end[i] = start + time.Duration(times)*f.Duration.D() + time.Duration(times-1)*f.Schedule.Every.D()
 		state[i] = 2
 		return end[i], true
 	}
-	tr := &s.Workload.Traffic
-	ss := &s.Expect.SteadyState
-	if tr.Rate > 0 && ss.MinUploads > 0 {
-		need := time.Duration(float64(ss.MinUploads) / tr.Rate * float64(time.Second))
-		for i := range faults {
-			if at := faults[i].Schedule.At; at != nil && at.D() < need {
-				v.errf(fmt.Sprintf("faults[%d].schedule.at", i), "fires at %s, before steady state can be reached (%d uploads at %g per second take %s), so the run would be void; fire later or lower expect.steadyState.minUploads", at, ss.MinUploads, tr.Rate, need.Round(time.Millisecond))
-			}
-		}
+	// Steady state takes at least minUploads / rate after traffic starts.
+	var steady time.Duration
+	if tr := s.Workload.Traffic; tr.Rate > 0 {
+		steady = time.Duration(float64(s.Expect.SteadyState.MinUploads) / tr.Rate * float64(time.Second))
 	}
 	for i := range faults {
 		e, ok := visit(i, nil)
 		if !ok || s.Run.Timeout == 0 {
 			continue
 		}
-		if e >= s.Run.Timeout.D() {
-			v.errf(fmt.Sprintf("faults[%d].schedule", i), "fault %q ends %s after traffic starts at the earliest, not before run.timeout (%s); raise run.timeout or shorten the schedule", clip(faults[i].Name), e, s.Run.Timeout)
+		if e+steady >= s.Run.Timeout.D() {
+			v.errf(fmt.Sprintf("faults[%d].schedule", i), "fault %q ends %s after steady state at the earliest, and steady state takes at least %s, so it does not end before run.timeout (%s); raise run.timeout or shorten the schedule", clip(faults[i].Name), e, steady.Round(time.Millisecond), s.Run.Timeout)
 		}
 	}
 }
