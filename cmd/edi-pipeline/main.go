@@ -323,7 +323,7 @@ func cmdJobqueue(args []string, stderr io.Writer) int {
 		return fail(stderr, "jobqueue", fmt.Errorf("find own binary to run engine jobs: %w", err))
 	}
 	q, err := jobqueue.New(jobqueue.Options{Root: c.root, Journal: j, Every: *every,
-		Command: append([]string{self, "engine"}, append(c.args(), strings.Fields(*engineArgs)...)...), Log: stderr})
+		Command: append([]string{self, "engine"}, append(c.args(), strings.Fields(*engineArgs)...)...), Stdout: os.Stdout, Log: stderr})
 	if err != nil {
 		return fail(stderr, "jobqueue", err)
 	}
