@@ -2,14 +2,21 @@ package local
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"maps"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/check"
+	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/traffic"
 )
 
@@ -37,27 +44,14 @@ func TestProofCrashSafety(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	chaosCtx, stopChaos := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	counts := map[string]int{}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		rng := rand.New(rand.NewPCG(uint64(seed), 0xC4A05))
-		for chaosCtx.Err() == nil {
-			select {
-			case <-chaosCtx.Done():
-				return
-			case <-time.After(time.Duration(50+rng.IntN(250)) * time.Millisecond):
-			}
-			if act := r.chaos(chaosCtx, rng); act != "" {
-				counts[act]++
-			}
-		}
-	}()
+	ch := &chaos{r: r, rng: rand.New(rand.NewPCG(uint64(seed), 0xC4A05)), counts: map[string]int{}}
+	chaosDone := make(chan struct{})
+	go func() { defer close(chaosDone); ch.run(chaosCtx) }()
 	start := time.Now()
 	err := d.Run(ctx)
 	stopChaos()
-	wg.Wait()
+	<-chaosDone // every pause is healed by now
+	counts := ch.snapshot()
 	if err != nil {
 		t.Fatalf("traffic: %v", err)
 	}
@@ -70,7 +64,7 @@ func TestProofCrashSafety(t *testing.T) {
 	if st.OK < int64(count)*8/10 {
 		t.Errorf("only %d of %d uploads acked: the run tested too little", st.OK, count)
 	}
-	if counts["kill-engine"] == 0 || counts["pause-engine"] == 0 {
+	if counts["kill-engine"]+counts["kill-holder"] < 3 || counts["pause-engine"] < 2 {
 		t.Errorf("faults %v: no engine run was killed or paused; the proof proves nothing", counts)
 	}
 	for _, cls := range []string{check.ClassLost, check.ClassDuplicated, check.ClassCorrupt, check.ClassStuck, check.ClassUnexpected} {
@@ -86,64 +80,154 @@ func TestProofCrashSafety(t *testing.T) {
 	}
 }
 
-// chaos injects one seeded fault and returns its name ("" when there was
-// nothing to hit). Pauses are healed before it returns.
-func (r *rig) chaos(ctx context.Context, rng *rand.Rand) string {
-	roll := rng.IntN(100)
-	switch {
-	case roll < 45:
-		p, err := r.c.Process(RoleEngine, CurrentRun)
-		if err != nil {
-			return ""
+// chaos is the proof test's nemesis: seeded random faults, one decision
+// every 20-120ms, with pauses held in the background so kills go on
+// meanwhile. Every pause is healed before run returns.
+type chaos struct {
+	r      *rig
+	rng    *rand.Rand
+	mu     sync.Mutex
+	counts map[string]int
+	pauses sync.WaitGroup
+	paused atomic.Bool // at most one pause at a time
+}
+
+func (ch *chaos) snapshot() map[string]int {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return maps.Clone(ch.counts)
+}
+
+func (ch *chaos) count(name string) {
+	ch.mu.Lock()
+	ch.counts[name]++
+	ch.mu.Unlock()
+}
+
+func (ch *chaos) run(ctx context.Context) {
+	defer ch.pauses.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Duration(20+ch.rng.IntN(100)) * time.Millisecond):
 		}
-		at := time.Now()
-		info, err := r.c.Kill(ctx, RoleEngine, p.Info().Index)
-		if err != nil {
-			return ""
+		roll := ch.rng.IntN(100)
+		// Decide the hold time now so the sequence depends on the seed only.
+		hold := time.Duration(100+ch.rng.IntN(2400)) * time.Millisecond
+		switch {
+		case roll < 25:
+			ch.kill(ctx, RoleEngine, CurrentRun, "kill-engine")
+		case roll < 45:
+			ch.killHolder("kill-holder")
+		case roll < 75:
+			// 100ms..2.5s: the longer pauses outlast the 1s lease, so
+			// another engine breaks it while the holder is frozen.
+			ch.pause(ctx, RoleEngine, hold, "pause-engine")
+		case roll < 82:
+			ch.pause(ctx, RoleJobqueue, hold, "pause-jobqueue") // freezes its engine child too
+		case roll < 90:
+			ch.kill(ctx, RoleJobqueue, 0, "kill-jobqueue")
+		default:
+			ch.kill(ctx, RoleWebserver, ch.rng.IntN(len(ch.r.c.WebserverURLs())), "kill-webserver")
 		}
-		r.fault("process-kill", info.Target(), at, at)
-		return "kill-engine"
-	case roll < 80:
-		p, err := r.c.Process(RoleEngine, CurrentRun)
-		if err != nil {
-			return ""
+	}
+}
+
+// target waits briefly for a live process (engine runs come and go).
+func (ch *chaos) target(ctx context.Context, role string, idx int) *Process {
+	for range 20 {
+		if p, err := ch.r.c.Process(role, idx); err == nil {
+			return p
 		}
-		// 100ms..2.5s: the longer ones outlast the 1s lease, so another
-		// engine breaks it while the holder is frozen.
-		hold := time.Duration(100+rng.IntN(2400)) * time.Millisecond
-		at := time.Now()
-		info, err := r.c.Pause(RoleEngine, p.Info().Index)
-		if err != nil {
-			return ""
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Millisecond):
 		}
+	}
+	return nil
+}
+
+func (ch *chaos) kill(ctx context.Context, role string, idx int, name string) {
+	p := ch.target(ctx, role, idx)
+	if p == nil {
+		return
+	}
+	at := time.Now()
+	if err := p.signal(syscall.SIGKILL); err != nil {
+		return
+	}
+	info, err := p.Wait(ctx)
+	if err != nil {
+		return
+	}
+	ch.r.fault("process-kill", info.Target(), at, at)
+	ch.count(name)
+}
+
+func (ch *chaos) pause(ctx context.Context, role string, hold time.Duration, name string) {
+	if ch.paused.Load() {
+		return
+	}
+	idx := 0
+	if role == RoleEngine {
+		idx = CurrentRun
+	}
+	p := ch.target(ctx, role, idx)
+	if p == nil {
+		return
+	}
+	at := time.Now()
+	if err := p.signal(syscall.SIGSTOP); err != nil {
+		return
+	}
+	p.setPaused(true)
+	ch.paused.Store(true)
+	ch.count(name)
+	ch.pauses.Add(1)
+	go func() {
+		defer ch.pauses.Done()
 		select {
 		case <-time.After(hold):
 		case <-ctx.Done():
 		}
-		_, err = r.c.Resume(RoleEngine, info.Index)
-		if err != nil && !errors.Is(err, context.Canceled) {
-			// The run may have been killed meanwhile; SIGCONT to a dead
-			// group is not an error, a missing process is.
-			_ = p.signal(syscall.SIGCONT)
-		}
-		r.fault("process-pause", info.Target(), at, time.Now())
-		return "pause-engine"
-	case roll < 88:
-		at := time.Now()
-		info, err := r.c.Kill(ctx, RoleJobqueue, 0)
-		if err != nil {
-			return ""
-		}
-		r.fault("process-kill", info.Target(), at, at)
-		return "kill-jobqueue"
-	default:
-		idx := rng.IntN(len(r.c.WebserverURLs()))
-		at := time.Now()
-		info, err := r.c.Kill(ctx, RoleWebserver, idx)
-		if err != nil {
-			return ""
-		}
-		r.fault("process-kill", info.Target(), at, at)
-		return "kill-webserver"
+		_ = p.signal(syscall.SIGCONT)
+		p.setPaused(false)
+		ch.paused.Store(false)
+		ch.r.fault("process-pause", p.Info().Target(), at, time.Now())
+	}()
+}
+
+// killHolder SIGKILLs the engine named by the lease, wherever it runs (a
+// scheduled run or the jobqueue's child), so kills hit a run mid-work
+// rather than one waiting for the lock.
+func (ch *chaos) killHolder(name string) {
+	b, err := os.ReadFile(filepath.Join(ch.r.root, history.LeaseFile))
+	if err != nil {
+		return
 	}
+	var l history.Lease
+	if json.Unmarshal(b, &l) != nil || l.Released {
+		return
+	}
+	parts := strings.Split(l.Holder, "-")
+	if len(parts) < 4 {
+		return
+	}
+	pid, err := strconv.Atoi(parts[len(parts)-2])
+	if err != nil {
+		return
+	}
+	// Only ever signal our own engine: the pid must still run edi-pipeline engine.
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || !strings.HasPrefix(string(cmdline), ch.r.c.Config().Binary+"\x00engine\x00") {
+		return
+	}
+	at := time.Now()
+	if syscall.Kill(pid, syscall.SIGKILL) != nil {
+		return
+	}
+	ch.r.fault("process-kill", l.Holder, at, at)
+	ch.count(name)
 }
