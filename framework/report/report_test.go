@@ -524,6 +524,16 @@ func TestLoadRejectsNewerSchema(t *testing.T) {
 	if _, _, err := Load(t.TempDir()); err == nil {
 		t.Error("Load of an empty dir succeeded")
 	}
+	// A history file that is there but broken is an error, not "no history".
+	if err := os.WriteFile(filepath.Join(dir, ResultFile), []byte(`{"schemaVersion": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, history.EventsFile), []byte("{bad\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Load(dir); err == nil {
+		t.Error("Load with a broken history succeeded")
+	}
 }
 
 func TestReportWithoutHistory(t *testing.T) {
@@ -533,6 +543,13 @@ func TestReportWithoutHistory(t *testing.T) {
 	dir := t.TempDir()
 	if err := Write(dir, r, nil); err != nil {
 		t.Fatal(err)
+	}
+	r2, h2, err := Load(dir)
+	if err != nil || h2 != nil || r2.Verdict != VerdictError {
+		t.Errorf("Load of a run without history: %v %v %v", r2, h2, err)
+	}
+	if _, err := RecheckSaved(dir); err == nil || !strings.Contains(err.Error(), "no history") {
+		t.Errorf("Recheck without history: %v", err)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, HTMLFile))
 	if !strings.Contains(string(b), `class="banner error"`) || !strings.Contains(string(b), "kind create cluster: exit 1") {

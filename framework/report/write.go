@@ -3,6 +3,7 @@ package report
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -86,11 +87,15 @@ func writeDerived(dir string, files []renderedFile) error {
 	return nil
 }
 
-// Load reads a run directory written by Write.
+// Load reads a run directory written by Write. The history is nil (and no
+// error) when the run saved none, e.g. one that failed before traffic.
 func Load(dir string) (*Run, *history.History, error) {
 	r, err := LoadRun(dir)
 	if err != nil {
 		return nil, nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, history.EventsFile)); errors.Is(err, fs.ErrNotExist) {
+		return r, nil, nil
 	}
 	h, err := history.Load(dir)
 	if err != nil {
@@ -128,6 +133,9 @@ func recheck(dir string, cfg *check.Config, checker func(*history.History) *chec
 	r, h, err := Load(dir)
 	if err != nil {
 		return nil, fmt.Errorf("recheck: %w", err)
+	}
+	if h == nil {
+		return nil, fmt.Errorf("recheck %s: the run saved no history (%s)", dir, history.EventsFile)
 	}
 	r.Check = checker(h)
 	if cfg != nil {
