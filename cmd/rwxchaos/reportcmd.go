@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/rwxchaos/rwxchaos/framework/check"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/spf13/cobra"
 )
@@ -23,15 +22,7 @@ result.json, junit.xml, summary.md and report.html, and prints the summary.`,
 			if _, err := os.Stat(filepath.Join(dir, report.ResultFile)); err != nil {
 				return usageErr("%s is not a run directory (no %s): pass <report-dir>/<scenario>/<run-id>", dir, report.ResultFile)
 			}
-			prev, err := report.LoadRun(dir)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			cfg := check.DefaultConfig()
-			if prev.Check != nil {
-				cfg = prev.Check.Config
-			}
-			r, err := report.Recheck(dir, cfg)
+			r, err := report.RecheckSaved(dir)
 			if err != nil {
 				return infraErr("%v", err)
 			}

@@ -41,7 +41,7 @@ func newSchemaCmd() *cobra.Command {
 			if err != nil {
 				return infraErr("schema: %v", err)
 			}
-			_, err = cmd.OutOrStdout().Write(append(b, '\n'))
+			_, err = cmd.OutOrStdout().Write(b)
 			return err
 		},
 	}

@@ -478,9 +478,9 @@ func TestDecide(t *testing.T) {
 		{"fail", Run{Check: fail}, VerdictFail, 1},
 		{"expectation fails", Run{Check: pass, Expectations: []Expectation{{Name: "x", Status: check.Fail}}}, VerdictFail, 1},
 		{"void", Run{Check: void}, VerdictVoid, 3},
-		{"phase error", Run{Check: pass, Phases: []Phase{{Name: "deploy", Err: "boom"}}}, VerdictError, 2},
-		{"fault error", Run{Check: fail, Faults: []Fault{{Name: "f", Err: "could not heal"}}}, VerdictError, 2},
-		{"no check", Run{}, VerdictError, 2},
+		{"phase error", Run{Check: pass, Phases: []Phase{{Name: "deploy", Err: "boom"}}}, VerdictError, 3},
+		{"fault error", Run{Check: fail, Faults: []Fault{{Name: "f", Err: "could not heal"}}}, VerdictError, 3},
+		{"no check", Run{}, VerdictError, 3},
 		{"preset", Run{Verdict: VerdictVoid, Check: fail}, VerdictVoid, 3},
 	} {
 		r := tc.r

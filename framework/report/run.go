@@ -57,10 +57,10 @@ func (v Verdict) ExitCode() int {
 		return 0
 	case VerdictFail:
 		return 1
-	case VerdictVoid:
-		return 3
 	default:
-		return 2
+		// void or error: the scenario could not be judged (2 is reserved
+		// for bad input and usage, which never produce a report).
+		return 3
 	}
 }
 

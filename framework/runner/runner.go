@@ -552,8 +552,10 @@ func (r *run) finish(h *history.History, obs provider.Observations) {
 	r.rep.Faults = append(r.rep.Faults, r.skipped...)
 	if h != nil {
 		_ = r.phaseDo(report.PhaseCheck, func() error {
-			res := check.Run(check.FromHistory(h), Config(r.s))
+			cfg := Config(r.s)
+			res := check.Run(check.FromHistory(h), cfg)
 			r.rep.Check = res
+			r.rep.CheckConfig = &cfg
 			r.rep.Expectations = Expectations(r.s, res, r.rep.Faults, obs)
 			return nil
 		})
