@@ -230,6 +230,9 @@ func TestCrashPoints(t *testing.T) {
 
 // SIGKILL at seeded moments of a slowed-down run, twice, then a clean run.
 func TestSIGKILLSeeded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the crash-point matrix covers the same states deterministically")
+	}
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			t.Parallel()
@@ -640,6 +643,9 @@ func TestJobqueue(t *testing.T) {
 }
 
 func TestJobqueueEvery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
 	t.Parallel()
 	v := newVolume(t, 3, 900)
 	jq := v.cmd("jobqueue", "--listen", "127.0.0.1:0", "--every", "200ms", "--engine-args", strings.Join(fastLease, " "))
