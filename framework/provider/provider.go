@@ -42,6 +42,19 @@ type Env interface {
 	Teardown(ctx context.Context) error
 }
 
+// Config is what an environment is built from.
+type Config struct {
+	Scenario *scenario.Scenario
+	// RunDir is the run's report directory (logs, journals, kubeconfig).
+	RunDir string
+	RunID  string
+	Seed   int64
+	// Clock is the run's one clock.
+	Clock func() time.Time
+	// Logf prints a progress line in the run's log.
+	Logf func(format string, args ...any)
+}
+
 // Counter is an optional Env capability: count of output files now, for
 // progress display.
 type Counter interface {

@@ -24,9 +24,8 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/traffic"
 )
 
-// EnvFactory builds the environment for a scenario. runDir is the report
-// directory of this run (for logs and journals).
-type EnvFactory func(s *scenario.Scenario, runDir string, seed int64) (provider.Env, error)
+// EnvFactory builds the environment for a scenario.
+type EnvFactory func(provider.Config) (provider.Env, error)
 
 // Options configures one run.
 type Options struct {
@@ -160,7 +159,9 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 		Proc: history.ProcID(history.RoleClient, "runner"), Role: history.RoleClient, Now: o.Clock}); err != nil {
 		return nil, err
 	}
-	r.inj = fault.NewInjector(fault.Options{Clock: o.Clock, Journal: r.journal, StateDir: o.StateDir, RunID: r.rep.RunID})
+	// Verification waits up to 3 minutes: a restarted kind node takes tens
+	// of seconds to be Ready again.
+	r.inj = fault.NewInjector(fault.Options{Clock: o.Clock, Journal: r.journal, StateDir: o.StateDir, RunID: r.rep.RunID, VerifyTimeout: 3 * time.Minute})
 
 	if d := s.Run.Timeout.D(); d > 0 {
 		var cancel context.CancelFunc
@@ -254,7 +255,7 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 		r.infra = append(r.infra, fmt.Errorf("provider %q is not available in this build", r.s.Cluster.Provider))
 		return nil, obs
 	}
-	env, err := newEnv(r.s, r.dir, r.seed)
+	env, err := newEnv(provider.Config{Scenario: r.s, RunDir: r.dir, RunID: r.rep.RunID, Seed: r.seed, Clock: r.o.Clock, Logf: r.logf})
 	if err != nil {
 		r.infra = append(r.infra, fmt.Errorf("provider %s: %w", r.s.Cluster.Provider, err))
 		return nil, obs

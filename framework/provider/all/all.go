@@ -6,6 +6,7 @@ package all
 import (
 	"sync"
 
+	"github.com/rwxchaos/rwxchaos/framework/provider/kindenv"
 	"github.com/rwxchaos/rwxchaos/framework/provider/localenv"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
@@ -17,5 +18,6 @@ var once sync.Once
 func Register() {
 	once.Do(func() {
 		runner.Register(scenario.ProviderLocal, localenv.New(localenv.Options{}))
+		runner.Register(scenario.ProviderKind, kindenv.New(kindenv.Options{}))
 	})
 }

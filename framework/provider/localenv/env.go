@@ -44,8 +44,9 @@ type Options struct {
 }
 
 // New returns a factory for runner.Register.
-func New(o Options) func(s *scenario.Scenario, runDir string, seed int64) (provider.Env, error) {
-	return func(s *scenario.Scenario, runDir string, seed int64) (provider.Env, error) {
+func New(o Options) func(provider.Config) (provider.Env, error) {
+	return func(pc provider.Config) (provider.Env, error) {
+		s, runDir := pc.Scenario, pc.RunDir
 		if s.Cluster.Provider != scenario.ProviderLocal {
 			return nil, fmt.Errorf("localenv: scenario %s asks for provider %s", s.Metadata.Name, s.Cluster.Provider)
 		}
@@ -55,6 +56,9 @@ func New(o Options) func(s *scenario.Scenario, runDir string, seed int64) (provi
 			bin = os.Getenv("RWXCHAOS_PIPELINE_BINARY")
 		}
 		logf := o.Logf
+		if logf == nil {
+			logf = pc.Logf
+		}
 		if logf == nil {
 			logf = func(string, ...any) {}
 		}
