@@ -23,16 +23,24 @@ type Verdict struct {
 }
 
 // Gate says whether a scenario can run in this environment, before running
-// it: "" to run, else the reason to skip. Kind and existing-cluster
-// scenarios need the lab (RWXCHAOS_LAB=1, or CI=true where the lab is
-// required and a missing lab fails in the lab's own test).
+// it: "" to run, else the reason to skip. Kind scenarios need the lab: with
+// RWXCHAOS_LAB=1 (or CI=true, where the lab is required) the ones labelled
+// `tier: ci` run; RWXCHAOS_LAB=all runs every kind scenario (each takes
+// minutes: they are the nightly set).
 func Gate(s *scenario.Scenario) string {
 	switch s.Cluster.Provider {
 	case scenario.ProviderLocal:
 		return ""
 	case scenario.ProviderKind:
-		if os.Getenv("RWXCHAOS_LAB") == "1" || os.Getenv("CI") == "true" {
+		lab := os.Getenv("RWXCHAOS_LAB")
+		switch {
+		case lab == "all":
 			return ""
+		case lab == "1" || os.Getenv("CI") == "true":
+			if s.Metadata.Labels["tier"] == "ci" {
+				return ""
+			}
+			return "kind scenario outside the CI tier: RWXCHAOS_LAB=all runs it (nightly set)"
 		}
 		return "kind scenario: set RWXCHAOS_LAB=1 after `make lab` to run it against the lab's kind cluster"
 	case scenario.ProviderExisting:
