@@ -55,7 +55,8 @@
 // Journal (role webserver): stored (Key, SHA, Size, Msgs, Path; Detail
 // "restored" when a reserved-but-never-stored key is stored again),
 // rejected (Err, Detail invalid|too large|route|read), dupe (Detail
-// idempotent|conflict), error (ErrClass; also failed /readyz probes).
+// idempotent|conflict), error (ErrClass; storage errors of requests, and
+// a /readyz probe failing after the service was ready).
 //
 // # engine
 //
@@ -104,6 +105,22 @@
 // Journal (role jobqueue): job.enqueue, job.start, job.end (Detail = job
 // id; job.end Outcome fail with Err = exit status when the engine failed or
 // was interrupted by a jobqueue shutdown).
+//
+// # Files on the volume
+//
+// Besides the contract's stages (infile, work, outfile, lease, lock,
+// journal) the binary writes, all classified history.StageOther unless
+// noted:
+//
+//	botssys/data/seen/<stem>.sha256        duplicate marker: "<sha256>  <route>/<stem>.edi"
+//	botssys/data/engine.epoch-<N>-<A>      lock claim marker for the transition away from
+//	                                       epoch N (attempt A); older epochs are removed
+//	botssys/data/error/<route>/<stem>.edi  claimed files that could not be translated
+//	botssys/data/jobqueue/<id>.job         queued jobs
+//	botssys/logging/probe/<proc>.probe     /readyz probe file (lives for one probe)
+//	.upload-*.tmp, .seen-*.tmp, .<name>.*.tmp   temp files (history.StageTemp): uploads
+//	                                       and outputs not yet renamed; a kill leaves
+//	                                       them behind; the engine deletes output temps
 //
 // # Defects
 //
