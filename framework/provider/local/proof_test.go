@@ -33,7 +33,7 @@ func TestProofCrashSafety(t *testing.T) {
 	seed := testSeed(t)
 	count, rate := 1000, 150.0
 	if testing.Short() {
-		count = 300
+		count, rate = 300, 75 // still 4s of faults
 	}
 	r := newRig(t, Config{Webservers: 3, Jobqueue: true, JobqueueEvery: 700 * time.Millisecond,
 		EngineEvery: 100 * time.Millisecond, LeaseTTL: time.Second, Heartbeat: 200 * time.Millisecond,
@@ -64,7 +64,7 @@ func TestProofCrashSafety(t *testing.T) {
 	if st.OK < int64(count)*8/10 {
 		t.Errorf("only %d of %d uploads acked: the run tested too little", st.OK, count)
 	}
-	if counts["kill-engine"]+counts["kill-holder"] < 3 || counts["pause-engine"] < 2 {
+	if counts["kill-engine"]+counts["kill-holder"] < 3 || counts["pause-engine"]+counts["pause-jobqueue"] < 2 {
 		t.Errorf("faults %v: no engine run was killed or paused; the proof proves nothing", counts)
 	}
 	for _, cls := range []string{check.ClassLost, check.ClassDuplicated, check.ClassCorrupt, check.ClassStuck, check.ClassUnexpected} {

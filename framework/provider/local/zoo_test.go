@@ -141,6 +141,9 @@ func overlapShape(t *testing.T, r *rig) {
 // sees A's live lease and gives up ("lock busy") within its lock-wait; with
 // steal-live-lock it takes the lease over from the live holder. Then A is
 // resumed and its removal lands under the superseded epoch: a stale write.
+// The exposure relies on the engine sleeping (--step-delay) between the
+// fence in done() and the removal; if the engine fences after that sleep,
+// this shape needs a checker that flags takeovers of a fresh lease instead.
 func stealShape(t *testing.T, r *rig) {
 	const d = time.Second
 	uploadAll(t, r, 1)
