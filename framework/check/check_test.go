@@ -335,3 +335,24 @@ func TestRecoveryOfHungHolderCountsFromLastSignOfLife(t *testing.T) {
 		t.Fatalf("worst %v: %s", w, c.Message)
 	}
 }
+
+func TestFrozenOperationDoesNotHideRecoveryGap(t *testing.T) {
+	// The holder froze inside a claim: the claim returns after the takeover.
+	// Its call time, not its return, is the last sign of life.
+	b := newBuilder()
+	b.upload("K/1", history.OK)
+	b.output("K/1", 1)
+	b.acquire("engine-h-100-1", 1)
+	b.ev("engine-h-100-1", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch = "K/1", 1 })
+	claim := len(b.h.Events) - 1
+	b.t += int64(3 * time.Second)
+	b.acquire("engine-h-200-2", 2)
+	b.release("engine-h-200-2", 2)
+	b.h.Events[claim].Return = b.t + int64(5*time.Second) // the frozen claim returns late
+	cfg := DefaultConfig()
+	cfg.ClockSkew = 10 * time.Second // the late return is not a stale write here
+	c := Run(FromHistory(&b.h), cfg).Check(CheckLockRecovery)
+	if w := c.Numbers["worstSeconds"]; w < 2.9 || w > 3.1 {
+		t.Fatalf("worst %v: %s", w, c.Message)
+	}
+}

@@ -13,6 +13,7 @@ import (
 type tenureState struct {
 	Tenure
 	acquireEnd   int64 // return of the acquire: the grant is certain from here
+	lastSignCall int64 // latest call of a renew or mutation: alive then (an op may return much later, after a freeze)
 	lastMutCall  int64
 	lastMutProc  string
 	lastMutType  string
@@ -70,6 +71,7 @@ func (s *lockState) observe(e *history.Event) {
 		if e.End() > t.LastHeartbeat {
 			t.LastHeartbeat = e.End()
 		}
+		t.lastSignCall = max(t.lastSignCall, e.Call)
 	case history.EvLockRelease:
 		t := s.tenure(e.Epoch)
 		t.Released, t.End = e.End(), "released"
@@ -97,6 +99,7 @@ func (s *lockState) observe(e *history.Event) {
 		if e.End() > t.LastMutation {
 			t.LastMutation = e.End()
 		}
+		t.lastSignCall = max(t.lastSignCall, e.Call)
 	case history.EvProcExit:
 		if e.Target != "" {
 			s.deaths[e.Target] = e.Call
@@ -212,7 +215,7 @@ func (s *lockState) result(lease *history.Lease, cfg Config) (CheckResult, Check
 		from := s.deathOf(t.Holder)
 		basis := "death"
 		if from == 0 || from > next.Acquired {
-			from = max(t.Acquired, t.LastHeartbeat, t.LastMutation)
+			from = max(t.Acquired, t.lastSignCall)
 			basis = "last sign of life"
 		}
 		if next.Acquired == 0 || from == 0 {
