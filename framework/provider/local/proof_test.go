@@ -2,13 +2,8 @@ package local
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,7 +11,6 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/check"
-	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/traffic"
 )
 
@@ -203,31 +197,14 @@ func (ch *chaos) pause(ctx context.Context, role string, hold time.Duration, nam
 // scheduled run or the jobqueue's child), so kills hit a run mid-work
 // rather than one waiting for the lock.
 func (ch *chaos) killHolder(name string) {
-	b, err := os.ReadFile(filepath.Join(ch.r.root, history.LeaseFile))
+	h, err := ch.r.c.LeaseHolder()
 	if err != nil {
-		return
-	}
-	var l history.Lease
-	if json.Unmarshal(b, &l) != nil || l.Released {
-		return
-	}
-	parts := strings.Split(l.Holder, "-")
-	if len(parts) < 4 {
-		return
-	}
-	pid, err := strconv.Atoi(parts[len(parts)-2])
-	if err != nil {
-		return
-	}
-	// Only ever signal our own engine: the pid must still run edi-pipeline engine.
-	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil || !strings.HasPrefix(string(cmdline), ch.r.c.Config().Binary+"\x00engine\x00") {
 		return
 	}
 	at := time.Now()
-	if syscall.Kill(pid, syscall.SIGKILL) != nil {
+	if syscall.Kill(h.PID, syscall.SIGKILL) != nil {
 		return
 	}
-	ch.r.fault("process-kill", l.Holder, at, at)
+	ch.r.fault("process-kill", h.Proc, at, at)
 	ch.count(name)
 }
