@@ -20,8 +20,8 @@ type CleanupResult struct {
 	Killed []string
 	// Gone lists pidfiles whose process had already exited.
 	Gone []string
-	// Skipped lists processes left alone, with the reason (their runner is
-	// still alive, or the pid now belongs to another process).
+	// Skipped lists processes left alone because their runner is still
+	// alive (a run in progress), with the reason.
 	Skipped []string
 }
 
@@ -81,7 +81,8 @@ func Cleanup(ctx context.Context, root string, force bool) (*CleanupResult, erro
 				res.Gone = append(res.Gone, name)
 			}
 		case ticks != r.StartTicks:
-			res.Skipped = append(res.Skipped, fmt.Sprintf("%s: pid %d now belongs to another process", name, r.PID))
+			// The child is gone and its pid reused: nothing of ours to end.
+			res.Gone = append(res.Gone, name+" (pid since reused)")
 		default:
 			_ = syscall.Kill(-r.PID, syscall.SIGCONT)
 			if err := syscall.Kill(-r.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {

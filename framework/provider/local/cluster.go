@@ -332,6 +332,9 @@ func (c *Cluster) supervise(s *slot) {
 				c.mu.Unlock()
 				break
 			}
+			if errors.Is(err, errStopped) {
+				return
+			}
 			c.logf("restart %s %d: %v", s.role, s.idx, err)
 			select {
 			case <-time.After(time.Second):

@@ -365,3 +365,20 @@ func TestCleanupKillsStoppedSurvivor(t *testing.T) {
 		t.Errorf("survivor ended with %v", st)
 	}
 }
+
+// A pidfile whose pid now names another process is stale: Cleanup must not
+// signal that process, and must remove the pidfile so Start works again.
+func TestCleanupIgnoresReusedPid(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(PidDir(root), 0o755)
+	me := os.Getpid()
+	rec := `{"pid":` + strconv.Itoa(me) + `,"startTicks":1,"role":"webserver","index":0,"runner":999999999,"runnerStart":1}`
+	os.WriteFile(filepath.Join(PidDir(root), "webserver-0-"+strconv.Itoa(me)+".json"), []byte(rec), 0o644)
+	res, err := Cleanup(context.Background(), root, false)
+	if err != nil || len(res.Gone) != 1 || len(res.Killed) != 0 {
+		t.Fatalf("cleanup: %+v %v", res, err)
+	}
+	if left, _ := listPidfiles(root); len(left) != 0 {
+		t.Errorf("pidfiles left: %v", left)
+	}
+}
