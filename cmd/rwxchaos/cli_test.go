@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	cliBin      string
+	pipelineBin string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "rwxchaos-cli-test")
+	if err != nil {
+		panic(err)
+	}
+	cliBin = filepath.Join(dir, "rwxchaos")
+	pipelineBin = filepath.Join(dir, "edi-pipeline")
+	for pkg, out := range map[string]string{".": cliBin, "../edi-pipeline": pipelineBin} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cli runs rwxchaos with an isolated state and cache dir.
+func cli(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(cliBin, args...)
+	cmd.Env = append(append(os.Environ(), "RWXCHAOS_PIPELINE_BINARY="+pipelineBin), env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+func TestValidateBrokenCorpus(t *testing.T) {
+	files, _ := filepath.Glob("../../framework/scenario/testdata/invalid/*.yaml")
+	if len(files) < 30 {
+		t.Fatalf("only %d broken scenario files in the corpus", len(files))
+	}
+	pos := regexp.MustCompile(`:\d+(:\d+)?: `)
+	for _, f := range files {
+		_, stderr, code := cli(t, nil, "validate", f)
+		if code != exitUsage {
+			t.Errorf("%s: exit %d, want %d", f, code, exitUsage)
+		}
+		if !strings.Contains(stderr, filepath.Base(f)) || !(pos.MatchString(stderr) || strings.Contains(stderr, "file is empty")) {
+			t.Errorf("%s: error does not say file:line: %q", f, stderr)
+		}
+	}
+	// All at once: every file reported, still exit 2.
+	_, stderr, code := cli(t, nil, append([]string{"validate"}, files...)...)
+	if code != exitUsage || !strings.Contains(stderr, fmt.Sprintf("%d of %d scenario files are invalid", len(files), len(files))) {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+func TestValidateLibraryAndSchema(t *testing.T) {
+	files, _ := filepath.Glob("../../scenarios/library/*.yaml")
+	if _, stderr, code := cli(t, nil, append([]string{"validate"}, files...)...); code != 0 {
+		t.Fatalf("library invalid (exit %d): %s", code, stderr)
+	}
+	out, _, code := cli(t, nil, "schema")
+	if code != 0 || !strings.Contains(out, `"$schema"`) {
+		t.Fatalf("schema exit %d: %.200s", code, out)
+	}
+	if _, _, code := cli(t, nil, "run", "no-such-scenario"); code != exitUsage {
+		t.Fatalf("unknown scenario: exit %d, want %d", code, exitUsage)
+	}
+	if _, _, code := cli(t, nil, "frobnicate"); code != exitUsage {
+		t.Fatalf("unknown command: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// leftovers lists live processes that belong to runs under cache (their
+// command line names the cache dir), and whether any is stopped.
+func leftovers(cache string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(b, []byte(cache)) {
+			continue
+		}
+		st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if i := bytes.LastIndexByte(st, ')'); i > 0 && i+2 < len(st) && st[i+2] == 'Z' {
+			continue
+		}
+		out = append(out, e.Name()+" "+strings.ReplaceAll(string(b), "\x00", " "))
+	}
+	return out
+}
+
+// TestInterruptedRunsLeaveNothing kills the runner at random moments (SIGINT:
+// it must heal and tear down by itself; SIGKILL: `rwxchaos cleanup` must) and
+// proves no process, paused process, fault state or volume is left behind.
+func TestInterruptedRunsLeaveNothing(t *testing.T) {
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("RWXCHAOS_TEST_SEED"); s != "" {
+		fmt.Sscan(s, &seed)
+	}
+	t.Logf("seed %d (replay with RWXCHAOS_TEST_SEED)", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	rounds := 4
+	if testing.Short() {
+		rounds = 2
+	}
+	for i := 0; i < rounds; i++ {
+		sig := syscall.SIGKILL
+		if i%2 == 1 {
+			sig = syscall.SIGINT
+		}
+		// The scenario pauses the lock holder for 7 s from about 2 s after
+		// steady state: kills land before, during and after the pause.
+		after := time.Duration(500+rng.IntN(11000)) * time.Millisecond
+		t.Run(fmt.Sprintf("%s-after-%s", sig, after), func(t *testing.T) {
+			tmp := t.TempDir()
+			cache, state := filepath.Join(tmp, "cache"), filepath.Join(tmp, "state")
+			env := []string{"RWXCHAOS_CACHE=" + cache, "RWXCHAOS_STATE=" + state, "RWXCHAOS_PIPELINE_BINARY=" + pipelineBin}
+			cmd := exec.Command(cliBin, "run", "engine-paused-past-lease", "-q", "--report-dir", filepath.Join(tmp, "reports"))
+			cmd.Env = append(os.Environ(), env...)
+			var logs bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &logs, &logs
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+				t.Logf("run finished before the interrupt")
+			case <-time.After(after):
+				_ = cmd.Process.Signal(sig)
+				select {
+				case <-done:
+				case <-time.After(90 * time.Second):
+					_ = cmd.Process.Kill()
+					t.Fatalf("runner did not exit within 90s of %s:\n%s", sig, logs.String())
+				}
+			}
+			if sig == syscall.SIGINT {
+				// A graceful interrupt heals and tears down by itself.
+				if left := leftovers(cache); len(left) > 0 {
+					t.Errorf("after SIGINT, before cleanup, processes left: %v\n%s", left, logs.String())
+				}
+			}
+			out, stderr, code := cli(t, env, "cleanup")
+			if code != 0 {
+				t.Fatalf("cleanup exit %d: %s %s", code, out, stderr)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for len(leftovers(cache)) > 0 && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if left := leftovers(cache); len(left) > 0 {
+				t.Fatalf("processes left after cleanup: %v\ncleanup said: %s", left, out)
+			}
+			if vols, _ := filepath.Glob(filepath.Join(cache, "volumes", "*")); len(vols) > 0 {
+				t.Fatalf("volumes left after cleanup: %v\ncleanup said: %s", vols, out)
+			}
+			if sts, _ := filepath.Glob(filepath.Join(state, "faults", "*.json")); len(sts) > 0 {
+				t.Fatalf("fault state left after cleanup: %v", sts)
+			}
+			// A second cleanup finds nothing to do.
+			if out, _, code := cli(t, env, "cleanup"); code != 0 || !strings.Contains(out, "0 healed, 0 failed") {
+				t.Fatalf("second cleanup: exit %d: %s", code, out)
+			}
+		})
+	}
+}
