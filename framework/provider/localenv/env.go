@@ -174,6 +174,9 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 		return nil, &provider.Unsupported{Action: string(spec.Action), Env: "local",
 			Reason: "the local provider runs processes on one host: only process-kill, process-pause and process-restart apply"}
 	}
+	if spec.Target.Select == scenario.SelectLockHolder {
+		return e.lockHolderFault(ctx, spec)
+	}
 	procs, err := e.targets(ctx, spec, rng)
 	if err != nil {
 		return nil, err
@@ -241,8 +244,6 @@ func (e *Env) targets(ctx context.Context, spec scenario.FaultSpec, rng *rand.Ra
 func (e *Env) pick(spec scenario.FaultSpec, rng *rand.Rand, count int) ([]*local.Process, error) {
 	t := spec.Target
 	switch {
-	case t.Select == scenario.SelectLockHolder:
-		return e.lockHolder()
 	case t.Select == scenario.SelectRandomWebserver:
 		ps := e.c.Running(local.RoleWebserver)
 		rng.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
@@ -263,21 +264,31 @@ func (e *Env) pick(spec scenario.FaultSpec, rng *rand.Rand, count int) ([]*local
 	}
 }
 
-// lockHolder finds the engine run named by the lease.
-func (e *Env) lockHolder() ([]*local.Process, error) {
-	snap, err := history.Scan(e.root, time.Now())
-	if err != nil {
-		return nil, err
+// lockHolderFault targets the process holding the engine lock, whether a
+// scheduled engine run or one the jobqueue started (its own process group).
+func (e *Env) lockHolderFault(ctx context.Context, spec scenario.FaultSpec) ([]fault.Fault, error) {
+	if spec.Action == scenario.ActionProcessRestart {
+		return nil, &provider.Unsupported{Action: "process-restart of the lock holder", Env: "local", Reason: "engine runs are not restarted; use process-kill or process-pause"}
 	}
-	if snap.Lease == nil || snap.Lease.Released {
-		return nil, errors.New("nobody holds the engine lock right now")
-	}
-	for _, p := range e.c.Running(local.RoleEngine) {
-		if pidOf(snap.Lease.Holder) == p.Info().PID {
-			return []*local.Process{p}, nil
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := e.c.LeaseHolder()
+		if err == nil {
+			desc := fmt.Sprintf("engine pid %d (lock epoch %d)", h.PID, h.Epoch)
+			if h.Run != nil {
+				desc = h.Run.Info().Target() + fmt.Sprintf(" (lock epoch %d)", h.Epoch)
+			}
+			return []fault.Fault{&fault.Signal{FaultName: spec.Name, Act: string(spec.Action), Desc: desc, Pid: h.PID}}, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("target lock-holder: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
 		}
 	}
-	return nil, fmt.Errorf("lease holder %s is not a live engine run", snap.Lease.Holder)
 }
 
 // Drain runs engine passes until the pipeline is empty.
