@@ -49,6 +49,9 @@ type Config struct {
 	// ClockSkew is how far apart the writers' clocks may be. Epoch order is
 	// judged by fencing tokens; wall-clock comparisons allow this much slack.
 	ClockSkew time.Duration `json:"clockSkew"`
+	// LeaseTTL is the engine lease's TTL: breaking a lease younger than this
+	// is stealing it from a live holder. 0 takes it from the snapshot's lease.
+	LeaseTTL time.Duration `json:"leaseTTL"`
 	// LatencyP99 bounds upload-ack → output p99; 0 skips the bound.
 	LatencyP99 time.Duration `json:"latencyP99"`
 }

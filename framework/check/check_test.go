@@ -356,3 +356,22 @@ func TestFrozenOperationDoesNotHideRecoveryGap(t *testing.T) {
 		t.Fatalf("worst %v: %s", w, c.Message)
 	}
 }
+
+func TestStolenLease(t *testing.T) {
+	b := newBuilder()
+	b.upload("K/1", history.OK)
+	b.output("K/1", 1)
+	b.acquire("e1", 1)
+	b.ev("e2", history.RoleEngine, history.EvLockTakeover, func(e *history.Event) { e.Epoch, e.Holder, e.Detail = 1, "e1", "age 400ms" })
+	b.acquire("e2", 2)
+	b.h.Snapshot.Lease = &history.Lease{Holder: "e2", Epoch: 2, TTLMillis: 3000, Released: true}
+	c := b.run().Check(CheckLockSafety)
+	if c.Status != Fail || c.Anomalies[0].Class != ClassStolenLease {
+		t.Fatalf("%s %+v", c.Status, c.Anomalies)
+	}
+	// A takeover after the TTL is recovery, not theft.
+	b.h.Events[len(b.h.Events)-2].Detail = "age 3.2s"
+	if c := b.run().Check(CheckLockSafety); c.Status != Pass {
+		t.Fatalf("%s %+v", c.Status, c.Anomalies)
+	}
+}

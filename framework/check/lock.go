@@ -21,14 +21,22 @@ type tenureState struct {
 	foreignWrite bool
 }
 
+type takeover struct {
+	proc, holder string
+	epoch        uint64
+	at           int64
+	age          time.Duration
+}
+
 type lockState struct {
-	tenures  map[uint64]*tenureState
-	procLast map[string]uint64
-	deaths   map[string]int64 // proc id or pid → time the runner saw it die
-	acquires int
-	unfenced CheckResult
-	safety   CheckResult
-	mutators int
+	takeovers []takeover
+	tenures   map[uint64]*tenureState
+	procLast  map[string]uint64
+	deaths    map[string]int64 // proc id or pid → time the runner saw it die
+	acquires  int
+	unfenced  CheckResult
+	safety    CheckResult
+	mutators  int
 }
 
 func newLockState() *lockState {
@@ -66,6 +74,12 @@ func (s *lockState) observe(e *history.Event) {
 				Detail: fmt.Sprintf("%s acquired epoch %d after holding epoch %d", e.Proc, e.Epoch, last)})
 		}
 		s.procLast[e.Proc] = e.Epoch
+	case history.EvLockTakeover:
+		if a, ok := strings.CutPrefix(e.Detail, "age "); ok {
+			if d, err := time.ParseDuration(a); err == nil {
+				s.takeovers = append(s.takeovers, takeover{proc: e.Proc, holder: e.Holder, epoch: e.Epoch, at: e.Call, age: d})
+			}
+		}
 	case history.EvLockRenew:
 		t := s.tenure(e.Epoch)
 		if e.End() > t.LastHeartbeat {
@@ -165,6 +179,20 @@ func (s *lockState) result(lease *history.Lease, cfg Config) (CheckResult, Check
 			safety.add(Anomaly{Class: ClassStaleWrite, Epoch: ep, Proc: t.lastMutProc, Key: t.lastMutKey, Time: t.lastMutCall,
 				Detail: fmt.Sprintf("%s did %s under epoch %d %s after a newer epoch was granted (split brain: two holders at once)",
 					t.lastMutProc, t.lastMutType, ep, time.Duration(t.lastMutCall-minLater[i+1]).Round(time.Millisecond))})
+		}
+	}
+	// A lease broken before its TTL ran out belonged to a live holder: two
+	// holders at once, whatever the holder did next.
+	ttl := cfg.LeaseTTL
+	if ttl == 0 && lease != nil {
+		ttl = time.Duration(lease.TTLMillis) * time.Millisecond
+	}
+	if ttl > 0 {
+		for _, tk := range s.takeovers {
+			if tk.age+cfg.ClockSkew < ttl {
+				safety.add(Anomaly{Class: ClassStolenLease, Epoch: tk.epoch, Proc: tk.proc, Time: tk.at,
+					Detail: fmt.Sprintf("%s broke epoch %d of %s whose lease was renewed %s before (TTL %s): the holder was alive", tk.proc, tk.epoch, tk.holder, tk.age, ttl)})
+			}
 		}
 	}
 	for _, a := range s.unfenced.Anomalies {

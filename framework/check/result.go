@@ -36,6 +36,7 @@ const (
 	ClassStaleWrite   = "stale-write"   // a holder mutated after a newer epoch was granted
 	ClassUnfenced     = "unfenced"      // a mutation under no lock epoch
 	ClassEpochRegress = "epoch-regress" // a holder's epochs went backwards
+	ClassStolenLease  = "stolen-lease"  // a lease broken before its TTL ran out
 	ClassLeftover     = "leftover"
 	ClassStaleLease   = "stale-lease"
 )

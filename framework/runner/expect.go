@@ -24,6 +24,7 @@ func Config(s *scenario.Scenario) check.Config {
 		c.LockExclusive = *e.LockExclusive
 	}
 	c.LockRecoveredWithin = e.LockRecoveredWithin.D()
+	c.LeaseTTL = s.Workload.Engine.LeaseTTL.D()
 	c.MaxStuck = e.MaxStuck
 	if e.MaxIndeterminate > 0 {
 		c.MaxIndeterminate = e.MaxIndeterminate
