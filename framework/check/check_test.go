@@ -362,7 +362,7 @@ func TestStolenLease(t *testing.T) {
 	b.upload("K/1", history.OK)
 	b.output("K/1", 1)
 	b.acquire("e1", 1)
-	b.ev("e2", history.RoleEngine, history.EvLockTakeover, func(e *history.Event) { e.Epoch, e.Holder, e.Detail = 1, "e1", "age 400ms" })
+	b.ev("e2", history.RoleEngine, history.EvLockTakeover, func(e *history.Event) { e.Epoch, e.Holder, e.Detail = 1, "e1", "age 400ms ttl 3s" })
 	b.acquire("e2", 2)
 	b.process("e2", 2, "K/2")
 	b.upload("K/2", history.OK)
@@ -374,7 +374,7 @@ func TestStolenLease(t *testing.T) {
 	// A takeover after the TTL is recovery, not theft.
 	for i := range b.h.Events {
 		if b.h.Events[i].Type == history.EvLockTakeover {
-			b.h.Events[i].Detail = "age 3.2s"
+			b.h.Events[i].Detail = "age 3.2s ttl 3s"
 		}
 	}
 	if c := b.run().Check(CheckLockSafety); c.Status != Pass {

@@ -25,7 +25,7 @@ type takeover struct {
 	proc, holder string
 	epoch        uint64
 	at           int64
-	age          time.Duration
+	age, ttl     time.Duration // of the broken lease; ttl 0 = not journaled
 }
 
 type lockState struct {
@@ -75,9 +75,16 @@ func (s *lockState) observe(e *history.Event) {
 		}
 		s.procLast[e.Proc] = e.Epoch
 	case history.EvLockTakeover:
-		if a, ok := strings.CutPrefix(e.Detail, "age "); ok {
-			if d, err := time.ParseDuration(a); err == nil {
-				s.takeovers = append(s.takeovers, takeover{proc: e.Proc, holder: e.Holder, epoch: e.Epoch, at: e.Call, age: d})
+		// Detail: "age <duration>[ ttl <duration>]" of the broken lease.
+		f := strings.Fields(e.Detail)
+		if len(f) >= 2 && f[0] == "age" {
+			tk := takeover{proc: e.Proc, holder: e.Holder, epoch: e.Epoch, at: e.Call}
+			var err error
+			if tk.age, err = time.ParseDuration(f[1]); err == nil {
+				if len(f) >= 4 && f[2] == "ttl" {
+					tk.ttl, _ = time.ParseDuration(f[3])
+				}
+				s.takeovers = append(s.takeovers, tk)
 			}
 		}
 	case history.EvLockRenew:
@@ -187,12 +194,14 @@ func (s *lockState) result(lease *history.Lease, cfg Config) (CheckResult, Check
 	if ttl == 0 && lease != nil {
 		ttl = time.Duration(lease.TTLMillis) * time.Millisecond
 	}
-	if ttl > 0 {
-		for _, tk := range s.takeovers {
-			if tk.age+cfg.ClockSkew < ttl {
-				safety.add(Anomaly{Class: ClassStolenLease, Epoch: tk.epoch, Proc: tk.proc, Time: tk.at,
-					Detail: fmt.Sprintf("%s broke epoch %d of %s whose lease was renewed %s before (TTL %s): the holder was alive", tk.proc, tk.epoch, tk.holder, tk.age, ttl)})
-			}
+	for _, tk := range s.takeovers {
+		limit := tk.ttl
+		if limit == 0 {
+			limit = ttl
+		}
+		if limit > 0 && tk.age+cfg.ClockSkew < limit {
+			safety.add(Anomaly{Class: ClassStolenLease, Epoch: tk.epoch, Proc: tk.proc, Time: tk.at,
+				Detail: fmt.Sprintf("%s broke epoch %d of %s whose lease was renewed %s before (TTL %s): the holder was alive", tk.proc, tk.epoch, tk.holder, tk.age, limit)})
 		}
 	}
 	for _, a := range s.unfenced.Anomalies {
