@@ -15,6 +15,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rwxchaos/rwxchaos/framework/fault"
@@ -46,8 +47,17 @@ func NewClient(cfg *rest.Config) (client.Client, error) {
 	return c, nil
 }
 
-// YAML renders obj as a manifest (status and empty fields left out).
+// YAML renders obj as a manifest (status and empty fields left out), with
+// its apiVersion and kind filled in from the scheme when missing.
 func YAML(obj client.Object) ([]byte, error) {
+	if obj.GetObjectKind().GroupVersionKind().Kind == "" {
+		if s, err := Scheme(); err == nil {
+			if gvk, err := apiutil.GVKForObject(obj, s); err == nil {
+				obj = obj.DeepCopyObject().(client.Object)
+				obj.GetObjectKind().SetGroupVersionKind(gvk)
+			}
+		}
+	}
 	b, err := yaml.Marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("render %s %s: %w", kindOf(obj), obj.GetName(), err)

@@ -6,6 +6,7 @@ package all
 import (
 	"sync"
 
+	"github.com/rwxchaos/rwxchaos/framework/provider/existingenv"
 	"github.com/rwxchaos/rwxchaos/framework/provider/kindenv"
 	"github.com/rwxchaos/rwxchaos/framework/provider/localenv"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
@@ -19,5 +20,6 @@ func Register() {
 	once.Do(func() {
 		runner.Register(scenario.ProviderLocal, localenv.New(localenv.Options{}))
 		runner.Register(scenario.ProviderKind, kindenv.New(kindenv.Options{}))
+		runner.Register(scenario.ProviderExisting, existingenv.New(existingenv.Options{}))
 	})
 }

@@ -1,0 +1,220 @@
+package existingenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
+	"github.com/rwxchaos/rwxchaos/framework/chaos"
+	"github.com/rwxchaos/rwxchaos/framework/fault"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+)
+
+// roleLabels are the pod labels of a role: the pipeline's own (with this
+// run's label) or the external app's selectors.
+func (e *Env) roleLabels(r scenario.Role) (map[string]string, error) {
+	if e.external() {
+		sel := e.s.Workload.External.Selectors
+		var m map[string]string
+		switch r {
+		case scenario.RoleWebserver:
+			m = sel.Webserver
+		case scenario.RoleEngine:
+			m = sel.Engine
+		case scenario.RoleJobqueue:
+			m = sel.Jobqueue
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("no pod selector for role %s: set workload.external.selectors.%s", r, r)
+		}
+		return maps.Clone(m), nil
+	}
+	switch r {
+	case scenario.RoleWebserver, scenario.RoleEngine, scenario.RoleJobqueue:
+		return map[string]string{k8s.LabelApp: k8s.App, k8s.LabelComponent: string(r), k8s.LabelRun: e.runID}, nil
+	}
+	return nil, fmt.Errorf("unknown role %q", r)
+}
+
+// target resolves a fault target to pods of the workload namespace. With
+// select random-webserver it picks Running webservers with the run's seed
+// (in dry run, it leaves the choice to Chaos Mesh: one of the selector).
+func (e *Env) target(ctx context.Context, t scenario.TargetSpec, rng *rand.Rand, dry bool) (chaos.Target, error) {
+	count := t.Count
+	switch {
+	case t.Role != "":
+		l, err := e.roleLabels(t.Role)
+		if err != nil {
+			return chaos.Target{}, err
+		}
+		return chaos.Target{Namespace: e.ns, Labels: l, Count: count}, nil
+	case t.Select == scenario.SelectRandomWebserver:
+		l, err := e.roleLabels(scenario.RoleWebserver)
+		if err != nil {
+			return chaos.Target{}, err
+		}
+		if dry {
+			return chaos.Target{Namespace: e.ns, Labels: l, Count: max(count, 1)}, nil
+		}
+		pods, err := e.runningPods(ctx, l)
+		if err != nil {
+			return chaos.Target{}, err
+		}
+		if len(pods) == 0 {
+			return chaos.Target{}, fmt.Errorf("no Running webserver pod in %s matches %v", e.ns, l)
+		}
+		rng.Shuffle(len(pods), func(i, j int) { pods[i], pods[j] = pods[j], pods[i] })
+		return chaos.Target{Namespace: e.ns, Pods: pods[:min(max(count, 1), len(pods))]}, nil
+	}
+	return chaos.Target{}, &provider.Unsupported{Action: "target " + string(t.Select) + t.Node, Env: "existing",
+		Reason: "Chaos Mesh faults target pods: use target.role or select random-webserver"}
+}
+
+func (e *Env) runningPods(ctx context.Context, l map[string]string) ([]string, error) {
+	pods, err := e.cs.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(l).String()})
+	if err != nil {
+		return nil, fmt.Errorf("list pods in %s: %s%s", e.ns, redact(err.Error()), rbacHint(err))
+	}
+	var names []string
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			names = append(names, p.Name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func chaosKind(a scenario.Action) string {
+	switch a {
+	case scenario.ActionChaosPartition:
+		return "NetworkChaos"
+	case scenario.ActionChaosPodKill, scenario.ActionChaosPodFailure:
+		return "PodChaos"
+	case scenario.ActionChaosIOLatency, scenario.ActionChaosIOFault:
+		return "IOChaos"
+	}
+	return ""
+}
+
+// buildChaos turns a scenario fault into its Chaos Mesh object. Outside a
+// dry run it first checks the cluster can inject that kind.
+func (e *Env) buildChaos(ctx context.Context, f scenario.FaultSpec, rng *rand.Rand, dry bool) (chaos.Object, chaos.Target, error) {
+	kind := chaosKind(f.Action)
+	if kind == "" {
+		return nil, chaos.Target{}, &provider.Unsupported{Action: string(f.Action), Env: "existing",
+			Reason: "provider existing injects faults only through Chaos Mesh: use chaos-pod-kill, chaos-pod-failure, chaos-partition, chaos-io-latency or chaos-io-fault"}
+	}
+	if err := e.allowed(e.ns); err != nil {
+		return nil, chaos.Target{}, err
+	}
+	if !dry {
+		if err := chaos.Check(ctx, e.cc, kind, e.ns, e.o.Daemon); err != nil {
+			return nil, chaos.Target{}, err
+		}
+	}
+	t, err := e.target(ctx, f.Target, rng, dry)
+	if err != nil {
+		return nil, chaos.Target{}, err
+	}
+	e.mu.Lock()
+	e.seq[f.Name]++
+	meta := chaos.Meta{Namespace: e.ns, RunID: e.runID, Fault: f.Name, Seq: e.seq[f.Name]}
+	e.mu.Unlock()
+	d := f.Duration.D()
+	var obj chaos.Object
+	switch f.Action {
+	case scenario.ActionChaosPartition:
+		peer, perr := e.roleLabels(scenario.Role(f.To))
+		if perr != nil {
+			return nil, t, fmt.Errorf("chaos-partition to %q: %w", f.To, perr)
+		}
+		obj, err = chaos.NetworkPartition(chaos.Partition{Meta: meta, From: t,
+			To: chaos.Target{Namespace: e.ns, Labels: peer}, Direction: chaos.Direction(f.Direction), Duration: d})
+	case scenario.ActionChaosPodKill:
+		obj, err = chaos.PodKill(meta, t, 0)
+	case scenario.ActionChaosPodFailure:
+		obj, err = chaos.PodFailure(meta, t, d)
+	case scenario.ActionChaosIOLatency, scenario.ActionChaosIOFault:
+		mp := k8s.MountPath
+		if e.external() {
+			mp = e.s.Workload.External.MountPath
+		}
+		io := chaos.IO{Meta: meta, Target: t, VolumePath: mp, Percent: f.Percent, Duration: d}
+		if f.Action == scenario.ActionChaosIOLatency {
+			obj, err = chaos.IOLatency(io, f.Latency.D())
+		} else {
+			obj, err = chaos.IOFault(io, f.Errno)
+		}
+	}
+	return obj, t, err
+}
+
+// Fault resolves a scenario fault into one Chaos Mesh object.
+func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
+	if e.cc == nil {
+		return nil, errors.New("existing: Fault before Provision")
+	}
+	obj, t, err := e.buildChaos(ctx, spec, rng, false)
+	if err != nil {
+		return nil, err
+	}
+	cf := chaos.NewFault(e.cc, obj, chaos.Options{Action: string(spec.Action), Name: spec.Name, Target: t.String(),
+		Logf: e.o.Logf, Now: e.o.Clock, Kubeconfig: e.cl.kubeconfig, Context: e.cl.context})
+	if e.external() || spec.Target.Role == "" && spec.Target.Select == "" {
+		return []fault.Fault{cf}, nil
+	}
+	role := spec.Target.Role
+	if spec.Target.Select == scenario.SelectRandomWebserver {
+		role = scenario.RoleWebserver
+	}
+	return []fault.Fault{&wholeAgain{Fault: cf, e: e, role: role}}, nil
+}
+
+// wholeAgain adds to VerifyHealed: the pipeline's Deployment of the hit
+// role has all its replicas available again (a killed or failed pod
+// replaced), so readyWithin measures the service, not just Chaos Mesh.
+type wholeAgain struct {
+	*chaos.Fault
+	e    *Env
+	role scenario.Role
+}
+
+func (w *wholeAgain) VerifyHealed(ctx context.Context) error {
+	if err := w.Fault.VerifyHealed(ctx); err != nil {
+		return err
+	}
+	if w.e.objs == nil {
+		return nil
+	}
+	var want int32
+	var name string
+	switch w.role {
+	case scenario.RoleWebserver:
+		name, want = w.e.objs.Webserver.Name, *w.e.objs.Webserver.Spec.Replicas
+	case scenario.RoleJobqueue:
+		if w.e.objs.Jobqueue == nil {
+			return nil
+		}
+		name, want = w.e.objs.Jobqueue.Name, 1
+	default:
+		return nil // the engine is a CronJob: its next run is a new pod
+	}
+	d, err := w.e.cs.AppsV1().Deployments(w.e.ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if d.Status.AvailableReplicas < want || d.Status.UpdatedReplicas < want {
+		return fmt.Errorf("deployment %s: %d of %d replicas available again", name, d.Status.AvailableReplicas, want)
+	}
+	return nil
+}
