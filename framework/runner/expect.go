@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/check"
@@ -123,10 +124,20 @@ func Expectations(s *scenario.Scenario, res *check.Result, faults []report.Fault
 			skip("rescheduledWithin", "≤ "+d.String(), "no rescheduling was observed in this environment")
 		} else {
 			var worst time.Duration
+			var never []string
 			for _, rs := range obs.Reschedules {
+				if rs.To == "" {
+					never = append(never, rs.Component+" from "+rs.From)
+					continue
+				}
 				worst = max(worst, rs.After)
 			}
-			add("rescheduledWithin", "≤ "+d.String(), fmt.Sprintf("worst %s over %d", worst.Round(time.Millisecond), len(obs.Reschedules)), worst <= d, "from fault to a replacement Ready on a healthy node")
+			if len(never) > 0 {
+				add("rescheduledWithin", "≤ "+d.String(), fmt.Sprintf("%d of %d never rescheduled", len(never), len(obs.Reschedules)), false,
+					"no replacement became Ready on a healthy node: "+strings.Join(never, ", "))
+			} else {
+				add("rescheduledWithin", "≤ "+d.String(), fmt.Sprintf("worst %s over %d", worst.Round(time.Millisecond), len(obs.Reschedules)), worst <= d, "from fault to a replacement Ready on a healthy node")
+			}
 		}
 	}
 	return out

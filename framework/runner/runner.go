@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,7 +108,7 @@ func (r *run) now() time.Time { return r.o.Clock() }
 
 func (r *run) logf(format string, args ...any) {
 	if r.o.Log != nil {
-		fmt.Fprintf(r.o.Log, "%s %s\n", r.now().UTC().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+		fmt.Fprintf(r.o.Log, "%s %s\n", r.now().UTC().Format("15:04:05.000"), strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
 	}
 }
 

@@ -111,7 +111,10 @@ func (e *Env) Provision(ctx context.Context) error {
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		return fmt.Errorf("docker is not running (run `make lab`, which starts dockerd): %w", err)
 	}
-	name := kind.NamePrefix + strings.TrimPrefix(e.s.Cluster.Kind.Name, kind.NamePrefix)
+	name := e.s.Cluster.Kind.Name
+	if name == scenario.DefaultKindClusterName {
+		name = "scenario" // kind.New prefixes: rwxchaos-scenario
+	}
 	e.shared = filepath.Join(lab.CacheDir(), "kind-shared", name)
 	e.volume = filepath.Join(e.shared, "runs", e.runID)
 	if err := os.MkdirAll(e.volume, 0o777); err != nil {
