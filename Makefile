@@ -40,3 +40,12 @@ lab:
 # What CI runs before the tests: the lab, plus removal of leftover clusters.
 lab-ci:
 	hack/lab/ci.sh
+
+.PHONY: chaos-lab
+
+# Chaos Mesh for the lab (controller-manager, chaos-daemon, helm), built
+# offline from the Go module proxy into $(RWXCHAOS_CACHE)/chaosmesh; needs
+# `make lab` first. Not part of CI (cold build ~10+ min on 2 cores). Then:
+#   RWXCHAOS_LAB=1 go test ./framework/provider/existingenv/ -run TestLabChaosMesh -v
+chaos-lab:
+	hack/chaosmesh/build.sh

@@ -1,0 +1,264 @@
+package existingenv_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rwxchaos/rwxchaos/framework/chaos"
+	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/provider/all"
+	"github.com/rwxchaos/rwxchaos/framework/provider/existingenv"
+	"github.com/rwxchaos/rwxchaos/framework/provider/kind"
+	"github.com/rwxchaos/rwxchaos/framework/provider/kindenv"
+	"github.com/rwxchaos/rwxchaos/framework/provider/local"
+	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/runner"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+)
+
+type chaosImages struct {
+	ControllerManager string `json:"controllerManager"`
+	Daemon            string `json:"daemon"`
+}
+
+// requireChaosLab skips (with the reason) unless RWXCHAOS_LAB=1 and both
+// the kind lab and the Chaos Mesh images (make chaos-lab) are built.
+func requireChaosLab(t *testing.T) (*lab.Manifest, chaosImages) {
+	t.Helper()
+	if !lab.Requested() {
+		t.Skip("needs the kind lab and Chaos Mesh: run `make lab chaos-lab`, then RWXCHAOS_LAB=1 go test ./framework/provider/existingenv/ -run TestLabChaosMesh")
+	}
+	m, err := lab.LoadDefault()
+	if err != nil {
+		t.Skipf("the kind lab is not built (run `make lab`): %v", err)
+	}
+	var ci chaosImages
+	raw, err := os.ReadFile(filepath.Join(lab.CacheDir(), "chaosmesh", "images.json"))
+	if err == nil {
+		err = json.Unmarshal(raw, &ci)
+	}
+	if err != nil {
+		t.Skipf("Chaos Mesh images are not built (run `make chaos-lab`): %v", err)
+	}
+	if out, err := exec.Command("docker", "image", "inspect", m.Images.Node, m.Images.Toolbox, ci.ControllerManager, ci.Daemon).CombinedOutput(); err != nil {
+		t.Skipf("lab images missing from docker (rerun `make lab chaos-lab`): %v: %s", err, out)
+	}
+	return m, ci
+}
+
+const drill = `apiVersion: rwxchaos.dev/v1alpha1
+kind: Scenario
+metadata:
+  name: chaos-lab-drill
+  description: pre-upgrade-drill shape on the lab cluster, seen as an existing cluster through Chaos Mesh
+cluster:
+  provider: existing
+  existing:
+    kubeconfig: %s
+    context: %s
+    namespaces: [%s]
+storage:
+  backend: storageclass
+  storageClassName: %s
+workload:
+  mode: pipeline
+  namespace: %s
+  replicas: {webserver: 2, jobqueue: 1}
+  traffic: {count: 150, rate: 3, concurrency: 2}
+faults:
+  - name: cut-webservers-from-jobqueue
+    action: chaos-partition
+    target: {role: webserver}
+    to: jobqueue
+    direction: both
+    duration: 20s
+  - name: kill-webserver
+    action: chaos-pod-kill
+    target: {select: random-webserver}
+    schedule: {after: cut-webservers-from-jobqueue, at: 2s}
+expect:
+  maxIndeterminate: 5
+  readyWithin: 3m
+  steadyState: {minUploads: 10, within: 2m}
+run:
+  seed: 7
+  timeout: 15m
+  settle: 2m
+`
+
+// TestLabChaosMesh: a lab kind cluster with Chaos Mesh, treated as an
+// existing cluster. The test plays the cluster owner (makes the cluster,
+// installs Chaos Mesh, provides an RWX StorageClass backed by a hostPath PV
+// on the lab's shared directory, creates the namespace); the run then goes
+// through runner.Run with provider existing: a real NetworkChaos partition
+// and a real PodChaos pod-kill, each waited to AllInjected and AllRecovered
+// and deleted, and a verdict from the ledger.
+func TestLabChaosMesh(t *testing.T) {
+	m, ci := requireChaosLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	const name, ns, sc = "chaoslab", "rwxchaos-drill", "rwxchaos-lab-rwx"
+	shared := filepath.Join(lab.CacheDir(), "kind-shared", kind.NamePrefix+name)
+	vol := filepath.Join(shared, "existing-volume")
+	_ = os.RemoveAll(vol)
+	if err := os.MkdirAll(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(vol) })
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "kubeconfig")
+	c, err := kind.New(kind.Options{Name: name, Workers: 2, SharedDir: shared, LabManifest: m,
+		KubeconfigPath: kc, LogsDir: filepath.Join(dir, "kind-logs"), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	bin, err := local.BuildBinary(ctx, filepath.Join(lab.CacheDir(), "bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	image, err := kindenv.PipelineImage(ctx, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer dcancel()
+		if err := c.Dispose(dctx); err != nil {
+			t.Errorf("delete the lab cluster: %v", err)
+		}
+	})
+	t.Logf("cluster up in %s", time.Since(start).Round(time.Second))
+	for _, img := range []string{image, ci.ControllerManager, ci.Daemon} {
+		if err := c.LoadImage(ctx, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Now()
+	install := exec.CommandContext(ctx, "../../../hack/chaosmesh/install.sh")
+	install.Env = append(os.Environ(), "KUBECONFIG="+kc)
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("install Chaos Mesh: %v\n%s", err, out)
+	} else {
+		t.Logf("Chaos Mesh installed in %s:\n%s", time.Since(t0).Round(time.Second), out)
+	}
+
+	// The "existing" storage: a StorageClass with no provisioner and one
+	// hostPath PV on the directory every lab node shares (this lab has no
+	// RWX provisioner and no NFS client; see the report's backend note).
+	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := chaos.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imm := storagev1.VolumeBindingImmediate
+	hp := corev1.HostPathDirectory
+	for _, o := range []client.Object{
+		&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: sc}, Provisioner: "kubernetes.io/no-provisioner", VolumeBindingMode: &imm},
+		&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "rwxchaos-lab-existing"}, Spec: corev1.PersistentVolumeSpec{
+			StorageClassName: sc, AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany},
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: vol, Type: &hp}}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+	} {
+		if err := cc.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	kctx := "kind-" + kind.NamePrefix + name
+	t.Setenv(existingenv.EnvAllowContext, kctx)
+	t.Setenv(existingenv.EnvPipelineImage, image)
+	t.Setenv(existingenv.EnvHelperImage, m.Images.Toolbox)
+	s, err := scenario.Parse("chaos-lab-drill.yaml", fmt.Appendf(nil, drill, kc, kctx, ns, sc, ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all.Register()
+	reports := filepath.Join(dir, "reports")
+	if d := os.Getenv("RWXCHAOS_REPORTS"); d != "" {
+		reports = d
+	}
+	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: reports, Log: testLog{t}})
+	if err != nil {
+		t.Errorf("run: %v", err)
+	}
+	if out == nil {
+		t.Fatal("no outcome")
+	}
+	rep := out.Run
+	t.Logf("verdict %s (%s); report %s", rep.Verdict, rep.Reason, out.Dir)
+	if rep.Verdict != report.VerdictPass {
+		for _, e := range rep.Expectations {
+			t.Logf("expect %s: %s want %s got %s %s", e.Name, e.Status, e.Want, e.Got, e.Message)
+		}
+		t.Errorf("verdict %s, want pass: %s", rep.Verdict, rep.Reason)
+	}
+	seen := map[string]bool{}
+	for _, f := range rep.Faults {
+		t.Logf("fault %s %s on %s: injected→verified %s, heal→healed %s, err %q", f.Name, f.Action, f.Target,
+			time.Duration(f.Verified-f.Injected).Round(time.Millisecond), time.Duration(f.HealVerified-f.Healed).Round(time.Millisecond), f.Err)
+		if f.Verified == 0 || f.HealVerified == 0 || f.Err != "" {
+			t.Errorf("fault %s was not injected, verified and healed: %+v", f.Name, f)
+		}
+		seen[f.Action] = true
+	}
+	if !seen["chaos-partition"] || !seen["chaos-pod-kill"] {
+		t.Errorf("faults recorded: %v, want chaos-partition and chaos-pod-kill", seen)
+	}
+	// Nothing left behind: no chaos objects, no run objects, partitions
+	// gone from every pod's PodNetworkChaos.
+	var ncs v1alpha1.NetworkChaosList
+	var pcs v1alpha1.PodChaosList
+	var pncs v1alpha1.PodNetworkChaosList
+	var pods corev1.PodList
+	for _, l := range []client.ObjectList{&ncs, &pcs, &pncs, &pods} {
+		if err := cc.List(ctx, l, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(ncs.Items)+len(pcs.Items) > 0 {
+		t.Errorf("chaos objects left: %d NetworkChaos, %d PodChaos", len(ncs.Items), len(pcs.Items))
+	}
+	for _, p := range pncs.Items {
+		if len(p.Spec.Iptables)+len(p.Spec.IPSets) > 0 {
+			t.Errorf("PodNetworkChaos %s still has iptables %v / ipsets %v", p.Name, p.Spec.Iptables, p.Spec.IPSets)
+		}
+	}
+	if len(pods.Items) > 0 {
+		var names []string
+		for _, p := range pods.Items {
+			names = append(names, p.Name)
+		}
+		t.Errorf("pods left in %s after teardown: %s", ns, strings.Join(names, ", "))
+	}
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
