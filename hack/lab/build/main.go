@@ -398,6 +398,9 @@ func (b *builder) runStep(ctx context.Context, s step) error {
 	fmt.Fprintf(os.Stderr, "%s lab: %s building (log: %s)\n", clock(), s.name, b.logPath(s.name))
 	t0 := time.Now()
 	if err := b.exec(ctx, s, image); err != nil {
+		if image != "" {
+			_ = docker(context.WithoutCancel(ctx), "rmi", image) // no half-checked image under a valid-looking tag
+		}
 		return err
 	}
 	secs := time.Since(t0).Seconds()
