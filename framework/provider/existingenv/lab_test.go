@@ -12,11 +12,15 @@ import (
 	"time"
 
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rwxchaos/rwxchaos/framework/chaos"
@@ -188,7 +192,9 @@ func TestLabChaosMesh(t *testing.T) {
 		}
 	}
 
-	kctx := "kind-" + kind.NamePrefix + name
+	// Run as the ServiceAccount of fixtures/rbac/rwxchaos-existing.yaml,
+	// not as cluster admin: this proves the shipped Role is enough.
+	kc, kctx := rbacKubeconfig(ctx, t, cfg, cc, ns, dir)
 	t.Setenv(existingenv.EnvAllowContext, kctx)
 	t.Setenv(existingenv.EnvPipelineImage, image)
 	t.Setenv(existingenv.EnvHelperImage, m.Images.Toolbox)
@@ -254,6 +260,43 @@ func TestLabChaosMesh(t *testing.T) {
 		}
 		t.Errorf("pods left in %s after teardown: %s", ns, strings.Join(names, ", "))
 	}
+}
+
+// rbacKubeconfig applies the shipped RBAC fixture in ns and writes a
+// kubeconfig (context "rwxchaos-sa") holding a short-lived token of its
+// ServiceAccount.
+func rbacKubeconfig(ctx context.Context, t *testing.T, cfg *rest.Config, cc client.Client, ns, dir string) (string, string) {
+	t.Helper()
+	raw, err := os.ReadFile("../../../fixtures/rbac/rwxchaos-existing.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := exec.CommandContext(ctx, "kubectl", "--kubeconfig", filepath.Join(dir, "kubeconfig"), "apply", "-f", "-")
+	apply.Stdin = strings.NewReader(strings.ReplaceAll(string(raw), "namespace: bots", "namespace: "+ns))
+	if out, err := apply.CombinedOutput(); err != nil {
+		t.Fatalf("apply the RBAC fixture: %v\n%s", err, out)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := int64(3600)
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "rwxchaos",
+		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const kctx = "rwxchaos-sa"
+	kcfg := clientcmdapi.NewConfig()
+	kcfg.Clusters["lab"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kcfg.AuthInfos["rwxchaos"] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	kcfg.Contexts[kctx] = &clientcmdapi.Context{Cluster: "lab", AuthInfo: "rwxchaos", Namespace: ns}
+	kcfg.CurrentContext = kctx
+	path := filepath.Join(dir, "kubeconfig-rwxchaos-sa")
+	if err := clientcmd.WriteToFile(*kcfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path, kctx
 }
 
 type testLog struct{ t *testing.T }
