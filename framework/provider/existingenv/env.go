@@ -94,6 +94,8 @@ type Env struct {
 	srv    *http.Server
 	urls   []string
 	ext    *external
+	// backend: what the PV behind the StorageClass really is.
+	backend string
 
 	mu      sync.Mutex
 	seq     map[string]int
@@ -267,6 +269,7 @@ func (e *Env) Deploy(ctx context.Context) error {
 		}
 		pvc = objs.PVC.Name
 	}
+	e.noteVolume(ctx, pvc)
 	h, err := e.startHelper(ctx, pvc)
 	if err != nil {
 		return err
@@ -343,6 +346,47 @@ func rbacHint(err error) string {
 	}
 	return ""
 }
+
+// noteVolume finds what really backs the shared volume and logs it: a
+// StorageClass name says little (the lab's is a hostPath PV).
+func (e *Env) noteVolume(ctx context.Context, pvcName string) {
+	pvc, err := e.cs.CoreV1().PersistentVolumeClaims(e.ns).Get(ctx, pvcName, metav1.GetOptions{})
+	if err != nil || pvc.Spec.VolumeName == "" {
+		return
+	}
+	pv, err := e.cs.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		e.backend = fmt.Sprintf("storageclass %s: PV %s (its source could not be read: %s)", ptrStr(pvc.Spec.StorageClassName), pvc.Spec.VolumeName, redact(err.Error()))
+	} else {
+		e.backend = fmt.Sprintf("storageclass %s: PV %s is %s", ptrStr(pvc.Spec.StorageClassName), pv.Name, pvSource(pv))
+	}
+	e.logf("backend: %s", e.backend)
+}
+
+func ptrStr(p *string) string {
+	if p == nil {
+		return "(default)"
+	}
+	return *p
+}
+
+func pvSource(pv *corev1.PersistentVolume) string {
+	switch s := pv.Spec.PersistentVolumeSource; {
+	case s.NFS != nil:
+		return fmt.Sprintf("NFS %s:%s (mount options %v)", s.NFS.Server, s.NFS.Path, pv.Spec.MountOptions)
+	case s.CSI != nil:
+		return "CSI driver " + s.CSI.Driver + " (whether it is NFS depends on the driver)"
+	case s.HostPath != nil:
+		return "hostPath " + s.HostPath.Path + ": a node directory, not NFS — NFS caching, lease and silly-rename behaviour is not exercised"
+	case s.Local != nil:
+		return "a local volume, not NFS"
+	}
+	return "of another kind (not NFS, CSI or hostPath)"
+}
+
+// BackendNote says what really backed the shared volume (known after
+// Deploy), for the report's backend note.
+func (e *Env) BackendNote() string { return e.backend }
 
 // Endpoints are the local endpoint(s) started by Deploy.
 func (e *Env) Endpoints() []string { return e.urls }
