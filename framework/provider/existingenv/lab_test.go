@@ -305,3 +305,10 @@ func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// The lab drill must stay a valid scenario even where the lab is absent.
+func TestLabDrillParses(t *testing.T) {
+	if _, err := scenario.Parse("chaos-lab-drill.yaml", fmt.Appendf(nil, drill, "/k", "ctx", "ns-a", "sc", "ns-a")); err != nil {
+		t.Fatal(err)
+	}
+}
