@@ -283,8 +283,36 @@ func (c *Cluster) config() *v1alpha4.Cluster {
 		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole, ExtraMounts: mounts})
 	}
 	cfg.KubeadmConfigPatchesJSON6902 = timingPatches(c.opts.Timings)
+	cfg.KubeadmConfigPatches = timingMergePatches(c.opts.Timings)
 	v1alpha4.SetDefaultsCluster(cfg)
 	return cfg
+}
+
+// timingMergePatches sets the same flags for kubeadm v1beta3, whose
+// extraArgs is a map (kind still writes v1beta3 for the lab's v1.34 nodes,
+// and a v1beta4 JSON patch does not match it: it is silently skipped).
+func timingMergePatches(t Timings) []string {
+	var cm, api []string
+	if t.NodeMonitorGracePeriod > 0 {
+		cm = append(cm, fmt.Sprintf("      node-monitor-grace-period: %q", t.NodeMonitorGracePeriod.String()))
+	}
+	if t.NotReadyToleration > 0 {
+		api = append(api, fmt.Sprintf("      default-not-ready-toleration-seconds: %q", fmt.Sprint(int(t.NotReadyToleration.Seconds()))))
+	}
+	if t.UnreachableToleration > 0 {
+		api = append(api, fmt.Sprintf("      default-unreachable-toleration-seconds: %q", fmt.Sprint(int(t.UnreachableToleration.Seconds()))))
+	}
+	if len(cm)+len(api) == 0 {
+		return nil
+	}
+	p := "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\n"
+	if len(cm) > 0 {
+		p += "controllerManager:\n    extraArgs:\n" + strings.Join(cm, "\n") + "\n"
+	}
+	if len(api) > 0 {
+		p += "apiServer:\n    extraArgs:\n" + strings.Join(api, "\n") + "\n"
+	}
+	return []string{p}
 }
 
 // timingPatches appends extraArgs (a list in kubeadm v1beta4, which kind
