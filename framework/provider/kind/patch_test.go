@@ -19,6 +19,7 @@ func TestTimingMergePatchIsV1beta3(t *testing.T) {
 	}
 	var doc struct {
 		APIVersion        string `json:"apiVersion"`
+		Kind              string `json:"kind"`
 		ControllerManager struct {
 			ExtraArgs map[string]string `json:"extraArgs"`
 		} `json:"controllerManager"`
