@@ -46,6 +46,14 @@ type Fault struct {
 	Server    Server
 	// Client is the client cut off (storage-cutoff); "" is the whole storage.
 	Client string
+	// Stalled, when set, must also return nil before a pause or cutoff
+	// counts as in effect: the service shows the stall (e.g. every
+	// webserver's /readyz fails). Verify is polled, so it may fail until
+	// the service notices.
+	Stalled func(ctx context.Context) error
+	// Healed, when set, is polled after the storage serves again, until the
+	// service is whole again (e.g. every webserver ready).
+	Healed func(ctx context.Context) error
 
 	pids []int // the processes acted on, filled by Inject
 }
@@ -138,6 +146,11 @@ func (f *Fault) Verify(ctx context.Context) error {
 		if !errors.Is(err, ErrStalled) {
 			return fmt.Errorf("a probe failed instead of stalling (want a hang, like a hard-mounted NFS server): %w", err)
 		}
+		if f.Stalled != nil {
+			if err := f.Stalled(ctx); err != nil {
+				return fmt.Errorf("storage stalled, but the service does not show it yet: %w", err)
+			}
+		}
 		return nil
 	case ActionKill, ActionRestart:
 		for _, pid := range f.pids {
@@ -185,7 +198,13 @@ func (f *Fault) anyDead() bool {
 func (f *Fault) VerifyHealed(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, HealedProbe)
 	defer cancel()
-	return f.Server.Healthy(pctx, f.Client)
+	if err := f.Server.Healthy(pctx, f.Client); err != nil {
+		return err
+	}
+	if f.Healed != nil {
+		return f.Healed(ctx)
+	}
+	return nil
 }
 
 // Undo implements fault.Fault: SIGCONT to stopped servers; a lazy unmount

@@ -1,7 +1,9 @@
 // Package localenv runs a scenario with provider `local`: the pipeline's
 // services as processes on this host sharing one directory. It is the fast,
 // dependency-free single-host mode (no Docker, no Kubernetes): process-level
-// faults only, and the shared directory is a plain local one, not NFS.
+// faults, and the shared directory is a plain local one (backend local) or
+// served by the go-fuse file server (backend fuse, which adds the storage-*
+// faults); never NFS.
 package localenv
 
 import (
@@ -9,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/fault"
@@ -19,6 +23,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/provider/local"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/storage"
 )
 
 // Env is the local environment of one run.
@@ -31,6 +36,9 @@ type Env struct {
 	journal *history.Journal
 	c       *local.Cluster
 	logf    func(string, ...any)
+	// store serves root from <cache>/storage/<run> with backend fuse; nil
+	// with backend local.
+	store *storage.FuseServer
 }
 
 // Options for New.
@@ -87,10 +95,10 @@ func (e *Env) Name() string { return "local" }
 // Provision builds the pipeline binary (if needed) and creates the volume.
 func (e *Env) Provision(ctx context.Context) error {
 	switch e.s.Storage.Backend {
-	case "", scenario.BackendLocal:
+	case "", scenario.BackendLocal, scenario.BackendFuse:
 	default:
 		return &provider.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "local",
-			Reason: "the local provider shares a plain host directory; use provider kind for other backends"}
+			Reason: "the local provider shares a plain host directory or serves it with the go-fuse server (backend fuse); use provider kind for other backends"}
 	}
 	if e.binary == "" {
 		bin, err := local.BuildBinary(ctx, filepath.Join(CacheDir(), "bin"))
@@ -101,6 +109,11 @@ func (e *Env) Provision(ctx context.Context) error {
 	}
 	if err := os.MkdirAll(e.root, 0o755); err != nil {
 		return fmt.Errorf("volume: %w", err)
+	}
+	if e.s.Storage.Backend == scenario.BackendFuse {
+		if err := e.startStore(ctx); err != nil {
+			return err
+		}
 	}
 	j, err := history.OpenJournal(filepath.Join(e.runDir, "journals", "provider.ndjson"), history.JournalOptions{
 		Proc: history.ProcID(history.RoleRunner, e.node), Role: history.RoleRunner, Node: e.node})
@@ -170,9 +183,11 @@ func (e *Env) Outputs() int {
 func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
 	switch spec.Action {
 	case scenario.ActionProcessKill, scenario.ActionProcessPause, scenario.ActionProcessRestart:
+	case scenario.ActionStoragePause, scenario.ActionStorageKill, scenario.ActionStorageRestart:
+		return e.storageFault(spec)
 	default:
 		return nil, &provider.Unsupported{Action: string(spec.Action), Env: "local",
-			Reason: "the local provider runs processes on one host: only process-kill, process-pause and process-restart apply"}
+			Reason: "the local provider runs processes on one host: only process-kill, process-pause and process-restart apply (and storage-pause, storage-kill, storage-restart with storage backend fuse)"}
 	}
 	if spec.Target.Select == scenario.SelectLockHolder {
 		return e.lockHolderFault(ctx, spec)
@@ -347,7 +362,93 @@ func (e *Env) Teardown(ctx context.Context) error {
 	if e.journal != nil {
 		errs = append(errs, e.journal.Close())
 	}
+	if e.store != nil {
+		// After the processes: unmount only once nothing uses the volume.
+		errs = append(errs, e.store.Stop(ctx))
+		if storage.Mounted(e.root) {
+			errs = append(errs, fmt.Errorf("volume %s is still mounted: run `umount -l %s`", e.root, e.root))
+			return errors.Join(errs...)
+		}
+		errs = append(errs, os.RemoveAll(e.storeDir()))
+	}
 	errs = append(errs, os.RemoveAll(e.root))
+	return errors.Join(errs...)
+}
+
+// storeDir keeps the fuse server's state and backing directory, beside the
+// volumes in the cache dir (the volume root itself is the mountpoint).
+func (e *Env) storeDir() string {
+	return filepath.Join(filepath.Dir(filepath.Dir(e.root)), "storage", filepath.Base(e.root))
+}
+
+// startStore mounts the go-fuse server on the volume root.
+func (e *Env) startStore(ctx context.Context) error {
+	bin, err := storage.BuildFuse(ctx, filepath.Join(CacheDir(), "bin"))
+	if err != nil {
+		return fmt.Errorf("build the fuse server (or set RWXCHAOS_FUSE_BINARY): %w", err)
+	}
+	st, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: e.storeDir(), Mounts: map[string]string{"": e.root}})
+	if err != nil {
+		return err
+	}
+	if err := st.Start(ctx); err != nil {
+		return fmt.Errorf("volume: %w", err)
+	}
+	e.store = st
+	e.logf("volume %s served by rwxchaos-fuse pid %v from %s", e.root, st.Pids(""), st.Backing())
+	return nil
+}
+
+// storageFault is a storage-* action on the fuse server behind the volume.
+func (e *Env) storageFault(spec scenario.FaultSpec) ([]fault.Fault, error) {
+	if e.store == nil {
+		return nil, &provider.Unsupported{Action: string(spec.Action), Env: "local",
+			Reason: "backend " + string(e.s.Storage.Backend) + " is a plain directory with no server to fail; use storage backend fuse"}
+	}
+	f, err := storage.NewFault(spec.Name, string(spec.Action), e.store, "")
+	if err != nil {
+		return nil, err
+	}
+	if spec.Action == scenario.ActionStoragePause {
+		f.Stalled = e.unready
+	}
+	f.Healed = func(ctx context.Context) error {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return e.c.WaitReady(rctx)
+	}
+	return []fault.Fault{f}, nil
+}
+
+// unready returns nil once every webserver's /readyz fails (an error status
+// or no answer within 3 s, as a kubelet probe would count it): a webserver
+// that still says ready while its volume is stalled takes uploads it cannot
+// store.
+func (e *Env) unready(ctx context.Context) error {
+	urls := e.c.WebserverURLs()
+	errs := make([]error, len(urls))
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 3 * time.Second}
+	for i, u := range urls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/readyz", nil)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return // no answer: not ready
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				errs[i] = fmt.Errorf("webserver %d at %s still answers /readyz 200", i, u)
+			}
+		}()
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
