@@ -160,6 +160,8 @@ type EngineSpec struct {
 	LeaseTTL Duration `json:"leaseTTL,omitempty"`
 	// How often the lock holder renews its lease; at most half of leaseTTL. Default leaseTTL/3.
 	Heartbeat Duration `json:"heartbeat,omitempty"`
+	// A pause the engine takes at every step of every file (claim, output, done): a test knob that keeps the engine busy so a fault lands mid-run, holding the lock. Default 0 (off).
+	StepDelay Duration `json:"stepDelay,omitempty"`
 }
 
 // TrafficSpec describes the uploaded messages.

@@ -388,6 +388,9 @@ func (v *validator) engine() {
 	if e.LeaseTTL.D() < 100*time.Millisecond {
 		v.errf("workload.engine.leaseTTL", "must be at least 100ms, got %s", e.LeaseTTL)
 	}
+	if e.StepDelay < 0 || e.StepDelay.D() > 10*time.Second {
+		v.errf("workload.engine.stepDelay", "%s is out of range: use 0 to 10s (it slows every step of every file)", e.StepDelay)
+	}
 	if e.Heartbeat > 0 && 2*e.Heartbeat > e.LeaseTTL {
 		v.errf("workload.engine.heartbeat", "%s must be at most half of leaseTTL (%s), or one late beat loses a live holder its lease (the engine refuses it); leaseTTL/3 is a good value", e.Heartbeat, e.LeaseTTL)
 	}

@@ -225,7 +225,7 @@ func (e *Env) Deploy(ctx context.Context) error {
 		Namespace: e.ns, Run: e.runID, Image: e.image, PullPolicy: corev1.PullNever,
 		Webservers: w.Replicas.Webserver, Jobqueue: w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
 		JobqueueEvery: JobqueueEvery, EngineSchedule: cron,
-		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), Defects: defects,
+		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), StepDelay: w.Engine.StepDelay.D(), Defects: defects,
 		Volume: k8s.Volume{HostPath: e.volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
 	})
 	if err != nil {
