@@ -143,6 +143,7 @@ func (e *Env) Deploy(ctx context.Context) error {
 		EngineEvery:   every,
 		LeaseTTL:      w.Engine.LeaseTTL.D(),
 		Heartbeat:     w.Engine.Heartbeat.D(),
+		StepDelay:     w.Engine.StepDelay.D(),
 		Node:          e.node,
 		LogDir:        filepath.Join(e.runDir, "logs"),
 		Journal:       e.journal,
@@ -383,6 +384,10 @@ func (e *Env) storeDir() string {
 
 // startStore mounts the go-fuse server on the volume root.
 func (e *Env) startStore(ctx context.Context) error {
+	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
+		return &provider.Unsupported{Action: "storage backend fuse", Env: "local",
+			Reason: "the go-fuse server mounts with mount(2) directly, which needs root and /dev/fuse (there is no fusermount); run as root, or use backend local"}
+	}
 	bin, err := storage.BuildFuse(ctx, filepath.Join(CacheDir(), "bin"))
 	if err != nil {
 		return fmt.Errorf("build the fuse server (or set RWXCHAOS_FUSE_BINARY): %w", err)
