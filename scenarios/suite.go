@@ -63,6 +63,13 @@ func Run(ctx context.Context, s *scenario.Scenario) Verdict {
 		v.Failure = fmt.Sprintf("the runner could not start: %v", err)
 	case out.Unsupported != "":
 		v.Skip = out.Unsupported
+	case s.Metadata.Labels[LabelExpectAnomaly] != "":
+		// A bug-zoo scenario: it must fail, for exactly this reason.
+		want := s.Metadata.Labels[LabelExpectAnomaly]
+		if out.Run.Verdict != report.VerdictFail || !hasAnomaly(out, want) {
+			v.Failure = fmt.Sprintf("expected the checkers to catch %q, got verdict %s with anomalies %v\nreport: %s",
+				want, out.Run.Verdict, report.AnomalyClasses(out.Run.Check), filepath.Join(out.Dir, report.HTMLFile))
+		}
 	case out.Run.Verdict != report.VerdictPass:
 		msg := []string{fmt.Sprintf("verdict %s %s", out.Run.Verdict, out.Run.Reason)}
 		if out.Run.Check != nil {
@@ -81,6 +88,27 @@ func Run(ctx context.Context, s *scenario.Scenario) Verdict {
 		v.Failure = strings.Join(msg, "\n")
 	}
 	return v
+}
+
+// LabelExpectAnomaly marks a bug-zoo scenario: the run must fail and the
+// checkers must report this anomaly class (e.g. stolen-lease, duplicated).
+const LabelExpectAnomaly = "expect-anomaly"
+
+func hasAnomaly(out *runner.Outcome, class string) bool {
+	if out.Run.Check == nil {
+		return false
+	}
+	if out.Run.Check.Classes[class] > 0 {
+		return true
+	}
+	for _, c := range out.Run.Check.Checks {
+		for _, a := range c.Anomalies {
+			if a.Class == class {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ReportDir is where suite runs write reports: $RWXCHAOS_REPORT_DIR, else
