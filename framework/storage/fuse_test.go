@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -428,4 +429,54 @@ func TestTopMountIn(t *testing.T) {
 	if _, ok := topMountIn(mi, "/tmp"); ok {
 		t.Fatal("found a mount on /tmp")
 	}
+}
+
+// A graceful stop with files still open detaches the mount instead of
+// hanging, and a shared server's mounts propagate (kind extraMounts).
+func TestFuseShutdownWithOpenFilesAndShared(t *testing.T) {
+	needFuse(t)
+	dir := t.TempDir()
+	s, err := NewFuse(FuseConfig{Binary: fuseBinary(t), Dir: dir, Shared: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.MountFor("")
+	t.Cleanup(func() {
+		_ = s.Stop(context.Background())
+		for Mounted(m) && exec.Command("umount", "-l", m).Run() == nil {
+		}
+	})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	shared := false
+	for _, line := range splitLines(string(mi)) {
+		f := fieldsOf(line)
+		if len(f) > 6 && f[4] == m && strings.Contains(line, " shared:") && strings.Contains(line, "fuse.rwxchaos") {
+			shared = true
+		}
+	}
+	if !shared {
+		t.Fatalf("fuse mount on %s is not shared:\n%s", m, mi)
+	}
+	f, err := os.Create(filepath.Join(m, "journal.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	start := time.Now()
+	if err := s.Shutdown(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown with an open file took %s", d)
+	}
+	if top, _ := topMount(m); top == "fuse.rwxchaos" {
+		t.Fatal("fuse still mounted after Shutdown")
+	}
+	if _, err := f.WriteString("x"); err == nil {
+		t.Fatal("a file opened on the stopped server still takes writes")
+	}
+	t.Logf("shutdown with an open file took %s", time.Since(start).Round(time.Millisecond))
 }

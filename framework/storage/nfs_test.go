@@ -122,6 +122,13 @@ func TestGaneshaServePauseResume(t *testing.T) {
 	if out, err := outputNFS(ctxWithin(5*time.Second), "nfs-cat", s.FileURL("server-side.txt")); err != nil || out != "hello" {
 		t.Fatalf("after restart nfs-cat: %q %v", out, err)
 	}
+	rf, _ := NewFault("restart-nfs", ActionRestart, s, "")
+	rec, err = in.Run(ctx, rf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("storage-restart on ganesha: down %s, serving again %s after start",
+		time.Duration(rec.Healed-rec.Injected).Round(time.Millisecond), time.Duration(rec.HealVerified-rec.Healed).Round(time.Millisecond))
 }
 
 func TestKernelNFS(t *testing.T) {
