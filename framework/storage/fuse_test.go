@@ -297,7 +297,22 @@ func TestFusePerClientCutoff(t *testing.T) {
 	if exec.Command("flock", "-n", filepath.Join(b, "lock"), "true").Run() == nil {
 		t.Fatal("flock through b ignored a's lock")
 	}
+	// A lock held through a cut-off client stays held: unlike an NFSv4
+	// server, which expires a silent client's lease, the stalled server
+	// still holds the backing file open. Others wait until the cut heals.
+	if err := s.Pause(context.Background(), "node-a"); err != nil {
+		t.Fatal(err)
+	}
+	if exec.Command("flock", "-n", filepath.Join(b, "lock"), "true").Run() == nil {
+		t.Fatal("flock through b got the lock a holds while a is cut off")
+	}
+	if err := s.Resume(context.Background(), "node-a"); err != nil {
+		t.Fatal(err)
+	}
 	_ = fa.Close()
+	if out, err := exec.Command("flock", "-w", "5", filepath.Join(b, "lock"), "true").CombinedOutput(); err != nil {
+		t.Fatalf("flock through b after a released: %v %s", err, out)
+	}
 
 	in := fault.NewInjector(fault.Options{Poll: 20 * time.Millisecond, VerifyTimeout: 10 * time.Second})
 	f, err := NewFault("cut-a", ActionCutoff, s, "node-a")

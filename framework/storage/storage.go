@@ -20,6 +20,13 @@
 //     cannot mount it; it is still served and proven at the protocol level
 //     with libnfs-utils (ProbeNFS).
 //
+// Differences from NFS worth knowing: a client blocked on a stopped FUSE
+// server sleeps interruptibly (state S in request_wait_answer, killable),
+// where a hard NFS mount shows D; and a lock taken through a cut-off client
+// stays held until the cut heals (the stopped server keeps the backing file
+// open), where an NFSv4 server would expire the silent client's lease and
+// hand the lock to others.
+//
 // The whole-storage faults (storage-pause, storage-kill, storage-restart)
 // act on every server process (client ""); storage-cutoff acts on one
 // client's process. Each is a fault.Fault (NewFault) run by fault.Injector.
