@@ -3,7 +3,8 @@
 // runs each one as a fault.Fault through a controller-runtime client:
 // Inject creates it (labelled with the run id), Verify waits for the
 // AllInjected condition, Heal pauses it, VerifyHealed waits for AllRecovered
-// and then deletes it, and Undo / Sweep delete whatever a run left behind.
+// and then deletes it (a one-shot pod-kill has nothing to recover: Heal
+// deletes it), and Undo / Sweep delete whatever a run left behind.
 //
 // Every object also carries a spec.duration a little longer than the fault,
 // so Chaos Mesh itself recovers the targets if the runner dies before Heal.

@@ -105,11 +105,11 @@ func setCond(t *testing.T, c client.Client, o Object, typ v1alpha1.ChaosConditio
 func TestFaultLifecycle(t *testing.T) {
 	ctx := context.Background()
 	c := newFake(t)
-	pk, err := PodKill(tmeta, Target{Namespace: "bots", Labels: map[string]string{"component": "webserver"}, Count: 1}, 0)
+	pk, err := PodFailure(tmeta, Target{Namespace: "bots", Labels: map[string]string{"component": "webserver"}, Count: 1}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := NewFault(c, pk, Options{Action: "chaos-pod-kill", Name: "kill-webserver", Kubeconfig: "/k", Context: "lab"})
+	f := NewFault(c, pk, Options{Action: "chaos-pod-failure", Name: "fail-webserver", Kubeconfig: "/k", Context: "lab"})
 	if err := f.Verify(ctx); err == nil {
 		t.Fatal("verify before inject passed")
 	}
@@ -147,6 +147,31 @@ func TestFaultLifecycle(t *testing.T) {
 	u := f.Undo()
 	if u.Kind != "kube-delete" || u.Obj != "chaos-mesh.org/v1alpha1/PodChaos/bots/"+pk.Name || len(u.Args) != 2 {
 		t.Errorf("undo %+v", u)
+	}
+}
+
+// Chaos Mesh never reports AllRecovered for a one-shot pod-kill (seen in
+// the lab): healing it is deleting it.
+func TestOneShotPodKillHealsByDeletion(t *testing.T) {
+	ctx := context.Background()
+	c := newFake(t)
+	pk, _ := PodKill(tmeta, Target{Namespace: "bots", Pods: []string{"web-1"}}, 0)
+	f := NewFault(c, pk, Options{})
+	if !f.OneShot() {
+		t.Fatal("pod-kill not one-shot")
+	}
+	if err := f.Inject(ctx); err != nil {
+		t.Fatal(err)
+	}
+	setCond(t, c, pk, v1alpha1.ConditionAllInjected)
+	if err := f.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.VerifyHealed(ctx); err != nil {
+		t.Fatalf("pod-kill deleted by Heal, VerifyHealed: %v", err)
 	}
 }
 

@@ -231,8 +231,10 @@ func condition(o Object, t v1alpha1.ChaosConditionType) (corev1.ConditionStatus,
 // describe summarises conditions and the last failed record event.
 func describe(o Object) string {
 	var parts []string
-	for _, c := range o.GetStatus().Conditions {
-		parts = append(parts, fmt.Sprintf("%s=%s", c.Type, c.Status))
+	for _, t := range []v1alpha1.ChaosConditionType{v1alpha1.ConditionSelected, v1alpha1.ConditionAllInjected, v1alpha1.ConditionAllRecovered, v1alpha1.ConditionPaused} {
+		if st, _ := condition(o, t); st != corev1.ConditionUnknown {
+			parts = append(parts, fmt.Sprintf("%s=%s", t, st))
+		}
 	}
 	for _, r := range o.GetStatus().Experiment.Records {
 		for i := len(r.Events) - 1; i >= 0; i-- {
@@ -283,14 +285,25 @@ func (f *Fault) Verify(ctx context.Context) error {
 	return nil
 }
 
+// OneShot reports whether Chaos Mesh treats the object as one-shot
+// (pod-kill, container-kill): it acts once, has nothing to recover, and
+// never reports AllRecovered, so healing it means deleting it.
+func (f *Fault) OneShot() bool {
+	if p, ok := f.obj.(*v1alpha1.PodChaos); ok {
+		return p.Spec.Action == v1alpha1.PodKillAction || p.Spec.Action == v1alpha1.ContainerKillAction
+	}
+	return false
+}
+
 // Heal pauses the object: Chaos Mesh recovers every target and reports
-// AllRecovered, which VerifyHealed waits for before deleting it. An object
-// that was never created or is gone needs nothing.
+// AllRecovered, which VerifyHealed waits for before deleting it. A one-shot
+// object is deleted at once. An object that was never created or is gone
+// needs nothing.
 func (f *Fault) Heal(ctx context.Context) error {
 	f.mu.Lock()
 	created := f.created
 	f.mu.Unlock()
-	if !created {
+	if !created || f.OneShot() {
 		// Inject may have failed after the API server accepted the create.
 		return client.IgnoreNotFound(f.delete(ctx))
 	}
@@ -317,8 +330,8 @@ func (f *Fault) Heal(ctx context.Context) error {
 	return nil
 }
 
-// VerifyHealed returns nil once the object reported AllRecovered=True and
-// is deleted (or is gone already; Chaos Mesh's finalizer removes it only
+// VerifyHealed returns nil once the object reported AllRecovered=True (not
+// for one-shot objects) and is deleted (or is gone already; Chaos Mesh's finalizer removes it only
 // after recovering its targets).
 func (f *Fault) VerifyHealed(ctx context.Context) error {
 	o, ok, err := f.get(ctx)
@@ -331,6 +344,12 @@ func (f *Fault) VerifyHealed(ctx context.Context) error {
 	f.note(o)
 	if o.GetDeletionTimestamp() != nil {
 		return fmt.Errorf("%s %s is being deleted (Chaos Mesh is recovering its targets): %s", kindOf(f.obj), f.obj.GetName(), describe(o))
+	}
+	if f.OneShot() {
+		if err := f.delete(ctx); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		return fmt.Errorf("%s %s (one-shot) is being deleted", kindOf(f.obj), f.obj.GetName())
 	}
 	if st, _ := condition(o, v1alpha1.ConditionAllRecovered); st != corev1.ConditionTrue {
 		return fmt.Errorf("%s %s not recovered yet: %s", kindOf(f.obj), f.obj.GetName(), describe(o))
