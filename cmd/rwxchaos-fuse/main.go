@@ -12,8 +12,11 @@
 //   - SIGKILL: the FUSE connection aborts and every call on the mount fails
 //     with ENOTCONN until the stale mount is detached (umount -l) and a new
 //     server is mounted;
-//   - SIGTERM or SIGINT: a clean unmount (a lazy one if files are still open)
-//     and exit 0.
+//   - SIGTERM, SIGINT or SIGHUP: a clean unmount (a lazy one if files are
+//     still open) and exit 0. SIGHUP is what the kernel sends (with SIGCONT)
+//     to a stopped server whose parent died (an orphaned process group):
+//     when the runner dies mid-pause, the server unmounts instead of leaving
+//     a frozen or dead mount behind.
 //
 // Usage, as root (it mounts with mount(2) directly; there is no fusermount):
 //
@@ -139,7 +142,7 @@ func run(args []string) error {
 	log.Printf("serving %s on %s (pid %d)", b, m, os.Getpid())
 
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	served := make(chan struct{})
 	go func() { srv.Wait(); close(served) }()
 	select {

@@ -495,3 +495,56 @@ func TestFuseShutdownWithOpenFilesAndShared(t *testing.T) {
 	}
 	t.Logf("shutdown with an open file took %s", time.Since(start).Round(time.Millisecond))
 }
+
+// The runner dies while the server is paused: the kernel sends the orphaned,
+// stopped process group SIGHUP and SIGCONT, and the server unmounts itself
+// instead of leaving a frozen mount; Cleanup then removes the guard.
+func TestFuseOrphanedWhilePausedUnmounts(t *testing.T) {
+	if dir := os.Getenv("RWXCHAOS_TEST_ORPHAN_DIR"); dir != "" {
+		// The "runner": start, pause, and die without Stop.
+		s, err := NewFuse(FuseConfig{Binary: os.Getenv("RWXCHAOS_TEST_FUSE_BIN"), Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Pause(context.Background(), ""); err != nil {
+			t.Fatal(err)
+		}
+		os.Exit(0)
+	}
+	needFuse(t)
+	dir := t.TempDir()
+	m := filepath.Join(dir, "mnt", sharedName)
+	t.Cleanup(func() {
+		_, _ = Cleanup(context.Background(), dir)
+		for Mounted(m) && exec.Command("umount", "-l", m).Run() == nil {
+		}
+	})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFuseOrphanedWhilePausedUnmounts$")
+	cmd.Env = append(os.Environ(), "RWXCHAOS_TEST_ORPHAN_DIR="+dir, "RWXCHAOS_TEST_FUSE_BIN="+fuseBinary(t))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper runner: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		top, _ := topMount(m)
+		if top != "fuse.rwxchaos" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the orphaned server's mount is still on %s", m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := ProbeDir(ctxWithin(time.Second), m); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("after the server left: %v, want EROFS from the guard", err)
+	}
+	if _, err := Cleanup(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if Mounted(m) {
+		t.Fatalf("%s still mounted after Cleanup", m)
+	}
+}
