@@ -376,10 +376,14 @@ func (e *Env) Teardown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// storeDir keeps the fuse server's state and backing directory, beside the
-// volumes in the cache dir (the volume root itself is the mountpoint).
-func (e *Env) storeDir() string {
-	return filepath.Join(filepath.Dir(filepath.Dir(e.root)), "storage", filepath.Base(e.root))
+func (e *Env) storeDir() string { return StorageDir(e.root) }
+
+// StorageDir is where the fuse server behind a run's volume keeps its state
+// and backing directory: <cache>/storage/<run>, beside <cache>/volumes/<run>
+// (the volume itself is the mountpoint). `rwxchaos cleanup` passes it to
+// storage.Cleanup after local.Cleanup, before removing the volume.
+func StorageDir(volume string) string {
+	return filepath.Join(filepath.Dir(filepath.Dir(volume)), "storage", filepath.Base(volume))
 }
 
 // startStore mounts the go-fuse server on the volume root.
