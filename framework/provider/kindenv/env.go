@@ -9,6 +9,7 @@ package kindenv
 
 import (
 	"context"
+	"hash/fnv"
 	"errors"
 	"fmt"
 	"io"
@@ -111,9 +112,13 @@ func (e *Env) Provision(ctx context.Context) error {
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		return fmt.Errorf("docker is not running (run `make lab`, which starts dockerd): %w", err)
 	}
+	// A reused cluster keeps the scenario's name; otherwise each run gets its
+	// own, so runs in parallel (two test packages) never share a cluster.
 	name := e.s.Cluster.Kind.Name
-	if name == scenario.DefaultKindClusterName {
-		name = "scenario" // kind.New prefixes: rwxchaos-scenario
+	if !e.s.Cluster.Kind.Reuse {
+		h := fnv.New32a()
+		h.Write([]byte(e.runDir))
+		name = fmt.Sprintf("run-%06x", h.Sum32()&0xffffff)
 	}
 	e.shared = filepath.Join(lab.CacheDir(), "kind-shared", name)
 	e.volume = filepath.Join(e.shared, "runs", e.runID)
