@@ -14,8 +14,9 @@ import (
 
 // Cleanup stops the fuse servers of an interrupted run whose state directory
 // (FuseConfig.Dir) is dir: it resumes and terminates every server named in
-// dir/run/*.json, then lazily unmounts whatever is still mounted on their
-// mountpoints (dead servers' stale mounts, the guards). It returns what it
+// dir/run/*.json, then lazily unmounts whatever is still mounted on the
+// mountpoints listed in dir/mounts.json (dead servers' stale mounts, the
+// guards). It returns what it
 // did, one line each. Safe to run on a directory with nothing left.
 func Cleanup(ctx context.Context, dir string) ([]string, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "run", "*.json"))
@@ -54,7 +55,17 @@ func Cleanup(ctx context.Context, dir string) ([]string, error) {
 		}
 		_ = os.Remove(f)
 	}
-	// Mountpoints of servers that never wrote a ready file, too.
+	// Every mountpoint the server set up (its guard stays when the server is
+	// gone), and the default ones.
+	if b, err := os.ReadFile(filepath.Join(dir, mountsFile)); err == nil {
+		var ms []string
+		if err := json.Unmarshal(b, &ms); err != nil {
+			errs = append(errs, fmt.Errorf("%s does not parse (%v): unmount its mountpoints by hand", mountsFile, err))
+		}
+		for _, m := range ms {
+			mounts[m] = true
+		}
+	}
 	if ms, _ := filepath.Glob(filepath.Join(dir, "mnt", "*")); ms != nil {
 		for _, m := range ms {
 			mounts[m] = true

@@ -55,6 +55,9 @@ type fuseProc struct {
 	guard               bool // the guard bind mount is in place
 }
 
+// mountsFile, in FuseConfig.Dir, lists every mountpoint (JSON) for Cleanup.
+const mountsFile = "mounts.json"
+
 // sharedName names the one shared server.
 const sharedName = "shared"
 
@@ -191,6 +194,16 @@ func (s *FuseServer) Start(ctx context.Context) error {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("storage: %w", err)
 		}
+	}
+	// Record every mountpoint before mounting anything, so Cleanup finds
+	// them (and the guards) even after the servers are gone.
+	var mounts []string
+	for _, c := range s.order {
+		mounts = append(mounts, s.procs[c].mount)
+	}
+	b, _ := json.Marshal(mounts)
+	if err := os.WriteFile(filepath.Join(s.cfg.Dir, mountsFile), b, 0o644); err != nil {
+		return fmt.Errorf("storage: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

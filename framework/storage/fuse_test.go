@@ -502,7 +502,8 @@ func TestFuseShutdownWithOpenFilesAndShared(t *testing.T) {
 func TestFuseOrphanedWhilePausedUnmounts(t *testing.T) {
 	if dir := os.Getenv("RWXCHAOS_TEST_ORPHAN_DIR"); dir != "" {
 		// The "runner": start, pause, and die without Stop.
-		s, err := NewFuse(FuseConfig{Binary: os.Getenv("RWXCHAOS_TEST_FUSE_BIN"), Dir: dir})
+		s, err := NewFuse(FuseConfig{Binary: os.Getenv("RWXCHAOS_TEST_FUSE_BIN"), Dir: filepath.Join(dir, "state"),
+			Mounts: map[string]string{"": filepath.Join(dir, "volume")}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -516,9 +517,9 @@ func TestFuseOrphanedWhilePausedUnmounts(t *testing.T) {
 	}
 	needFuse(t)
 	dir := t.TempDir()
-	m := filepath.Join(dir, "mnt", sharedName)
+	m := filepath.Join(dir, "volume") // not under the state dir, as in provider local
 	t.Cleanup(func() {
-		_, _ = Cleanup(context.Background(), dir)
+		_, _ = Cleanup(context.Background(), filepath.Join(dir, "state"))
 		for Mounted(m) && exec.Command("umount", "-l", m).Run() == nil {
 		}
 	})
@@ -541,9 +542,11 @@ func TestFuseOrphanedWhilePausedUnmounts(t *testing.T) {
 	if err := ProbeDir(ctxWithin(time.Second), m); !errors.Is(err, syscall.EROFS) {
 		t.Fatalf("after the server left: %v, want EROFS from the guard", err)
 	}
-	if _, err := Cleanup(context.Background(), dir); err != nil {
+	did, err := Cleanup(context.Background(), filepath.Join(dir, "state"))
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("cleanup: %q", did)
 	if Mounted(m) {
 		t.Fatalf("%s still mounted after Cleanup", m)
 	}
