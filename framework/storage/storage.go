@@ -25,7 +25,16 @@
 // where a hard NFS mount shows D; and a lock taken through a cut-off client
 // stays held until the cut heals (the stopped server keeps the backing file
 // open), where an NFSv4 server would expire the silent client's lease and
-// hand the lock to others.
+// hand the lock to others. And a killed or restarted FUSE server is a new
+// mount: files opened before stay dead (ENOTCONN) for good, like a volume
+// force-remounted under a running pod, whereas NFSv4 clients of a
+// hard-mounted, restarted server keep their open files (state reclaim).
+// Long-lived processes that keep a file open (e.g. a journal) must reopen it.
+//
+// For kind (one server per node): FuseConfig{Clients: worker names, Mounts:
+// one host directory per node, Shared: true}, and each node's extraMounts
+// entry maps its own MountFor(node) into the node with propagation
+// HostToContainer; storage-cutoff on a node then stalls only that node.
 //
 // The whole-storage faults (storage-pause, storage-kill, storage-restart)
 // act on every server process (client ""); storage-cutoff acts on one
