@@ -467,6 +467,12 @@ func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provid
 // secrets and are not copied).
 func (e *Env) observe(ctx context.Context, dir string) provider.Observations {
 	var obs provider.Observations
+	if e.backend != "" {
+		// Until the report takes a provider's backend note, say it here.
+		if os.WriteFile(filepath.Join(dir, "backend.txt"), []byte(e.backend+"\n"), 0o644) == nil {
+			obs.Artifacts = append(obs.Artifacts, report.Artifact{Name: "backend: " + e.backend, Path: "backend.txt"})
+		}
+	}
 	if e.cs == nil {
 		return obs
 	}

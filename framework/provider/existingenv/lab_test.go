@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/rwxchaos/rwxchaos/framework/chaos"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/provider/all"
 	"github.com/rwxchaos/rwxchaos/framework/provider/existingenv"
 	"github.com/rwxchaos/rwxchaos/framework/provider/kind"
@@ -202,6 +204,7 @@ func TestLabChaosMesh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	probeUnsupportedAndDryRun(ctx, t, s, cc, ns)
 	all.Register()
 	reports := filepath.Join(dir, "reports")
 	if d := os.Getenv("RWXCHAOS_REPORTS"); d != "" {
@@ -259,6 +262,54 @@ func TestLabChaosMesh(t *testing.T) {
 			names = append(names, p.Name)
 		}
 		t.Errorf("pods left in %s after teardown: %s", ns, strings.Join(names, ", "))
+	}
+}
+
+// probeUnsupportedAndDryRun checks, on the real cluster, that an IOChaos
+// fault is refused as unsupported (the lab's daemon has no toda) and that a
+// dry run creates nothing.
+func probeUnsupportedAndDryRun(ctx context.Context, t *testing.T, s *scenario.Scenario, cc client.Client, ns string) {
+	t.Helper()
+	dry := true
+	for _, d := range []bool{false, true} {
+		o := existingenv.Options{}
+		if d {
+			o.DryRun = &dry
+		}
+		env, err := existingenv.New(o)(provider.Config{Scenario: s, RunDir: t.TempDir(), RunID: "probe", Logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = env.Provision(ctx)
+		if d {
+			if !provider.IsUnsupported(err) {
+				t.Fatalf("dry run: want a void (unsupported) provision, got %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		lat := scenario.Duration(100 * time.Millisecond)
+		_, err = env.Fault(ctx, scenario.FaultSpec{Name: "slow-disk", Action: scenario.ActionChaosIOLatency,
+			Target: scenario.TargetSpec{Role: scenario.RoleWebserver}, Latency: lat, Duration: scenario.Duration(10 * time.Second)},
+			rand.New(rand.NewPCG(1, 1)))
+		if !provider.IsUnsupported(err) || !strings.Contains(err.Error(), "toda") {
+			t.Errorf("IOChaos on the lab: want unsupported (no toda), got %v", err)
+		} else {
+			t.Logf("IOChaos refused as expected: %v", err)
+		}
+		_ = env.Teardown(ctx)
+	}
+	var pods corev1.PodList
+	var ios v1alpha1.IOChaosList
+	for _, l := range []client.ObjectList{&pods, &ios} {
+		if err := cc.List(ctx, l, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(pods.Items)+len(ios.Items) > 0 {
+		t.Fatalf("probes created objects: %d pods, %d IOChaos", len(pods.Items), len(ios.Items))
 	}
 }
 
