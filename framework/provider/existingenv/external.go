@@ -181,7 +181,12 @@ func (x *external) match(f *history.File, name string, data []byte, rule scenari
 			}
 		}
 	default: // controlReference
-		if ic, err := edi.Parse(data); err == nil {
+		if docs, err := history.ParseOutput(data); err == nil && len(docs) > 0 {
+			if _, up := x.ups[docs[0].Key]; up {
+				key = docs[0].Key
+			}
+		}
+		if ic, err := edi.Parse(data); key == "" && err == nil {
 			if _, up := x.ups[ic.Key()]; up {
 				key = ic.Key()
 			}

@@ -144,8 +144,11 @@ func (h *helper) list(ctx context.Context, dir string) ([]string, error) {
 // then rename), creating directories.
 func (h *helper) write(ctx context.Context, rel string, data []byte) error {
 	p := path.Join(VolumeMount, rel)
-	script := `d=$(dirname "$1"); mkdir -p "$d" && t="$d/.rwxchaos-tmp-$(basename "$1")" && cat > "$t" && sync && mv "$t" "$1"`
-	return h.exec(ctx, bytes.NewReader(data), io.Discard, "sh", "-c", script, "sh", p)
+	// The temp file lives outside the target directory (same volume, so the
+	// rename is atomic): an app polling its input directory must never see
+	// a half-written file, whatever its file pattern.
+	script := `mkdir -p "$(dirname "$1")" "$2" && t="$2/$(basename "$1").$$" && cat > "$t" && sync && mv "$t" "$1"`
+	return h.exec(ctx, bytes.NewReader(data), io.Discard, "sh", "-c", script, "sh", p, path.Join(VolumeMount, ".rwxchaos-tmp"))
 }
 
 // copyOut copies dir (relative to the volume) into local through tar.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -24,6 +25,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
 	"github.com/rwxchaos/rwxchaos/framework/chaos"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
@@ -263,6 +265,131 @@ func TestLabChaosMesh(t *testing.T) {
 		}
 		t.Errorf("pods left in %s after teardown: %s", ns, strings.Join(names, ", "))
 	}
+	t.Run("external", func(t *testing.T) {
+		labExternal(ctx, t, cfg, cc, kc, kctx, ns, sc, image, filepath.Join(shared, "existing-volume-app"), reports)
+	})
+}
+
+const externalDrill = `apiVersion: rwxchaos.dev/v1alpha1
+kind: Scenario
+metadata:
+  name: chaos-lab-external
+  description: an app already running (our pipeline, playing Bots), driven through its PVC only
+cluster:
+  provider: existing
+  existing: {kubeconfig: %s, context: %s, namespaces: [%s]}
+storage: {backend: storageclass}
+workload:
+  mode: external
+  namespace: %s
+  external:
+    pvc: app-data
+    inputPath: botssys/infile/default
+    outputPath: botssys/outfile
+    mountPath: /home/bots/.bots
+    match: controlReference
+    selectors:
+      webserver: {app: edi-pipeline, component: webserver}
+      jobqueue: {app: edi-pipeline, component: jobqueue}
+  traffic: {count: 60, rate: 3, concurrency: 2}
+faults:
+  - name: cut-jobqueue-from-webservers
+    action: chaos-partition
+    target: {role: jobqueue}
+    to: webserver
+    duration: 15s
+  - name: kill-jobqueue
+    action: chaos-pod-kill
+    target: {role: jobqueue}
+    schedule: {after: cut-jobqueue-from-webservers}
+expect:
+  lockExclusive: false
+  maxIndeterminate: 3
+  readyWithin: 3m
+  steadyState: {minUploads: 5, within: 2m}
+run: {seed: 9, timeout: 10m, settle: 2m}
+`
+
+// labExternal deploys the pipeline as "the app" (as an operator would
+// deploy Bots: its own PVC, not labelled by any rwxchaos run) and drives it
+// with workload external: inputs through the helper pod, outputs matched by
+// control reference, Chaos Mesh faults on the app's pods by its selectors.
+func labExternal(ctx context.Context, t *testing.T, cfg *rest.Config, cc client.Client, kc, kctx, ns, sc, image, vol, reports string) {
+	_ = os.RemoveAll(vol)
+	if err := os.MkdirAll(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(vol) })
+	hp := corev1.HostPathDirectory
+	if err := cc.Create(ctx, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "rwxchaos-lab-app"}, Spec: corev1.PersistentVolumeSpec{
+		StorageClassName: sc, AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany},
+		Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+		PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+		PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: vol, Type: &hp}}}}); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := k8s.Pipeline(k8s.PipelineInput{Namespace: ns, Run: "the-app", Image: image, Webservers: 1, Jobqueue: true,
+		JobqueueEvery: 3 * time.Second, Volume: k8s.Volume{StorageClass: sc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs.PVC.Name = "app-data"
+	for _, d := range []*appsv1.Deployment{objs.Webserver, objs.Jobqueue} {
+		d.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName = "app-data"
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Apply(ctx, cs, objs); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.WaitReady(ctx, cs, objs, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s, err := scenario.Parse("chaos-lab-external.yaml", fmt.Appendf(nil, externalDrill, kc, kctx, ns, ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: reports, Log: testLog{t}})
+	if err != nil {
+		t.Errorf("run: %v", err)
+	}
+	if out == nil {
+		t.Fatal("no outcome")
+	}
+	rep := out.Run
+	t.Logf("verdict %s (%s); report %s", rep.Verdict, rep.Reason, out.Dir)
+	if rep.Check != nil {
+		for _, c := range rep.Check.Checks {
+			t.Logf("check %s: %s %s", c.Name, c.Status, c.Message)
+		}
+	}
+	if rep.Verdict != report.VerdictPass {
+		for _, e := range rep.Expectations {
+			t.Logf("expect %s: %s want %s got %s %s", e.Name, e.Status, e.Want, e.Got, e.Message)
+		}
+		t.Errorf("verdict %s, want pass: %s", rep.Verdict, rep.Reason)
+	}
+	for _, f := range rep.Faults {
+		if f.Verified == 0 || f.HealVerified == 0 || f.Err != "" {
+			t.Errorf("fault %s was not injected, verified and healed: %+v", f.Name, f)
+		}
+	}
+	var ncs v1alpha1.NetworkChaosList
+	var pcs v1alpha1.PodChaosList
+	var pods corev1.PodList
+	for _, l := range []client.ObjectList{&ncs, &pcs} {
+		if err := cc.List(ctx, l, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cc.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app.kubernetes.io/managed-by": "rwxchaos"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ncs.Items)+len(pcs.Items)+len(pods.Items) > 0 {
+		t.Errorf("left behind: %d NetworkChaos, %d PodChaos, %d helper pods", len(ncs.Items), len(pcs.Items), len(pods.Items))
+	}
 }
 
 // probeUnsupportedAndDryRun checks, on the real cluster, that an IOChaos
@@ -360,6 +487,12 @@ func (l testLog) Write(p []byte) (int, error) {
 // The lab drill must stay a valid scenario even where the lab is absent.
 func TestLabDrillParses(t *testing.T) {
 	if _, err := scenario.Parse("chaos-lab-drill.yaml", fmt.Appendf(nil, drill, "/k", "ctx", "ns-a", "sc", "ns-a")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLabExternalDrillParses(t *testing.T) {
+	if _, err := scenario.Parse("chaos-lab-external.yaml", fmt.Appendf(nil, externalDrill, "/k", "ctx", "ns-a", "ns-a")); err != nil {
 		t.Fatal(err)
 	}
 }
