@@ -85,7 +85,7 @@ func BenchmarkCheckMillion(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		start := time.Now()
-		r := Run(Input{Events: s.events(), Files: s.files(), HasSnapshot: true}, DefaultConfig())
+		r := Run(Input{Events: s.events(), Files: s.files(), HasSnapshot: true, SizeHint: n}, DefaultConfig())
 		el := time.Since(start)
 		runtime.ReadMemStats(&after)
 		if r.Status != Pass || r.Classes[ClassOK] != n {

@@ -78,11 +78,17 @@ type Input struct {
 	Stats  history.ReadStats
 	// HasSnapshot is false when the volume could not be scanned.
 	HasSnapshot bool
+	// SizeHint is the expected number of interchanges (0 if unknown); it
+	// only presizes the ledger.
+	SizeHint int
 }
 
 // FromHistory adapts a loaded history.
 func FromHistory(h *history.History) Input {
 	in := Input{Events: h.All(), Files: h.Files(), Stats: h.Stats, HasSnapshot: h.Snapshot != nil}
+	if h.Snapshot != nil {
+		in.SizeHint = len(h.Snapshot.Files)
+	}
 	if h.Snapshot != nil {
 		in.Lease = h.Snapshot.Lease
 	}
@@ -91,7 +97,7 @@ func FromHistory(h *history.History) Input {
 
 // Run judges the input. It makes one pass over the events and one over the files.
 func Run(in Input, cfg Config) *Result {
-	l := newLedger()
+	l := newLedger(in.SizeHint)
 	lk := newLockState()
 	hi := newHistoryState()
 	for e := range in.Events {
@@ -181,10 +187,15 @@ type procSeq struct {
 }
 
 type historyState struct {
-	events  int
-	procs   map[string]*procSeq
-	hotProc string // one-entry cache: journals arrive in runs of one writer
-	hot     *procSeq
+	events int
+	procs  map[string]*procSeq
+	// A small cache of recent writers: merged journals interleave a few
+	// writers at a time, and a hit costs a pointer compare, not a hash.
+	recent [8]struct {
+		proc string
+		seq  *procSeq
+	}
+	next    int
 	uploads int
 	acked   int
 	minCall int64
@@ -206,15 +217,22 @@ func (h *historyState) observe(e *history.Event) {
 	if e.Call > h.maxCall {
 		h.maxCall = e.Call
 	}
-	if e.Proc != h.hotProc || h.hot == nil {
-		p := h.procs[e.Proc]
+	var p *procSeq
+	for i := range h.recent {
+		if h.recent[i].seq != nil && h.recent[i].proc == e.Proc {
+			p = h.recent[i].seq
+			break
+		}
+	}
+	if p == nil {
+		p = h.procs[e.Proc]
 		if p == nil {
 			p = &procSeq{min: e.Seq, max: e.Seq}
 			h.procs[e.Proc] = p
 		}
-		h.hotProc, h.hot = e.Proc, p
+		h.recent[h.next].proc, h.recent[h.next].seq = e.Proc, p
+		h.next = (h.next + 1) % len(h.recent)
 	}
-	p := h.hot
 	p.n++
 	p.min = min(p.min, e.Seq)
 	p.max = max(p.max, e.Seq)
@@ -302,7 +320,9 @@ type ledger struct {
 	why   []string
 }
 
-func newLedger() *ledger { return &ledger{idx: map[string]int32{}} }
+func newLedger(hint int) *ledger {
+	return &ledger{idx: make(map[string]int32, hint), keys: make([]string, 0, hint), state: make([]keyState, 0, hint)}
+}
 
 func (l *ledger) get(key string) *keyState {
 	i, ok := l.idx[key]

@@ -29,6 +29,7 @@ type takeover struct {
 }
 
 type lockState struct {
+	last      *tenureState
 	takeovers []takeover
 	tenures   map[uint64]*tenureState
 	procLast  map[string]uint64
@@ -50,7 +51,11 @@ func newLockState() *lockState {
 }
 
 func (s *lockState) tenure(epoch uint64) *tenureState {
+	if s.last != nil && s.last.Epoch == epoch {
+		return s.last // runs of events share an epoch
+	}
 	t := s.tenures[epoch]
+	defer func() { s.last = t }()
 	if t == nil {
 		t = &tenureState{Tenure: Tenure{Epoch: epoch}}
 		s.tenures[epoch] = t
