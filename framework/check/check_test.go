@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -379,5 +380,26 @@ func TestStolenLease(t *testing.T) {
 	}
 	if c := b.run().Check(CheckLockSafety); c.Status != Pass {
 		t.Fatalf("%s %+v", c.Status, c.Anomalies)
+	}
+}
+
+func TestSplitBrainWritersAreReported(t *testing.T) {
+	b := newBuilder()
+	b.upload("K/1", history.OK)
+	b.upload("K/2", history.OK)
+	b.ev("runner", history.RoleRunner, history.EvFault, func(e *history.Event) {
+		e.Detail, e.Return = "partition isolate", e.Call+int64(time.Hour)
+	})
+	b.acquire("e1", 1)
+	b.ev("e1", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch, e.Node = "K/1", 1, "n1" })
+	b.release("e1", 1)
+	b.acquire("e2", 2)
+	b.ev("e2", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch, e.Node = "K/2", 2, "n2" })
+	b.release("e2", 2)
+	b.output("K/1", 1)
+	b.output("K/2", 1)
+	c := b.run().Check(CheckLockSafety)
+	if c.Status != Pass || c.Numbers["concurrentWriterNodes"] != 2 || !strings.Contains(c.Message, "engines on 2 nodes wrote (n1 1, n2 1)") {
+		t.Fatalf("%s %v: %s", c.Status, c.Numbers, c.Message)
 	}
 }

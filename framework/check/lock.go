@@ -28,7 +28,14 @@ type takeover struct {
 	age, ttl     time.Duration // of the broken lease; ttl 0 = not journaled
 }
 
+type faultWindow struct {
+	name       string
+	start, end int64
+	writers    map[string]int // node → engine mutations during the window
+}
+
 type lockState struct {
+	windows   []*faultWindow
 	last      *tenureState
 	takeovers []takeover
 	tenures   map[uint64]*tenureState
@@ -106,8 +113,17 @@ func (s *lockState) observe(e *history.Event) {
 		if t.End == "" {
 			t.End = "lost"
 		}
+	case history.EvFault:
+		if e.Return > e.Call {
+			s.windows = append(s.windows, &faultWindow{name: e.Detail, start: e.Call, end: e.Return, writers: map[string]int{}})
+		}
 	case history.EvClaim, history.EvOutput, history.EvDone, history.EvSkip:
 		s.mutators++
+		for _, w := range s.windows {
+			if e.Call >= w.start && e.Call <= w.end && e.Node != "" {
+				w.writers[e.Node]++
+			}
+		}
 		if e.Epoch == 0 {
 			s.unfenced.add(Anomaly{Class: ClassUnfenced, Key: e.Key, Proc: e.Proc, Time: e.Call,
 				Detail: fmt.Sprintf("%s by %s under no lock epoch", e.Type, e.Proc)})
@@ -231,6 +247,22 @@ func (s *lockState) result(lease *history.Lease, cfg Config) (CheckResult, Check
 		safety.Status = Pass
 		safety.Message = fmt.Sprintf("%d epochs, one holder each, no write under a superseded epoch", len(epochs))
 	}
+	// Split brain made visible: engines on several nodes writing during one
+	// fault (e.g. a partitioned node's engine and its replacement).
+	most := 0
+	for _, w := range s.windows {
+		if len(w.writers) < 2 {
+			continue
+		}
+		most = max(most, len(w.writers))
+		var parts []string
+		for n, c := range w.writers {
+			parts = append(parts, fmt.Sprintf("%s %d", n, c))
+		}
+		sort.Strings(parts)
+		safety.Message += fmt.Sprintf("; during %s engines on %d nodes wrote (%s)", w.name, len(w.writers), strings.Join(parts, ", "))
+	}
+	safety.num("concurrentWriterNodes", float64(most))
 
 	// Recovery: for every tenure that did not end cleanly, the time from its
 	// holder's death (or last sign of life) to the next grant.

@@ -119,6 +119,17 @@ func Expectations(s *scenario.Scenario, res *check.Result, faults []report.Fault
 			add("readyWithin", "≤ "+d.String(), fmt.Sprintf("worst %s over %d faults", worst.Round(time.Millisecond), n), worst <= d, "from heal to the service seen whole again")
 		}
 	}
+	if len(obs.Pods) > 0 && s.Cluster.Provider != scenario.ProviderLocal {
+		add("noPodStuckTerminating", "0 after heal", fmt.Sprintf("%d", obs.StuckTerminating), obs.StuckTerminating == 0,
+			"pods still Terminating when the run ended: their node never came back or never confirmed the deletion")
+		// Forbid does not stop a second engine Job while the first one's pod
+		// is Terminating on a lost node: only the lock keeps them apart.
+		msg := "no two engine Job pods alive at once"
+		if obs.OverlappingJobs > 0 {
+			msg = fmt.Sprintf("%d times two engine Job pods were alive at once (Forbid does not cover a Terminating pod); lockExclusive says whether the lock kept them apart", obs.OverlappingJobs)
+		}
+		out = append(out, report.Expectation{Name: "engineJobOverlaps", Want: "observed", Got: fmt.Sprintf("%d", obs.OverlappingJobs), Status: check.Pass, Message: msg})
+	}
 	if d := e.RescheduledWithin.D(); d > 0 {
 		if len(obs.Reschedules) == 0 {
 			skip("rescheduledWithin", "≤ "+d.String(), "no rescheduling was observed in this environment")
