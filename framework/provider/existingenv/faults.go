@@ -170,28 +170,69 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 	}
 	cf := chaos.NewFault(e.cc, obj, chaos.Options{Action: string(spec.Action), Name: spec.Name, Target: t.String(),
 		Logf: e.o.Logf, Now: e.o.Clock, Kubeconfig: e.cl.kubeconfig, Context: e.cl.context})
-	if e.external() || spec.Target.Role == "" && spec.Target.Select == "" {
-		return []fault.Fault{cf}, nil
-	}
 	role := spec.Target.Role
 	if spec.Target.Select == scenario.SelectRandomWebserver {
 		role = scenario.RoleWebserver
 	}
-	return []fault.Fault{&wholeAgain{Fault: cf, e: e, role: role}}, nil
+	if role == "" {
+		return []fault.Fault{cf}, nil
+	}
+	w := &wholeAgain{Fault: cf, e: e, role: role}
+	if e.external() && role != scenario.RoleEngine {
+		// An external app's Deployments are unknown: count its Ready pods
+		// of the role now, and want as many back after the fault.
+		if w.labels, err = e.roleLabels(role); err == nil {
+			w.ready, _ = e.readyPods(ctx, w.labels)
+		}
+	}
+	return []fault.Fault{w}, nil
+}
+
+func (e *Env) readyPods(ctx context.Context, l map[string]string) (int, error) {
+	pods, err := e.cs.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(l).String()})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // wholeAgain adds to VerifyHealed: the pipeline's Deployment of the hit
 // role has all its replicas available again (a killed or failed pod
-// replaced), so readyWithin measures the service, not just Chaos Mesh.
+// replaced), or for an external app as many of the role's pods are Ready as
+// before the fault, so readyWithin measures the service, not just Chaos Mesh.
 type wholeAgain struct {
 	*chaos.Fault
 	e    *Env
 	role scenario.Role
+	// external app: its Ready pods of the role before the fault.
+	labels map[string]string
+	ready  int
 }
 
 func (w *wholeAgain) VerifyHealed(ctx context.Context) error {
 	if err := w.Fault.VerifyHealed(ctx); err != nil {
 		return err
+	}
+	if w.labels != nil {
+		n, err := w.e.readyPods(ctx, w.labels)
+		if err != nil {
+			return err
+		}
+		if n < w.ready {
+			return fmt.Errorf("%d of the %d Ready %s pods before the fault are Ready again", n, w.ready, w.role)
+		}
+		return nil
 	}
 	if w.e.objs == nil {
 		return nil
