@@ -25,8 +25,9 @@ KUBECTL=${KUBECTL:-kubectl}
 kind_cluster=""
 [ "${1:-}" = --kind ] && kind_cluster=${2:?--kind needs a cluster name}
 [ -f "$OUT/images.json" ] || { echo "no $OUT/images.json: run hack/chaosmesh/build.sh first" >&2; exit 1; }
-cm=$(jq -r .controllerManager "$OUT/images.json")
-daemon=$(jq -r .daemon "$OUT/images.json")
+# CHAOS_MESH_IMAGE / CHAOS_DAEMON_IMAGE override (the images you loaded).
+cm=${CHAOS_MESH_IMAGE:-$(jq -r .controllerManager "$OUT/images.json")}
+daemon=${CHAOS_DAEMON_IMAGE:-$(jq -r .daemon "$OUT/images.json")}
 helm=$(jq -r .helm "$OUT/images.json")
 src=$(jq -r .source "$OUT/images.json")
 log() { echo "chaosmesh-install: $(date -u +%T) $*"; }

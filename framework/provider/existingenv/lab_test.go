@@ -162,7 +162,7 @@ func TestLabChaosMesh(t *testing.T) {
 	}
 	t0 := time.Now()
 	install := exec.CommandContext(ctx, "../../../hack/chaosmesh/install.sh")
-	install.Env = append(os.Environ(), "KUBECONFIG="+kc)
+	install.Env = append(os.Environ(), "KUBECONFIG="+kc, "CHAOS_MESH_IMAGE="+ci.ControllerManager, "CHAOS_DAEMON_IMAGE="+ci.Daemon)
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("install Chaos Mesh: %v\n%s", err, out)
 	} else {
