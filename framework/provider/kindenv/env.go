@@ -35,6 +35,8 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/provider/local"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/storage"
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 )
 
 // JobqueueEvery is how often the jobqueue runs an engine job on kind (the
@@ -68,6 +70,24 @@ type Env struct {
 	faults  []nodeFault
 	binary  string
 	image   string
+	fuse    *storage.FuseServer
+}
+
+func (e *Env) startFuse(ctx context.Context, name string) error {
+	bin, err := storage.BuildFuse(ctx, filepath.Join(lab.CacheDir(), "bin"))
+	if err != nil {
+		return fmt.Errorf("build the fuse server: %w", err)
+	}
+	dir := filepath.Join(lab.CacheDir(), "kind-fuse", kind.NamePrefix+name)
+	srv, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: dir, Mounts: map[string]string{"": e.shared}, Shared: true})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("start the fuse server: %w", err)
+	}
+	e.fuse = srv
+	return nil
 }
 
 // New returns a factory for runner.Register.
@@ -102,7 +122,7 @@ func (e *Env) Name() string { return "kind" }
 // Provision creates (or reuses) the cluster and loads the pipeline image.
 func (e *Env) Provision(ctx context.Context) error {
 	switch e.s.Storage.Backend {
-	case scenario.BackendHostPath:
+	case scenario.BackendHostPath, scenario.BackendFuse:
 	case scenario.BackendNFS:
 		return &provider.Unsupported{Action: "storage backend nfs", Env: "kind", Reason: nfsReason()}
 	default:
@@ -120,8 +140,18 @@ func (e *Env) Provision(ctx context.Context) error {
 		h.Write([]byte(e.runDir))
 		name = fmt.Sprintf("run-%06x", h.Sum32()&0xffffff)
 	}
-	e.shared = filepath.Join(lab.CacheDir(), "kind-shared", name)
+	e.shared = filepath.Join(lab.CacheDir(), "kind-shared", kind.NamePrefix+name)
 	e.volume = filepath.Join(e.shared, "runs", e.runID)
+	var propagation v1alpha4.MountPropagation
+	if e.s.Storage.Backend == scenario.BackendFuse {
+		// One userspace file server for the whole cluster, mounted on the
+		// shared dir before the nodes exist; its mount (and a remount after
+		// a restart) propagates into every node and pod.
+		if err := e.startFuse(ctx, name); err != nil {
+			return err
+		}
+		propagation = v1alpha4.MountPropagationHostToContainer
+	}
 	if err := os.MkdirAll(e.volume, 0o777); err != nil {
 		return fmt.Errorf("volume dir: %w", err)
 	}
@@ -134,7 +164,7 @@ func (e *Env) Provision(ctx context.Context) error {
 		timings.UnreachableToleration = time.Duration(*t.UnreachableTolerationSeconds) * time.Second
 	}
 	c, err := kind.New(kind.Options{
-		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, Timings: timings,
+		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, Timings: timings,
 		Reuse: e.s.Cluster.Kind.Reuse, KeepOnDispose: e.s.Cluster.Kind.Reuse,
 		KubeconfigPath: filepath.Join(e.runDir, "kubeconfig"), LogsDir: filepath.Join(e.runDir, "kind-logs"), Logf: e.o.Logf,
 	})
@@ -291,9 +321,19 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 		return out, nil
 	case scenario.ActionPartition:
 		return e.partition(ctx, spec, rng)
-	case scenario.ActionStoragePause, scenario.ActionStorageKill, scenario.ActionStorageRestart, scenario.ActionStorageCutoff:
+	case scenario.ActionStoragePause, scenario.ActionStorageKill, scenario.ActionStorageRestart:
+		if e.fuse == nil {
+			return nil, &provider.Unsupported{Action: string(spec.Action), Env: "kind/" + string(e.s.Storage.Backend),
+				Reason: "a hostpath volume has no storage server to fault: use backend fuse"}
+		}
+		f, err := storage.NewFault(spec.Name, string(spec.Action), e.fuse, "")
+		if err != nil {
+			return nil, err
+		}
+		return []fault.Fault{f}, nil
+	case scenario.ActionStorageCutoff:
 		return nil, &provider.Unsupported{Action: string(spec.Action), Env: "kind/" + string(e.s.Storage.Backend),
-			Reason: "a hostpath volume has no storage server to fault: use backend fuse"}
+			Reason: "cutting one node off needs a file server per node; the kind environment runs one shared server"}
 	}
 	return nil, &provider.Unsupported{Action: string(spec.Action), Env: "kind", Reason: "not implemented for kind yet"}
 }
@@ -405,6 +445,9 @@ func (e *Env) Teardown(ctx context.Context) error {
 	}
 	if e.volume != "" {
 		errs = append(errs, os.RemoveAll(e.volume))
+	}
+	if e.fuse != nil {
+		errs = append(errs, e.fuse.Stop(ctx))
 	}
 	return errors.Join(errs...)
 }
