@@ -70,6 +70,13 @@ $KUBECTL apply -n "$NS" -f "$rendered" >/dev/null
 $KUBECTL -n "$NS" annotate --overwrite daemonset chaos-daemon \
   rwxchaos.dev/unsupported-chaos="IOChaos,HTTPChaos,StressChaos" \
   rwxchaos.dev/unsupported-reason="the lab's chaos-daemon image has no toda, tproxy or memStress (Rust, crates.io unreachable), and the host kernel has no sch_netem" >/dev/null
-$KUBECTL -n "$NS" rollout status deploy/chaos-controller-manager --timeout 180s
-$KUBECTL -n "$NS" rollout status ds/chaos-daemon --timeout 180s
+diag() {
+  echo "chaosmesh-install: Chaos Mesh did not become ready; its pods:" >&2
+  $KUBECTL -n "$NS" get pods -o wide >&2 || true
+  $KUBECTL -n "$NS" get events --field-selector type=Warning >&2 || true
+  echo "check that $cm and $daemon are loaded into every node (kind load docker-image, or the test's LoadImage)" >&2
+  exit 1
+}
+$KUBECTL -n "$NS" rollout status deploy/chaos-controller-manager --timeout 180s || diag
+$KUBECTL -n "$NS" rollout status ds/chaos-daemon --timeout 180s || diag
 log "Chaos Mesh running in namespace $NS ($cm, $daemon)"
