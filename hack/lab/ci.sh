@@ -7,9 +7,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${RWXCHAOS_CACHE:-/var/cache/rwxchaos}
 node=$(jq -r '.images.node' "$cache/lab.json")
 docker image inspect "$node" >/dev/null
-# Leftover clusters from an interrupted run hold RAM and ports.
-for c in $(docker ps -a --filter label=io.x-k8s.kind.cluster --format '{{.Label "io.x-k8s.kind.cluster"}}' | sort -u | grep '^rwxchaos-' || true); do
-  echo "ci: removing leftover kind cluster $c" >&2
-  docker rm -f $(docker ps -aq --filter "label=io.x-k8s.kind.cluster=$c") >/dev/null
-done
+# Leftover clusters from an interrupted run hold RAM and ports. Only under
+# CI: on a shared dev machine they may be someone's live cluster.
+if [ "${CI:-}" = true ]; then
+  for c in $(docker ps -a --filter label=io.x-k8s.kind.cluster --format '{{.Label "io.x-k8s.kind.cluster"}}' | sort -u | grep '^rwxchaos-' || true); do
+    echo "ci: removing leftover kind cluster $c" >&2
+    docker rm -f $(docker ps -aq --filter "label=io.x-k8s.kind.cluster=$c") >/dev/null
+  done
+fi
 echo "ci: lab ready: $node" >&2
