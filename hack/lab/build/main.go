@@ -70,7 +70,7 @@ func steps() []step {
 		{name: "coredns", class: cpu, vars: []string{"COREDNS_VERSION"}},
 		{name: "crictl", class: cpu, vars: []string{"CRI_TOOLS_VERSION", "CRI_TOOLS_SUM", "CRI_TOOLS_GOMOD_SUM", "STAGING_VERSION"}},
 		{name: "pause", class: cpu, vars: []string{"K8S_VERSION"}},
-		{name: "cni-agent", class: cpu, inputs: []string{"hack/lab/cni", "go.mod", "go.sum"}},
+		{name: "cni-agent", class: cpu, inputs: []string{"hack/lab/cni", "go.mod"}},
 		{name: "rootfs-slim", class: io_, vars: []string{"DEBIAN_SUITE", "DEBIAN_MIRROR"}},
 		{name: "rootfs-nfs", class: io_, vars: []string{"DEBIAN_SUITE", "DEBIAN_MIRROR"}},
 		{name: "rootfs-node", class: io_, vars: []string{"DEBIAN_SUITE", "DEBIAN_MIRROR"}},

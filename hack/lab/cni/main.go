@@ -3,26 +3,28 @@
 // and keeps a route to every other node's pod CIDR via that node's
 // InternalIP. All kind nodes share one docker bridge, so plain routes are
 // enough (kindnetd, which does the same, is not on the Go module proxy).
+//
+// It talks to the API server with net/http and the pod's service account
+// rather than client-go: one GET of /api/v1/nodes is all it needs, and the
+// binary then builds in seconds and does not change with the repo's k8s deps.
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 )
 
 const (
@@ -40,21 +42,89 @@ func main() {
 	}
 }
 
+const saDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// apiClient lists nodes with the pod's service account.
+type apiClient struct {
+	base string
+	http *http.Client
+}
+
+func newAPIClient() (*apiClient, error) {
+	host := os.Getenv("CONTROL_PLANE_ENDPOINT")
+	if host == "" {
+		// Reach the API server directly when kind tells us where it is: the
+		// kubernetes Service needs kube-proxy, which may not be ready yet.
+		h, p := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
+		if h == "" || p == "" {
+			return nil, fmt.Errorf("neither CONTROL_PLANE_ENDPOINT nor KUBERNETES_SERVICE_HOST/PORT is set")
+		}
+		host = net.JoinHostPort(h, p)
+	}
+	ca, err := os.ReadFile(filepath.Join(saDir, "ca.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("service account CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("service account CA: no certificates in %s", filepath.Join(saDir, "ca.crt"))
+	}
+	return &apiClient{base: "https://" + host, http: &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+	}}, nil
+}
+
+// node is the part of a v1.Node the agent reads.
+type node struct {
+	Metadata struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Spec struct {
+		PodCIDR string `json:"podCIDR"`
+	} `json:"spec"`
+	Status struct {
+		Addresses []struct {
+			Type    string `json:"type"`
+			Address string `json:"address"`
+		} `json:"addresses"`
+	} `json:"status"`
+}
+
+func (c *apiClient) nodes(ctx context.Context) ([]node, error) {
+	token, err := os.ReadFile(filepath.Join(saDir, "token")) // re-read: projected tokens rotate
+	if err != nil {
+		return nil, fmt.Errorf("service account token: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/nodes", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+string(bytes.TrimSpace(token)))
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("list nodes: HTTP %s", resp.Status)
+	}
+	var list struct {
+		Items []node `json:"items"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, fmt.Errorf("list nodes: decode: %w", err)
+	}
+	return list.Items, nil
+}
+
 func run(ctx context.Context) error {
-	node := os.Getenv("NODE_NAME")
-	if node == "" {
+	self := os.Getenv("NODE_NAME")
+	if self == "" {
 		return fmt.Errorf("NODE_NAME is not set (set it from spec.nodeName)")
 	}
-	cfg, err := rest.InClusterConfig()
-	if err != nil {
-		return fmt.Errorf("in-cluster config: %w", err)
-	}
-	// Reach the API server directly: the kubernetes Service needs kube-proxy,
-	// which may not be ready yet.
-	if ep := os.Getenv("CONTROL_PLANE_ENDPOINT"); ep != "" {
-		cfg.Host = "https://" + ep
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	api, err := newAPIClient()
 	if err != nil {
 		return err
 	}
@@ -64,7 +134,7 @@ func run(ctx context.Context) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if err := sync(ctx, cs, node); err != nil {
+		if err := sync(ctx, api, self); err != nil {
 			log.Printf("sync: %v", err)
 		}
 		select {
@@ -75,21 +145,21 @@ func run(ctx context.Context) error {
 	}
 }
 
-func sync(ctx context.Context, cs kubernetes.Interface, self string) error {
+func sync(ctx context.Context, api *apiClient, self string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nodes, err := api.nodes(ctx)
 	if err != nil {
-		return fmt.Errorf("list nodes: %w", err)
+		return err
 	}
 	var errs []error
-	for i := range nodes.Items {
-		n := &nodes.Items[i]
+	for i := range nodes {
+		n := &nodes[i]
 		cidr := n.Spec.PodCIDR
 		if cidr == "" {
 			continue
 		}
-		if n.Name == self {
+		if n.Metadata.Name == self {
 			if err := writeConf(cidr); err != nil {
 				errs = append(errs, err)
 			}
@@ -109,9 +179,9 @@ func sync(ctx context.Context, cs kubernetes.Interface, self string) error {
 	return nil
 }
 
-func internalIPv4(n *corev1.Node) string {
+func internalIPv4(n *node) string {
 	for _, a := range n.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP && net.ParseIP(a.Address).To4() != nil {
+		if a.Type == "InternalIP" && net.ParseIP(a.Address).To4() != nil {
 			return a.Address
 		}
 	}
