@@ -97,7 +97,6 @@ type Cluster struct {
 	name     string
 	image    string
 	provider *cluster.Provider
-	created  bool
 }
 
 // New validates opts; nothing is created until Create.
@@ -219,7 +218,6 @@ func (c *Cluster) Create(ctx context.Context) error {
 			createErr = ctx.Err()
 		}
 	}
-	c.created = true
 	if createErr == nil {
 		return nil
 	}
@@ -229,7 +227,6 @@ func (c *Cluster) Create(ctx context.Context) error {
 	}
 	logsErr := c.provider.CollectLogs(c.name, dir)
 	delErr := c.provider.Delete(c.name, c.opts.KubeconfigPath)
-	c.created = false
 	msg := fmt.Sprintf("kind: create cluster %s: %%w (node logs: %s)", c.name, dir)
 	if logsErr != nil {
 		msg = fmt.Sprintf("kind: create cluster %s: %%w (exporting node logs to %s failed too: %v)", c.name, dir, logsErr)
@@ -252,7 +249,6 @@ func (c *Cluster) adopt(ctx context.Context) error {
 		return fmt.Errorf("kind: export kubeconfig of %s: %w", c.name, err)
 	}
 	c.opts.Logf("reusing kind cluster %s", c.name)
-	c.created = true
 	return ctx.Err()
 }
 
@@ -409,7 +405,6 @@ func (c *Cluster) Dispose(ctx context.Context) error {
 	if err := c.provider.Delete(c.name, c.opts.KubeconfigPath); err != nil {
 		return fmt.Errorf("kind: delete cluster %s: %w", c.name, err)
 	}
-	c.created = false
 	if err := os.Remove(c.opts.KubeconfigPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("kind: remove kubeconfig: %w", err)
 	}
