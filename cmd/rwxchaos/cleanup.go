@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 
+	"github.com/rwxchaos/rwxchaos/framework/chaos"
 	"github.com/rwxchaos/rwxchaos/framework/fault"
 	"github.com/rwxchaos/rwxchaos/framework/provider/local"
 	"github.com/rwxchaos/rwxchaos/framework/provider/localenv"
@@ -39,7 +41,11 @@ left alone unless --force.`,
 					if e.Undo == nil {
 						continue
 					}
-					if err := e.Undo.Apply(cmd.Context()); err != nil {
+					err := chaos.ApplyUndo(cmd.Context(), e.Undo)
+					if errors.Is(err, chaos.ErrNotChaos) {
+						err = e.Undo.Apply(cmd.Context())
+					}
+					if err != nil {
 						ok = false
 						failed++
 						fmt.Fprintf(out, "run %s: %s on %s: heal failed: %v\n", st.RunID, e.Record.Action, e.Record.Target, err)

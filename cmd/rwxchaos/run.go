@@ -14,10 +14,12 @@ import (
 )
 
 type runFlags struct {
-	seed      int64
-	reportDir string
-	keep      bool
-	quiet     bool
+	seed         int64
+	reportDir    string
+	keep         bool
+	quiet        bool
+	allowContext []string
+	dryRun       bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -36,6 +38,8 @@ exit path, including Ctrl-C.`,
 	cmd.Flags().StringVar(&f.reportDir, "report-dir", "reports", "base directory for reports")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "leave the environment up after the run")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	cmd.Flags().StringSliceVar(&f.allowContext, "allow-context", nil, "provider existing: kube contexts this run may touch (any other is refused)")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "provider existing: print the objects it would create and create nothing")
 	return cmd
 }
 
@@ -44,6 +48,13 @@ func runE(cmd *cobra.Command, arg string, f runFlags) error {
 	if err != nil {
 		fmt.Fprintln(cmd.ErrOrStderr(), err)
 		return &exitError{code: exitUsage, msg: "invalid scenario: fix the errors above (rwxchaos validate " + arg + ")"}
+	}
+	// The existing-cluster guardrails are read by its environment.
+	if len(f.allowContext) > 0 {
+		os.Setenv("RWXCHAOS_ALLOW_CONTEXT", strings.Join(f.allowContext, ","))
+	}
+	if f.dryRun {
+		os.Setenv("RWXCHAOS_DRY_RUN", "1")
 	}
 	registerProviders()
 	out := cmd.OutOrStdout()
