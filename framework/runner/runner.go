@@ -490,8 +490,13 @@ func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time
 			r.skipped = append(r.skipped, rec)
 			r.mu.Unlock()
 			if provider.IsUnsupported(err) {
-				r.logf("fault %s skipped: %v", f.Name, err)
-				return err
+				// The scenario cannot be run as written here: void with the
+				// reason, so suites skip it instead of passing or failing.
+				r.logf("fault %s cannot run here: %v", f.Name, err)
+				r.mu.Lock()
+				r.unsup = err.Error()
+				r.mu.Unlock()
+				return nil
 			}
 			r.logf("fault %s: no target: %v", f.Name, err)
 			errs = append(errs, fmt.Errorf("fault %s: %w", f.Name, err))
@@ -563,13 +568,16 @@ func (r *run) finish(h *history.History, obs provider.Observations) {
 		})
 	}
 	r.rep.Ended = r.now().UnixNano()
-	r.rep.Verdict, r.rep.Reason = verdict(r.rep, r.infra)
+	r.rep.Verdict, r.rep.Reason = verdict(r.rep, r.infra, r.unsup)
 	r.rep.ExitCode = r.rep.Verdict.ExitCode()
 }
 
-func verdict(rep *report.Run, infra []error) (report.Verdict, string) {
+func verdict(rep *report.Run, infra []error, unsup string) (report.Verdict, string) {
 	if rep.Verdict == report.VerdictVoid {
 		return report.VerdictVoid, rep.Reason
+	}
+	if unsup != "" {
+		return report.VerdictVoid, "cannot run here: " + unsup
 	}
 	if len(infra) > 0 {
 		return report.VerdictError, errors.Join(infra...).Error()
