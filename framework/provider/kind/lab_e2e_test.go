@@ -101,6 +101,31 @@ func TestLabCluster(t *testing.T) {
 	t.Logf("TIMING all %d nodes Ready: %s", 1+workers, allReady.Round(100*time.Millisecond))
 	workerNodes := nodeNames[1:]
 
+	// A second provider for the same name adopts the cluster only with Reuse.
+	dup, err := kind.New(kind.Options{Name: name, Workers: workers, Lab: kind.LabOn, LabManifest: m,
+		KubeconfigPath: filepath.Join(t.TempDir(), "dup.kubeconfig")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dup.Create(ctx); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("second Create without Reuse: err = %v, want 'already exists'", err)
+	}
+	again, err := kind.New(kind.Options{Name: name, Workers: workers, Lab: kind.LabOn, LabManifest: m, Reuse: true,
+		KeepOnDispose: true, KubeconfigPath: filepath.Join(t.TempDir(), "reuse.kubeconfig")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Create(ctx); err != nil {
+		t.Fatalf("reuse: %v", err)
+	}
+	if nl, err := clientFor(t, again.KubeconfigPath()).CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil || len(nl.Items) != 1+workers {
+		t.Fatalf("reused cluster's kubeconfig: %d nodes, err %v", len(nl.Items), err)
+	}
+	if err := again.Dispose(ctx); err != nil {
+		t.Fatalf("dispose with KeepOnDispose: %v", err)
+	}
+	t.Logf("reuse by name: ok")
+
 	if m.Images.Pipeline != "" {
 		tl := time.Now()
 		if err := c.LoadImage(ctx, m.Images.Pipeline); err != nil {
