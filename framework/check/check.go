@@ -5,6 +5,7 @@ package check
 import (
 	"encoding/hex"
 	"fmt"
+	"hash/maphash"
 	"iter"
 	"slices"
 	"sort"
@@ -314,25 +315,41 @@ type keyState struct {
 }
 
 type ledger struct {
-	idx   map[string]int32
+	seed  maphash.Seed
+	idx   map[uint64]int32 // by maphash of the key: cheaper than string keys
+	spill map[string]int32 // keys whose hash collided with another key's
 	keys  []string
 	state []keyState
 	why   []string
 }
 
 func newLedger(hint int) *ledger {
-	return &ledger{idx: make(map[string]int32, hint), keys: make([]string, 0, hint), state: make([]keyState, 0, hint)}
+	return &ledger{seed: maphash.MakeSeed(), idx: make(map[uint64]int32, hint), spill: map[string]int32{},
+		keys: make([]string, 0, hint), state: make([]keyState, 0, hint)}
 }
 
 func (l *ledger) get(key string) *keyState {
-	i, ok := l.idx[key]
-	if !ok {
-		i = int32(len(l.state))
-		l.idx[key] = i
-		l.keys = append(l.keys, key)
-		l.state = append(l.state, keyState{})
+	h := maphash.String(l.seed, key)
+	i, ok := l.idx[h]
+	switch {
+	case ok && l.keys[i] == key:
+	case !ok:
+		i = l.add(key)
+		l.idx[h] = i
+	default: // another key has this hash
+		if i, ok = l.spill[key]; !ok {
+			i = l.add(key)
+			l.spill[key] = i
+		}
 	}
 	return &l.state[i]
+}
+
+func (l *ledger) add(key string) int32 {
+	i := int32(len(l.state))
+	l.keys = append(l.keys, key)
+	l.state = append(l.state, keyState{})
+	return i
 }
 
 func (l *ledger) observe(e *history.Event) {
