@@ -297,19 +297,38 @@ func TestFusePerClientCutoff(t *testing.T) {
 	if exec.Command("flock", "-n", filepath.Join(b, "lock"), "true").Run() == nil {
 		t.Fatal("flock through b ignored a's lock")
 	}
+	_ = fa.Close()
+
 	// A lock held through a cut-off client stays held: unlike an NFSv4
 	// server, which expires a silent client's lease, the stalled server
 	// still holds the backing file open. Others wait until the cut heals.
+	// The holder is a child process: the test process must keep no file
+	// open on a paused mount, or forking a child would flush it on exec
+	// and hang.
+	holder := exec.Command("flock", filepath.Join(a, "lock"), "sleep", "30")
+	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // flock and its sleep hold the lock
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killHolder := func() { _ = syscall.Kill(-holder.Process.Pid, syscall.SIGKILL); _ = holder.Wait() }
+	t.Cleanup(killHolder)
+	for i := 0; exec.Command("flock", "-n", filepath.Join(b, "lock"), "true").Run() == nil; i++ {
+		if i > 100 {
+			t.Fatal("the holder never got the lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := s.Pause(context.Background(), "node-a"); err != nil {
 		t.Fatal(err)
 	}
-	if exec.Command("flock", "-n", filepath.Join(b, "lock"), "true").Run() == nil {
-		t.Fatal("flock through b got the lock a holds while a is cut off")
-	}
+	got := exec.Command("flock", "-n", filepath.Join(b, "lock"), "true").Run() == nil
 	if err := s.Resume(context.Background(), "node-a"); err != nil {
 		t.Fatal(err)
 	}
-	_ = fa.Close()
+	if got {
+		t.Fatal("flock through b got the lock a holds while a is cut off")
+	}
+	killHolder()
 	if out, err := exec.Command("flock", "-w", "5", filepath.Join(b, "lock"), "true").CombinedOutput(); err != nil {
 		t.Fatalf("flock through b after a released: %v %s", err, out)
 	}
