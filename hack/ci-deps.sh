@@ -8,6 +8,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -d /usr/share/fonts/truetype/liberation ] || need+=(fonts-liberation)
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 command -v make >/dev/null 2>&1 || need+=(make)
+# The NFS server fixture is proven at the protocol level with a userspace
+# server and client (the kernel here has no NFS).
+command -v ganesha.nfsd >/dev/null 2>&1 || need+=(nfs-ganesha nfs-ganesha-vfs)
+command -v nfs-ls >/dev/null 2>&1 || need+=(libnfs-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "ci-deps: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

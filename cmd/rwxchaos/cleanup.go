@@ -11,6 +11,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/fault"
 	"github.com/rwxchaos/rwxchaos/framework/provider/local"
 	"github.com/rwxchaos/rwxchaos/framework/provider/localenv"
+	"github.com/rwxchaos/rwxchaos/framework/storage"
 	"github.com/spf13/cobra"
 )
 
@@ -75,6 +76,21 @@ left alone unless --force.`,
 					}
 					continue
 				}
+				// A fuse-backed volume: unmount and stop its file server first.
+				if sd := localenv.StorageDir(v); dirExists(sd) {
+					did, err := storage.Cleanup(cmd.Context(), sd)
+					for _, d := range did {
+						fmt.Fprintf(out, "local run %s: %s\n", filepath.Base(v), d)
+					}
+					if err == nil {
+						err = os.RemoveAll(sd)
+					}
+					if err != nil {
+						failed++
+						fmt.Fprintf(out, "local run %s: storage: %v\n", filepath.Base(v), err)
+						continue
+					}
+				}
 				if err := os.RemoveAll(v); err != nil {
 					failed++
 					fmt.Fprintf(out, "local run %s: remove volume: %v\n", filepath.Base(v), err)
@@ -94,9 +110,16 @@ left alone unless --force.`,
 	return cmd
 }
 
+// alive: the process exists and is not a zombie (an exited runner whose
+// parent has not reaped it yet is dead).
 func alive(pid int) bool {
-	if pid <= 0 {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
 		return false
 	}
-	return syscall.Kill(pid, 0) == nil
+	return fault.ProcState(pid) != 'Z'
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
