@@ -192,6 +192,9 @@ func TestLabCluster(t *testing.T) {
 	if strings.TrimSpace(out) != svcTarget {
 		t.Fatalf("ClusterIP %s answered %q, want %q", svc.Spec.ClusterIP, out, svcTarget)
 	}
+	// CoreDNS may still be starting on a loaded machine: wait for it to be
+	// available (a cluster's DNS is not ready when its nodes are).
+	waitCoreDNS(ctx, t, cs)
 	out = runOnce(ctx, t, cs, ns, "svc-dns", workerNodes[0], m.Images.Toolbox, shared,
 		"nslookup web.default.svc.cluster.local && timeout 5 wget -qO- http://web.default.svc.cluster.local/")
 	if !strings.Contains(out, svc.Spec.ClusterIP) || !strings.HasSuffix(strings.TrimSpace(out), svcTarget) {
@@ -259,6 +262,30 @@ func clientFor(t *testing.T, kubeconfig string) kubernetes.Interface {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// waitCoreDNS waits until the coredns Deployment has an available replica
+// and the kube-dns Service has a ready endpoint.
+func waitCoreDNS(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		d, err := cs.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
+		if err == nil && d.Status.AvailableReplicas > 0 {
+			eps, err := cs.CoreV1().Endpoints("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
+			if err == nil {
+				for _, ss := range eps.Subsets {
+					if len(ss.Addresses) > 0 {
+						return
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("coredns not available after 3m (last error %v)", err)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // waitNodesReady returns the node names, control plane first, once all are Ready.
