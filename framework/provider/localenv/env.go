@@ -193,6 +193,9 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 	if spec.Target.Select == scenario.SelectLockHolder {
 		return e.lockHolderFault(ctx, spec)
 	}
+	if spec.Target.Role == scenario.RoleEngine && spec.Action != scenario.ActionProcessRestart {
+		return e.engineFault(ctx, spec)
+	}
 	procs, err := e.targets(ctx, spec, rng)
 	if err != nil {
 		return nil, err
@@ -277,6 +280,31 @@ func (e *Env) pick(spec scenario.FaultSpec, rng *rand.Rand, count int) ([]*local
 	default:
 		ps := e.c.Running(string(t.Role))
 		return ps[:min(count, len(ps))], nil
+	}
+}
+
+// engineFault targets an engine run: the scheduled (CronJob-like) run if one
+// is alive, else one the jobqueue started that holds the lock — both are the
+// engine. It waits up to 20 s for either to exist.
+func (e *Env) engineFault(ctx context.Context, spec scenario.FaultSpec) ([]fault.Fault, error) {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if p, err := e.c.Process(local.RoleEngine, local.CurrentRun); err == nil {
+			info := p.Info()
+			return []fault.Fault{&fault.Signal{FaultName: spec.Name, Act: string(spec.Action), Desc: info.Target(), Pid: info.PID}}, nil
+		}
+		if h, err := e.c.LeaseHolder(); err == nil {
+			return []fault.Fault{&fault.Signal{FaultName: spec.Name, Act: string(spec.Action),
+				Desc: fmt.Sprintf("engine pid %d (lock epoch %d)", h.PID, h.Epoch), Pid: h.PID}}, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("target role engine: no engine run alive for 20s (scheduled or started by the jobqueue)")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
 	}
 }
 
