@@ -141,3 +141,16 @@ func FuzzReadJournal(f *testing.F) {
 		}
 	})
 }
+
+func TestCountStages(t *testing.T) {
+	root := t.TempDir()
+	for _, rel := range []string{DirInput + "/r/a.edi", DirWork + "/r/b.edi", DirOutput + "/r/c.json", DirOutput + "/r/d.json", DirOutput + "/r/.e.json.tmp"} {
+		p := filepath.Join(root, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("x"), 0o644)
+	}
+	n := Count(root)
+	if n[StageInput] != 1 || n[StageWork] != 1 || n[StageOutput] != 2 || n[StageTemp] != 1 {
+		t.Fatalf("%v", n)
+	}
+}

@@ -250,3 +250,18 @@ func Classify(rel string) string {
 	}
 	return StageOther
 }
+
+// Count walks the volume's botssys/ tree and counts files per stage (one
+// walk, no file contents read): what drains and progress displays need.
+func Count(root string) map[string]int {
+	n := map[string]int{}
+	_ = filepath.WalkDir(filepath.Join(root, "botssys"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		n[Classify(filepath.ToSlash(rel))]++
+		return nil
+	})
+	return n
+}

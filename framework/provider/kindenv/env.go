@@ -295,16 +295,7 @@ func (e *Env) Deploy(ctx context.Context) error {
 func (e *Env) Endpoints() []string { return e.urls }
 
 // Outputs counts output files (progress display).
-func (e *Env) Outputs() int {
-	n := 0
-	_ = filepath.WalkDir(filepath.Join(e.volume, history.DirOutput), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && filepath.Ext(p) == ".json" {
-			n++
-		}
-		return nil
-	})
-	return n
-}
+func (e *Env) Outputs() int { return history.Count(e.volume)[history.StageOutput] }
 
 // Fault resolves a scenario fault against the cluster as it is now.
 func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
@@ -361,20 +352,8 @@ func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 }
 
 func pending(root string) (input, work int) {
-	_ = filepath.WalkDir(filepath.Join(root, "botssys"), func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		switch history.Classify(filepath.ToSlash(rel)) {
-		case history.StageInput:
-			input++
-		case history.StageWork:
-			work++
-		}
-		return nil
-	})
-	return
+	n := history.Count(root)
+	return n[history.StageInput], n[history.StageWork]
 }
 
 // Collect reads the journals and snapshot from the shared volume, pod logs

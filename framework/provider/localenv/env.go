@@ -169,16 +169,7 @@ func (e *Env) Deploy(ctx context.Context) error {
 func (e *Env) Endpoints() []string { return e.c.WebserverURLs() }
 
 // Outputs counts output files (progress display).
-func (e *Env) Outputs() int {
-	n := 0
-	_ = filepath.WalkDir(filepath.Join(e.root, history.DirOutput), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && filepath.Ext(p) == ".json" {
-			n++
-		}
-		return nil
-	})
-	return n
-}
+func (e *Env) Outputs() int { return history.Count(e.root)[history.StageOutput] }
 
 // Fault resolves a scenario fault to processes.
 func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
