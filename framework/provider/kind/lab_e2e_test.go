@@ -15,6 +15,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -187,8 +188,13 @@ func TestLabCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create service: %v", err)
 	}
+	// The API has the Service at once; kube-proxy on the client's node
+	// programs it later (1.6 s was not enough once). Wait for a ready
+	// endpoint in the API, then let the client retry until its node's rules
+	// route it: that is the condition, not a sleep.
+	waitServiceEndpoints(ctx, t, cs, ns, svc.Name)
 	out := runOnce(ctx, t, cs, ns, "svc-ip", workerNodes[0], m.Images.Toolbox, shared,
-		"timeout 5 wget -qO- http://"+svc.Spec.ClusterIP+"/")
+		retryScript("timeout 5 wget -qO- http://"+svc.Spec.ClusterIP+"/"))
 	if strings.TrimSpace(out) != svcTarget {
 		t.Fatalf("ClusterIP %s answered %q, want %q", svc.Spec.ClusterIP, out, svcTarget)
 	}
@@ -196,7 +202,7 @@ func TestLabCluster(t *testing.T) {
 	// available (a cluster's DNS is not ready when its nodes are).
 	waitCoreDNS(ctx, t, cs)
 	out = runOnce(ctx, t, cs, ns, "svc-dns", workerNodes[0], m.Images.Toolbox, shared,
-		"nslookup web.default.svc.cluster.local && timeout 5 wget -qO- http://web.default.svc.cluster.local/")
+		retryScript("nslookup web.default.svc.cluster.local && timeout 5 wget -qO- http://web.default.svc.cluster.local/"))
 	if !strings.Contains(out, svc.Spec.ClusterIP) || !strings.HasSuffix(strings.TrimSpace(out), svcTarget) {
 		t.Fatalf("DNS lookup + fetch of web.default.svc.cluster.local gave:\n%s\nwant address %s and body %q", out, svc.Spec.ClusterIP, svcTarget)
 	}
@@ -264,27 +270,72 @@ func clientFor(t *testing.T, kubeconfig string) kubernetes.Interface {
 	return cs
 }
 
+// retryScript runs cmd in a pod until it succeeds, for up to 60 tries a
+// second apart, and prints only the successful try's output: the pod waits
+// for its own node's kube-proxy and resolver, which the API cannot show.
+func retryScript(cmd string) string {
+	return `log=; for i in $(seq 1 60); do if out=$(` + cmd + ` 2>&1); then printf '%s\n' "$out"; exit 0; fi; log="$log
+try $i: $out"; sleep 1; done; printf '%s\n' "$log"; exit 1`
+}
+
+// waitServiceEndpoints waits until an EndpointSlice of Service name has a
+// ready endpoint.
+func waitServiceEndpoints(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string) {
+	t.Helper()
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		sl, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		for _, s := range sl.Items {
+			for _, ep := range s.Endpoints {
+				if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+					return true, nil
+				}
+			}
+		}
+		last = fmt.Sprintf("%d EndpointSlices, none with a ready endpoint", len(sl.Items))
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("service %s/%s has no ready endpoint after 2m: %s", ns, name, last)
+	}
+}
+
 // waitCoreDNS waits until the coredns Deployment has an available replica
 // and the kube-dns Service has a ready endpoint.
 func waitCoreDNS(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		d, err := cs.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
-		if err == nil && d.Status.AvailableReplicas > 0 {
-			eps, err := cs.CoreV1().Endpoints("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
-			if err == nil {
-				for _, ss := range eps.Subsets {
-					if len(ss.Addresses) > 0 {
-						return
-					}
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		if d.Status.AvailableReplicas == 0 {
+			last = "coredns has no available replica"
+			return false, nil
+		}
+		sl, err := cs.DiscoveryV1().EndpointSlices("kube-system").List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=kube-dns"})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		for _, s := range sl.Items {
+			for _, ep := range s.Endpoints {
+				if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+					return true, nil
 				}
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("coredns not available after 3m (last error %v)", err)
-		}
-		time.Sleep(time.Second)
+		last = "kube-dns has no ready endpoint"
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("coredns not available after 3m: %s", last)
 	}
 }
 

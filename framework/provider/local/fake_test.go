@@ -92,6 +92,12 @@ func fakeMain(args []string) int {
 	}
 	switch role {
 	case "webserver", "jobqueue":
+		// Handle SIGTERM before serving: once /readyz answers, a test may
+		// stop the process at once, and a SIGTERM that arrives before
+		// Notify would kill it with the default action instead of a clean
+		// exit 0 (as the real pipeline does, cmd/edi-pipeline).
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM)
 		l, err := net.Listen("tcp", *listen)
 		if err != nil {
 			fmt.Println(err)
@@ -100,8 +106,6 @@ func fakeMain(args []string) int {
 		go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "ok")
 		}))
-		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, syscall.SIGTERM)
 		<-ch
 		return 0
 	case "engine":
