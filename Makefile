@@ -27,7 +27,7 @@ unit:
 	$(GO) test -short ./framework/... ./fixtures/... ./cmd/...
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./framework/check/ ./framework/provider/local/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./framework/check/ ./framework/proc/
 
 .PHONY: lab lab-ci
 
@@ -46,6 +46,6 @@ lab-ci:
 # Chaos Mesh for the lab (controller-manager, chaos-daemon, helm), built
 # offline from the Go module proxy into $(RWXCHAOS_CACHE)/chaosmesh; needs
 # `make lab` first. Not part of CI (cold build ~10+ min on 2 cores). Then:
-#   RWXCHAOS_LAB=1 go test ./framework/provider/existingenv/ -run TestLabChaosMesh -v
+#   RWXCHAOS_LAB=1 go test ./framework/provider/existing/ -run TestLabChaosMesh -v
 chaos-lab:
 	hack/chaosmesh/build.sh

@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/rwxchaos/rwxchaos/framework/chaos"
+	"github.com/rwxchaos/rwxchaos/framework/chaosmesh"
 	"github.com/rwxchaos/rwxchaos/framework/fault"
+	"github.com/rwxchaos/rwxchaos/framework/proc"
 	"github.com/rwxchaos/rwxchaos/framework/provider/local"
-	"github.com/rwxchaos/rwxchaos/framework/provider/localenv"
 	"github.com/rwxchaos/rwxchaos/framework/storage"
 	"github.com/spf13/cobra"
 )
@@ -42,8 +42,8 @@ left alone unless --force.`,
 					if e.Undo == nil {
 						continue
 					}
-					err := chaos.ApplyUndo(cmd.Context(), e.Undo)
-					if errors.Is(err, chaos.ErrNotChaos) {
+					err := chaosmesh.ApplyUndo(cmd.Context(), e.Undo)
+					if errors.Is(err, chaosmesh.ErrNotChaos) {
 						err = e.Undo.Apply(cmd.Context())
 					}
 					if err != nil {
@@ -59,9 +59,9 @@ left alone unless --force.`,
 					_ = os.Remove(paths[i])
 				}
 			}
-			vols, _ := filepath.Glob(filepath.Join(localenv.CacheDir(), "volumes", "*"))
+			vols, _ := filepath.Glob(filepath.Join(local.CacheDir(), "volumes", "*"))
 			for _, v := range vols {
-				res, err := local.Cleanup(cmd.Context(), v, force)
+				res, err := proc.Cleanup(cmd.Context(), v, force)
 				if err != nil {
 					failed++
 					fmt.Fprintf(out, "local run %s: %v\n", filepath.Base(v), err)
@@ -77,7 +77,7 @@ left alone unless --force.`,
 					continue
 				}
 				// A fuse-backed volume: unmount and stop its file server first.
-				if sd := localenv.StorageDir(v); dirExists(sd) {
+				if sd := local.StorageDir(v); dirExists(sd) {
 					did, err := storage.Cleanup(cmd.Context(), sd)
 					for _, d := range did {
 						fmt.Fprintf(out, "local run %s: %s\n", filepath.Base(v), d)

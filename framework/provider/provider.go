@@ -5,8 +5,6 @@ package provider
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -84,22 +82,4 @@ type Reschedule struct {
 	From      string        `json:"from"` // node or process that was lost
 	To        string        `json:"to"`   // where it came back
 	After     time.Duration `json:"after"`
-}
-
-// Unsupported says an environment cannot do an action, and why. The runner
-// reports it as a skipped fault with the reason, never as a pass.
-type Unsupported struct {
-	Action string
-	Env    string
-	Reason string
-}
-
-func (u *Unsupported) Error() string {
-	return fmt.Sprintf("%s is not supported by provider %s: %s", u.Action, u.Env, u.Reason)
-}
-
-// IsUnsupported reports whether err is an *Unsupported.
-func IsUnsupported(err error) bool {
-	var u *Unsupported
-	return errors.As(err, &u)
 }

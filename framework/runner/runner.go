@@ -22,6 +22,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/support"
 	"github.com/rwxchaos/rwxchaos/framework/traffic"
 )
 
@@ -263,7 +264,7 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 	}
 	r.env = env
 	if err := r.phaseDo(report.PhaseProvision, func() error { return env.Provision(ctx) }); err != nil {
-		if provider.IsUnsupported(err) {
+		if support.IsUnsupported(err) {
 			r.unsup = err.Error()
 			r.rep.Verdict = report.VerdictVoid
 			r.rep.Reason = "cannot run here: " + err.Error()
@@ -489,7 +490,7 @@ func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time
 			r.mu.Lock()
 			r.skipped = append(r.skipped, rec)
 			r.mu.Unlock()
-			if provider.IsUnsupported(err) {
+			if support.IsUnsupported(err) {
 				// The scenario cannot be run as written here: void with the
 				// reason, so suites skip it instead of passing or failing.
 				r.logf("fault %s cannot run here: %v", f.Name, err)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/fault"
-	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/support"
 )
 
 // needGanesha skips when nfs-ganesha or libnfs-utils is missing, except under
@@ -142,7 +142,7 @@ func TestKernelNFS(t *testing.T) {
 		}
 		return
 	}
-	var u *provider.Unsupported
+	var u *support.Unsupported
 	if !errors.As(err, &u) || !strings.Contains(u.Reason, "no NFS client") {
 		t.Fatalf("RequireNFSMount on a kernel without NFS: %v", err)
 	}

@@ -65,7 +65,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/support"
 )
 
 // Backends a Server can be.
@@ -201,12 +201,12 @@ func kernelHasNFS(filesystems string) bool {
 const NoNFSMountReason = "this kernel has no NFS client (/proc/filesystems lists neither nfs nor nfs4), so no NFS volume can be mounted on this host or in its containers; use backend fuse (a userspace file server with the same stall/kill/cutoff faults), or run on a machine whose kernel has CONFIG_NFS_FS"
 
 // RequireNFSMount returns nil when this kernel can mount NFS, else a
-// *provider.Unsupported for action in env, with NoNFSMountReason: a
+// *support.Unsupported for action in env, with NoNFSMountReason: a
 // scenario that needs an NFS mount is then reported as unsupported, never as
 // a silent pass.
 func RequireNFSMount(action, env string) error {
 	if KernelCanMountNFS() {
 		return nil
 	}
-	return &provider.Unsupported{Action: action, Env: env, Reason: NoNFSMountReason}
+	return &support.Unsupported{Action: action, Env: env, Reason: NoNFSMountReason}
 }

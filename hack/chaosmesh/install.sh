@@ -13,7 +13,7 @@
 #     election off, one controller replica, pull policy Never, pod-failure's
 #     pause image = the lab's pause image.
 #   - annotates the chaos-daemon DaemonSet with the chaos kinds it cannot
-#     inject (framework/chaos.Check reads it) and waits for the rollout.
+#     inject (framework/chaosmesh.Check reads it) and waits for the rollout.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)

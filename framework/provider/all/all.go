@@ -6,9 +6,9 @@ package all
 import (
 	"sync"
 
-	"github.com/rwxchaos/rwxchaos/framework/provider/existingenv"
-	"github.com/rwxchaos/rwxchaos/framework/provider/kindenv"
-	"github.com/rwxchaos/rwxchaos/framework/provider/localenv"
+	"github.com/rwxchaos/rwxchaos/framework/provider/existing"
+	"github.com/rwxchaos/rwxchaos/framework/provider/kind"
+	"github.com/rwxchaos/rwxchaos/framework/provider/local"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
@@ -18,8 +18,8 @@ var once sync.Once
 // Register wires every provider into the runner (idempotent).
 func Register() {
 	once.Do(func() {
-		runner.Register(scenario.ProviderLocal, localenv.New(localenv.Options{}))
-		runner.Register(scenario.ProviderKind, kindenv.New(kindenv.Options{}))
-		runner.Register(scenario.ProviderExisting, existingenv.New(existingenv.Options{}))
+		runner.Register(scenario.ProviderLocal, local.New(local.Options{}))
+		runner.Register(scenario.ProviderKind, kind.New(kind.Options{}))
+		runner.Register(scenario.ProviderExisting, existing.New(existing.Options{}))
 	})
 }

@@ -1,0 +1,439 @@
+// Package kind runs a scenario with provider `kind`: a kind cluster (the
+// lab's images when present), the pipeline fixtures on one RWX volume, node
+// and network faults done to the node containers, and a watch of the cluster
+// for rescheduling. It uses the kind Go library (framework/kindcluster)
+// rather than e2e-framework's kind support: that one shells out to a kind
+// binary and `go install`s one when missing, which cannot work offline, and
+// it cannot add the extraMounts and kubeadm patches a scenario needs.
+package kind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
+	"github.com/rwxchaos/rwxchaos/framework/fault"
+	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
+	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/proc"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/storage"
+	"github.com/rwxchaos/rwxchaos/framework/support"
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+)
+
+// JobqueueEvery is how often the jobqueue runs an engine job on kind (the
+// CronJob runs at most once a minute).
+const JobqueueEvery = 5 * time.Second
+
+// Options for New.
+type Options struct {
+	Logf func(string, ...any)
+	// Clock is the run's clock (runner's); time.Now when nil.
+	Clock func() time.Time
+}
+
+// Env is the kind environment of one run.
+type Env struct {
+	o       Options
+	s       *scenario.Scenario
+	runDir  string
+	runID   string
+	seed    int64
+	shared  string // host dir shared into every node at the same path
+	volume  string // this run's subdir of shared: the PV's hostPath
+	ns      string
+	cluster *kindcluster.Cluster
+	cs      kubernetes.Interface
+	obs     *observer
+	workers []string
+	cpNode  string
+	urls    []string
+	mu      sync.Mutex // guards faults (appended by fault goroutines)
+	faults  []nodeFault
+	binary  string
+	image   string
+	fuse    *storage.FuseServer
+}
+
+func (e *Env) startFuse(ctx context.Context, name string) error {
+	bin, err := storage.BuildFuse(ctx, filepath.Join(lab.CacheDir(), "bin"))
+	if err != nil {
+		return fmt.Errorf("build the fuse server: %w", err)
+	}
+	dir := filepath.Join(lab.CacheDir(), "kind-fuse", kindcluster.NamePrefix+name)
+	srv, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: dir, Mounts: map[string]string{"": e.shared}, Shared: true})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("start the fuse server: %w", err)
+	}
+	e.fuse = srv
+	return nil
+}
+
+// New returns a factory for runner.Register.
+func New(base Options) func(provider.Config) (provider.Env, error) {
+	return func(pc provider.Config) (provider.Env, error) {
+		o, s, runDir := base, pc.Scenario, pc.RunDir
+		if o.Logf == nil {
+			o.Logf = pc.Logf
+		}
+		if o.Logf == nil {
+			o.Logf = func(string, ...any) {}
+		}
+		if o.Clock == nil {
+			o.Clock = pc.Clock
+		}
+		if o.Clock == nil {
+			o.Clock = time.Now
+		}
+		if s.Cluster.Provider != scenario.ProviderKind {
+			return nil, fmt.Errorf("kind provider: scenario %s asks for provider %s", s.Metadata.Name, s.Cluster.Provider)
+		}
+		runID := filepath.Base(runDir)
+		seed := pc.Seed
+		return &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed,
+			ns: "rwxchaos-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))}, nil
+	}
+}
+
+// Name implements provider.Env.
+func (e *Env) Name() string { return "kind" }
+
+// Provision creates (or reuses) the cluster and loads the pipeline image.
+func (e *Env) Provision(ctx context.Context) error {
+	switch e.s.Storage.Backend {
+	case scenario.BackendHostPath, scenario.BackendFuse:
+	case scenario.BackendNFS:
+		return &support.Unsupported{Action: "storage backend nfs", Env: "kind", Reason: nfsReason()}
+	default:
+		return &support.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "kind",
+			Reason: "not wired into the kind provider yet: use backend hostpath"}
+	}
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		return fmt.Errorf("docker is not running (run `make lab`, which starts dockerd): %w", err)
+	}
+	// A reused cluster keeps the scenario's name; otherwise each run gets its
+	// own, so runs in parallel (two test packages) never share a cluster.
+	name := e.s.Cluster.Kind.Name
+	if !e.s.Cluster.Kind.Reuse {
+		h := fnv.New32a()
+		h.Write([]byte(e.runDir))
+		name = fmt.Sprintf("run-%06x", h.Sum32()&0xffffff)
+	}
+	e.shared = filepath.Join(lab.CacheDir(), "kind-shared", kindcluster.NamePrefix+name)
+	e.volume = filepath.Join(e.shared, "runs", e.runID)
+	var propagation v1alpha4.MountPropagation
+	if e.s.Storage.Backend == scenario.BackendFuse {
+		// One userspace file server for the whole cluster, mounted on the
+		// shared dir before the nodes exist; its mount (and a remount after
+		// a restart) propagates into every node and pod.
+		if err := e.startFuse(ctx, name); err != nil {
+			return err
+		}
+		propagation = v1alpha4.MountPropagationHostToContainer
+	}
+	if err := os.MkdirAll(e.volume, 0o777); err != nil {
+		return fmt.Errorf("volume dir: %w", err)
+	}
+	t := e.s.Cluster.Timings
+	timings := kindcluster.Timings{NodeMonitorGracePeriod: t.NodeMonitorGracePeriod.D()}
+	if t.NotReadyTolerationSeconds != nil {
+		timings.NotReadyToleration = time.Duration(*t.NotReadyTolerationSeconds) * time.Second
+	}
+	if t.UnreachableTolerationSeconds != nil {
+		timings.UnreachableToleration = time.Duration(*t.UnreachableTolerationSeconds) * time.Second
+	}
+	c, err := kindcluster.New(kindcluster.Options{
+		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, Timings: timings,
+		Reuse: e.s.Cluster.Kind.Reuse, KeepOnDispose: e.s.Cluster.Kind.Reuse,
+		KubeconfigPath: filepath.Join(e.runDir, "kubeconfig"), LogsDir: filepath.Join(e.runDir, "kind-logs"), Logf: e.o.Logf,
+	})
+	if err != nil {
+		return err
+	}
+	// Build the image before creating the cluster so a build error costs nothing.
+	bin, err := proc.BuildBinary(ctx, filepath.Join(lab.CacheDir(), "bin"))
+	if err != nil {
+		return fmt.Errorf("build the pipeline: %w", err)
+	}
+	e.binary = bin
+	if e.image, err = pipelineImage(ctx, bin); err != nil {
+		return err
+	}
+	if err := c.Create(ctx); err != nil {
+		return err
+	}
+	e.cluster = c
+	if err := c.LoadImage(ctx, e.image); err != nil {
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigPath())
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	cfg.Timeout = 15 * time.Second
+	if e.cs, err = kubernetes.NewForConfig(cfg); err != nil {
+		return err
+	}
+	return e.waitNodes(ctx)
+}
+
+func nfsReason() string {
+	b, _ := os.ReadFile("/proc/filesystems")
+	if strings.Contains(string(b), "nfs") {
+		return "the nfs backend on kind is not wired yet"
+	}
+	return "this host's kernel has no NFS client (no nfs/nfs4 in /proc/filesystems), and kind nodes share the host kernel, so no pod can mount an NFS volume here"
+}
+
+func (e *Env) waitNodes(ctx context.Context) error {
+	want := 1 + e.s.Cluster.Kind.Workers
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		nodes, err := e.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		ready := 0
+		e.workers, e.cpNode = nil, ""
+		if err == nil {
+			for _, n := range nodes.Items {
+				if _, cp := n.Labels["node-role.kubernetes.io/control-plane"]; cp {
+					e.cpNode = n.Name
+				} else {
+					e.workers = append(e.workers, n.Name)
+				}
+				if nodeReady(&n) {
+					ready++
+				}
+			}
+		}
+		if ready == want && err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d nodes Ready after 3m (last error: %v)", ready, want, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// Deploy applies the fixtures and waits for every webserver to be Ready.
+func (e *Env) Deploy(ctx context.Context) error {
+	w := e.s.Workload
+	cron, _ := w.Engine.Cron()
+	var defects []string
+	for _, d := range w.Defects {
+		defects = append(defects, string(d))
+	}
+	objs, err := k8s.Pipeline(k8s.PipelineInput{
+		Namespace: e.ns, Run: e.runID, Image: e.image, PullPolicy: corev1.PullNever,
+		Webservers: w.Replicas.Webserver, Jobqueue: w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
+		JobqueueEvery: JobqueueEvery, EngineSchedule: cron,
+		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), StepDelay: w.Engine.StepDelay.D(), Defects: defects,
+		Volume: k8s.Volume{HostPath: e.volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
+	})
+	if err != nil {
+		return err
+	}
+	e.obs = newObserver(e.o.Clock)
+	if err := k8s.Apply(ctx, e.cs, objs); err != nil {
+		return err
+	}
+	if err := e.obs.start(ctx, e.cs, e.ns); err != nil {
+		return fmt.Errorf("watch cluster: %w", err)
+	}
+	if err := k8s.WaitReady(ctx, e.cs, objs, 3*time.Minute); err != nil {
+		return err
+	}
+	svc, err := e.cs.CoreV1().Services(e.ns).Get(ctx, objs.Service.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	port := svc.Spec.Ports[0].NodePort
+	for _, n := range e.workers {
+		ip, err := nodeIP(ctx, n)
+		if err != nil {
+			return err
+		}
+		e.urls = append(e.urls, fmt.Sprintf("http://%s:%d", ip, port))
+	}
+	return nil
+}
+
+// Endpoints are every worker's NodePort, as a load balancer would spread them.
+func (e *Env) Endpoints() []string { return e.urls }
+
+// Outputs counts output files (progress display).
+func (e *Env) Outputs() int { return history.Count(e.volume)[history.StageOutput] }
+
+// Fault resolves a scenario fault against the cluster as it is now.
+func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
+	switch spec.Action {
+	case scenario.ActionNodeKill, scenario.ActionNodeStop, scenario.ActionNodePause, scenario.ActionNodeReboot:
+		nodes, err := e.resolveNodes(ctx, spec.Target, rng)
+		if err != nil {
+			return nil, err
+		}
+		var out []fault.Fault
+		for _, n := range nodes {
+			out = append(out, &nodeFaultImpl{env: e, name: spec.Name, action: spec.Action, node: n})
+		}
+		return out, nil
+	case scenario.ActionPartition:
+		return e.partition(ctx, spec, rng)
+	case scenario.ActionStoragePause, scenario.ActionStorageKill, scenario.ActionStorageRestart:
+		if e.fuse == nil {
+			return nil, &support.Unsupported{Action: string(spec.Action), Env: "kind/" + string(e.s.Storage.Backend),
+				Reason: "a hostpath volume has no storage server to fault: use backend fuse"}
+		}
+		f, err := storage.NewFault(spec.Name, string(spec.Action), e.fuse, "")
+		if err != nil {
+			return nil, err
+		}
+		return []fault.Fault{f}, nil
+	case scenario.ActionStorageCutoff:
+		return nil, &support.Unsupported{Action: string(spec.Action), Env: "kind/" + string(e.s.Storage.Backend),
+			Reason: "cutting one node off needs a file server per node; the kind environment runs one shared server"}
+	}
+	return nil, &support.Unsupported{Action: string(spec.Action), Env: "kind", Reason: "not implemented for kind yet"}
+}
+
+// Drain waits until the pipeline has moved everything out of input and
+// work (the jobqueue runs an engine job every few seconds).
+func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		in, work := pending(e.volume)
+		if in == 0 && work == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			e.o.Logf("drain: %d input and %d work files left after %s", in, work, timeout)
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func pending(root string) (input, work int) {
+	n := history.Count(root)
+	return n[history.StageInput], n[history.StageWork]
+}
+
+// Collect reads the journals and snapshot from the shared volume, pod logs
+// from the API, and what the watch saw.
+func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provider.Observations, error) {
+	var obs provider.Observations
+	if e.obs != nil {
+		e.mu.Lock()
+		faults := append([]nodeFault(nil), e.faults...)
+		e.mu.Unlock()
+		obs = e.obs.observations(faults)
+		e.obs.Stop()
+	}
+	if e.cs != nil {
+		if n := e.podLogs(ctx, filepath.Join(dir, "logs")); n > 0 {
+			obs.Artifacts = append(obs.Artifacts, report.Artifact{Name: "pod logs", Path: "logs"})
+		}
+	}
+	evs, st, err := history.ReadJournalDir(filepath.Join(e.volume, history.DirJournal))
+	if err != nil {
+		return nil, obs, err
+	}
+	snap, err := history.Scan(e.volume, e.o.Clock())
+	if err != nil {
+		return nil, obs, err
+	}
+	return &history.History{Events: evs, Snapshot: snap, Stats: st}, obs, nil
+}
+
+func (e *Env) podLogs(ctx context.Context, dir string) int {
+	pods, err := e.cs.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0
+	}
+	_ = os.MkdirAll(dir, 0o755)
+	n := 0
+	for _, p := range pods.Items {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		rc, err := e.cs.CoreV1().Pods(e.ns).GetLogs(p.Name, &corev1.PodLogOptions{}).Stream(lctx)
+		if err == nil {
+			f, ferr := os.Create(filepath.Join(dir, p.Name+".log"))
+			if ferr == nil {
+				_, _ = io.Copy(f, rc)
+				f.Close()
+				n++
+			}
+			rc.Close()
+		}
+		cancel()
+	}
+	return n
+}
+
+// Teardown deletes the namespace and the PV, and the cluster unless reused.
+func (e *Env) Teardown(ctx context.Context) error {
+	var errs []error
+	if e.cs != nil {
+		pol := metav1.DeletePropagationForeground
+		if err := e.cs.CoreV1().Namespaces().Delete(ctx, e.ns, metav1.DeleteOptions{PropagationPolicy: &pol}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+		if err := e.cs.CoreV1().PersistentVolumes().Delete(ctx, "rwxchaos-"+e.ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	if e.cluster != nil {
+		errs = append(errs, e.cluster.Dispose(ctx))
+	}
+	if e.volume != "" {
+		errs = append(errs, os.RemoveAll(e.volume))
+	}
+	if e.fuse != nil {
+		errs = append(errs, e.fuse.Stop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Env) noteFault(name, node string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults = append(e.faults, nodeFault{name: name, node: node, at: e.o.Clock().UnixNano()})
+}

@@ -1,0 +1,411 @@
+package kind
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
+	"github.com/rwxchaos/rwxchaos/framework/fault"
+	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+)
+
+func docker(ctx context.Context, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// nodeIP is the node container's address on kind's docker network.
+func nodeIP(ctx context.Context, node string) (string, error) {
+	ip, err := docker(ctx, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", node)
+	if err != nil {
+		return "", err
+	}
+	f := strings.Fields(ip)
+	if len(f) == 0 {
+		return "", fmt.Errorf("node %s has no IP address", node)
+	}
+	return f[0], nil
+}
+
+type containerState struct {
+	Running   bool   `json:"Running"`
+	Paused    bool   `json:"Paused"`
+	StartedAt string `json:"StartedAt"`
+}
+
+func inspectState(ctx context.Context, node string) (containerState, error) {
+	var st containerState
+	out, err := docker(ctx, "inspect", "-f", "{{json .State}}", node)
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal([]byte(out), &st)
+}
+
+// nodeFaultImpl is node-kill / node-stop / node-pause / node-reboot on a kind
+// node container.
+type nodeFaultImpl struct {
+	env     *Env
+	name    string
+	action  scenario.Action
+	node    string
+	started string // StartedAt before a reboot
+}
+
+func (f *nodeFaultImpl) Name() string   { return f.name }
+func (f *nodeFaultImpl) Action() string { return string(f.action) }
+func (f *nodeFaultImpl) Target() string { return f.node }
+
+func (f *nodeFaultImpl) Inject(ctx context.Context) error {
+	f.env.noteFault(f.name, f.node)
+	var err error
+	switch f.action {
+	case scenario.ActionNodeKill:
+		_, err = docker(ctx, "kill", f.node)
+	case scenario.ActionNodeStop:
+		_, err = docker(ctx, "stop", "-t", "10", f.node)
+	case scenario.ActionNodePause:
+		_, err = docker(ctx, "pause", f.node)
+	case scenario.ActionNodeReboot:
+		st, ierr := inspectState(ctx, f.node)
+		if ierr != nil {
+			return ierr
+		}
+		f.started = st.StartedAt
+		_, err = docker(ctx, "restart", "-t", "10", f.node)
+	}
+	return err
+}
+
+func (f *nodeFaultImpl) Verify(ctx context.Context) error {
+	st, err := inspectState(ctx, f.node)
+	if err != nil {
+		return err
+	}
+	switch f.action {
+	case scenario.ActionNodePause:
+		if !st.Paused {
+			return errors.New("node container not paused")
+		}
+	case scenario.ActionNodeReboot:
+		if st.StartedAt == f.started {
+			return errors.New("node container not restarted yet")
+		}
+	default:
+		if st.Running {
+			return errors.New("node container still running")
+		}
+	}
+	return nil
+}
+
+func (f *nodeFaultImpl) Heal(ctx context.Context) error {
+	switch f.action {
+	case scenario.ActionNodePause:
+		st, err := inspectState(ctx, f.node)
+		if err == nil && !st.Paused {
+			return nil
+		}
+		_, err = docker(ctx, "unpause", f.node)
+		return err
+	case scenario.ActionNodeKill, scenario.ActionNodeStop:
+		st, err := inspectState(ctx, f.node)
+		if err == nil && st.Running {
+			return nil
+		}
+		_, err = docker(ctx, "start", f.node)
+		return err
+	}
+	return nil
+}
+
+// VerifyHealed waits for the node to be Ready again in the API.
+func (f *nodeFaultImpl) VerifyHealed(ctx context.Context) error {
+	st, err := inspectState(ctx, f.node)
+	if err != nil {
+		return err
+	}
+	if !st.Running || st.Paused {
+		return errors.New("node container not running")
+	}
+	n, err := f.env.cs.CoreV1().Nodes().Get(ctx, f.node, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if !nodeReady(n) {
+		return fmt.Errorf("node %s not Ready yet", f.node)
+	}
+	return nil
+}
+
+func (f *nodeFaultImpl) Undo() *fault.Undo {
+	switch f.action {
+	case scenario.ActionNodePause:
+		return &fault.Undo{Kind: "docker", Args: []string{"unpause", f.node}}
+	case scenario.ActionNodeKill, scenario.ActionNodeStop:
+		return &fault.Undo{Kind: "docker", Args: []string{"start", f.node}}
+	}
+	return nil
+}
+
+// resolveNodes turns a target selector into node names.
+func (e *Env) resolveNodes(ctx context.Context, t scenario.TargetSpec, rng *rand.Rand) ([]string, error) {
+	count := max(t.Count, 1)
+	switch {
+	case t.Node != "":
+		if t.Node != e.cpNode && !slices.Contains(e.workers, t.Node) {
+			return nil, fmt.Errorf("no node %q (nodes: %s, %s)", t.Node, e.cpNode, strings.Join(e.workers, ", "))
+		}
+		return []string{t.Node}, nil
+	case t.Select == scenario.SelectRandomWorker:
+		ws := slices.Clone(e.workers)
+		rng.Shuffle(len(ws), func(i, j int) { ws[i], ws[j] = ws[j], ws[i] })
+		return ws[:min(count, len(ws))], nil
+	case t.Select == scenario.SelectEngineNode, t.Select == scenario.SelectLockHolder:
+		n, err := e.engineNode(ctx, t.Select == scenario.SelectLockHolder)
+		if err != nil {
+			return nil, err
+		}
+		return []string{n}, nil
+	case t.Select == scenario.SelectRandomWebserver:
+		return e.podNodes(ctx, k8s.ComponentWeb, rng, count)
+	case t.Role != "":
+		return e.podNodes(ctx, string(t.Role), rng, count)
+	}
+	return nil, fmt.Errorf("target %+v selects no node", t)
+}
+
+// engineNode is the node of the engine lock's live holder; failing that
+// (lockHolder false), the node of the jobqueue pod, which runs engine jobs.
+func (e *Env) engineNode(ctx context.Context, lockHolder bool) (string, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if l := readLease(e.volume); l != nil && !l.Released && !l.Stale(time.Now()) && l.Node != "" {
+			return l.Node, nil
+		}
+		if !lockHolder {
+			if ns, err := e.podNodes(ctx, k8s.ComponentJobq, nil, 1); err == nil && len(ns) > 0 {
+				return ns[0], nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", errors.New("nobody held the engine lock for 30s: no engine node to target")
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func readLease(root string) *history.Lease {
+	b, err := os.ReadFile(filepath.Join(root, history.LeaseFile))
+	if err != nil {
+		return nil
+	}
+	var l history.Lease
+	if json.Unmarshal(b, &l) != nil {
+		return nil
+	}
+	return &l
+}
+
+// podNodes returns the nodes of Running pods of a component.
+func (e *Env) podNodes(ctx context.Context, component string, rng *rand.Rand, count int) ([]string, error) {
+	pods, err := e.cs.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{LabelSelector: k8s.LabelComponent + "=" + component})
+	if err != nil {
+		return nil, err
+	}
+	var nodes []string
+	for _, p := range pods.Items {
+		if p.Status.Phase == "Running" && p.DeletionTimestamp == nil && !slices.Contains(nodes, p.Spec.NodeName) {
+			nodes = append(nodes, p.Spec.NodeName)
+		}
+	}
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("no running %s pod", component)
+	}
+	if rng != nil {
+		rng.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
+	}
+	return nodes[:min(count, len(nodes))], nil
+}
+
+// partition drops packets between a node and its peers with iptables rules
+// inside the node container, tagged with the run id.
+func (e *Env) partition(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
+	from := spec.From
+	if from == "" {
+		ns, err := e.resolveNodes(ctx, spec.Target, rng)
+		if err != nil {
+			return nil, err
+		}
+		from = ns[0]
+	} else if n, err := e.endpointNode(ctx, from, rng); err != nil {
+		return nil, err
+	} else {
+		from = n
+	}
+	var peers []string
+	switch spec.To {
+	case "control-plane":
+		peers = []string{e.cpNode}
+	case "nodes":
+		for _, n := range append([]string{e.cpNode}, e.workers...) {
+			if n != from {
+				peers = append(peers, n)
+			}
+		}
+	case "storage":
+		return nil, fmt.Errorf("partition to storage: backend %s has no storage server to cut off (use backend fuse with storage-cutoff)", e.s.Storage.Backend)
+	default:
+		n, err := e.endpointNode(ctx, spec.To, rng)
+		if err != nil {
+			return nil, err
+		}
+		peers = []string{n}
+	}
+	var ips []string
+	for _, p := range peers {
+		ip, err := nodeIP(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		ips = append(ips, ip)
+	}
+	var rules [][]string
+	for _, ip := range ips {
+		if spec.Direction != scenario.DirectionEgress {
+			rules = append(rules, []string{"INPUT", "-s", ip, "-j", "DROP"})
+		}
+		if spec.Direction != scenario.DirectionIngress {
+			rules = append(rules, []string{"OUTPUT", "-d", ip, "-j", "DROP"})
+		}
+	}
+	tag := "rwxchaos:" + e.runID
+	for i := range rules {
+		rules[i] = append(rules[i], "-m", "comment", "--comment", tag)
+	}
+	return []fault.Fault{&partitionFault{env: e, name: spec.Name, node: from, peers: peers, rules: rules, tag: tag, toCP: spec.To == "control-plane"}}, nil
+}
+
+// endpointNode resolves a partition endpoint (a node name or a selector).
+func (e *Env) endpointNode(ctx context.Context, s string, rng *rand.Rand) (string, error) {
+	if s == "control-plane" {
+		return e.cpNode, nil
+	}
+	t := scenario.TargetSpec{Node: s}
+	switch scenario.Selector(s) {
+	case scenario.SelectEngineNode, scenario.SelectLockHolder, scenario.SelectRandomWorker, scenario.SelectRandomWebserver:
+		t = scenario.TargetSpec{Select: scenario.Selector(s)}
+	}
+	ns, err := e.resolveNodes(ctx, t, rng)
+	if err != nil {
+		return "", err
+	}
+	return ns[0], nil
+}
+
+type partitionFault struct {
+	env   *Env
+	name  string
+	node  string
+	peers []string
+	rules [][]string
+	tag   string
+	toCP  bool
+}
+
+func (f *partitionFault) Name() string   { return f.name }
+func (f *partitionFault) Action() string { return string(scenario.ActionPartition) }
+func (f *partitionFault) Target() string { return f.node + " ⟂ " + strings.Join(f.peers, ",") }
+
+func (f *partitionFault) Inject(ctx context.Context) error {
+	f.env.noteFault(f.name, f.node)
+	for _, r := range f.rules {
+		if _, err := docker(ctx, append([]string{"exec", f.node, "iptables", "-I"}, r...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *partitionFault) count(ctx context.Context) (int, error) {
+	out, err := docker(ctx, "exec", f.node, "iptables", "-S")
+	if err != nil {
+		return 0, err
+	}
+	return strings.Count(out, f.tag), nil
+}
+
+// Verify: every rule is in place and, for control-plane partitions, the API
+// server really is unreachable from the node.
+func (f *partitionFault) Verify(ctx context.Context) error {
+	n, err := f.count(ctx)
+	if err != nil {
+		return err
+	}
+	if n < len(f.rules) {
+		return fmt.Errorf("%d of %d partition rules in place", n, len(f.rules))
+	}
+	if f.toCP {
+		ip, err := nodeIP(ctx, f.env.cpNode)
+		if err != nil {
+			return err
+		}
+		if _, err := docker(ctx, "exec", f.node, "timeout", "2", "bash", "-c", "exec 3<>/dev/tcp/"+ip+"/6443"); err == nil {
+			return errors.New("the API server is still reachable from the node")
+		}
+	}
+	return nil
+}
+
+func (f *partitionFault) Heal(ctx context.Context) error {
+	var errs []error
+	for _, r := range f.rules {
+		if _, err := docker(ctx, append([]string{"exec", f.node, "iptables", "-D"}, r...)...); err != nil && !strings.Contains(err.Error(), "does a matching rule exist") {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (f *partitionFault) VerifyHealed(ctx context.Context) error {
+	n, err := f.count(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%d partition rules still in place", n)
+	}
+	node, err := f.env.cs.CoreV1().Nodes().Get(ctx, f.node, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if !nodeReady(node) {
+		return fmt.Errorf("node %s not Ready yet", f.node)
+	}
+	return nil
+}
+
+// Undo removes every rule carrying this run's tag, by listing them.
+func (f *partitionFault) Undo() *fault.Undo {
+	script := fmt.Sprintf(`iptables -S | grep -F -- %q | sed 's/^-A/-D/' | while read -r r; do eval iptables "$r"; done`, f.tag)
+	return &fault.Undo{Kind: "docker", Args: []string{"exec", f.node, "sh", "-c", script}}
+}

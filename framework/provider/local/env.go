@@ -1,0 +1,541 @@
+// Package local runs a scenario with provider `local`: the pipeline's
+// services as processes on this host sharing one directory. It is the fast,
+// dependency-free single-host mode (no Docker, no Kubernetes): process-level
+// faults, and the shared directory is a plain local one (backend local) or
+// served by the go-fuse file server (backend fuse, which adds the storage-*
+// faults); never NFS.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/fault"
+	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/proc"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/storage"
+	"github.com/rwxchaos/rwxchaos/framework/support"
+)
+
+// Env is the local environment of one run.
+type Env struct {
+	s       *scenario.Scenario
+	runDir  string
+	root    string
+	node    string
+	binary  string
+	journal *history.Journal
+	c       *proc.Cluster
+	logf    func(string, ...any)
+	// store serves root from <cache>/storage/<run> with backend fuse; nil
+	// with backend local.
+	store *storage.FuseServer
+}
+
+// Options for New.
+type Options struct {
+	// Binary is a prebuilt edi-pipeline; built from the checkout when empty
+	// (env RWXCHAOS_PIPELINE_BINARY also names one).
+	Binary string
+	// CacheDir holds the built binary. Default: $RWXCHAOS_CACHE or the user cache dir.
+	CacheDir string
+	Logf     func(string, ...any)
+}
+
+// New returns a factory for runner.Register.
+func New(o Options) func(provider.Config) (provider.Env, error) {
+	return func(pc provider.Config) (provider.Env, error) {
+		s, runDir := pc.Scenario, pc.RunDir
+		if s.Cluster.Provider != scenario.ProviderLocal {
+			return nil, fmt.Errorf("local provider: scenario %s asks for provider %s", s.Metadata.Name, s.Cluster.Provider)
+		}
+		host, _ := os.Hostname()
+		bin := o.Binary
+		if bin == "" {
+			bin = os.Getenv("RWXCHAOS_PIPELINE_BINARY")
+		}
+		logf := o.Logf
+		if logf == nil {
+			logf = pc.Logf
+		}
+		if logf == nil {
+			logf = func(string, ...any) {}
+		}
+		cache := o.CacheDir
+		if cache == "" {
+			cache = CacheDir()
+		}
+		return &Env{s: s, runDir: runDir, node: host, binary: bin, logf: logf, root: filepath.Join(cache, "volumes", filepath.Base(runDir))}, nil
+	}
+}
+
+// CacheDir is where built binaries and run volumes live, outside the repo.
+func CacheDir() string {
+	if d := os.Getenv("RWXCHAOS_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "rwxchaos")
+	}
+	return filepath.Join(os.TempDir(), "rwxchaos-cache")
+}
+
+// Name implements provider.Env.
+func (e *Env) Name() string { return "local" }
+
+// Provision builds the pipeline binary (if needed) and creates the volume.
+func (e *Env) Provision(ctx context.Context) error {
+	switch e.s.Storage.Backend {
+	case "", scenario.BackendLocal, scenario.BackendFuse:
+	default:
+		return &support.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "local",
+			Reason: "the local provider shares a plain host directory or serves it with the go-fuse server (backend fuse); use provider kind for other backends"}
+	}
+	if e.binary == "" {
+		bin, err := proc.BuildBinary(ctx, filepath.Join(CacheDir(), "bin"))
+		if err != nil {
+			return fmt.Errorf("build the pipeline (or set RWXCHAOS_PIPELINE_BINARY): %w", err)
+		}
+		e.binary = bin
+	}
+	if err := os.MkdirAll(e.root, 0o755); err != nil {
+		return fmt.Errorf("volume: %w", err)
+	}
+	if e.s.Storage.Backend == scenario.BackendFuse {
+		if err := e.startStore(ctx); err != nil {
+			return err
+		}
+	}
+	j, err := history.OpenJournal(filepath.Join(e.runDir, "journals", "provider.ndjson"), history.JournalOptions{
+		Proc: history.ProcID(history.RoleRunner, e.node), Role: history.RoleRunner, Node: e.node})
+	if err != nil {
+		return err
+	}
+	e.journal = j
+	return nil
+}
+
+// Deploy starts webservers, jobqueue and the engine schedule.
+func (e *Env) Deploy(ctx context.Context) error {
+	w := e.s.Workload
+	every, _ := w.Engine.Interval()
+	if every == 0 {
+		every = time.Second
+	}
+	cfg := proc.Config{
+		Binary:     e.binary,
+		Root:       e.root,
+		Webservers: w.Replicas.Webserver,
+		Jobqueue:   w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
+		// Like the Bots jobqueue server, it also runs engine jobs on its own
+		// schedule: a second path to the engine lock besides the CronJob, so a
+		// hung CronJob run (Forbid blocks the next) is not the only contender.
+		JobqueueEvery: 2 * every,
+		EngineEvery:   every,
+		LeaseTTL:      w.Engine.LeaseTTL.D(),
+		Heartbeat:     w.Engine.Heartbeat.D(),
+		StepDelay:     w.Engine.StepDelay.D(),
+		Node:          e.node,
+		LogDir:        filepath.Join(e.runDir, "logs"),
+		Journal:       e.journal,
+		Logf:          e.logf,
+	}
+	for _, d := range w.Defects {
+		cfg.Defects = append(cfg.Defects, string(d))
+	}
+	c, err := proc.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	e.c = c
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := c.WaitReady(rctx); err != nil {
+		return fmt.Errorf("webservers not ready: %w (logs in %s)", err, cfg.LogDir)
+	}
+	return nil
+}
+
+// Endpoints implements provider.Env.
+func (e *Env) Endpoints() []string { return e.c.WebserverURLs() }
+
+// Outputs counts output files (progress display).
+func (e *Env) Outputs() int { return history.Count(e.root)[history.StageOutput] }
+
+// Fault resolves a scenario fault to processes.
+func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
+	switch spec.Action {
+	case scenario.ActionProcessKill, scenario.ActionProcessPause, scenario.ActionProcessRestart:
+	case scenario.ActionStoragePause, scenario.ActionStorageKill, scenario.ActionStorageRestart:
+		return e.storageFault(spec)
+	default:
+		return nil, &support.Unsupported{Action: string(spec.Action), Env: "local",
+			Reason: "the local provider runs processes on one host: only process-kill, process-pause and process-restart apply (and storage-pause, storage-kill, storage-restart with storage backend fuse)"}
+	}
+	if spec.Target.Select == scenario.SelectLockHolder {
+		return e.lockHolderFault(ctx, spec)
+	}
+	if spec.Target.Role == scenario.RoleEngine && spec.Action != scenario.ActionProcessRestart {
+		return e.engineFault(ctx, spec)
+	}
+	procs, err := e.targets(ctx, spec, rng)
+	if err != nil {
+		return nil, err
+	}
+	var out []fault.Fault
+	for _, p := range procs {
+		info := p.Info()
+		if spec.Action == scenario.ActionProcessRestart {
+			out = append(out, &restart{name: spec.Name, c: e.c, info: info, down: spec.Duration.D()})
+			continue
+		}
+		f := &fault.Signal{FaultName: spec.Name, Act: string(spec.Action), Desc: info.Target(), Pid: info.PID}
+		if info.Role == proc.RoleWebserver || info.Role == proc.RoleJobqueue {
+			f.Healed = e.whole(info)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// whole waits for a supervised replica to be back (a new process if it was
+// killed) and, for webservers, ready.
+func (e *Env) whole(info proc.ProcInfo) func(context.Context) error {
+	return func(ctx context.Context) error {
+		p, err := e.c.Process(info.Role, info.Index)
+		if err != nil {
+			return err
+		}
+		if p.Exited() {
+			return fmt.Errorf("%s %d is down", info.Role, info.Index)
+		}
+		if info.Role == proc.RoleWebserver {
+			rctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			return e.c.WaitReady(rctx)
+		}
+		return nil
+	}
+}
+
+// targets picks the processes a fault acts on, waiting briefly for one to
+// exist (an engine run starts every schedule tick).
+func (e *Env) targets(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]*proc.Process, error) {
+	count := max(spec.Target.Count, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ps, err := e.pick(spec, rng, count)
+		if err == nil && len(ps) > 0 {
+			return ps, nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = errors.New("no matching process")
+			}
+			return nil, fmt.Errorf("target %+v: %w", spec.Target, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+func (e *Env) pick(spec scenario.FaultSpec, rng *rand.Rand, count int) ([]*proc.Process, error) {
+	t := spec.Target
+	switch {
+	case t.Select == scenario.SelectRandomWebserver:
+		ps := e.c.Running(proc.RoleWebserver)
+		rng.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
+		return ps[:min(count, len(ps))], nil
+	case t.Select != "":
+		return nil, &support.Unsupported{Action: string(spec.Action) + " on " + string(t.Select), Env: "local", Reason: "there are no nodes in single-host mode"}
+	case t.Node != "":
+		return nil, &support.Unsupported{Action: string(spec.Action) + " on node " + t.Node, Env: "local", Reason: "there are no nodes in single-host mode"}
+	case t.Role == scenario.RoleEngine:
+		p, err := e.c.Process(proc.RoleEngine, proc.CurrentRun)
+		if err != nil {
+			return nil, err
+		}
+		return []*proc.Process{p}, nil
+	default:
+		ps := e.c.Running(string(t.Role))
+		return ps[:min(count, len(ps))], nil
+	}
+}
+
+// engineFault targets an engine run: the scheduled (CronJob-like) run if one
+// is alive, else one the jobqueue started that holds the lock — both are the
+// engine. It waits up to 20 s for either to exist.
+func (e *Env) engineFault(ctx context.Context, spec scenario.FaultSpec) ([]fault.Fault, error) {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if p, err := e.c.Process(proc.RoleEngine, proc.CurrentRun); err == nil {
+			info := p.Info()
+			return []fault.Fault{&fault.Signal{FaultName: spec.Name, Act: string(spec.Action), Desc: info.Target(), Pid: info.PID}}, nil
+		}
+		if h, err := e.c.LeaseHolder(); err == nil {
+			return []fault.Fault{&fault.Signal{FaultName: spec.Name, Act: string(spec.Action),
+				Desc: fmt.Sprintf("engine pid %d (lock epoch %d)", h.PID, h.Epoch), Pid: h.PID}}, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("target role engine: no engine run alive for 20s (scheduled or started by the jobqueue)")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// lockHolderFault targets the process holding the engine lock, whether a
+// scheduled engine run or one the jobqueue started (its own process group).
+func (e *Env) lockHolderFault(ctx context.Context, spec scenario.FaultSpec) ([]fault.Fault, error) {
+	if spec.Action == scenario.ActionProcessRestart {
+		return nil, &support.Unsupported{Action: "process-restart of the lock holder", Env: "local", Reason: "engine runs are not restarted; use process-kill or process-pause"}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := e.c.LeaseHolder()
+		if err == nil {
+			desc := fmt.Sprintf("engine pid %d (lock epoch %d)", h.PID, h.Epoch)
+			if h.Run != nil {
+				desc = h.Run.Info().Target() + fmt.Sprintf(" (lock epoch %d)", h.Epoch)
+			}
+			return []fault.Fault{&fault.Signal{FaultName: spec.Name, Act: string(spec.Action), Desc: desc, Pid: h.PID}}, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("target lock-holder: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// Drain runs engine passes until the pipeline is empty.
+func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	res, err := e.c.Drain(ctx, timeout)
+	if err != nil {
+		// Not a framework failure: the ledger reports what is stuck.
+		e.logf("drain: %v", err)
+		return nil
+	}
+	e.logf("drained in %s with %d passes", res.Elapsed.Round(time.Millisecond), res.Passes)
+	return nil
+}
+
+// Collect stops the processes, then reads every journal and scans the volume.
+func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provider.Observations, error) {
+	var obs provider.Observations
+	if e.c == nil {
+		return nil, obs, errors.New("nothing was deployed")
+	}
+	if err := e.c.Stop(ctx); err != nil {
+		e.logf("stop: %v", err)
+	}
+	evs, st, err := history.ReadJournalDir(filepath.Join(e.root, history.DirJournal))
+	if err != nil {
+		return nil, obs, err
+	}
+	snap, err := history.Scan(e.root, time.Now())
+	if err != nil {
+		return nil, obs, err
+	}
+	obs.Nodes = []string{e.node}
+	for _, pi := range append(e.c.Finished(), e.c.Processes()...) {
+		pod := report.Pod{Pod: pi.Target(), Component: pi.Role, Node: e.node, Created: pi.Started.UnixNano(), Phase: pi.Status}
+		if !pi.Exited.IsZero() {
+			pod.Deleted = pi.Exited.UnixNano()
+		}
+		if pod.Phase == "" {
+			pod.Phase = pi.State
+		}
+		obs.Pods = append(obs.Pods, pod)
+	}
+	obs.Artifacts = append(obs.Artifacts, report.Artifact{Name: "process logs", Path: "logs"})
+	return &history.History{Events: evs, Snapshot: snap, Stats: st}, obs, nil
+}
+
+// Teardown stops everything and removes the volume.
+func (e *Env) Teardown(ctx context.Context) error {
+	var errs []error
+	if e.c != nil {
+		errs = append(errs, e.c.Stop(ctx))
+	}
+	if e.journal != nil {
+		errs = append(errs, e.journal.Close())
+	}
+	if e.store != nil {
+		// After the processes: unmount only once nothing uses the volume.
+		errs = append(errs, e.store.Stop(ctx))
+		if storage.Mounted(e.root) {
+			errs = append(errs, fmt.Errorf("volume %s is still mounted: run `umount -l %s`", e.root, e.root))
+			return errors.Join(errs...)
+		}
+		errs = append(errs, os.RemoveAll(e.storeDir()))
+	}
+	errs = append(errs, os.RemoveAll(e.root))
+	return errors.Join(errs...)
+}
+
+func (e *Env) storeDir() string { return StorageDir(e.root) }
+
+// StorageDir is where the fuse server behind a run's volume keeps its state
+// and backing directory: <cache>/storage/<run>, beside <cache>/volumes/<run>
+// (the volume itself is the mountpoint). `rwxchaos cleanup` passes it to
+// storage.Cleanup after proc.Cleanup, before removing the volume.
+func StorageDir(volume string) string {
+	return filepath.Join(filepath.Dir(filepath.Dir(volume)), "storage", filepath.Base(volume))
+}
+
+// startStore mounts the go-fuse server on the volume root.
+func (e *Env) startStore(ctx context.Context) error {
+	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
+		return &support.Unsupported{Action: "storage backend fuse", Env: "local",
+			Reason: "the go-fuse server mounts with mount(2) directly, which needs root and /dev/fuse (there is no fusermount); run as root, or use backend local"}
+	}
+	bin, err := storage.BuildFuse(ctx, filepath.Join(CacheDir(), "bin"))
+	if err != nil {
+		return fmt.Errorf("build the fuse server (or set RWXCHAOS_FUSE_BINARY): %w", err)
+	}
+	st, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: e.storeDir(), Mounts: map[string]string{"": e.root}})
+	if err != nil {
+		return err
+	}
+	if err := st.Start(ctx); err != nil {
+		return fmt.Errorf("volume: %w", err)
+	}
+	e.store = st
+	e.logf("volume %s served by rwxchaos-fuse pid %v from %s", e.root, st.Pids(""), st.Backing())
+	return nil
+}
+
+// storageFault is a storage-* action on the fuse server behind the volume.
+func (e *Env) storageFault(spec scenario.FaultSpec) ([]fault.Fault, error) {
+	if e.store == nil {
+		return nil, &support.Unsupported{Action: string(spec.Action), Env: "local",
+			Reason: "backend " + string(e.s.Storage.Backend) + " is a plain directory with no server to fail; use storage backend fuse"}
+	}
+	f, err := storage.NewFault(spec.Name, string(spec.Action), e.store, "")
+	if err != nil {
+		return nil, err
+	}
+	if spec.Action == scenario.ActionStoragePause {
+		f.Stalled = e.unready
+	}
+	f.Healed = func(ctx context.Context) error {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return e.c.WaitReady(rctx)
+	}
+	return []fault.Fault{f}, nil
+}
+
+// unready returns nil once every webserver's /readyz fails (an error status
+// or no answer within 3 s, as a kubelet probe would count it): a webserver
+// that still says ready while its volume is stalled takes uploads it cannot
+// store.
+func (e *Env) unready(ctx context.Context) error {
+	urls := e.c.WebserverURLs()
+	errs := make([]error, len(urls))
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 3 * time.Second}
+	for i, u := range urls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/readyz", nil)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return // no answer: not ready
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				errs[i] = fmt.Errorf("webserver %d at %s still answers /readyz 200", i, u)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// restart is process-restart: graceful stop, held down for the duration,
+// started again by the supervisor.
+type restart struct {
+	name string
+	c    *proc.Cluster
+	info proc.ProcInfo
+	down time.Duration
+	done chan error
+}
+
+func (r *restart) Name() string   { return r.name }
+func (r *restart) Action() string { return string(scenario.ActionProcessRestart) }
+func (r *restart) Target() string { return r.info.Target() }
+func (r *restart) Inject(ctx context.Context) error {
+	if r.info.Role == proc.RoleEngine {
+		return errors.New("engine runs are not restarted; use process-kill (the schedule starts the next run)")
+	}
+	r.done = make(chan error, 1)
+	go func() {
+		_, err := r.c.Restart(context.WithoutCancel(ctx), r.info.Role, r.info.Index, r.down)
+		r.done <- err
+	}()
+	return nil
+}
+func (r *restart) Verify(context.Context) error {
+	if fault.ProcState(r.info.PID) != 0 && fault.ProcState(r.info.PID) != 'Z' {
+		return fmt.Errorf("%s still running", r.info.Target())
+	}
+	return nil
+}
+func (r *restart) Heal(ctx context.Context) error {
+	if r.done == nil {
+		return nil
+	}
+	select {
+	case err := <-r.done:
+		r.done = nil
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+func (r *restart) VerifyHealed(ctx context.Context) error {
+	p, err := r.c.Process(r.info.Role, r.info.Index)
+	if err != nil {
+		return err
+	}
+	if p.Info().PID == r.info.PID {
+		return errors.New("not restarted yet")
+	}
+	if r.info.Role == proc.RoleWebserver {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return r.c.WaitReady(rctx)
+	}
+	return nil
+}
+func (r *restart) Undo() *fault.Undo { return nil }
