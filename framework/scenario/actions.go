@@ -19,16 +19,10 @@ const (
 	durZero                         // must be 0
 )
 
-// ActionInfo describes what an action needs; the validator enforces it and
-// the runner can use it too.
+// ActionInfo describes what an action aims at and how long it lasts; the
+// validator and Default use it. Where each action runs is in the support
+// table (framework/support), not here.
 type ActionInfo struct {
-	// Providers the action works with.
-	Providers []Provider
-	// Backends the action works with; nil means any.
-	Backends []Backend
-	// Why the providers/backends are limited, for error messages.
-	Why string
-
 	target   targetKind
 	duration durationRule
 }
@@ -41,48 +35,28 @@ var actionOrder = []Action{
 	ActionChaosPodKill, ActionChaosPodFailure, ActionChaosPartition, ActionChaosIOLatency, ActionChaosIOFault,
 }
 
-// Process actions work locally (on the supervised processes) and on kind
-// (on the container's process, signalled through the node's runtime); on
-// an existing cluster we have no node access, so the chaos-* actions are
-// the way there.
-var (
-	processProviders = []Provider{ProviderLocal, ProviderKind}
-	kindOnly         = []Provider{ProviderKind}
-	existingOnly     = []Provider{ProviderExisting}
-	serverBackends   = []Backend{BackendFuse, BackendNFS, BackendLocal}
-)
-
-const (
-	whyProcess = "it signals processes directly, which needs the local supervisor or access to kind nodes; on an existing cluster use chaos-pod-kill or chaos-pod-failure"
-	whyNode    = "it stops or freezes kind node containers"
-	whyNet     = "it programs packet filters inside kind node containers; on an existing cluster use chaos-partition"
-	whyStorage = "it freezes, kills or restarts the storage server the framework runs"
-	whyCutoff  = "it cuts one node off a storage server the framework runs, which needs kind nodes and a fuse or nfs backend"
-	whyChaos   = "it creates Chaos Mesh objects, which the framework only does on an existing cluster"
-)
-
 var actions = map[Action]ActionInfo{
-	ActionProcessKill:    {Providers: processProviders, Why: whyProcess, target: targetProcess, duration: durZero},
-	ActionProcessPause:   {Providers: processProviders, Why: whyProcess, target: targetProcess, duration: durRequired},
-	ActionProcessRestart: {Providers: processProviders, Why: whyProcess, target: targetProcess, duration: durOptional},
+	ActionProcessKill:    {target: targetProcess, duration: durZero},
+	ActionProcessPause:   {target: targetProcess, duration: durRequired},
+	ActionProcessRestart: {target: targetProcess, duration: durOptional},
 
-	ActionNodeKill:   {Providers: kindOnly, Why: whyNode, target: targetNode, duration: durOptional},
-	ActionNodeStop:   {Providers: kindOnly, Why: whyNode, target: targetNode, duration: durOptional},
-	ActionNodePause:  {Providers: kindOnly, Why: whyNode, target: targetNode, duration: durRequired},
-	ActionNodeReboot: {Providers: kindOnly, Why: whyNode, target: targetNode, duration: durZero},
+	ActionNodeKill:   {target: targetNode, duration: durOptional},
+	ActionNodeStop:   {target: targetNode, duration: durOptional},
+	ActionNodePause:  {target: targetNode, duration: durRequired},
+	ActionNodeReboot: {target: targetNode, duration: durZero},
 
-	ActionPartition: {Providers: kindOnly, Why: whyNet, target: targetEndpoints, duration: durRequired},
+	ActionPartition: {target: targetEndpoints, duration: durRequired},
 
-	ActionStoragePause:   {Providers: []Provider{ProviderLocal, ProviderKind}, Backends: serverBackends, Why: whyStorage, target: targetNone, duration: durRequired},
-	ActionStorageKill:    {Providers: []Provider{ProviderLocal, ProviderKind}, Backends: serverBackends, Why: whyStorage, target: targetNone, duration: durRequired},
-	ActionStorageRestart: {Providers: []Provider{ProviderLocal, ProviderKind}, Backends: serverBackends, Why: whyStorage, target: targetNone, duration: durZero},
-	ActionStorageCutoff:  {Providers: kindOnly, Backends: []Backend{BackendFuse, BackendNFS}, Why: whyCutoff, target: targetNode, duration: durRequired},
+	ActionStoragePause:   {target: targetNone, duration: durRequired},
+	ActionStorageKill:    {target: targetNone, duration: durRequired},
+	ActionStorageRestart: {target: targetNone, duration: durZero},
+	ActionStorageCutoff:  {target: targetNode, duration: durRequired},
 
-	ActionChaosPodKill:    {Providers: existingOnly, Why: whyChaos, target: targetProcess, duration: durZero},
-	ActionChaosPodFailure: {Providers: existingOnly, Why: whyChaos, target: targetProcess, duration: durRequired},
-	ActionChaosPartition:  {Providers: existingOnly, Why: whyChaos, target: targetProcess, duration: durRequired},
-	ActionChaosIOLatency:  {Providers: existingOnly, Why: whyChaos, target: targetProcess, duration: durRequired},
-	ActionChaosIOFault:    {Providers: existingOnly, Why: whyChaos, target: targetProcess, duration: durRequired},
+	ActionChaosPodKill:    {target: targetProcess, duration: durZero},
+	ActionChaosPodFailure: {target: targetProcess, duration: durRequired},
+	ActionChaosPartition:  {target: targetProcess, duration: durRequired},
+	ActionChaosIOLatency:  {target: targetProcess, duration: durRequired},
+	ActionChaosIOFault:    {target: targetProcess, duration: durRequired},
 }
 
 // Info returns what the action needs; ok is false for unknown actions.

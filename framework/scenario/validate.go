@@ -18,6 +18,8 @@ type validator struct {
 	key  map[string]position
 	bad  map[string]bool
 	errs ErrorList
+	// noSupport skips the support table (tests only).
+	noSupport bool
 }
 
 // parentPath strips the last ".field", "[i]" or `["key"]` from p.
@@ -37,6 +39,16 @@ func parentPath(p string) string {
 // it was not written, at its nearest written ancestor. Errors under a path
 // that already failed to decode are dropped: they would only repeat it.
 func (v *validator) errf(p, format string, args ...any) {
+	v.add(p, false, format, args...)
+}
+
+// unsupported records a feature the support table refuses: the file is
+// well-formed, but no provider can run it as written.
+func (v *validator) unsupported(p, format string, args ...any) {
+	v.add(p, true, format, args...)
+}
+
+func (v *validator) add(p string, unsupported bool, format string, args ...any) {
 	for q := p; ; q = parentPath(q) {
 		if v.bad[q] {
 			return
@@ -63,7 +75,7 @@ func (v *validator) errf(p, format string, args ...any) {
 			}
 		}
 	}
-	v.errs = append(v.errs, &FieldError{File: v.file, Line: pos.line, Column: pos.col, Path: p, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &FieldError{File: v.file, Line: pos.line, Column: pos.col, Path: p, Msg: fmt.Sprintf(format, args...), Unsupported: unsupported})
 }
 
 var (
@@ -120,6 +132,9 @@ func (v *validator) validate() {
 	v.faults()
 	v.expect()
 	v.run()
+	if !v.noSupport {
+		v.supported()
+	}
 }
 
 func (v *validator) cluster() {
@@ -173,26 +188,6 @@ func isZeroExisting(e ExistingCluster) bool {
 	return e.Kubeconfig == "" && e.Context == "" && len(e.Namespaces) == 0
 }
 
-// backendWhy says what each backend is and which providers can use it.
-var backendProviders = map[Backend]struct {
-	providers []Provider
-	why       string
-}{
-	BackendLocal:        {[]Provider{ProviderLocal}, "it is a plain directory on the local host"},
-	BackendHostPath:     {[]Provider{ProviderKind}, "it shares a host directory into kind nodes"},
-	BackendFuse:         {[]Provider{ProviderLocal, ProviderKind}, "the framework runs the go-fuse server on the local host"},
-	BackendNFS:          {[]Provider{ProviderKind}, "the framework runs nfs-ganesha next to the kind nodes"},
-	BackendStorageClass: {[]Provider{ProviderKind, ProviderExisting}, "it needs a Kubernetes StorageClass"},
-}
-
-func providerList(ps []Provider) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = string(p)
-	}
-	return orList(s)
-}
-
 func orList(s []string) string {
 	switch len(s) {
 	case 0:
@@ -205,16 +200,6 @@ func orList(s []string) string {
 
 func (v *validator) storage() {
 	st := &v.s.Storage
-	prov := v.s.Cluster.Provider
-	if bp, ok := backendProviders[st.Backend]; ok && prov != "" && !hasProvider(bp.providers, prov) {
-		var fit []string
-		for _, b := range Backend("").enumValues() {
-			if hasProvider(backendProviders[Backend(b)].providers, prov) {
-				fit = append(fit, b)
-			}
-		}
-		v.errf("storage.backend", "backend %s does not work with provider %s (%s); use %s", st.Backend, prov, bp.why, orList(fit))
-	}
 	external := v.s.Workload.Mode == ModeExternal
 	if st.Backend == BackendStorageClass {
 		if st.StorageClassName == "" && !external {
@@ -234,15 +219,6 @@ func (v *validator) storage() {
 	if !quantity.MatchString(st.Size) {
 		v.errf("storage.size", "%q is not a size; write a Kubernetes quantity such as 1Gi or 500Mi", clip(st.Size))
 	}
-}
-
-func hasProvider(ps []Provider, p Provider) bool {
-	for _, x := range ps {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }
 
 var numericMountOptions = map[string]bool{
@@ -508,8 +484,17 @@ func (s *Scenario) NodeNames() []string {
 
 var endpointKeywords = []string{"control-plane", "nodes", "storage", string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver)}
 
+// MaxFaults is the most faults a scenario may hold. Real ones have a
+// handful; a generated file with thousands is a mistake, and is reported
+// once instead of once per fault.
+const MaxFaults = 1000
+
 func (v *validator) faults() {
 	s := v.s
+	if len(s.Faults) > MaxFaults {
+		v.errf("faults", "holds %d faults; a scenario holds at most %d (use schedule.every and times to repeat one)", len(s.Faults), MaxFaults)
+		return
+	}
 	names := map[string]int{}
 	for i := range s.Faults {
 		f := &s.Faults[i]
@@ -538,17 +523,6 @@ func (v *validator) fault(p string, f *FaultSpec) {
 		}
 		return
 	}
-	prov := s.Cluster.Provider
-	if prov != "" && !hasProvider(info.Providers, prov) {
-		v.errf(p+".action", "%s needs provider %s (%s); this scenario uses provider %s", f.Action, providerList(info.Providers), info.Why, prov)
-	} else if info.Backends != nil && s.Storage.Backend != "" && !hasBackend(info.Backends, s.Storage.Backend) {
-		bs := make([]string, len(info.Backends))
-		for i, b := range info.Backends {
-			bs[i] = string(b)
-		}
-		v.errf(p+".action", "%s needs storage backend %s (%s); this scenario uses backend %s", f.Action, orList(bs), info.Why, s.Storage.Backend)
-	}
-
 	// duration
 	switch info.duration {
 	case durRequired:
@@ -626,15 +600,6 @@ func (v *validator) fault(p string, f *FaultSpec) {
 	if sc.Times != 0 && sc.Every == 0 {
 		v.errf(p+".schedule.times", "needs every: the pause between firings")
 	}
-}
-
-func hasBackend(bs []Backend, b Backend) bool {
-	for _, x := range bs {
-		if x == b {
-			return true
-		}
-	}
-	return false
 }
 
 // endpoint checks one side of a partition.
@@ -890,10 +855,6 @@ func (v *validator) expect() {
 		v.errf("expect.lockRecoveredWithin", "%s cannot be met: a dead holder's lock is only taken over after leaseTTL (%s); allow more than that", x.LockRecoveredWithin, s.Workload.Engine.LeaseTTL)
 	}
 	switch s.Cluster.Provider {
-	case ProviderLocal:
-		if x.RescheduledWithin != 0 {
-			v.errf("expect.rescheduledWithin", "does not apply to provider local: there are no nodes to reschedule from")
-		}
 	case ProviderKind, ProviderExisting:
 		t := s.Cluster.Timings
 		if x.RescheduledWithin != 0 && t.UnreachableTolerationSeconds != nil {

@@ -122,6 +122,11 @@ func (e *Env) Name() string { return "kind" }
 
 // Provision creates (or reuses) the cluster and loads the pipeline image.
 func (e *Env) Provision(ctx context.Context) error {
+	// The support table decides what kind runs, and probes Docker (and
+	// root and /dev/fuse for backend fuse).
+	if err := e.s.Gate(e.Name()); err != nil {
+		return err
+	}
 	switch e.s.Storage.Backend {
 	case scenario.BackendHostPath, scenario.BackendFuse:
 	case scenario.BackendNFS:
@@ -300,6 +305,9 @@ func (e *Env) Outputs() int { return history.Count(e.volume)[history.StageOutput
 
 // Fault resolves a scenario fault against the cluster as it is now.
 func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
+	if err := scenario.ActionSupport(e.Name(), spec.Action, e.s.Storage.Backend); err != nil {
+		return nil, err
+	}
 	switch spec.Action {
 	case scenario.ActionNodeKill, scenario.ActionNodeStop, scenario.ActionNodePause, scenario.ActionNodeReboot:
 		nodes, err := e.resolveNodes(ctx, spec.Target, rng)
