@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -122,23 +123,25 @@ func (in *Injector) Run(ctx context.Context, f Fault, d time.Duration) (Record, 
 		in.done = append(in.done, *rec)
 		in.mu.Unlock()
 		in.persist()
-		in.journal(rec)
+		in.journal(in.snapshot(rec))
 	}()
 
-	rec.Injected = in.now()
-	if err := f.Inject(ctx); err != nil {
-		rec.Err = fmt.Sprintf("inject: %v", err)
+	injected := in.now()
+	in.update(rec, func(r *Record) { r.Injected = injected })
+	if err := safely(ctx, f.Inject); err != nil {
+		in.update(rec, func(r *Record) { r.Err = fmt.Sprintf("inject: %v", err) })
 		herr := in.heal(f, rec)
-		return *rec, errors.Join(fmt.Errorf("fault %s (%s on %s): inject: %w", rec.Name, rec.Action, rec.Target, err), herr)
+		return in.snapshot(rec), errors.Join(fmt.Errorf("fault %s (%s on %s): inject: %w", rec.Name, rec.Action, rec.Target, err), herr)
 	}
 	if err := in.poll(ctx, f.Verify); err != nil {
-		rec.Err = fmt.Sprintf("verify: %v", err)
+		in.update(rec, func(r *Record) { r.Err = fmt.Sprintf("verify: %v", err) })
 		herr := in.heal(f, rec)
-		return *rec, errors.Join(fmt.Errorf("fault %s (%s on %s) did not take effect: %w", rec.Name, rec.Action, rec.Target, err), herr)
+		return in.snapshot(rec), errors.Join(fmt.Errorf("fault %s (%s on %s) did not take effect: %w", rec.Name, rec.Action, rec.Target, err), herr)
 	}
-	rec.Verified = in.now()
+	verified := in.now()
+	in.update(rec, func(r *Record) { r.Verified = verified })
 	if d > 0 {
-		t := time.NewTimer(d - time.Duration(rec.Verified-rec.Injected))
+		t := time.NewTimer(d - time.Duration(verified-injected))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -146,9 +149,24 @@ func (in *Injector) Run(ctx context.Context, f Fault, d time.Duration) (Record, 
 		}
 	}
 	if err := in.heal(f, rec); err != nil {
-		return *rec, err
+		return in.snapshot(rec), err
 	}
-	return *rec, nil
+	return in.snapshot(rec), nil
+}
+
+// update changes a record under the lock: persist (from other faults'
+// goroutines) and HealAll read records concurrently.
+func (in *Injector) update(rec *Record, fn func(*Record)) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	fn(rec)
+}
+
+// snapshot copies a record under the lock.
+func (in *Injector) snapshot(rec *Record) Record {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return *rec
 }
 
 // heal runs Heal and VerifyHealed with their own deadlines: healing must
@@ -156,19 +174,37 @@ func (in *Injector) Run(ctx context.Context, f Fault, d time.Duration) (Record, 
 func (in *Injector) heal(f Fault, rec *Record) error {
 	hctx, cancel := context.WithTimeout(context.Background(), in.o.HealTimeout)
 	defer cancel()
-	rec.Healed = in.now()
-	if err := f.Heal(hctx); err != nil {
-		rec.Err = joinMsg(rec.Err, "heal: "+err.Error())
+	healed := in.now()
+	in.update(rec, func(r *Record) { r.Healed = healed })
+	if err := safely(hctx, f.Heal); err != nil {
+		in.update(rec, func(r *Record) { r.Err = joinMsg(r.Err, "heal: "+err.Error()) })
 		return fmt.Errorf("fault %s (%s on %s): heal failed, run `rwxchaos cleanup`: %w", rec.Name, rec.Action, rec.Target, err)
 	}
 	vctx, vcancel := context.WithTimeout(context.Background(), in.o.VerifyTimeout)
 	defer vcancel()
 	if err := in.poll(vctx, f.VerifyHealed); err != nil {
-		rec.Err = joinMsg(rec.Err, "verify healed: "+err.Error())
+		in.update(rec, func(r *Record) { r.Err = joinMsg(r.Err, "verify healed: "+err.Error()) })
 		return fmt.Errorf("fault %s (%s on %s): not healed: %w", rec.Name, rec.Action, rec.Target, err)
 	}
-	rec.HealVerified = in.now()
+	verified := in.now()
+	in.update(rec, func(r *Record) { r.HealVerified = verified })
 	return nil
+}
+
+// ErrPanic marks an error that was a panic in a fault's own code (a
+// provider bug): the fault was healed, but the run should stop.
+var ErrPanic = errors.New("panic")
+
+// safely calls one step of a fault, turning a panic (a provider bug) into
+// an error wrapping ErrPanic, so that the step after it — healing — still
+// runs.
+func safely(ctx context.Context, step func(context.Context) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v\n%s", ErrPanic, p, debug.Stack())
+		}
+	}()
+	return step(ctx)
 }
 
 func joinMsg(a, b string) string {
@@ -183,7 +219,7 @@ func (in *Injector) poll(ctx context.Context, fn func(context.Context) error) er
 	defer cancel()
 	var last error
 	for {
-		if last = fn(ctx); last == nil {
+		if last = safely(ctx, fn); last == nil {
 			return nil
 		}
 		select {
@@ -224,7 +260,7 @@ func (in *Injector) Records() []Record {
 	return append([]Record(nil), in.done...)
 }
 
-func (in *Injector) journal(rec *Record) {
+func (in *Injector) journal(rec Record) {
 	if in.o.Journal == nil {
 		return
 	}
