@@ -26,6 +26,7 @@ processes of local runs, and their volumes. Runs whose runner is still alive are
 left alone unless --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			markHealing() // an interrupt lets the heal in progress finish
 			out := cmd.OutOrStdout()
 			healed, failed := 0, 0
 			states, paths, err := fault.LoadStates(filepath.Join(stateDir(), "faults"))

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/rwxchaos/rwxchaos/framework/provider/all"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
 	"github.com/spf13/cobra"
@@ -39,7 +42,7 @@ exit path, including Ctrl-C.`,
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "leave the environment up after the run")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	cmd.Flags().StringSliceVar(&f.allowContext, "allow-context", nil, "provider existing: kube contexts this run may touch (any other is refused)")
-	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "provider existing: print the objects it would create and create nothing")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print what the run would create and do (cluster, volume, manifests, fault schedule), create nothing; exits void (3)")
 	return cmd
 }
 
@@ -49,16 +52,15 @@ func runE(cmd *cobra.Command, arg string, f runFlags) error {
 		fmt.Fprintln(cmd.ErrOrStderr(), err)
 		return &exitError{code: exitUsage, msg: "invalid scenario: fix the errors above (rwxchaos validate " + arg + ")"}
 	}
-	// The existing-cluster guardrails are read by its environment.
+	// The providers are handed to the runner explicitly; the existing
+	// cluster's guardrails come from the flags.
+	var opts all.Options
 	if len(f.allowContext) > 0 {
-		os.Setenv("RWXCHAOS_ALLOW_CONTEXT", strings.Join(f.allowContext, ","))
+		opts.Existing.AllowContexts = f.allowContext
 	}
-	if f.dryRun {
-		os.Setenv("RWXCHAOS_DRY_RUN", "1")
-	}
-	registerProviders()
 	out := cmd.OutOrStdout()
-	o := runner.Options{Scenario: s, ReportDir: f.reportDir, Seed: f.seed, Keep: f.keep, StateDir: filepath.Join(stateDir(), "faults")}
+	o := runner.Options{Scenario: s, ReportDir: f.reportDir, Seed: f.seed, Keep: f.keep, StateDir: filepath.Join(stateDir(), "faults"),
+		Providers: all.Default(opts), DryRun: f.dryRun}
 	tty := isTTY(os.Stderr)
 	if !f.quiet {
 		if tty {
@@ -69,12 +71,21 @@ func runE(cmd *cobra.Command, arg string, f runFlags) error {
 			o.Log = cmd.ErrOrStderr()
 		}
 	}
+	markHealing() // from here on, a first Ctrl-C heals before exiting
 	res, err := runner.Run(cmd.Context(), o)
 	if tty && !f.quiet {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
+	if errors.Is(err, runner.ErrNoDryRun) {
+		return usageErr("--dry-run: %v", err)
+	}
 	if res == nil {
 		return infraErr("%v", err)
+	}
+	if f.dryRun && res.Plan != "" {
+		fmt.Fprintln(out, res.Plan)
+		fmt.Fprintf(out, "Dry run: nothing was created. Plan and void report: %s\n", res.Dir)
+		return verdictErr(res.Run)
 	}
 	if err != nil {
 		fmt.Fprintln(cmd.ErrOrStderr(), "rwxchaos: the framework hit errors:", err)
@@ -101,13 +112,18 @@ func isTTY(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
 }
 
-// ttyProgress redraws one status line.
+// ttyProgress redraws one status line. The runner's progress ticker and
+// its log lines (from fault goroutines too) both write through it, so
+// every write holds mu.
 type ttyProgress struct {
+	mu   sync.Mutex
 	w    io.Writer
 	last string
 }
 
 func (p *ttyProgress) show(st runner.Status) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	t := st.Traffic
 	line := fmt.Sprintf("%-14s %5s  uploads %d/%d ok %d fail %d unknown %d  outputs %d",
 		st.Phase, st.Elapsed.Round(time.Second), t.Done(), st.Target, t.OK, t.Fail, t.Unknown, st.Outputs)
@@ -122,6 +138,8 @@ func (p *ttyProgress) show(st runner.Status) {
 type clearingWriter struct{ p *ttyProgress }
 
 func (c *clearingWriter) Write(b []byte) (int, error) {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
 	fmt.Fprintf(c.p.w, "\r\033[K%s", b)
 	if c.p.last != "" {
 		fmt.Fprint(c.p.w, c.p.last)

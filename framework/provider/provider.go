@@ -51,6 +51,24 @@ type Config struct {
 	Clock func() time.Time
 	// Logf prints a progress line in the run's log.
 	Logf func(format string, args ...any)
+	// DryRun: the run only plans (Planner); nothing may be created.
+	DryRun bool
+}
+
+// Factory builds the environment of one run.
+type Factory func(Config) (Env, error)
+
+// Set is the providers a runner can use, by scenario provider name. The
+// CLI and the suites build one (provider/all.Default) and hand it to
+// runner.Run: there is no global registry.
+type Set map[scenario.Provider]Factory
+
+// Planner is an optional Env capability used by dry runs (`rwxchaos run
+// --dry-run`): Plan describes what Provision and Deploy would create (the
+// cluster, nodes, images, volume, manifests) and creates nothing. A
+// provider without it refuses dry runs rather than ignoring the flag.
+type Planner interface {
+	Plan(ctx context.Context) (string, error)
 }
 
 // Counter is an optional Env capability: count of output files now, for

@@ -171,6 +171,47 @@ func (e *Env) external() bool { return e.s.Workload.Mode == scenario.ModeExterna
 // Provision resolves and checks the cluster (guardrails first), or in dry
 // run prints what the run would create and stops with a void verdict.
 func (e *Env) Provision(ctx context.Context) error {
+	// The support table decides what runs on an existing cluster.
+	if err := e.s.Gate(e.Name()); err != nil {
+		return err
+	}
+	if err := e.connect(); err != nil {
+		return err
+	}
+	if e.dry {
+		return e.dryRun(ctx)
+	}
+	cl := e.cl
+	if _, err := e.cs.Discovery().ServerVersion(); err != nil {
+		return fmt.Errorf("cannot reach the API server of context %s at %s: %s", cl.context, cl.server, redact(err.Error()))
+	}
+	if _, err := e.cs.CoreV1().Namespaces().Get(ctx, e.ns, metav1.GetOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("namespace %s does not exist in context %s: create it (provider existing does not create namespaces)", e.ns, cl.context)
+		}
+		if !apierrors.IsForbidden(err) { // a namespaced Role cannot get namespaces: fine
+			return fmt.Errorf("namespace %s: %s", e.ns, redact(err.Error()))
+		}
+	}
+	if e.external() {
+		return e.checkExternal(ctx)
+	}
+	if e.o.PipelineImage == "" {
+		return fmt.Errorf("workload pipeline needs the edi-pipeline image in a registry the cluster can pull from: build it (`make build`, then an image holding bin/edi-pipeline) and set %s", EnvPipelineImage)
+	}
+	if e.s.Storage.Backend != scenario.BackendStorageClass {
+		return &support.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "existing",
+			Reason: "an existing cluster's shared volume comes from a StorageClass: use backend storageclass with storageClassName"}
+	}
+	return nil
+}
+
+// connect resolves the kube context through the guardrails (allow-list,
+// namespaces) and builds the clients; it talks to no server.
+func (e *Env) connect() error {
+	if e.cs != nil {
+		return nil
+	}
 	ex := e.s.Cluster.Existing
 	kc := ex.Kubeconfig
 	if e.o.Kubeconfig != "" {
@@ -193,30 +234,6 @@ func (e *Env) Provision(ctx context.Context) error {
 	}
 	if e.cc, err = chaosmesh.NewClient(&cfg); err != nil {
 		return err
-	}
-	if e.dry {
-		return e.dryRun(ctx)
-	}
-	if _, err := e.cs.Discovery().ServerVersion(); err != nil {
-		return fmt.Errorf("cannot reach the API server of context %s at %s: %s", cl.context, cl.server, redact(err.Error()))
-	}
-	if _, err := e.cs.CoreV1().Namespaces().Get(ctx, e.ns, metav1.GetOptions{}); err != nil {
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("namespace %s does not exist in context %s: create it (provider existing does not create namespaces)", e.ns, cl.context)
-		}
-		if !apierrors.IsForbidden(err) { // a namespaced Role cannot get namespaces: fine
-			return fmt.Errorf("namespace %s: %s", e.ns, redact(err.Error()))
-		}
-	}
-	if e.external() {
-		return e.checkExternal(ctx)
-	}
-	if e.o.PipelineImage == "" {
-		return fmt.Errorf("workload pipeline needs the edi-pipeline image in a registry the cluster can pull from: build it (`make build`, then an image holding bin/edi-pipeline) and set %s", EnvPipelineImage)
-	}
-	if e.s.Storage.Backend != scenario.BackendStorageClass {
-		return &support.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "existing",
-			Reason: "an existing cluster's shared volume comes from a StorageClass: use backend storageclass with storageClassName"}
 	}
 	return nil
 }
@@ -591,15 +608,44 @@ func (e *Env) deleteRunObjects(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// dryRun prints every object the run would create and returns Unsupported
-// so the verdict is void.
+// Plan implements provider.Planner (`rwxchaos run --dry-run`): after the
+// guardrails (the context must be allowed), every object the run would
+// create, as YAML; nothing is created and no server is contacted.
+func (e *Env) Plan(ctx context.Context) (string, error) {
+	if err := e.connect(); err != nil {
+		return "", err
+	}
+	objs, text, err := e.planObjects(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("provider existing: context %s (server %s), namespace %s: would create %d objects:\n%s", e.cl.context, e.cl.server, e.ns, objs, text), nil
+}
+
+// dryRun (EnvDryRun=1) logs the plan and returns Unsupported so the
+// verdict is void.
 func (e *Env) dryRun(ctx context.Context) error {
+	n, text, err := e.planObjects(ctx)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(e.runDir, "dry-run.yaml")
+	if e.runDir != "" {
+		_ = os.WriteFile(path, []byte(text), 0o644)
+	}
+	e.logf("dry run: %d objects would be created (also in %s):\n%s", n, path, text)
+	return &support.Unsupported{Action: "run", Env: "existing",
+		Reason: fmt.Sprintf("dry run (%s=1): printed the %d objects it would create, created nothing", EnvDryRun, n)}
+}
+
+// planObjects renders every object the run would create.
+func (e *Env) planObjects(ctx context.Context) (int, string, error) {
 	var objs []client.Object
 	pvc := e.s.Workload.External.PVC
 	if !e.external() {
 		po, err := e.pipelineObjects()
 		if err != nil {
-			return err
+			return 0, "", err
 		}
 		objs = append(objs, po.PVC, po.Webserver, po.Service)
 		if po.Jobqueue != nil {
@@ -615,11 +661,7 @@ func (e *Env) dryRun(ctx context.Context) error {
 	for _, f := range e.s.Faults {
 		co, _, err := e.buildChaos(ctx, f, rng, true)
 		if err != nil {
-			if support.IsUnsupported(err) {
-				e.logf("dry run: fault %s would be skipped: %v", f.Name, err)
-				continue
-			}
-			e.logf("dry run: fault %s: %v", f.Name, err)
+			e.logf("dry run: fault %s would be skipped: %v", f.Name, err)
 			continue
 		}
 		objs = append(objs, co)
@@ -628,7 +670,7 @@ func (e *Env) dryRun(ctx context.Context) error {
 	for _, o := range objs {
 		b, err := chaosmesh.YAML(o)
 		if err != nil {
-			return err
+			return 0, "", err
 		}
 		buf.WriteString("---\n")
 		buf.Write(b)
@@ -636,11 +678,5 @@ func (e *Env) dryRun(ctx context.Context) error {
 			buf.WriteByte('\n')
 		}
 	}
-	path := filepath.Join(e.runDir, "dry-run.yaml")
-	if e.runDir != "" {
-		_ = os.WriteFile(path, buf.Bytes(), 0o644)
-	}
-	e.logf("dry run: %d objects would be created (also in %s):\n%s", len(objs), path, buf.String())
-	return &support.Unsupported{Action: "run", Env: "existing",
-		Reason: fmt.Sprintf("dry run (%s=1): printed the %d objects it would create, created nothing", EnvDryRun, len(objs))}
+	return len(objs), buf.String(), nil
 }

@@ -208,12 +208,11 @@ func TestLabChaosMesh(t *testing.T) {
 		t.Fatal(err)
 	}
 	probeUnsupportedAndDryRun(ctx, t, s, cc, ns)
-	all.Register()
 	reports := filepath.Join(dir, "reports")
 	if d := os.Getenv("RWXCHAOS_REPORTS"); d != "" {
 		reports = d
 	}
-	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: reports, Log: testLog{t}})
+	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: reports, Log: testLog{t}, Providers: all.Default(all.Options{})})
 	if err != nil {
 		t.Errorf("run: %v", err)
 	}
@@ -352,7 +351,7 @@ func labExternal(ctx context.Context, t *testing.T, cfg *rest.Config, cc client.
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: reports, Log: testLog{t}})
+	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: reports, Log: testLog{t}, Providers: all.Default(all.Options{})})
 	if err != nil {
 		t.Errorf("run: %v", err)
 	}
