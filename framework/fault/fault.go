@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/procid"
 )
 
 // Fault is one injectable failure against one resolved target.
@@ -45,11 +46,15 @@ type Fault interface {
 // runner state: resume a process, unpause or start a container, delete an
 // iptables rule, delete a Kubernetes object.
 type Undo struct {
-	Kind string   `json:"kind"` // signal | docker | exec | kube-delete
-	Pid  int      `json:"pid,omitempty"`
-	Sig  int      `json:"sig,omitempty"`
-	Args []string `json:"args,omitempty"` // docker or exec argv
-	Obj  string   `json:"obj,omitempty"`  // kube-delete: apiVersion/kind/namespace/name
+	Kind string `json:"kind"`          // signal | docker | exec | kube-delete
+	Pid  int    `json:"pid,omitempty"` // signal: the pid, or -pgid for a group
+	// Start is the start time of the process (the group's leader) that Pid
+	// named (procid): Apply signals nothing once the pid names another
+	// process. 0 in state files from before start times were kept.
+	Start uint64   `json:"start,omitempty"`
+	Sig   int      `json:"sig,omitempty"`
+	Args  []string `json:"args,omitempty"` // docker or exec argv
+	Obj   string   `json:"obj,omitempty"`  // kube-delete: apiVersion/kind/namespace/name
 }
 
 // Record is what happened to one fault, on the runner's clock (Unix ns).
@@ -277,10 +282,16 @@ func (in *Injector) journal(rec Record) {
 
 // State is the on-disk list of a run's active faults.
 type State struct {
-	RunID  string  `json:"runId"`
-	Pid    int     `json:"pid"` // the runner's pid
+	RunID string `json:"runId"`
+	Pid   int    `json:"pid"` // the runner's pid
+	// Start is the runner's start time (procid): with Pid it tells a live
+	// runner from a process that got its pid later.
+	Start  uint64  `json:"start,omitempty"`
 	Active []Entry `json:"active"`
 }
+
+// Runner is the process that wrote the state.
+func (s State) Runner() procid.ID { return procid.ID{Pid: s.Pid, Start: s.Start} }
 
 // Entry is one active fault in a State.
 type Entry struct {
@@ -293,7 +304,8 @@ func (in *Injector) persist() {
 		return
 	}
 	in.mu.Lock()
-	st := State{RunID: in.o.RunID, Pid: os.Getpid()}
+	me := procid.Self()
+	st := State{RunID: in.o.RunID, Pid: me.Pid, Start: me.Start}
 	for f, rec := range in.active {
 		st.Active = append(st.Active, Entry{Record: *rec, Undo: f.Undo()})
 	}

@@ -186,3 +186,31 @@ func TestPanickingFaultIsHealed(t *testing.T) {
 		t.Fatalf("state left: %+v", sts)
 	}
 }
+
+// A persisted undo names the process by pid and start time; once the pid
+// belongs to another process, cleanup must not signal it.
+func TestUndoRefusesAReusedPid(t *testing.T) {
+	cmd := startSleeper(t)
+	f := &Signal{FaultName: "p", Act: "process-pause", Desc: "sleep", Pid: cmd.Process.Pid}
+	if err := f.Inject(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, cmd.Process.Pid, "stopped", stopped)
+	u := f.Undo()
+	if u.Start == 0 {
+		t.Fatalf("undo has no start time: %+v", u)
+	}
+	// The same pid with another start time stands for a reused pid.
+	reused := *u
+	reused.Start++
+	if err := reused.Apply(context.Background()); err != nil {
+		t.Fatalf("Apply to a reused pid: %v (want nil: nothing of ours to heal)", err)
+	}
+	if st := ProcState(cmd.Process.Pid); !stopped(st) {
+		t.Fatalf("a reused pid was signalled (state %q)", st)
+	}
+	if err := u.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, cmd.Process.Pid, "resumed", func(st byte) bool { return !stopped(st) })
+}
