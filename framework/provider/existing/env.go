@@ -47,6 +47,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
 	"github.com/rwxchaos/rwxchaos/framework/chaosmesh"
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
@@ -282,7 +283,7 @@ func (e *Env) Deploy(ctx context.Context) error {
 		if err := e.applyPipeline(ctx, objs); err != nil {
 			return err
 		}
-		if err := k8s.WaitReady(ctx, e.cs, objs, 5*time.Minute); err != nil {
+		if err := k8s.WaitReady(ctx, e.cs, objs, intervals.Get(intervals.PipelineExisting)); err != nil {
 			return err
 		}
 		pvc = objs.PVC.Name
@@ -418,20 +419,18 @@ func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		n, err := e.pending(ctx)
-		if err == nil && n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			e.logf("drain: %d files still pending after %s (last error: %v)", n, timeout, err)
-			return nil
-		case <-time.After(2 * time.Second):
-		}
+	var n int
+	var lastErr error
+	iv := intervals.Get(intervals.DrainVolume).WithTimeout(timeout)
+	iv.Poll = max(iv.Poll, 2*time.Second) // each look is a pod exec
+	if err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
+		n, lastErr = e.pending(ctx)
+		return lastErr == nil && n == 0, nil
+	}); err != nil {
+		// Not a framework failure: the ledger reports what is stuck.
+		e.logf("drain: %d files still pending after %s (last error: %v)", n, timeout, lastErr)
 	}
+	return nil
 }
 
 func (e *Env) pending(ctx context.Context) (int, error) {
@@ -586,24 +585,18 @@ func (e *Env) deleteRunObjects(ctx context.Context) error {
 			_ = client.IgnoreNotFound(e.cc.Delete(ctx, &svcs.Items[i]))
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var pvcs corev1.PersistentVolumeClaimList
-		var pods corev1.PodList
+	var pvcs corev1.PersistentVolumeClaimList
+	var pods corev1.PodList
+	iv := intervals.Get(intervals.RunObjectsGone)
+	if err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
 		err1 := e.cc.List(ctx, &pvcs, client.InNamespace(ns), sel)
 		err2 := e.cc.List(ctx, &pods, client.InNamespace(ns), sel)
-		if err1 == nil && err2 == nil && len(pvcs.Items) == 0 && len(pods.Items) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			errs = append(errs, fmt.Errorf("teardown: %d pods and %d PVCs of run %s still in %s after a minute: check finalizers, then `rwxchaos cleanup`", len(pods.Items), len(pvcs.Items), e.runID, ns))
-			break
-		}
-		select {
-		case <-ctx.Done():
+		return err1 == nil && err2 == nil && len(pvcs.Items) == 0 && len(pods.Items) == 0, nil
+	}); err != nil {
+		if ctx.Err() != nil {
 			return errors.Join(append(errs, ctx.Err())...)
-		case <-time.After(time.Second):
 		}
+		errs = append(errs, fmt.Errorf("teardown: %d pods and %d PVCs of run %s still in %s after %s: check finalizers, then `rwxchaos cleanup`", len(pods.Items), len(pvcs.Items), e.runID, ns, iv.Timeout))
 	}
 	return errors.Join(errs...)
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
 	"github.com/rwxchaos/rwxchaos/framework/chaosmesh"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/proc"
@@ -344,7 +345,7 @@ func labExternal(ctx context.Context, t *testing.T, cfg *rest.Config, cc client.
 	if err := k8s.Apply(ctx, cs, objs); err != nil {
 		t.Fatal(err)
 	}
-	if err := k8s.WaitReady(ctx, cs, objs, 3*time.Minute); err != nil {
+	if err := k8s.WaitReady(ctx, cs, objs, intervals.Get(intervals.PipelineExisting)); err != nil {
 		t.Fatal(err)
 	}
 	s, err := scenario.Parse("chaos-lab-external.yaml", fmt.Appendf(nil, externalDrill, kc, kctx, ns, ns))
