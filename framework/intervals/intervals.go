@@ -83,7 +83,10 @@ func Get(n Name) Interval {
 	if !ok {
 		panic(fmt.Sprintf("intervals: no interval named %q", n))
 	}
-	if o, ok := overrides[n]; ok {
+	testMu.Lock()
+	o, ok := overrides[n]
+	testMu.Unlock()
+	if ok {
 		if o.Timeout > 0 {
 			iv.Timeout = o.Timeout
 		}
@@ -162,4 +165,25 @@ func (iv Interval) Until(ctx context.Context, cond wait.ConditionWithContextFunc
 		return fmt.Errorf("still not so after %s: %w", iv.Timeout, err)
 	}
 	return err
+}
+
+var testMu sync.Mutex
+
+// Set replaces one interval until restore is called: for tests that need a
+// wait to give up quickly. Not for concurrent use with other Sets of n.
+func Set(n Name, iv Interval) (restore func()) {
+	Get(n) // parse the environment first
+	testMu.Lock()
+	defer testMu.Unlock()
+	old, had := overrides[n]
+	overrides[n] = iv
+	return func() {
+		testMu.Lock()
+		defer testMu.Unlock()
+		if had {
+			overrides[n] = old
+		} else {
+			delete(overrides, n)
+		}
+	}
 }
