@@ -5,8 +5,9 @@
 // Guardrails: the kube context must be in the allow-list (EnvAllowContext,
 // the CLI's --allow-context), or nothing is touched; the provider reads,
 // creates and deletes only in the namespaces the scenario lists; with
-// EnvDryRun=1 it prints the objects it would create to the run log (and
-// dry-run.yaml in the run directory), creates nothing, and the run is void;
+// `rwxchaos run --dry-run` (Plan) or EnvDryRun=1 it prints the objects it
+// would create (EnvDryRun also to dry-run.yaml in the run directory),
+// creates nothing, and the run is void;
 // the kubeconfig is never copied into the run directory and messages that
 // reach the report are scrubbed of credential-looking values.
 //
