@@ -105,7 +105,7 @@ type Env struct {
 	created []string // what this run created, for the log
 }
 
-// New returns a factory for runner.Register.
+// New returns the provider.Factory for provider.Set (see provider/all).
 func New(base Options) func(provider.Config) (provider.Env, error) {
 	return func(pc provider.Config) (provider.Env, error) {
 		o := base

@@ -93,7 +93,7 @@ func (e *Env) startFuse(ctx context.Context, name string) error {
 	return nil
 }
 
-// New returns a factory for runner.Register.
+// New returns the provider.Factory for provider.Set (see provider/all).
 func New(base Options) func(provider.Config) (provider.Env, error) {
 	return func(pc provider.Config) (provider.Env, error) {
 		o, s, runDir := base, pc.Scenario, pc.RunDir

@@ -52,7 +52,7 @@ type Options struct {
 	Logf     func(string, ...any)
 }
 
-// New returns a factory for runner.Register.
+// New returns the provider.Factory for provider.Set (see provider/all).
 func New(o Options) func(provider.Config) (provider.Env, error) {
 	return func(pc provider.Config) (provider.Env, error) {
 		s, runDir := pc.Scenario, pc.RunDir
