@@ -13,6 +13,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/provider/all"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/spf13/cobra"
 )
 
@@ -50,7 +51,14 @@ func runE(cmd *cobra.Command, arg string, f runFlags) error {
 	s, err := loadScenario(arg)
 	if err != nil {
 		fmt.Fprintln(cmd.ErrOrStderr(), err)
-		return &exitError{code: exitUsage, msg: "invalid scenario: fix the errors above (rwxchaos validate " + arg + ")"}
+		var list scenario.ErrorList
+		if errors.As(err, &list) && list.Unsupported() {
+			return &exitError{code: exitUsage, msg: "nothing was started: no provider can run this scenario as written (the reason is above)"}
+		}
+		if errors.As(err, &list) {
+			return &exitError{code: exitUsage, msg: "invalid scenario: fix the errors above (rwxchaos validate " + arg + ")"}
+		}
+		return &exitError{code: exitUsage}
 	}
 	// The providers are handed to the runner explicitly; the existing
 	// cluster's guardrails come from the flags.
