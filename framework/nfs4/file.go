@@ -472,13 +472,20 @@ func (f *File) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	lost := 0
 	for _, w := range pending {
-		if w.verf == verf {
-			continue
+		if w.verf != verf {
+			lost++
 		}
-		c.cfg.Logf("write verifier of file %x changed (server restarted): writing %d bytes at %d again", shortFH(f.fh), len(w.data), w.off)
-		if _, err := f.writeChunk(ctx, w.data, w.off, stableFileSync); err != nil {
-			return err
+	}
+	if lost > 0 {
+		// The server restarted and may have lost unstable data: write
+		// everything pending again, oldest first, so later writes win.
+		c.cfg.Logf("write verifier of file %x changed (server restarted): writing %d uncommitted writes again", shortFH(f.fh), len(pending))
+		for _, w := range pending {
+			if _, err := f.writeChunk(ctx, w.data, w.off, stableFileSync); err != nil {
+				return err
+			}
 		}
 	}
 	f.dmu.Lock()

@@ -33,10 +33,11 @@ type Server struct {
 	bin, dir, export, conf, logPath, out string
 	port                                 int
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	paused bool
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	paused  bool
+	started time.Time
 }
 
 // Binary finds ganesha.nfsd.
@@ -178,6 +179,7 @@ func (s *Server) Start() error {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
 	s.cmd = cmd
+	s.started = time.Now()
 	ch := make(chan struct{})
 	s.exited = ch
 	s.paused = false
@@ -248,6 +250,22 @@ func (s *Server) Kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.killLocked()
+}
+
+// Restart kills the server and starts it again on the same port with the
+// same recovery directory (so it enters its grace period). It waits for
+// the wall clock to reach the next second first: ganesha derives client
+// and session IDs from its start time in seconds, and a restart within
+// the same second would hand out the IDs of the previous run again.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	s.killLocked()
+	started := s.started
+	s.mu.Unlock()
+	for time.Now().Unix() <= started.Unix() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return s.Start()
 }
 
 // Stop stops the server cleanly (SIGTERM), killing it after 10 s.
