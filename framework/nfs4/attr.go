@@ -2,8 +2,10 @@ package nfs4
 
 import (
 	"fmt"
+	"os/user"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -171,10 +173,10 @@ func decodeAttrVals(m []uint32, vals []byte, into attrValues) error {
 			a.Nlink = d.u32()
 		case attrOwner:
 			a.Owner = d.str(opaqueLimit)
-			a.Uid = parseOwner(a.Owner)
+			a.Uid = parseOwner(a.Owner, false)
 		case attrOwnerGroup:
 			a.OwnerGr = d.str(opaqueLimit)
-			a.Gid = parseOwner(a.OwnerGr)
+			a.Gid = parseOwner(a.OwnerGr, true)
 		case attrRawDev:
 			maj, min := d.u32(), d.u32()
 			a.Rdev = uint64(maj)<<8 | uint64(min)
@@ -210,11 +212,12 @@ func encodeTime(e *encoder, t time.Time) {
 	e.u32(uint32(t.Nanosecond()))
 }
 
-// parseOwner turns an NFSv4 owner string into a uid/gid: bare numbers
-// (ganesha's Allow_Numeric_Owners, the default) are used as they are;
-// "root@domain" is 0; any other name maps to 65534 (nobody), as the kernel
-// does without an idmapper.
-func parseOwner(s string) uint32 {
+// parseOwner turns an NFSv4 owner or owner_group string into a uid or
+// gid: bare numbers (ganesha's Allow_Numeric_Owners, the default) are
+// used as they are; "name@domain" is looked up in the local passwd or
+// group file by name, like nfsidmap without a domain check; unknown names
+// map to 65534 (nobody), as the kernel does.
+func parseOwner(s string, group bool) uint32 {
 	name, _, _ := strings.Cut(s, "@")
 	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
 		return uint32(n)
@@ -222,8 +225,38 @@ func parseOwner(s string) uint32 {
 	if name == "root" {
 		return 0
 	}
-	return 65534
+	idmap.Lock()
+	defer idmap.Unlock()
+	key := name
+	if group {
+		key = "g:" + name
+	}
+	if id, ok := idmap.m[key]; ok {
+		return id
+	}
+	id := uint32(65534)
+	var sid string
+	if group {
+		if g, err := user.LookupGroup(name); err == nil {
+			sid = g.Gid
+		}
+	} else if u, err := user.Lookup(name); err == nil {
+		sid = u.Uid
+	}
+	if n, err := strconv.ParseUint(sid, 10, 32); err == nil {
+		id = uint32(n)
+	}
+	if len(idmap.m) > 10000 {
+		idmap.m = map[string]uint32{}
+	}
+	idmap.m[key] = id
+	return id
 }
+
+var idmap = struct {
+	sync.Mutex
+	m map[string]uint32
+}{m: map[string]uint32{}}
 
 // SetAttr says which attributes to change; nil fields stay as they are.
 type SetAttr struct {
