@@ -339,12 +339,14 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		var got int
 		var eof bool
 		for {
-			sid, err := f.openSID()
-			if err != nil {
-				return total, err
-			}
 			at := uint64(off) + uint64(total)
-			err = c.call(ctx, f.st.cred, "read", func(rq *request) error {
+			err := c.call(ctx, f.st.cred, "read", func(rq *request) error {
+				// The stateid is read at every attempt: recovery may
+				// have replaced it, or lost it, while we waited.
+				sid, err := f.openSID()
+				if err != nil {
+					return err
+				}
 				rq.putFH(f.fh)
 				rq.read(sid, at, uint32(n))
 				return nil
@@ -412,12 +414,12 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 func (f *File) writeChunk(ctx context.Context, data []byte, at uint64, stable uint32) (writeResult, error) {
 	c := f.c
 	for {
-		sid, err := f.openSID()
-		if err != nil {
-			return writeResult{}, err
-		}
 		var w writeResult
-		err = c.call(ctx, f.st.cred, "write", func(rq *request) error {
+		err := c.call(ctx, f.st.cred, "write", func(rq *request) error {
+			sid, err := f.openSID()
+			if err != nil {
+				return err
+			}
 			rq.putFH(f.fh)
 			rq.write(sid, at, stable, data)
 			return nil
@@ -499,18 +501,31 @@ func (f *File) Sync(ctx context.Context) error {
 	return nil
 }
 
+// Flush commits unstable writes, if there are any (close(2)): a file
+// whose state was lost fails only when it had data to write, as on Linux.
+func (f *File) Flush(ctx context.Context) error {
+	f.dmu.Lock()
+	n := len(f.dirty)
+	f.dmu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	return f.Sync(ctx)
+}
+
 // Setattr changes attributes through the open file (the open stateid
 // authorizes a size change, as ftruncate on an open file does).
 func (f *File) Setattr(ctx context.Context, a *SetAttr) (Attr, error) {
 	for {
-		sid, err := f.openSID()
-		if err != nil {
+		if _, err := f.openSID(); err != nil {
 			return Attr{}, err
 		}
-		if a.Size == nil {
-			sid = anonStateID
-		}
-		attr, err := f.c.setattr(ctx, f.st.cred, f.fh, sid, a)
+		attr, err := f.c.setattr(ctx, f.st.cred, f.fh, func() (stateID, error) {
+			if a.Size == nil {
+				return anonStateID, nil
+			}
+			return f.openSID()
+		}, a)
 		if err != nil {
 			retry, err := f.c.stateErr(ctx, f.st, err)
 			if retry {

@@ -96,13 +96,17 @@ func (c *Client) getattr(ctx context.Context, cred Cred, fh FH) (Attr, error) {
 // Setattr changes fh's attributes (with the anonymous stateid; use
 // File.Setattr to truncate an open file).
 func (c *Client) Setattr(ctx context.Context, cred Cred, fh FH, a *SetAttr) (Attr, error) {
-	return c.setattr(ctx, cred, fh, anonStateID, a)
+	return c.setattr(ctx, cred, fh, func() (stateID, error) { return anonStateID, nil }, a)
 }
 
-func (c *Client) setattr(ctx context.Context, cred Cred, fh FH, sid stateID, s *SetAttr) (Attr, error) {
+func (c *Client) setattr(ctx context.Context, cred Cred, fh FH, stateid func() (stateID, error), s *SetAttr) (Attr, error) {
 	c.cache.invalidate(fh)
 	var a Attr
 	err := c.call(ctx, cred, "setattr", func(rq *request) error {
+		sid, err := stateid()
+		if err != nil {
+			return err
+		}
 		rq.putFH(fh)
 		if !s.empty() {
 			rq.setattr(sid, s)
