@@ -232,6 +232,12 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 }
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	// The kernel revalidates attributes through the open file before a
+	// read from its page cache: failing here makes a read of a file
+	// whose state was lost fail with EIO even when its pages are cached.
+	if h, ok := f.(*handle); ok && h.f.Lost() {
+		return syscall.EIO
+	}
 	a, err := n.fsys.c.Getattr(ctx, cred(ctx), n.fh)
 	if err != nil {
 		return errno(err)
