@@ -224,7 +224,10 @@ func (n *node) newChild(ctx context.Context, fh nfs4.FH, a nfs4.Attr, out *fuse.
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	fh, a, err := n.fsys.c.Lookup(ctx, cred(ctx), n.fh, name)
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	fh, a, err := n.fsys.c.Lookup(ctx, cr, n.fh, name)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -232,13 +235,16 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 }
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
 	// The kernel revalidates attributes through the open file before a
 	// read from its page cache: failing here makes a read of a file
 	// whose state was lost fail with EIO even when its pages are cached.
 	if h, ok := f.(*handle); ok && h.f.Lost() {
 		return syscall.EIO
 	}
-	a, err := n.fsys.c.Getattr(ctx, cred(ctx), n.fh)
+	a, err := n.fsys.c.Getattr(ctx, cr, n.fh)
 	if err != nil {
 		return errno(err)
 	}
@@ -247,6 +253,9 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 }
 
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
 	var s nfs4.SetAttr
 	if m, ok := in.GetMode(); ok {
 		m &= 07777
@@ -276,7 +285,7 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	if h, ok := f.(*handle); ok && s.Size != nil {
 		a, err = h.f.Setattr(ctx, &s)
 	} else {
-		a, err = n.fsys.c.Setattr(ctx, cred(ctx), n.fh, &s)
+		a, err = n.fsys.c.Setattr(ctx, cr, n.fh, &s)
 	}
 	if err != nil {
 		return errno(err)
@@ -296,7 +305,10 @@ func accessOf(flags uint32) uint32 {
 }
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	f, _, err := n.fsys.c.Open(ctx, cred(ctx), n.fh, accessOf(flags))
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	f, _, err := n.fsys.c.Open(ctx, cr, n.fh, accessOf(flags))
 	if err != nil {
 		return nil, 0, errno(err)
 	}
@@ -306,12 +318,15 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 }
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
 	how := nfs4.CreateUnchecked
 	if flags&syscall.O_EXCL != 0 {
 		how = nfs4.CreateGuarded
 	}
 	m := mode & 07777
-	f, fh, a, err := n.fsys.c.Create(ctx, cred(ctx), n.fh, name, how, &nfs4.SetAttr{Mode: &m}, accessOf(flags))
+	f, fh, a, err := n.fsys.c.Create(ctx, cr, n.fh, name, how, &nfs4.SetAttr{Mode: &m}, accessOf(flags))
 	if err != nil {
 		return nil, nil, 0, errno(err)
 	}
@@ -320,7 +335,10 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	fh, a, err := n.fsys.c.Mkdir(ctx, cred(ctx), n.fh, name, mode)
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	fh, a, err := n.fsys.c.Mkdir(ctx, cr, n.fh, name, mode)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -328,7 +346,10 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 }
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	fh, a, err := n.fsys.c.Symlink(ctx, cred(ctx), n.fh, name, target)
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	fh, a, err := n.fsys.c.Symlink(ctx, cr, n.fh, name, target)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -336,7 +357,10 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 }
 
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	s, err := n.fsys.c.Readlink(ctx, cred(ctx), n.fh)
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	s, err := n.fsys.c.Readlink(ctx, cr, n.fh)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -344,11 +368,14 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 }
 
 func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
 	t, ok := target.(*node)
 	if !ok {
 		return nil, syscall.EXDEV
 	}
-	a, err := n.fsys.c.Link(ctx, cred(ctx), t.fh, n.fh, name)
+	a, err := n.fsys.c.Link(ctx, cr, t.fh, n.fh, name)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -356,14 +383,23 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 }
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
-	return errno(n.fsys.c.Remove(ctx, cred(ctx), n.fh, name))
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	return errno(n.fsys.c.Remove(ctx, cr, n.fh, name))
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
-	return errno(n.fsys.c.Remove(ctx, cred(ctx), n.fh, name))
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	return errno(n.fsys.c.Remove(ctx, cr, n.fh, name))
 }
 
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
 	if flags != 0 {
 		return syscall.EINVAL // no RENAME_NOREPLACE/EXCHANGE over NFSv4, as on Linux
 	}
@@ -371,11 +407,14 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if !ok {
 		return syscall.EXDEV
 	}
-	return errno(n.fsys.c.Rename(ctx, cred(ctx), n.fh, name, np.fh, newName))
+	return errno(n.fsys.c.Rename(ctx, cr, n.fh, name, np.fh, newName))
 }
 
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	ents, err := n.fsys.c.ReadDir(ctx, cred(ctx), n.fh)
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	ents, err := n.fsys.c.ReadDir(ctx, cr, n.fh)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -390,7 +429,10 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 }
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	s, err := n.fsys.c.Statfs(ctx, cred(ctx))
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	s, err := n.fsys.c.Statfs(ctx, cr)
 	if err != nil {
 		return errno(err)
 	}
@@ -416,6 +458,8 @@ func lockRange(lk *fuse.FileLock) (uint64, uint64) {
 }
 
 func (n *node) Getlk(ctx context.Context, f fs.FileHandle, owner uint64, lk *fuse.FileLock, flags uint32, out *fuse.FileLock) syscall.Errno {
+	ctx, done := killable(ctx)
+	defer done()
 	h, ok := f.(*handle)
 	if !ok {
 		return syscall.EBADF
@@ -486,6 +530,8 @@ var (
 )
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	ctx, done := killable(ctx)
+	defer done()
 	n, err := h.f.ReadAt(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, errno(err)
@@ -494,6 +540,8 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 }
 
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	ctx, done := killable(ctx)
+	defer done()
 	n, err := h.f.WriteAt(ctx, data, off)
 	if err != nil {
 		return uint32(n), errno(err)
@@ -506,7 +554,10 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 // lock owner of FLUSH) and written data is committed, as the NFS client
 // does on close (close-to-open).
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
-	if o, ok := h.n.fsys.raw.owner(ctx); ok {
+	o, ok := h.n.fsys.raw.owner(ctx) // before ctx is replaced
+	ctx, done := killable(ctx)
+	defer done()
+	if ok {
 		if err := h.f.ReleaseOwner(ctx, o.owner); err != nil {
 			h.n.fsys.logf("flush: release POSIX locks of owner %x: %v", o.owner, err)
 		}
@@ -517,6 +568,8 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 }
 
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	ctx, done := killable(ctx)
+	defer done()
 	return errno(h.f.Sync(ctx))
 }
 
