@@ -50,6 +50,12 @@ NFS client needed) through FUSE.
 It must run as root (it mounts with mount(2); there is no fusermount).
 SIGTERM, SIGINT or SIGHUP unmount (lazily if files are open), destroy the
 session and client ID when the server answers within 3 s, and exit 0.
+Mount guard: the mountpoint must be empty (--allow-nonempty overrides), and
+an empty read-only tmpfs is mounted under the FUSE mount (--no-guard skips
+it). If the client dies, its mount answers ENOTCONN; if that dead mount is
+then detached (umount -l), the path shows the guard and writes fail with
+EROFS: they never land silently on the local disk. A clean exit removes it.
+
 Behaviour (hard mount, lease loss -> EIO, recover_lost_locks, actimeo,
 close-to-open) is documented in package framework/nfs4.
 `
@@ -86,7 +92,7 @@ func run(args []string, stderr io.Writer) int {
 	fl.StringVar(&o.ready, "ready", "", "write a JSON ready record (pid, mount, server, started) here once the mount serves; removed on clean exit")
 	fl.StringVar(&o.stats, "stats", "", "write the client's counters as JSON here every second and at exit")
 	fl.BoolVar(&o.shared, "shared", false, "make the mount shared (mount --make-shared) so bind mounts with HostToContainer propagation see it")
-	fl.BoolVar(&o.noGuard, "no-guard", false, "do not put a read-only empty tmpfs under the mount (see --help: mount guard)")
+	fl.BoolVar(&o.noGuard, "no-guard", false, "do not mount the read-only empty tmpfs guard under the mount (see Mount guard above)")
 	fl.BoolVar(&o.allowNonEmpty, "allow-nonempty", false, "mount over a non-empty directory")
 	fl.BoolVar(&o.debug, "debug", false, "log every FUSE request")
 	if err := fl.Parse(args); err != nil {
