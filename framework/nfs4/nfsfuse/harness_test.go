@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // needFUSE skips when this machine cannot mount FUSE.
-func needFUSE(t *testing.T) {
+func needFUSE(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPED: mounting FUSE with mount(2) needs root")
@@ -51,7 +51,7 @@ func needFUSE(t *testing.T) {
 }
 
 // startServer starts ganesha (lease 10 s, grace 10 s) or skips.
-func startServer(t *testing.T) *ganeshatest.Server {
+func startServer(t testing.TB) *ganeshatest.Server {
 	t.Helper()
 	needFUSE(t)
 	return ganeshatest.Start(t, ganeshatest.Config{})
@@ -60,7 +60,7 @@ func startServer(t *testing.T) *ganeshatest.Server {
 // mountProc is an rwxchaos-nfs mount process (this test binary) in its
 // own process group.
 type mountProc struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	dir    string
 	log    string
@@ -70,7 +70,7 @@ type mountProc struct {
 	code   int
 }
 
-func startMount(t *testing.T, srv *ganeshatest.Server, name string, extra ...string) *mountProc {
+func startMount(t testing.TB, srv *ganeshatest.Server, name string, extra ...string) *mountProc {
 	t.Helper()
 	base := t.TempDir() // removed last: cleanups run in reverse order
 	m := &mountProc{t: t, name: name, dir: filepath.Join(base, "mnt"), log: filepath.Join(base, "mount.log"),

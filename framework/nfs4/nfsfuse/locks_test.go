@@ -87,9 +87,33 @@ func TestTwoClientsExcludeFlockAndPOSIXLocks(t *testing.T) {
 			lb.must("close")
 		})
 	}
-	// Clean unmount: SIGTERM -> exit 0, mount gone.
+	// Clean unmount (SIGTERM) while a process on it holds a lock: the
+	// mount process gives back its state (DESTROY_CLIENTID) and exits 0;
+	// the other client gets the lock at once, not after the lease.
+	la := startLocker(t, "a-last")
+	lb := startLocker(t, "b-last")
+	la.must("open " + a.path("last"))
+	la.must("fcntl-nb")
+	lb.must("open " + b.path("last"))
+	if r := lb.do("fcntl-nb", 10*time.Second); r.err != "EAGAIN" {
+		t.Fatalf("lock while held: %s", r)
+	}
+	stopped := time.Now()
 	if code := a.terminate(); code != 0 {
 		t.Fatalf("mount exit status %d after SIGTERM:\n%s", code, a.logText())
+	}
+	lb.send("fcntl")
+	r := watchReply(lb).wait(t, 30*time.Second, "lock after the holder's client unmounted")
+	if !r.ok {
+		t.Fatalf("lock after the other client unmounted: %s", r)
+	}
+	if took := r.at.Sub(stopped); took > srv.Lease()/2 {
+		t.Fatalf("lock free %s after a clean unmount: the client did not give back its state", took)
+	} else {
+		t.Logf("lock free %s after the holder's client unmounted cleanly (lease %s)", took.Round(time.Millisecond), srv.Lease())
+	}
+	if r := la.do("read", 10*time.Second); r.ok {
+		t.Fatalf("process on the unmounted client still reads: %s", r)
 	}
 }
 
