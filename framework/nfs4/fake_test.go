@@ -2,6 +2,7 @@ package nfs4
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -31,6 +32,12 @@ type fakeServer struct {
 	// before execution) and says what to do with it.
 	hook func(tag string, attempt int) fakeAction
 	seen map[string]int
+
+	// open state: stateids handed out by OPEN, and those revoked.
+	nextState uint32
+	revoked   map[[stateIDOther]byte]bool
+	seqFlags  uint32 // status flags of every SEQUENCE reply
+	opens     int
 }
 
 type fakeAction struct {
@@ -55,7 +62,7 @@ type fakeSlot struct {
 
 func newFakeServer(t *testing.T, nslots uint32) *fakeServer {
 	return &fakeServer{t: t, sessions: map[[sessionIDSize]byte]*fakeSession{}, nslots: nslots,
-		executed: map[string]int{}, seen: map[string]int{}}
+		executed: map[string]int{}, seen: map[string]int{}, revoked: map[[stateIDOther]byte]bool{}}
 }
 
 func (s *fakeServer) dial(ctx context.Context, _ string) (net.Conn, error) {
@@ -256,7 +263,9 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 			out.u32(slotID)
 			out.u32(s.nslots - 1)
 			out.u32(s.nslots - 1)
-			out.u32(0)
+			s.mu.Lock()
+			out.u32(s.seqFlags)
+			s.mu.Unlock()
 		case opReclaimComplete:
 			d.bool()
 			out.u32(uint32(StatusOK))
@@ -310,6 +319,72 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 			}
 			out.bitmap(m)
 			out.opaque(vals.bytes())
+		case opOpen:
+			d.u32()
+			d.u32()
+			d.u32()
+			d.u64()
+			d.opaque(opaqueLimit)
+			if d.u32() != openNoCreate {
+				s.t.Errorf("fake server: OPEN with create")
+			}
+			if claim := d.u32(); claim == claimNull {
+				d.str(opaqueLimit)
+			}
+			s.mu.Lock()
+			s.nextState++
+			s.opens++
+			var sid stateID
+			sid.seq = 1
+			copy(sid.other[:], fmt.Sprintf("open%08d", s.nextState))
+			s.mu.Unlock()
+			out.u32(uint32(StatusOK))
+			encodeStateID(out, sid)
+			out.bool(true)
+			out.u64(1)
+			out.u64(2)
+			out.u32(0)      // rflags
+			out.bitmap(nil) // attrset
+			out.u32(delegNone)
+		case opRead:
+			sid := decodeStateID(d)
+			d.u64()
+			n := d.u32()
+			s.mu.Lock()
+			bad := s.revoked[sid.other]
+			s.mu.Unlock()
+			if bad {
+				status = StatusExpired
+				out.u32(uint32(status))
+				break
+			}
+			out.u32(uint32(StatusOK))
+			out.bool(true)
+			out.opaque(bytes.Repeat([]byte("x"), int(min(n, 4))))
+		case opTestStateID:
+			n := d.u32()
+			out.u32(uint32(StatusOK))
+			out.u32(n)
+			for i := uint32(0); i < n; i++ {
+				sid := decodeStateID(d)
+				s.mu.Lock()
+				bad := s.revoked[sid.other]
+				s.mu.Unlock()
+				if bad {
+					out.u32(uint32(StatusExpired))
+				} else {
+					out.u32(uint32(StatusOK))
+				}
+			}
+		case opFreeStateID, opClose:
+			if op == opClose {
+				d.u32()
+			}
+			sid := decodeStateID(d)
+			out.u32(uint32(StatusOK))
+			if op == opClose {
+				encodeStateID(out, sid)
+			}
 		default:
 			s.t.Errorf("fake server: unexpected op %d", op)
 			status = StatusNotSupp
