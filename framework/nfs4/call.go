@@ -229,9 +229,12 @@ func (c *Client) finish(sess *session, sl *slot, sent time.Time, res rtResult) (
 		sess.release(sl)
 		return nil, actRetryNow, nil
 	case StatusRetryUncachedRep:
+		// A resend of a request the server executed without caching its
+		// reply (we ask for caching only for non-idempotent compounds):
+		// run it again under a new sequence id, as Linux does.
 		sl.seq++
 		sess.release(sl)
-		return nil, actDone, &Error{Op: "SEQUENCE", Status: seqSt}
+		return nil, actRetryNow, nil
 	}
 	// BADSESSION, DEADSESSION, BADSLOT, SEQ_MISORDERED, ...: re-establish
 	// the session (and the client ID if that is gone too).
@@ -294,6 +297,13 @@ func (c *Client) call(ctx context.Context, cred Cred, tag string, build func(*re
 			return err
 		}
 		switch {
+		case e.Status == StatusRetryUncachedRep:
+			// A resend of a request the server executed without caching
+			// its reply (only non-idempotent compounds ask for caching;
+			// RFC 8881 puts this status on the operation after
+			// SEQUENCE): run it again under a new sequence id, as Linux
+			// does.
+			continue
 		case e.Status == StatusDelay:
 			c.st.delays.Add(1)
 		case e.Status == StatusGrace:

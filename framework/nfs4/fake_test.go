@@ -37,7 +37,10 @@ type fakeServer struct {
 	nextState uint32
 	revoked   map[[stateIDOther]byte]bool
 	seqFlags  uint32 // status flags of every SEQUENCE reply
-	opens     int
+	// honourCacheThis keeps replies only for sa_cachethis requests, as
+	// ganesha does (otherwise every reply is kept).
+	honourCacheThis bool
+	opens           int
 }
 
 type fakeAction struct {
@@ -55,9 +58,11 @@ type fakeSession struct {
 }
 
 type fakeSlot struct {
-	seq    uint32
-	cached []byte
-	busy   bool
+	seq       uint32
+	cached    []byte
+	busy      bool
+	wantCache bool // sa_cachethis: keep the reply for a resend
+	uncached  bool // executed, reply not kept: a resend gets RETRY_UNCACHED_REP
 }
 
 func newFakeServer(t *testing.T, nslots uint32) *fakeServer {
@@ -151,8 +156,18 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 	var slot *fakeSlot
 	var sess *fakeSession
 	first := true
+	uncachedReplay := false
 	for i := 0; i < nops && status == StatusOK; i++ {
 		op := d.u32()
+		if uncachedReplay {
+			// RFC 8881: the operation after SEQUENCE carries it.
+			out.u32(op)
+			nres++
+			status = StatusRetryUncachedRep
+			out.u32(uint32(status))
+			slot = nil
+			break
+		}
 		out.u32(op)
 		nres++
 		switch op {
@@ -208,7 +223,7 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 			copy(sid[:], d.fixed(sessionIDSize))
 			seq, slotID := d.u32(), d.u32()
 			d.u32()
-			d.bool()
+			cacheThis := d.bool()
 			s.mu.Lock()
 			sess = s.sessions[sid]
 			s.seen[tag]++
@@ -233,6 +248,8 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 					sess.slots[slotID] = slot
 				}
 				switch {
+				case seq == slot.seq && slot.uncached:
+					uncachedReplay = true
 				case seq == slot.seq && slot.cached != nil:
 					s.replays++
 					cached := slot.cached
@@ -245,7 +262,8 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 				case seq != slot.seq+1:
 					st = StatusSeqMisordered
 				default:
-					slot.seq, slot.cached, slot.busy = seq, nil, true
+					slot.seq, slot.cached, slot.busy, slot.uncached = seq, nil, true, false
+					slot.wantCache = cacheThis
 				}
 			}
 			s.mu.Unlock()
@@ -253,6 +271,15 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 			if st != StatusOK {
 				status = st
 				slot = nil
+				break
+			}
+			if uncachedReplay {
+				out.fixed(sid[:])
+				out.u32(seq)
+				out.u32(slotID)
+				out.u32(s.nslots - 1)
+				out.u32(s.nslots - 1)
+				out.u32(0)
 				break
 			}
 			if act.stall != nil {
@@ -402,7 +429,12 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 	res := append(body.bytes(), out.bytes()...)
 	s.mu.Lock()
 	if slot != nil {
-		slot.cached, slot.busy = res, false
+		slot.busy = false
+		if slot.wantCache || !s.honourCacheThis {
+			slot.cached = res
+		} else {
+			slot.uncached = true
+		}
 	}
 	if status == StatusOK || slot != nil {
 		s.executed[tag]++

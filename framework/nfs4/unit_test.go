@@ -546,3 +546,24 @@ func TestRevocationFlagsLoseOrRecoverState(t *testing.T) {
 		})
 	}
 }
+
+// A resend of an idempotent request whose reply the server did not cache
+// (NFS4ERR_RETRY_UNCACHED_REP, as ganesha answers a WRITE resent after a
+// stall) is run again under a new sequence id, not failed.
+func TestUncachedReplyIsRunAgain(t *testing.T) {
+	s := newFakeServer(t, 4)
+	s.honourCacheThis = true
+	s.hook = func(tag string, attempt int) fakeAction {
+		if tag == "idem" && attempt == 1 {
+			return fakeAction{drop: true}
+		}
+		return fakeAction{}
+	}
+	c := dialFake(t, s, nil)
+	if err := c.tagged(context.Background(), "idem"); err != nil {
+		t.Fatalf("resent idempotent call: %v", err)
+	}
+	if n := s.count("idem"); n != 2 {
+		t.Fatalf("executed %d times, want 2 (first, then again under a new sequence id)", n)
+	}
+}

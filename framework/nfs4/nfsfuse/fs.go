@@ -196,6 +196,16 @@ func errno(err error) syscall.Errno {
 	return nfs4.Errno(err)
 }
 
+// ioErrno is errno for data operations, logging why an EIO happened: the
+// application sees only EIO.
+func (h *handle) ioErrno(op string, err error) syscall.Errno {
+	e := errno(err)
+	if e == syscall.EIO {
+		h.n.fsys.logf("%s on file %x: EIO: %v", op, []byte(h.f.FH()), err)
+	}
+	return e
+}
+
 // stable gives go-fuse the identity of a file: its fileid as inode
 // number, and a hash of its handle as generation, so a new file that
 // reuses a deleted file's fileid gets a new inode.
@@ -534,7 +544,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	defer done()
 	n, err := h.f.ReadAt(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, errno(err)
+		return nil, h.ioErrno("read", err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
@@ -544,7 +554,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	defer done()
 	n, err := h.f.WriteAt(ctx, data, off)
 	if err != nil {
-		return uint32(n), errno(err)
+		return uint32(n), h.ioErrno("write", err)
 	}
 	return uint32(n), 0
 }
@@ -564,13 +574,13 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	} else {
 		h.n.fsys.logf("flush: lock owner unknown (go-fuse internals changed?): POSIX locks of the closing process stay held")
 	}
-	return errno(h.f.Flush(ctx))
+	return h.ioErrno("flush", h.f.Flush(ctx))
 }
 
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	ctx, done := killable(ctx)
 	defer done()
-	return errno(h.f.Sync(ctx))
+	return h.ioErrno("fsync", h.f.Sync(ctx))
 }
 
 // Release runs when the last descriptor of the open file is gone: its
