@@ -83,6 +83,7 @@ func startMount(t testing.TB, srv *ganeshatest.Server, name string, extra ...str
 		"--ready", ready, "--stats", m.stats}, extra...)
 	m.start(args)
 	t.Cleanup(m.cleanup)
+	liveMounts.Store(m, true)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := os.Stat(ready); err == nil {
@@ -126,9 +127,24 @@ func (m *mountProc) start(args []string) {
 	}()
 }
 
+// liveMounts are the mount processes of running tests.
+var liveMounts sync.Map // *mountProc -> bool
+
+// continueMounts sends SIGCONT to every mount process still running.
+func continueMounts() {
+	liveMounts.Range(func(k, _ any) bool {
+		m := k.(*mountProc)
+		if m.cmd != nil && m.cmd.Process != nil {
+			_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGCONT)
+		}
+		return true
+	})
+}
+
 // cleanup runs whatever happened: a stopped FUSE server left mounted
 // freezes anything that touches the mount, so continue, kill, detach.
 func (m *mountProc) cleanup() {
+	liveMounts.Delete(m)
 	if m.cmd != nil && m.cmd.Process != nil {
 		pg := m.cmd.Process.Pid
 		_ = syscall.Kill(-pg, syscall.SIGCONT)
@@ -242,7 +258,19 @@ func startLocker(t *testing.T, name string) *locker {
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT)
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-l.done
+		select {
+		case <-l.done:
+			return
+		case <-time.After(3 * time.Second):
+		}
+		// Blocked in a request a stopped mount process has read: the
+		// kernel waits for its answer. Let every mount run again.
+		continueMounts()
+		select {
+		case <-l.done:
+		case <-time.After(20 * time.Second):
+			t.Logf("locker %s (pid %d) still alive after SIGKILL: stuck on a FUSE request", name, cmd.Process.Pid)
+		}
 	})
 	return l
 }
