@@ -162,7 +162,7 @@ func TestServerPausedUnderLeaseLocksSurvive(t *testing.T) {
 	}
 	t.Logf("MEASURED: write issued during a %s server pause completed %s after the pause began", pause, r.at.Sub(paused).Round(10*time.Millisecond))
 	if r := lb.do("fcntl-nb", 30*time.Second); r.err != "EAGAIN" {
-		t.Fatalf("other client's lock after a pause under the lease: %s, want EAGAIN (lock kept)", r)
+		t.Fatalf("other client's lock after a pause under the lease: %s, want EAGAIN (lock kept); its client: %+v", r, b.clientStats())
 	}
 	la.must("fsync")
 	la.must("write still-mine")

@@ -172,6 +172,11 @@ func (m *mountProc) signal(sig syscall.Signal) {
 	if err := syscall.Kill(-m.pid(), sig); err != nil {
 		m.t.Fatalf("%s to mount %s: %v", sig, m.name, err)
 	}
+	if sig == syscall.SIGSTOP {
+		if err := ganeshatest.WaitStopped(m.pid(), 10*time.Second); err != nil {
+			m.t.Fatal(err)
+		}
+	}
 }
 
 // terminate sends SIGTERM and waits for a clean exit.
