@@ -127,12 +127,16 @@ type Stats struct {
 	LockPolls      int64  `json:"lockPolls"`      // attempts of blocking locks that were denied
 	ClientID       string `json:"clientID"`       // current client ID (hex)
 	Lease          string `json:"lease"`          // the server's lease time
+	// LastRenewal is when the last SEQUENCE the server answered was sent:
+	// the server cannot expire this client before LastRenewal + lease.
+	LastRenewal time.Time `json:"lastRenewal"`
 }
 
 // Stats returns the counters.
 func (c *Client) Stats() Stats {
 	c.mu.Lock()
 	id := c.clientID
+	last := c.lastRenew
 	c.mu.Unlock()
 	s := &c.st
 	return Stats{
@@ -143,7 +147,7 @@ func (c *Client) Stats() Stats {
 		ReclaimedOpens: s.reclaimedOpens.Load(), ReclaimedLocks: s.reclaimedLocks.Load(),
 		RecoveredOpens: s.recoveredOpens.Load(), RecoveredLocks: s.recoveredLocks.Load(),
 		Revocations: s.revocations.Load(), LockPolls: s.lockPolls.Load(),
-		ClientID: fmt.Sprintf("%016x", id), Lease: c.fsi.lease.String(),
+		ClientID: fmt.Sprintf("%016x", id), Lease: c.fsi.lease.String(), LastRenewal: last,
 	}
 }
 
