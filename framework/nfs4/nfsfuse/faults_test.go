@@ -50,7 +50,7 @@ func TestFrozenClientLosesLockAndGetsEIO(t *testing.T) {
 	took := r.at.Sub(frozen)
 	t.Logf("MEASURED: frozen holder lost its lock to the other client %s after SIGSTOP, %s after its last renewal (lease %s)",
 		took.Round(100*time.Millisecond), r.at.Sub(renewed).Round(100*time.Millisecond), srv.Lease())
-	if renewed.IsZero() || r.at.Before(renewed.Add(srv.Lease())) {
+	if renewed.IsZero() || r.at.Before(renewed.Add(srv.Lease()-leaseSlack)) {
 		t.Fatalf("lock moved %s after the holder's last renewal (%s), before its lease (%s) ran out: two holders", r.at.Sub(renewed), renewed, srv.Lease())
 	}
 	if took > srv.Lease()+15*time.Second {
@@ -117,7 +117,7 @@ func TestKilledClientLockFreeAfterLease(t *testing.T) {
 	took := r.at.Sub(killed)
 	t.Logf("MEASURED: lock of a killed client free %s after the kill, %s after its last renewal (lease %s)",
 		took.Round(100*time.Millisecond), r.at.Sub(renewed).Round(100*time.Millisecond), srv.Lease())
-	if renewed.IsZero() || r.at.Before(renewed.Add(srv.Lease())) {
+	if renewed.IsZero() || r.at.Before(renewed.Add(srv.Lease()-leaseSlack)) {
 		t.Fatalf("lock free %s after the killed holder's last renewal: before its lease (%s) ran out", r.at.Sub(renewed), srv.Lease())
 	}
 	if took > srv.Lease()+15*time.Second {
@@ -269,7 +269,7 @@ func TestRecoverLostLocksSilentSplitBrain(t *testing.T) {
 		t.Fatalf("other client's blocking lock: %s", r)
 	}
 	bGot := r.at
-	if renewed.IsZero() || bGot.Before(renewed.Add(srv.Lease())) {
+	if renewed.IsZero() || bGot.Before(renewed.Add(srv.Lease()-leaseSlack)) {
 		t.Fatalf("lock moved %s after the holder's last renewal: before its lease ran out", bGot.Sub(renewed))
 	}
 	lb.must("write b-wrote-this")

@@ -27,6 +27,9 @@ import (
 // between real processes).
 const helperEnv = "RWXCHAOS_NFS_TEST_HELPER"
 
+// leaseSlack: ganesha may expire a lease up to a second early.
+const leaseSlack = ganeshatest.LeaseSlack
+
 func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
 	case "mount":

@@ -40,6 +40,11 @@ type Server struct {
 	started time.Time
 }
 
+// LeaseSlack is how much earlier than "last renewal + lease" ganesha may
+// expire a client: it keeps lease times in whole seconds (seen: a lock
+// handed over 9.98 s after the holder's last renewal with a 10 s lease).
+const LeaseSlack = time.Second
+
 // Binary finds ganesha.nfsd.
 func Binary() (string, error) {
 	for _, p := range []string{"ganesha.nfsd", "/usr/bin/ganesha.nfsd", "/usr/sbin/ganesha.nfsd"} {
