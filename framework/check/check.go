@@ -611,7 +611,7 @@ func (h *historyState) result(in Input) CheckResult {
 			c.Message += "; no snapshot of the volume: outputs are judged from the journals alone"
 		}
 		if h.clocks.probes > 0 {
-			c.Message += fmt.Sprintf("; clocks of %d nodes measured", len(h.clocks.lo))
+			c.Message += fmt.Sprintf("; clock offsets measured for %d node(s)", len(h.clocks.lo))
 		}
 	}
 	sortAnomalies(c.Anomalies)

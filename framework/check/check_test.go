@@ -136,14 +136,22 @@ func TestLedgerClasses(t *testing.T) {
 			b.h.Snapshot.Files = append(b.h.Snapshot.Files, history.File{Path: "botssys/outfile/d/X12+A+B+000000001.json", Stage: history.StageOutput, Key: "X12/A/B/000000001",
 				Docs: []history.OutputDoc{doc("X12/A/B/000000001", b.sha("other"), "engine-x", 0)}})
 		}, ClassCorrupt, true},
-		{"unexpected", func(b *builder) { b.upload("X12/A/B/000000000", history.OK); b.output("X12/A/B/000000000", 1); b.output("X12/A/B/000000009", 1) }, ClassUnexpected, true},
+		{"unexpected", func(b *builder) {
+			b.upload("X12/A/B/000000000", history.OK)
+			b.output("X12/A/B/000000000", 1)
+			b.output("X12/A/B/000000009", 1)
+		}, ClassUnexpected, true},
 		{"unexpected-refused", func(b *builder) {
 			b.upload("X12/A/B/000000000", history.OK)
 			b.output("X12/A/B/000000000", 1)
 			b.upload("X12/A/B/000000001", history.Fail)
 			b.output("X12/A/B/000000001", 1)
 		}, ClassUnexpected, true},
-		{"indeterminate", func(b *builder) { b.upload("X12/A/B/000000000", history.OK); b.output("X12/A/B/000000000", 1); b.upload("X12/A/B/000000001", history.Unknown) }, ClassIndeterminate, false},
+		{"indeterminate", func(b *builder) {
+			b.upload("X12/A/B/000000000", history.OK)
+			b.output("X12/A/B/000000000", 1)
+			b.upload("X12/A/B/000000001", history.Unknown)
+		}, ClassIndeterminate, false},
 		{"indeterminate-ok", func(b *builder) {
 			b.upload("X12/A/B/000000000", history.OK)
 			b.output("X12/A/B/000000000", 1)
@@ -154,7 +162,11 @@ func TestLedgerClasses(t *testing.T) {
 			b.upload("X12/A/B/000000001", history.OK)
 			b.h.Snapshot.Files = append(b.h.Snapshot.Files, history.File{Path: history.DirWork + "/d/X12+A+B+000000001.edi", Stage: history.StageWork, Key: "X12/A/B/000000001"})
 		}, ClassStuck, true},
-		{"rejected", func(b *builder) { b.upload("X12/A/B/000000000", history.OK); b.output("X12/A/B/000000000", 1); b.upload("X12/A/B/000000001", history.Fail) }, ClassRejected, false},
+		{"rejected", func(b *builder) {
+			b.upload("X12/A/B/000000000", history.OK)
+			b.output("X12/A/B/000000000", 1)
+			b.upload("X12/A/B/000000001", history.Fail)
+		}, ClassRejected, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -35,14 +35,15 @@ const (
 type keyState struct {
 	ackTime   int64 // earliest ack return
 	ackSeq    int64
-	firstOut  int64 // earliest ok output return
-	outSeq    int64 // seq of the first ok output event (evidence)
-	b         body  // the first body seen
-	pathHash  uint32
-	ackProc   int32 // proc index of the earliest ack
-	writer    int32 // 1+writer index of the first ok output
-	unkWriter int32 // 1+writer index of the first unknown-outcome output
-	corrupt   int32 // 1+index into ledger.why
+	firstOut  int64  // earliest ok output return
+	outSeq    int64  // seq of the first ok output event (evidence)
+	b         body   // the first body seen
+	pathHash  uint32 // of the first output file seen
+	outPath   uint32 // hash of the path of the first ok output event (0: none journaled)
+	ackProc   int32  // proc index of the earliest ack
+	writer    int32  // 1+writer index of the first ok output
+	unkWriter int32  // 1+writer index of the first unknown-outcome output
+	corrupt   int32  // 1+index into ledger.why
 	outOK     uint16
 	outUnk    uint16
 	outFiles  uint16
@@ -59,9 +60,10 @@ type writer struct {
 }
 
 type writerRef struct {
-	w   int32
-	seq int64
-	ok  bool // outcome ok (else unknown)
+	w    int32
+	seq  int64
+	ok   bool   // outcome ok (else unknown)
+	path uint32 // hash of the output event's path (0: none)
 }
 
 type staleDoc struct {
@@ -129,6 +131,14 @@ func (l *ledger) add(key string) int32 {
 	l.keys = append(l.keys, key)
 	l.state = append(l.state, keyState{})
 	return i
+}
+
+// pathHash is a file path's hash, never 0; 0 for no path.
+func (l *ledger) pathHash(p string) uint32 {
+	if p == "" {
+		return 0
+	}
+	return uint32(maphash.String(l.seed, p)) | 1
 }
 
 func (l *ledger) writerOf(p *procState, epoch uint64) int32 {
@@ -237,13 +247,13 @@ func (l *ledger) observe(e *history.Event, p *procState) {
 		}
 		switch {
 		case ok && s.writer == 0:
-			s.writer, s.outSeq = w+1, e.Seq
+			s.writer, s.outSeq, s.outPath = w+1, e.Seq, l.pathHash(e.Path)
 		case !ok && s.unkWriter == 0:
 			s.unkWriter = w + 1
 		}
 		if (ok && s.writer != w+1) || (!ok && s.unkWriter != w+1) {
 			s.flags |= fMultiWriter
-			l.extraW[i] = append(l.extraW[i], writerRef{w: w, seq: e.Seq, ok: ok})
+			l.extraW[i] = append(l.extraW[i], writerRef{w: w, seq: e.Seq, ok: ok, path: l.pathHash(e.Path)})
 		}
 	}
 }
@@ -253,7 +263,7 @@ func (l *ledger) observe(e *history.Event, p *procState) {
 func (l *ledger) writers(i int32, s *keyState) (okW, unkW []writerRef) {
 	if s.flags&fMultiWriter == 0 && s.unkWriter == 0 {
 		if s.writer != 0 {
-			return []writerRef{{w: s.writer - 1, seq: s.outSeq, ok: true}}, nil
+			return []writerRef{{w: s.writer - 1, seq: s.outSeq, ok: true, path: s.outPath}}, nil
 		}
 		return nil, nil
 	}
@@ -266,7 +276,7 @@ func (l *ledger) writers(i int32, s *keyState) (okW, unkW []writerRef) {
 		return false
 	}
 	if s.writer != 0 {
-		okW = append(okW, writerRef{w: s.writer - 1, seq: s.outSeq, ok: true})
+		okW = append(okW, writerRef{w: s.writer - 1, seq: s.outSeq, ok: true, path: s.outPath})
 	}
 	for _, r := range l.extraW[i] {
 		if r.ok && !has(okW, r.w) {
@@ -296,7 +306,7 @@ func (l *ledger) file(f *history.File, stage, key string) {
 		}
 		i := l.get(key)
 		s := &l.state[i]
-		ph := uint32(maphash.String(l.seed, f.Path))
+		ph := l.pathHash(f.Path)
 		if s.outFiles > 0 && s.pathHash == ph {
 			l.hi.damage(ClassBadSnapshot, f.Path, f.Path+": listed twice in the snapshot", Ref{Path: f.Path})
 			return
@@ -317,7 +327,7 @@ func (l *ledger) file(f *history.File, stage, key string) {
 			return
 		}
 		for d := range f.Docs {
-			l.doc(i, s, key, f.Path, &f.Docs[d], d == len(f.Docs)-1)
+			l.doc(i, s, key, f.Path, ph, &f.Docs[d], d == len(f.Docs)-1)
 		}
 	}
 }
@@ -325,7 +335,7 @@ func (l *ledger) file(f *history.File, stage, key string) {
 // doc checks one output document against the uploads of its key and the
 // journal of the engine that wrote it.
 // last is true for a file's last document: the last write that landed.
-func (l *ledger) doc(i int32, s *keyState, key, path string, d *history.OutputDoc, last bool) {
+func (l *ledger) doc(i int32, s *keyState, key, path string, ph uint32, d *history.OutputDoc, last bool) {
 	if err := history.ValidateDoc(d); err != nil {
 		l.corrupt(s, path+": "+err.Error())
 		return
@@ -393,14 +403,14 @@ func (l *ledger) doc(i int32, s *keyState, key, path string, d *history.OutputDo
 	}
 	// The volume orders writes: the last document of a file is the last
 	// write that landed. If it is of epoch N while another writer journaled
-	// an output of this key under a newer epoch, it landed after that newer
-	// epoch was in use — a stale write.
+	// an output to this same file under a newer epoch, it landed after that
+	// newer epoch was in use — a stale write.
 	if !last {
 		return
 	}
 	for _, r := range okW {
 		nw := l.wList[r.w]
-		if nw.epoch > d.Epoch {
+		if r.path == ph && nw.epoch > d.Epoch {
 			l.staleByVolume = append(l.staleByVolume, staleDoc{key: key, path: path, doc: writer{p, d.Epoch}, newer: nw, newerSeq: r.seq})
 			break
 		}
