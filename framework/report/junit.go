@@ -128,7 +128,7 @@ func JUnit(r *Run) ([]byte, error) {
 				msg = fmt.Sprintf("want %s, got %s", e.Want, e.Got)
 			}
 			c.Failure = &JUnitProblem{Type: "fail", Message: oneLine(msg), Text: text}
-		case check.Skip, check.Void:
+		case check.Skip, check.Void, check.Info:
 			c.Skipped = &JUnitSkipped{Message: oneLine(string(e.Status) + ": " + e.Message)}
 		default:
 			c.SystemOut = text

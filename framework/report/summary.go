@@ -53,6 +53,8 @@ func statusIcon(s check.Status) string {
 		return "⏭️ skip"
 	case check.Void:
 		return "⚪ void"
+	case check.Info:
+		return "ℹ️ info"
 	}
 	return "❔ " + string(s)
 }
@@ -110,6 +112,13 @@ func (c ClassCount) String() string {
 	return fmt.Sprint(c.Count)
 }
 
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
 // Summary renders the run as Markdown for a GitHub Actions job summary.
 func Summary(r *Run) string {
 	var b strings.Builder
@@ -131,8 +140,8 @@ func Summary(r *Run) string {
 		p("> [!WARNING]\n> %s\n\n", mdText(r.BackendNote))
 	}
 	if r.Rechecked != 0 {
-		p("> [!NOTE]\n> Re-checked offline at %s; expectations are as judged at run time.\n\n",
-			time.Unix(0, r.Rechecked).UTC().Format(time.RFC3339))
+		p("> [!NOTE]\n> Re-checked offline at %s against %s.\n\n",
+			time.Unix(0, r.Rechecked).UTC().Format(time.RFC3339), mdText(cmpOr(r.JudgedWith, "the defaults")))
 	}
 	p("Replay:\n\n```sh\n%s\n```\n\n", ReplayCommand(r))
 
