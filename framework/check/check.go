@@ -460,10 +460,11 @@ func (h *historyState) file(f *history.File) (stage, key string, ok bool) {
 	}
 	stage, key, err := f.Check()
 	if err != nil {
+		// A stored stage or key that contradicts the path is damage; the
+		// derived values are still the evidence.
 		h.damage(ClassBadSnapshot, clipStr(p), err.Error(), Ref{Path: clipStr(p)})
-		return "", "", false
 	}
-	return stage, key, true
+	return stage, key, stage != ""
 }
 
 // known reports the writers that have a journal in the history: with

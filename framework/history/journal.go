@@ -204,8 +204,9 @@ type ReadOptions struct {
 // ReadJournal parses NDJSON events from r. Lines that break the format
 // (bad JSON, unknown fields, values the format does not allow) are not
 // returned as events; each is a Problem in the stats with name:line. The last
-// line of a live journal that ends without a newline and does not parse is a
-// torn append (counted, not a problem). The error is only for I/O failures.
+// line of a live journal that ends without a newline in the middle of its
+// JSON is a torn append (counted, not a problem). The error is only for I/O
+// failures.
 func ReadJournal(name string, r io.Reader, o ReadOptions) ([]Event, ReadStats, error) {
 	var (
 		st  ReadStats
@@ -253,19 +254,27 @@ func ReadJournal(name string, r io.Reader, o ReadOptions) ([]Event, ReadStats, e
 		}
 		var e Event
 		if perr := decodeStrict(line, &e); perr != nil {
+			cut := !complete && errors.Is(perr, io.ErrUnexpectedEOF)
 			switch {
-			case !complete && !o.Saved:
+			case cut && !o.Saved:
 				st.Torn++
 			case o.Mixed:
 				st.Foreign++
-			case !complete:
+			case cut:
 				problem(Problem{Line: lineNo, Code: CodeTorn, Msg: "the last line is cut short (a saved history is written whole: it was truncated or edited): " + perr.Error()})
 			default:
 				code := CodeSyntax
 				if strings.Contains(perr.Error(), "unknown field") {
 					code = CodeUnknownField
 				}
-				problem(Problem{Line: lineNo, Code: code, Msg: "not an event: " + perr.Error()})
+				// Name the line's writer when it can be read at all, so
+				// the damage is not also counted as a gap in its seq.
+				var id struct {
+					Proc string `json:"proc"`
+					Seq  int64  `json:"seq"`
+				}
+				_ = json.Unmarshal(line, &id)
+				problem(Problem{Line: lineNo, Proc: id.Proc, Seq: id.Seq, Code: code, Msg: "not an event: " + perr.Error()})
 			}
 			if !complete {
 				break

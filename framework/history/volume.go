@@ -113,7 +113,10 @@ func ValidateFile(f *File) error {
 	return err
 }
 
-// Check is ValidateFile that also returns the derived stage and key.
+// Check is ValidateFile that also returns the derived stage and key. When
+// only the stored stage or key disagree with the derived ones, stage and key
+// are still returned (use them, report the error); stage is "" when the
+// entry cannot be used at all.
 func (f *File) Check() (stage, key string, err error) {
 	p := f.Path
 	switch {
@@ -123,19 +126,17 @@ func (f *File) Check() (stage, key string, err error) {
 		return "", "", ferr(CodeSnapshot, "%s: size %d is negative", p, f.Size)
 	}
 	stage, key = f.Derive()
-	if f.Stage != "" && f.Stage != stage {
-		return "", "", ferr(CodeSnapshot, "%s: stage says %q, its path says %q", p, clip(f.Stage), stage)
+	switch {
+	case f.Stage != "" && f.Stage != stage:
+		err = ferr(CodeSnapshot, "%s: stage says %q, its path says %q", p, clip(f.Stage), stage)
+	case f.Key != "" && key != "" && f.Key != key:
+		err = ferr(CodeSnapshot, "%s: key says %q, its name and content say %q", p, clip(f.Key), key)
+	case f.Key != "" && key == "" && (stage == StageInput || stage == StageWork || stage == StageOutput):
+		err = ferr(CodeSnapshot, "%s: key says %q, but its name does not encode a key (see FileName)", p, clip(f.Key))
+	case (len(f.Docs) > 0 || f.Err != "") && stage != StageOutput:
+		err = ferr(CodeSnapshot, "%s: only output files have documents", p)
 	}
-	if f.Key != "" && key != "" && f.Key != key {
-		return "", "", ferr(CodeSnapshot, "%s: key says %q, its name and content say %q", p, clip(f.Key), key)
-	}
-	if f.Key != "" && key == "" && (stage == StageInput || stage == StageWork || stage == StageOutput) {
-		return "", "", ferr(CodeSnapshot, "%s: key says %q, but its name does not encode a key (see FileName)", p, clip(f.Key))
-	}
-	if (len(f.Docs) > 0 || f.Err != "") && stage != StageOutput {
-		return "", "", ferr(CodeSnapshot, "%s: only output files have documents", p)
-	}
-	return stage, key, nil
+	return stage, key, err
 }
 
 // ValidateDoc checks an output document's fields: a valid key made of its
