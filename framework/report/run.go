@@ -104,7 +104,7 @@ type Run struct {
 
 	Started int64 `json:"started"`
 	Ended   int64 `json:"ended"`
-	// Rechecked is when the checker last re-ran offline (Recheck); 0 if never.
+	// Rechecked is when the run was last re-checked offline; 0 if never.
 	Rechecked int64 `json:"rechecked,omitempty"`
 
 	Verdict  Verdict `json:"verdict"`
@@ -135,8 +135,8 @@ type Run struct {
 	Faults       []Fault       `json:"faults"`
 	Expectations []Expectation `json:"expectations"`
 	Check        *check.Result `json:"check,omitempty"`
-	// CheckConfig is what the checker was run with, so that a saved run can
-	// be re-checked offline the same way (RecheckSaved).
+	// CheckConfig is the thresholds the last judgment used (derived from
+	// Spec by framework/verdict; a re-check derives them again).
 	CheckConfig *check.Config `json:"checkConfig,omitempty"`
 
 	Nodes []string `json:"nodes"`
