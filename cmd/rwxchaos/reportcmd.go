@@ -55,6 +55,13 @@ func reportE(cmd *cobra.Command, dir string, f reportFlags) error {
 		return usageErr("%v", err)
 	}
 	o := verdict.Options{Expect: f.expect}
+	if f.scenario == "" && sv.Run.Spec == nil && sv.Run.ScenarioFile != "" {
+		// A run saved before result.json recorded its scenario: its file
+		// (or the library scenario of that name), when it is still there.
+		if s, err := loadScenario(sv.Run.ScenarioFile); err == nil {
+			o.Scenario, o.ScenarioName = s, sv.Run.ScenarioFile+" (the run's scenario file as it is now)"
+		}
+	}
 	if f.scenario != "" {
 		s, err := loadScenario(f.scenario)
 		if err != nil {
