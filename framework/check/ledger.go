@@ -92,6 +92,8 @@ type ledger struct {
 	outEvts int
 
 	staleByVolume []staleDoc
+
+	okScratch, unkScratch []writerRef
 }
 
 func newLedger(hint int, hi *historyState) *ledger {
@@ -156,6 +158,35 @@ func (l *ledger) writerOf(p *procState, epoch uint64) int32 {
 	return i
 }
 
+// decodeSHA decodes 64 hex digits without allocating (hex.Decode needs a
+// []byte: a copy per event of a million-upload history).
+func decodeSHA(s string) (sha [32]byte, ok bool) {
+	if len(s) != 64 {
+		return sha, false
+	}
+	for i := range sha {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return sha, false
+		}
+		sha[i] = hi<<4 | lo
+	}
+	return sha, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
 func inc(n *uint16) {
 	if *n < 1<<16-1 {
 		*n++
@@ -206,8 +237,8 @@ func (l *ledger) eachBody(i int32, s *keyState, f func(*body)) {
 func (l *ledger) observe(e *history.Event, p *procState) {
 	switch e.Type {
 	case history.EvUpload:
-		var sha [32]byte
-		if _, err := hex.Decode(sha[:], []byte(e.SHA)); err != nil {
+		sha, ok := decodeSHA(e.SHA)
+		if !ok {
 			return // validated before: unreachable
 		}
 		i := l.get(e.Key)
@@ -259,13 +290,16 @@ func (l *ledger) observe(e *history.Event, p *procState) {
 }
 
 // writers returns the distinct writers of key i with ok outputs and those
-// with only unknown-outcome outputs.
+// with only unknown-outcome outputs. The slices are scratch space, valid
+// until the next call.
 func (l *ledger) writers(i int32, s *keyState) (okW, unkW []writerRef) {
+	okW, unkW = l.okScratch[:0], l.unkScratch[:0]
+	defer func() { l.okScratch, l.unkScratch = okW[:0], unkW[:0] }()
+	if s.writer != 0 {
+		okW = append(okW, writerRef{w: s.writer - 1, seq: s.outSeq, ok: true, path: s.outPath})
+	}
 	if s.flags&fMultiWriter == 0 && s.unkWriter == 0 {
-		if s.writer != 0 {
-			return []writerRef{{w: s.writer - 1, seq: s.outSeq, ok: true, path: s.outPath}}, nil
-		}
-		return nil, nil
+		return okW, unkW
 	}
 	has := func(list []writerRef, w int32) bool {
 		for _, r := range list {
@@ -274,9 +308,6 @@ func (l *ledger) writers(i int32, s *keyState) (okW, unkW []writerRef) {
 			}
 		}
 		return false
-	}
-	if s.writer != 0 {
-		okW = append(okW, writerRef{w: s.writer - 1, seq: s.outSeq, ok: true, path: s.outPath})
 	}
 	for _, r := range l.extraW[i] {
 		if r.ok && !has(okW, r.w) {
@@ -344,8 +375,7 @@ func (l *ledger) doc(i int32, s *keyState, key, path string, ph uint32, d *histo
 		l.corrupt(s, fmt.Sprintf("%s: holds a document of %s", path, d.Key))
 		return
 	}
-	var sha [32]byte
-	hex.Decode(sha[:], []byte(d.InputSHA)) // validated
+	sha, _ := decodeSHA(d.InputSHA) // validated
 	if s.flags&fUploaded != 0 {
 		acked := false
 		l.eachBody(i, s, func(b *body) { acked = acked || b.acked > 0 })
@@ -517,7 +547,7 @@ func (l *ledger) classify(i int32, s *keyState, hasSnapshot bool) (class, why st
 func (l *ledger) result(cfg Config, hasSnapshot bool) (CheckResult, map[string]int, Quantiles) {
 	c := CheckResult{Name: CheckLedger}
 	classes := map[string]int{}
-	var lat []float64
+	lat := make([]float64, 0, len(l.state))
 	for i := range l.state {
 		s := &l.state[i]
 		cls, why := l.classify(int32(i), s, hasSnapshot)
