@@ -32,10 +32,14 @@ type hold struct {
 	lost     evRef // the first lock.lost (by seq)
 	release  evRef // the first lock.release (by seq)
 
-	minSeq, maxSeq int64 // over every event of this proc carrying this epoch
-	first, last    evRef // mutations, by seq
-	latest         evRef // mutation with the latest call
-	muts           int
+	// Calls of one proc are on one clock: its own order is judged by them
+	// (seq orders appends, and an operation is appended when it returns,
+	// so a later seq can belong to an operation that started earlier).
+	minCall  int64 // the earliest call of its events carrying this epoch
+	minEv    evRef
+	earliest evRef // mutation with the earliest call
+	latest   evRef // mutation with the latest call
+	muts     int
 	// writes are the lease writes journaled: the acquire and the renewals
 	// (Call = the heartbeat value written).
 	writes        []evRef
@@ -104,16 +108,15 @@ func (s *lockState) observe(e *history.Event, p *procState) {
 	var h *hold
 	if e.Epoch != 0 && e.Role == history.RoleEngine && e.Type != history.EvLockTakeover {
 		h = s.hold(p, e.Epoch)
-		if h.minSeq == 0 || e.Seq < h.minSeq {
-			h.minSeq = e.Seq
+		if h.minCall == 0 || e.Call < h.minCall {
+			h.minCall, h.minEv = e.Call, ref(e)
 		}
-		h.maxSeq = max(h.maxSeq, e.Seq)
 	}
 	switch e.Type {
 	case history.EvLockAcquire:
 		s.acquires++
 		h.acquires++
-		if h.acquire.seq == 0 || e.Seq < h.acquire.seq {
+		if h.acquire.seq == 0 || e.Call < h.acquire.call {
 			if h.acquire.seq == 0 {
 				s.grants[e.Epoch] = append(s.grants[e.Epoch], h)
 			}
@@ -131,11 +134,11 @@ func (s *lockState) observe(e *history.Event, p *procState) {
 		h.lastHeartbeat = max(h.lastHeartbeat, e.End())
 		h.lastSignCall = max(h.lastSignCall, e.Call)
 	case history.EvLockRelease:
-		if h.release.seq == 0 || e.Seq < h.release.seq {
+		if h.release.seq == 0 || e.Call < h.release.call {
 			h.release = ref(e)
 		}
 	case history.EvLockLost:
-		if h.lost.seq == 0 || e.Seq < h.lost.seq {
+		if h.lost.seq == 0 || e.Call < h.lost.call {
 			h.lost = ref(e)
 		}
 	case history.EvFault:
@@ -159,11 +162,8 @@ func (s *lockState) observe(e *history.Event, p *procState) {
 			return
 		}
 		r := ref(e)
-		if h.muts == 0 || e.Seq < h.first.seq {
-			h.first = r
-		}
-		if h.muts == 0 || e.Seq > h.last.seq {
-			h.last = r
+		if h.muts == 0 || e.Call < h.earliest.call {
+			h.earliest = r
 		}
 		if h.muts == 0 || e.Call > h.latest.call {
 			h.latest = r
@@ -239,45 +239,48 @@ func (s *lockState) result(lease *history.Lease, cfg Config, stale []staleDoc) (
 		}
 	}
 	flagged := map[*hold]bool{}
-	// Fencing, judged by each writer's own order and by epoch order.
+	// Fencing, judged by each writer's own clock and by epoch order.
 	for _, h := range s.order {
 		if h.muts == 0 {
 			continue
 		}
 		g := s.grants[h.epoch]
+		first := h.earliest
 		switch {
 		case len(g) == 0:
 			flagged[h] = true
-			safety.add(Anomaly{Class: ClassUnfenced, Epoch: h.epoch, Proc: h.p.name, Key: h.first.key, Time: h.first.call,
-				Detail:   fmt.Sprintf("%s did %s under epoch %d, which no lock.acquire granted", h.p.name, h.first.typ, h.epoch),
-				Evidence: []Ref{evOf(h, h.first)}})
+			safety.add(Anomaly{Class: ClassUnfenced, Epoch: h.epoch, Proc: h.p.name, Key: first.key, Time: first.call,
+				Detail:   fmt.Sprintf("%s did %s under epoch %d, which no lock.acquire granted", h.p.name, first.typ, h.epoch),
+				Evidence: []Ref{evOf(h, first)}})
 		case h.acquire.seq == 0:
 			flagged[h] = true
-			safety.add(Anomaly{Class: ClassDoubleGrant, Epoch: h.epoch, Proc: h.p.name, Key: h.first.key, Time: h.first.call,
-				Detail:   fmt.Sprintf("%s did %s under epoch %d, which was granted to %s", h.p.name, h.first.typ, h.epoch, g[0].p.name),
-				Evidence: []Ref{evOf(h, h.first), evOf(g[0], g[0].acquire)}})
-		case h.first.seq < h.acquire.seq:
+			safety.add(Anomaly{Class: ClassDoubleGrant, Epoch: h.epoch, Proc: h.p.name, Key: first.key, Time: first.call,
+				Detail:   fmt.Sprintf("%s did %s under epoch %d, which was granted to %s", h.p.name, first.typ, h.epoch, g[0].p.name),
+				Evidence: []Ref{evOf(h, first), evOf(g[0], g[0].acquire)}})
+		case first.call < h.acquire.call:
 			flagged[h] = true
-			safety.add(Anomaly{Class: ClassUnfenced, Epoch: h.epoch, Proc: h.p.name, Key: h.first.key, Time: h.first.call,
-				Detail:   fmt.Sprintf("%s did %s (seq %d) before it acquired epoch %d (seq %d)", h.p.name, h.first.typ, h.first.seq, h.epoch, h.acquire.seq),
-				Evidence: []Ref{evOf(h, h.first), evOf(h, h.acquire)}})
+			safety.add(Anomaly{Class: ClassUnfenced, Epoch: h.epoch, Proc: h.p.name, Key: first.key, Time: first.call,
+				Detail: fmt.Sprintf("%s began %s under epoch %d %s before it began acquiring it (on its own clock)",
+					h.p.name, first.typ, h.epoch, time.Duration(h.acquire.call-first.call).Round(time.Microsecond)),
+				Evidence: []Ref{evOf(h, first), evOf(h, h.acquire)}})
 		}
+		last := h.latest
 		switch {
-		case h.lost.seq != 0 && h.last.seq > h.lost.seq:
+		case h.lost.seq != 0 && last.call > h.lost.call:
 			flagged[h] = true
-			safety.add(Anomaly{Class: ClassStaleWrite, Epoch: h.epoch, Proc: h.p.name, Key: h.last.key, Time: h.last.call,
-				Detail: fmt.Sprintf("%s journaled losing epoch %d (seq %d), then did %s under it (seq %d)",
-					h.p.name, h.epoch, h.lost.seq, h.last.typ, h.last.seq),
-				Evidence: []Ref{evOf(h, h.lost), evOf(h, h.last)}})
-		case h.release.seq != 0 && h.last.seq > h.release.seq:
+			safety.add(Anomaly{Class: ClassStaleWrite, Epoch: h.epoch, Proc: h.p.name, Key: last.key, Time: last.call,
+				Detail: fmt.Sprintf("%s journaled losing epoch %d, then began %s under it %s later (on its own clock)",
+					h.p.name, h.epoch, last.typ, time.Duration(last.call-h.lost.call).Round(time.Microsecond)),
+				Evidence: []Ref{evOf(h, h.lost), evOf(h, last)}})
+		case h.release.seq != 0 && last.call > h.release.call:
 			flagged[h] = true
-			safety.add(Anomaly{Class: ClassStaleWrite, Epoch: h.epoch, Proc: h.p.name, Key: h.last.key, Time: h.last.call,
-				Detail: fmt.Sprintf("%s released epoch %d (seq %d), then did %s under it (seq %d)",
-					h.p.name, h.epoch, h.release.seq, h.last.typ, h.last.seq),
-				Evidence: []Ref{evOf(h, h.release), evOf(h, h.last)}})
+			safety.add(Anomaly{Class: ClassStaleWrite, Epoch: h.epoch, Proc: h.p.name, Key: last.key, Time: last.call,
+				Detail: fmt.Sprintf("%s released epoch %d, then began %s under it %s later (on its own clock)",
+					h.p.name, h.epoch, last.typ, time.Duration(last.call-h.release.call).Round(time.Microsecond)),
+				Evidence: []Ref{evOf(h, h.release), evOf(h, last)}})
 		}
 	}
-	// A writer that used epoch b and then an older epoch a.
+	// A writer that used epoch b and then an older epoch a (its own clock).
 	byProc := map[*procState][]*hold{}
 	for _, h := range s.order {
 		byProc[h.p] = append(byProc[h.p], h)
@@ -286,15 +289,15 @@ func (s *lockState) result(lease *history.Lease, cfg Config, stale []staleDoc) (
 		for i, a := range hs {
 			for _, b := range hs[i+1:] { // b.epoch > a.epoch
 				switch {
-				case a.acquire.seq != 0 && a.acquire.seq > b.minSeq:
+				case a.acquire.seq != 0 && a.acquire.call > b.minCall:
 					safety.add(Anomaly{Class: ClassEpochRegress, Epoch: a.epoch, Proc: a.p.name, Time: a.acquire.call,
-						Detail:   fmt.Sprintf("%s acquired epoch %d (seq %d) after holding epoch %d (seq %d)", a.p.name, a.epoch, a.acquire.seq, b.epoch, b.minSeq),
-						Evidence: []Ref{{Proc: b.p.name, Seq: b.minSeq}, evOf(a, a.acquire)}})
-				case a.muts > 0 && a.last.seq > b.minSeq && !flagged[a]:
+						Detail:   fmt.Sprintf("%s acquired epoch %d after it had used epoch %d", a.p.name, a.epoch, b.epoch),
+						Evidence: []Ref{evOf(b, b.minEv), evOf(a, a.acquire)}})
+				case a.muts > 0 && a.latest.call > b.minCall && !flagged[a]:
 					flagged[a] = true
-					safety.add(Anomaly{Class: ClassStaleWrite, Epoch: a.epoch, Proc: a.p.name, Key: a.last.key, Time: a.last.call,
-						Detail:   fmt.Sprintf("%s did %s under epoch %d (seq %d) after it had used epoch %d (seq %d)", a.p.name, a.last.typ, a.epoch, a.last.seq, b.epoch, b.minSeq),
-						Evidence: []Ref{{Proc: b.p.name, Seq: b.minSeq}, evOf(a, a.last)}})
+					safety.add(Anomaly{Class: ClassStaleWrite, Epoch: a.epoch, Proc: a.p.name, Key: a.latest.key, Time: a.latest.call,
+						Detail:   fmt.Sprintf("%s began %s under epoch %d after it had used epoch %d", a.p.name, a.latest.typ, a.epoch, b.epoch),
+						Evidence: []Ref{evOf(b, b.minEv), evOf(a, a.latest)}})
 				}
 			}
 		}

@@ -148,13 +148,14 @@
 //	           "engine":"engine-a","written":3450}]}]}
 //
 // Tips. Give each writer its own proc and number its lines 1, 2, 3 … in the
-// order it did them: the lock checks trust that order (a write after the
-// writer journaled lock.lost or lock.release of its epoch, or before its
-// lock.acquire, is proven wrong by it), not the call times. Set node on
+// order it appended them (an operation is appended when it returns). One
+// writer's call times are compared with each other without doubt — one
+// clock: a mutation it began after its own lock.lost or lock.release of
+// that epoch, or before its lock.acquire, is proven wrong. Set node on
 // events from different machines and add clock events for those nodes if
-// you want timestamps compared across them; events of one node are compared
-// on its own clock. Put output paths on output events: the final document of
-// a file orders the writes that journaled that file.
+// you want timestamps compared across them; events of one node share its
+// clock. Put output paths on output events: the final document of a file
+// orders the writes that journaled that file.
 //
 // Mistakes, and what the reader and checkers say (code: message). A line
 // with a mistake is not used as evidence: it is reported as damage with
