@@ -271,7 +271,9 @@ type procState struct {
 	idx         int32
 	role, node  string
 	min, max, n int64
-	// The event with the highest seq: what the writer did last.
+	// The mutation (claim, output, skip, done) with the highest seq: what
+	// the writer last did to the volume (renewals may follow it).
+	lastSeq   int64
 	lastType  string
 	lastKey   string
 	lastEpoch uint64
@@ -398,8 +400,8 @@ func (h *historyState) observe(e *history.Event) *procState {
 		h.maxCall = e.Call
 	}
 	p := h.proc(e.Proc)
-	if p.n == 0 || e.Seq >= p.max {
-		p.lastType, p.lastKey, p.lastEpoch = e.Type, e.Key, e.Epoch
+	if history.IsMutation(e.Type) && e.Outcome != history.Fail && e.Seq >= p.lastSeq {
+		p.lastSeq, p.lastType, p.lastKey, p.lastEpoch = e.Seq, e.Type, e.Key, e.Epoch
 	}
 	if p.n == 0 {
 		p.min, p.max = e.Seq, e.Seq

@@ -402,8 +402,9 @@ func (l *ledger) doc(i int32, s *keyState, key, path string, ph uint32, d *histo
 		}
 	}
 	// Provenance: the engine and epoch the document names must have
-	// journaled an output of it — unless that engine's journal ends with
-	// the claim of this key under that epoch (killed while writing it).
+	// journaled an output of it — unless that engine's last mutation is the
+	// claim of this key under that epoch (killed while writing it: only
+	// lock renewals or errors may follow).
 	if l.hi.engineEvents == 0 {
 		return // no engine journals at all (an adapter's app): nothing to tie it to
 	}

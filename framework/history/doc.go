@@ -116,8 +116,8 @@
 // An output must hold exactly one document, made from an acked (or, if none
 // was acked, an unknown-outcome) upload of its key — same sha, same number
 // of messages — and written by an engine proc under an epoch for which that
-// proc journaled an output of the key (or whose journal ends with its claim
-// of the key: killed while writing). Two documents in one file, two files
+// proc journaled an output of the key (or whose last claim/output/skip/done
+// is its claim of the key: killed while writing). Two documents in one file, two files
 // for one key, or two writers (proc, epoch) journaling ok outputs of one key
 // are duplicates; a document that breaks these rules is corruption; an
 // acked key with no output is lost; a key left in input/work is stuck; an
