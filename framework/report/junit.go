@@ -258,6 +258,9 @@ func junitSummary(r *Run) string {
 	if r.BackendNote != "" {
 		fmt.Fprintf(&b, "note: %s\n", r.BackendNote)
 	}
-	fmt.Fprintf(&b, "replay: %s\nreport: %s (timeline, anomalies, per-interchange events)\n", ReplayCommand(r), HTMLFile)
+	if cmd := ReplayCommand(r); cmd != "" {
+		fmt.Fprintf(&b, "replay: %s\n", cmd)
+	}
+	fmt.Fprintf(&b, "report: %s (timeline, anomalies, per-interchange events)\n", HTMLFile)
 	return b.String()
 }

@@ -83,7 +83,11 @@ func Load(dir string) (*Saved, error) {
 		}
 		// Otherwise a bare history (hand-written, or copied): no run record.
 		abs, _ := filepath.Abs(dir)
-		sv.Run = &report.Run{SchemaVersion: report.SchemaVersion, Scenario: filepath.Base(filepath.Dir(abs)), RunID: filepath.Base(abs)}
+		name := filepath.Base(abs)
+		if exists(filepath.Join(dir, JournalsDir)) {
+			name = filepath.Base(filepath.Dir(abs)) // <report-dir>/<scenario>/<run-id>
+		}
+		sv.Run = &report.Run{SchemaVersion: report.SchemaVersion, Scenario: name, RunID: filepath.Base(abs)}
 	} else if sv.History == nil && sv.Run.Void == "" && len(sv.Run.Errors) == 0 {
 		missing = append(missing, fmt.Sprintf("%s says the run was judged, but its %s is missing", report.ResultFile, history.EventsFile))
 	}
