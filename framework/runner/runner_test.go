@@ -74,14 +74,26 @@ func (e *fakeEnv) Fault(_ context.Context, spec scenario.FaultSpec, _ *rand.Rand
 
 func (e *fakeEnv) Drain(context.Context, time.Duration) error { return nil }
 
-// Collect turns every acked upload in the client journal into one output
-// file made from it (minus the ones to lose).
+// Collect turns every acked upload in the client journal into what a
+// perfect engine leaves behind (minus the ones to lose): under lock epoch 1,
+// a claim, an output event and a done per interchange, and one output file
+// holding its document.
 func (e *fakeEnv) Collect(_ context.Context, dir string) (*history.History, provider.Observations, error) {
 	evs, _, err := history.ReadJournalDir(filepath.Join(dir, "journals"))
 	if err != nil {
 		return nil, provider.Observations{}, err
 	}
-	snap := &history.Snapshot{Taken: time.Now().UnixNano()}
+	const engine = "engine-fake"
+	var out []history.Event
+	t := time.Now().UnixNano()
+	add := func(ev history.Event) {
+		t += 1000
+		ev.Proc, ev.Role, ev.Seq, ev.Call, ev.Return = engine, history.RoleEngine, int64(len(out)+1), t, t+500
+		t += 500
+		out = append(out, ev)
+	}
+	snap := &history.Snapshot{}
+	add(history.Event{Type: history.EvLockAcquire, Epoch: 1})
 	lost := 0
 	for _, ev := range evs {
 		if ev.Type != history.EvUpload || ev.Outcome != history.OK {
@@ -91,10 +103,19 @@ func (e *fakeEnv) Collect(_ context.Context, dir string) (*history.History, prov
 			lost++
 			continue
 		}
-		snap.Files = append(snap.Files, history.File{Path: "botssys/data/output/" + history.FileName(ev.Key) + ".json", Stage: history.StageOutput,
-			Key: ev.Key, Docs: []history.OutputDoc{{Key: ev.Key, InputSHA: ev.SHA}}})
+		path := "botssys/outfile/default/" + history.FileName(ev.Key) + ".json"
+		add(history.Event{Type: history.EvClaim, Key: ev.Key, Epoch: 1})
+		add(history.Event{Type: history.EvOutput, Key: ev.Key, Epoch: 1, Path: path})
+		written := t
+		add(history.Event{Type: history.EvDone, Key: ev.Key, Epoch: 1})
+		parts := strings.Split(ev.Key, "/")
+		snap.Files = append(snap.Files, history.File{Path: path, Size: 100, Docs: []history.OutputDoc{{
+			Key: ev.Key, Format: parts[0], Sender: parts[1], Receiver: parts[2], Control: parts[3],
+			Messages: max(ev.Msgs, 1), InputSHA: ev.SHA, Epoch: 1, Engine: engine, Written: written}}})
 	}
-	return &history.History{Snapshot: snap}, provider.Observations{}, nil
+	add(history.Event{Type: history.EvLockRelease, Epoch: 1})
+	snap.Taken = t + 1000
+	return &history.History{Events: out, Snapshot: snap}, provider.Observations{}, nil
 }
 
 func (e *fakeEnv) Teardown(context.Context) error {
