@@ -15,10 +15,7 @@ import (
 	"time"
 )
 
-var (
-	cliBin      string
-	pipelineBin string
-)
+var cliBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "rwxchaos-cli-test")
@@ -26,14 +23,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	cliBin = filepath.Join(dir, "rwxchaos")
-	pipelineBin = filepath.Join(dir, "edi-pipeline")
-	for pkg, out := range map[string]string{".": cliBin, "../edi-pipeline": pipelineBin} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
-			os.Exit(1)
-		}
+	// The one binary: it runs the pipeline and the file server itself.
+	cmd := exec.Command("go", "build", "-o", cliBin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build rwxchaos: %v\n%s", err, b)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -44,7 +39,7 @@ func TestMain(m *testing.M) {
 func cli(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(cliBin, args...)
-	cmd.Env = append(append(os.Environ(), "RWXCHAOS_PIPELINE_BINARY="+pipelineBin), env...)
+	cmd.Env = append(os.Environ(), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -165,7 +160,7 @@ func TestInterruptedRunsLeaveNothing(t *testing.T) {
 		t.Run(fmt.Sprintf("%s-after-%s", sig, after), func(t *testing.T) {
 			tmp := t.TempDir()
 			cache, state := filepath.Join(tmp, "cache"), filepath.Join(tmp, "state")
-			env := []string{"RWXCHAOS_CACHE=" + cache, "RWXCHAOS_STATE=" + state, "RWXCHAOS_PIPELINE_BINARY=" + pipelineBin}
+			env := []string{"RWXCHAOS_CACHE=" + cache, "RWXCHAOS_STATE=" + state}
 			cmd := exec.Command(cliBin, "run", "engine-paused-past-lease", "-q", "--report-dir", filepath.Join(tmp, "reports"))
 			cmd.Env = append(os.Environ(), env...)
 			var logs bytes.Buffer

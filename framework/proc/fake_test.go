@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 // envFake makes the test binary act as a fake edi-pipeline, so the
@@ -43,17 +44,14 @@ func runnerMain(root string) int {
 }
 
 func TestMain(m *testing.M) {
+	selfexec.Dispatch()
 	if os.Getenv(envFake) == "1" {
 		os.Exit(fakeMain(os.Args[1:]))
 	}
 	if root := os.Getenv(envRunner); root != "" {
 		os.Exit(runnerMain(root))
 	}
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 // fakeMain: webserver/jobqueue serve /readyz until SIGTERM; engine moves

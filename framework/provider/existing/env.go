@@ -50,6 +50,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 	"github.com/rwxchaos/rwxchaos/framework/support"
 )
 
@@ -212,7 +213,7 @@ func (e *Env) Provision(ctx context.Context) error {
 		return e.checkExternal(ctx)
 	}
 	if e.o.PipelineImage == "" {
-		return fmt.Errorf("workload pipeline needs the edi-pipeline image in a registry the cluster can pull from: build it (`make build`, then an image holding bin/edi-pipeline) and set %s", EnvPipelineImage)
+		return fmt.Errorf("workload pipeline needs an rwxchaos image the cluster can pull (the release's OCI image, or any image with rwxchaos on its PATH): set %s", EnvPipelineImage)
 	}
 	if e.s.Storage.Backend != scenario.BackendStorageClass {
 		return &support.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "existing",
@@ -234,7 +235,7 @@ func (e *Env) pipelineObjects() (*k8s.Objects, error) {
 		image = "<" + EnvPipelineImage + ">"
 	}
 	objs, err := k8s.Pipeline(k8s.PipelineInput{
-		Namespace: e.ns, Run: e.runID, Image: image, PullPolicy: e.o.PullPolicy,
+		Namespace: e.ns, Run: e.runID, Image: image, Command: selfexec.Pipeline.ImageCommand(), PullPolicy: e.o.PullPolicy,
 		Webservers: w.Replicas.Webserver, Jobqueue: w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
 		JobqueueEvery: JobqueueEvery, EngineSchedule: cron,
 		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), Defects: defects,

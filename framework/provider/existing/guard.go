@@ -20,8 +20,9 @@ const (
 	EnvAllowContext = "RWXCHAOS_ALLOW_CONTEXT"
 	// EnvDryRun=1 prints the objects a run would create and creates nothing.
 	EnvDryRun = "RWXCHAOS_DRY_RUN"
-	// EnvPipelineImage is the edi-pipeline image for workload mode pipeline,
-	// pullable by the cluster's nodes.
+	// EnvPipelineImage is the app image for workload mode pipeline, pullable
+	// by the cluster's nodes: an rwxchaos image (the release's OCI image, or
+	// any with rwxchaos on its PATH), run as `rwxchaos __pipeline`.
 	EnvPipelineImage = "RWXCHAOS_PIPELINE_IMAGE"
 	// EnvHelperImage is the image of the helper pod that mounts the shared
 	// volume (needs sh, cat, mv, find, tar: busybox is enough).
