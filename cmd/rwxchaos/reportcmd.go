@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/version"
 	"github.com/spf13/cobra"
 )
 
@@ -21,6 +22,15 @@ result.json, junit.xml, summary.md and report.html, and prints the summary.`,
 			dir := args[0]
 			if _, err := os.Stat(filepath.Join(dir, report.ResultFile)); err != nil {
 				return usageErr("%s is not a run directory (no %s): pass <report-dir>/<scenario>/<run-id>", dir, report.ResultFile)
+			}
+			if saved, err := report.LoadRun(dir); err == nil {
+				if now := version.Get().Short(); saved.JudgedBy != now {
+					by := saved.JudgedBy
+					if by == "" {
+						by = "an rwxchaos that did not record its version"
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "rwxchaos: warning: this run was judged by %s; re-checking it with %s, whose checkers may decide differently (install the version that judged it to reproduce its verdict)\n", by, now)
+				}
 			}
 			r, err := report.RecheckSaved(dir)
 			if err != nil {

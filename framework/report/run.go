@@ -102,6 +102,9 @@ type Run struct {
 	Ended   int64 `json:"ended"`
 	// Rechecked is when the checker last re-ran offline (Recheck); 0 if never.
 	Rechecked int64 `json:"rechecked,omitempty"`
+	// JudgedBy is the rwxchaos build (version.Info.Short) whose checkers
+	// decided this verdict: the live run's, or the last Recheck's.
+	JudgedBy string `json:"judgedBy,omitempty"`
 
 	Verdict  Verdict `json:"verdict"`
 	Reason   string  `json:"reason,omitempty"` // why void or error

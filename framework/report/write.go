@@ -10,6 +10,7 @@ import (
 
 	"github.com/rwxchaos/rwxchaos/framework/check"
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/version"
 )
 
 // Write writes a complete run directory: result.json, the history
@@ -20,6 +21,9 @@ import (
 func Write(dir string, r *Run, h *history.History) error {
 	if r == nil {
 		return errors.New("write report: no run")
+	}
+	if r.JudgedBy == "" {
+		r.JudgedBy = version.Get().Short()
 	}
 	res, err := r.marshal()
 	if err != nil {
@@ -142,6 +146,7 @@ func recheck(dir string, cfg *check.Config, checker func(*history.History) *chec
 		r.CheckConfig = cfg
 	}
 	r.Rechecked = time.Now().UnixNano()
+	r.JudgedBy = version.Get().Short()
 	if r.Verdict != VerdictError {
 		r.Verdict, r.Reason = "", ""
 	}
