@@ -122,7 +122,7 @@ func TestNewcomerInstall(t *testing.T) {
 		unlock := lockFile(t, clusterLock)
 		defer unlock()
 		res := runScenario(t, run, dir, "node-kill-engine-node")
-		if m := regexp.MustCompile(`app image \S+ \(.*\) written in \S+, loaded into the nodes in \S+`).FindString(res.out); m != "" {
+		if m := regexp.MustCompile(`app image \S+ \(.*\) assembled in \S+, archive written in \S+, loaded into the nodes in \S+`).FindString(res.out); m != "" {
 			t.Log(m)
 		} else {
 			t.Fatalf("the run did not assemble and load the app image:\n%s", res.out)
