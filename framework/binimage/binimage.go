@@ -371,3 +371,77 @@ func searchDirs() []string {
 	}
 	return dirs
 }
+
+// Bundle copies the program argv[0] — and, when it is dynamically linked,
+// its ELF interpreter and shared libraries — into dir, and returns the
+// command that runs it from there on another Linux root that sees dir at
+// the same path (a kind node with dir in its extraMounts), whatever that
+// root's own libc: the program directly when static, else through the
+// bundled interpreter with the bundled libraries only. argv[1:] (a hidden
+// subcommand) is kept. The program is written to a temp name and renamed,
+// so a running copy is never overwritten.
+func Bundle(argv []string, dir string) ([]string, error) {
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("binimage: no program to bundle")
+	}
+	prog, err := filepath.EvalSymlinks(argv[0])
+	if err != nil {
+		return nil, fmt.Errorf("binimage: %w", err)
+	}
+	rt, err := runtimeOf(prog)
+	if err != nil {
+		return nil, fmt.Errorf("binimage: %s: %w", argv[0], err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("binimage: %w", err)
+	}
+	name := filepath.Base(argv[0])
+	if err := copyExecutable(prog, filepath.Join(dir, name)); err != nil {
+		return nil, err
+	}
+	if len(rt.files) == 0 {
+		return append([]string{filepath.Join(dir, name)}, argv[1:]...), nil
+	}
+	lib := filepath.Join(dir, "lib")
+	if err := os.MkdirAll(lib, 0o755); err != nil {
+		return nil, fmt.Errorf("binimage: %w", err)
+	}
+	var loader string
+	for img, host := range rt.files {
+		dst := filepath.Join(lib, path.Base(img))
+		if err := copyExecutable(host, dst); err != nil {
+			return nil, err
+		}
+		if strings.Contains(path.Base(img), "ld-linux") {
+			loader = dst
+		}
+	}
+	if loader == "" {
+		return nil, fmt.Errorf("binimage: %s: no ELF interpreter among %v", argv[0], rt.files)
+	}
+	return append([]string{loader, "--library-path", lib, filepath.Join(dir, name)}, argv[1:]...), nil
+}
+
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("binimage: %w", err)
+	}
+	defer in.Close()
+	tmp := dst + ".new"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return fmt.Errorf("binimage: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("binimage: copy %s: %w", src, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("binimage: %w", err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("binimage: %w", err)
+	}
+	return nil
+}
