@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -50,6 +51,36 @@ func cli(t *testing.T, env []string, args ...string) (stdout, stderr string, cod
 		t.Fatal(err)
 	}
 	return o.String(), e.String(), code
+}
+
+// A role starts from selfexec's init, before the rest of the binary is
+// initialised: the engine, started every second, does not pay for
+// client-go's scheme and the like.
+func TestRolesStartBeforeTheCLIInitialises(t *testing.T) {
+	inits := func(args ...string) string {
+		cmd := exec.Command(cliBin, args...)
+		cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+		var e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &e
+		_ = cmd.Run()
+		return e.String()
+	}
+	// inittrace prints a line per package once its init is done; the role
+	// exits inside selfexec's init, so the packages after it never appear.
+	heavy := []string{"init k8s.io/client-go/kubernetes/scheme ",
+		"init github.com/chaos-mesh/chaos-mesh/api/v1alpha1 "}
+	all, role := inits("version"), inits("__pipeline", "help")
+	for _, h := range heavy {
+		if !strings.Contains(all, h) {
+			t.Fatalf("inittrace of the CLI lacks %q: the test no longer measures anything\n%.1500s", h, all)
+		}
+		if strings.Contains(role, h) {
+			t.Errorf("rwxchaos __pipeline ran %s before the role", strings.TrimSpace(h))
+		}
+	}
+	if n, m := strings.Count(role, "\ninit "), strings.Count(all, "\ninit "); n == 0 || n > m*3/4 {
+		t.Errorf("the role initialised %d packages, the CLI %d", n, m)
+	}
 }
 
 func TestValidateBrokenCorpus(t *testing.T) {

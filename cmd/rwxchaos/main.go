@@ -15,13 +15,13 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/rwxchaos/rwxchaos/framework/selfexec"
+	// `rwxchaos __pipeline ...`, `rwxchaos __fuse ...`: this binary
+	// re-executed as one of the programs it carries runs it from selfexec's
+	// init, before main.
+	_ "github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 func main() {
-	// `rwxchaos __pipeline ...`, `rwxchaos __fuse ...`: this binary re-executed
-	// as one of the programs it carries (framework/selfexec).
-	selfexec.Dispatch()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
-	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 // envFake makes the test binary act as a fake edi-pipeline, so the
@@ -44,7 +43,6 @@ func runnerMain(root string) int {
 }
 
 func TestMain(m *testing.M) {
-	selfexec.Dispatch()
 	if os.Getenv(envFake) == "1" {
 		os.Exit(fakeMain(os.Args[1:]))
 	}

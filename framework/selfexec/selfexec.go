@@ -10,9 +10,13 @@
 // variable per role names a standalone program instead
 // (RWXCHAOS_PIPELINE_BINARY=/path/edi-pipeline).
 //
-// A program that wants to be re-executed as a role calls Dispatch first
-// thing in main (and test binaries in TestMain); a program that did not call
-// it is never re-executed, so a test binary cannot recurse into itself.
+// Any program that links this package can be re-executed as a role: the
+// package's init runs the role named by os.Args[1] and exits, before main
+// (or a test binary's TestMain) runs. Go initialises packages in import-path
+// order once their imports are (spec, "Package initialization"), and this
+// package imports only the roles' code, so a role starts without paying for
+// the initialisation of the rest of the binary (client-go's scheme and the
+// like cost tens of milliseconds, and the engine starts every second).
 package selfexec
 
 import (
@@ -20,10 +24,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 
 	pipelinecli "github.com/rwxchaos/rwxchaos/fixtures/pipeline/cli"
 	"github.com/rwxchaos/rwxchaos/framework/storage/fuseserver"
+	"github.com/rwxchaos/rwxchaos/framework/volhelper"
 )
 
 // Role is a program rwxchaos runs as a separate process.
@@ -52,10 +56,17 @@ var (
 	// the NFS client; until then Command fails unless RWXCHAOS_NFS_BINARY
 	// names a standalone build.
 	NFSMount = &Role{Name: "nfs-mount", Env: "RWXCHAOS_NFS_BINARY", Standalone: "rwxchaos-nfs"}
+	// Volume reads and writes the shared volume inside provider existing's
+	// helper pod (`rwxchaos __volume list|write|tar|idle`), instead of a
+	// busybox shell: the helper runs the app's rwxchaos image.
+	Volume = &Role{Name: "volume",
+		main: func(_, args []string, stdout, stderr io.Writer) int {
+			return volhelper.Main(args, os.Stdin, stdout, stderr)
+		}}
 )
 
 // Roles lists every declared role.
-func Roles() []*Role { return []*Role{Pipeline, Fuse, NFSMount} }
+func Roles() []*Role { return []*Role{Pipeline, Fuse, NFSMount, Volume} }
 
 // Subcommand is the hidden subcommand that runs the role.
 func (r *Role) Subcommand() string { return "__" + r.Name }
@@ -67,20 +78,16 @@ func (r *Role) ImageCommand() []string { return []string{"rwxchaos", r.Subcomman
 // Carried reports whether this build can run the role itself.
 func (r *Role) Carried() bool { return r.main != nil }
 
-// dispatched is set by Dispatch: this process runs roles it is re-executed as.
-var dispatched atomic.Bool
+func init() { dispatch(os.Args) }
 
-// Dispatch runs the role named by os.Args[1] (a hidden subcommand) and exits
-// with its status; otherwise it returns, and from then on this executable
-// may be re-executed as any role it carries. Call it first thing in main,
-// and in TestMain of tests whose code starts roles.
-func Dispatch() {
-	dispatched.Store(true)
-	if len(os.Args) < 2 {
+// dispatch runs the role whose hidden subcommand is args[1], and exits
+// with its status; otherwise it returns.
+func dispatch(args []string) {
+	if len(args) < 2 {
 		return
 	}
 	for _, r := range Roles() {
-		if os.Args[1] != r.Subcommand() {
+		if args[1] != r.Subcommand() {
 			continue
 		}
 		if !r.Carried() {
@@ -93,14 +100,14 @@ func Dispatch() {
 			fmt.Fprintf(os.Stderr, "rwxchaos %s: %v\n", r.Subcommand(), err)
 			os.Exit(1)
 		}
-		os.Exit(r.main(self, os.Args[2:], os.Stdout, os.Stderr))
+		os.Exit(r.main(self, args[2:], os.Stdout, os.Stderr))
 	}
 }
 
 // Command is the argv prefix that starts the role; append the role's own
 // arguments. In order: the program named by the role's environment
-// variable; this executable with the hidden subcommand, when it carries
-// the role and called Dispatch. Otherwise an error says what to do.
+// variable; else this executable with the hidden subcommand, when this
+// build carries the role. Otherwise an error says what to do.
 func (r *Role) Command() ([]string, error) {
 	if p := os.Getenv(r.Env); p != "" {
 		abs, err := filepath.Abs(p)
@@ -114,11 +121,6 @@ func (r *Role) Command() ([]string, error) {
 	}
 	if !r.Carried() {
 		return nil, fmt.Errorf("the %s role is not carried by this build of rwxchaos: set %s to a standalone %s", r.Name, r.Env, r.Standalone)
-	}
-	if !dispatched.Load() {
-		exe, _ := os.Executable()
-		return nil, fmt.Errorf("%s cannot be re-executed as the %s role (it never called selfexec.Dispatch): run the rwxchaos binary, call selfexec.Dispatch() first in main or TestMain, or set %s to a standalone %s",
-			filepath.Base(exe), r.Name, r.Env, r.Standalone)
 	}
 	return r.selfCommand()
 }

@@ -10,11 +10,6 @@ import (
 	"testing"
 )
 
-func TestMain(m *testing.M) {
-	Dispatch()
-	os.Exit(m.Run())
-}
-
 // run starts this test binary with args, as a role would be started.
 func run(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
@@ -67,6 +62,9 @@ func TestDispatchRunsTheRoles(t *testing.T) {
 	if out, code := run(t, nil, "__pipeline", "engine"); code != 2 || !strings.Contains(out, "--root is required") {
 		t.Fatalf("__pipeline engine: exit %d: %s", code, out)
 	}
+	if out, code := run(t, nil, "__volume"); code != 2 || !strings.Contains(out, "usage: rwxchaos __volume") {
+		t.Fatalf("__volume: exit %d: %s", code, out)
+	}
 	if out, code := run(t, nil, "__fuse"); code != 1 || !strings.Contains(out, "--backing and --mount are required") {
 		t.Fatalf("__fuse: exit %d: %s", code, out)
 	}
@@ -97,18 +95,13 @@ func TestCommandOverridesAndRefusals(t *testing.T) {
 		t.Fatalf("directory override: %v", err)
 	}
 	t.Setenv(Pipeline.Env, "")
-
-	// A program that never called Dispatch is not re-executed (a test
-	// binary would run its tests again instead of the role).
-	dispatched.Store(false)
-	defer dispatched.Store(true)
-	if _, err := Pipeline.Command(); err == nil || !strings.Contains(err.Error(), "selfexec.Dispatch") {
-		t.Fatalf("without Dispatch: %v", err)
-	}
+	// Arguments that name no role leave the program alone.
+	dispatch([]string{"prog"})
+	dispatch([]string{"prog", "run", "__pipeline"})
+	dispatch([]string{"prog", "__nosuchrole"})
 	if NFSMount.Carried() {
 		return
 	}
-	dispatched.Store(true)
 	if _, err := NFSMount.Command(); err == nil || !strings.Contains(err.Error(), "RWXCHAOS_NFS_BINARY") {
 		t.Fatalf("uncarried role: %v", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/fault"
-	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 // needFuse skips without root or /dev/fuse, except under CI=true where the
@@ -32,13 +31,6 @@ func needFuse(t *testing.T) {
 		t.Fatalf("backend fuse cannot be tested: %s (CI must run these tests as root with /dev/fuse)", why)
 	}
 	t.Skipf("backend fuse cannot be tested: %s", why)
-}
-
-// TestMain lets the test binary re-execute itself as the fuse server
-// (`storage.test __fuse ...`), as the rwxchaos binary does.
-func TestMain(m *testing.M) {
-	selfexec.Dispatch()
-	os.Exit(m.Run())
 }
 
 // startFuse starts a server in a temp dir and makes sure that whatever

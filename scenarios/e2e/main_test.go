@@ -10,7 +10,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 	"github.com/rwxchaos/rwxchaos/scenarios"
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -20,9 +19,6 @@ import (
 var testenv env.Environment
 
 func TestMain(m *testing.M) {
-	// The scenarios' pipeline and file server are this test binary
-	// re-executed (`e2e.test __pipeline ...`), as the rwxchaos binary does.
-	selfexec.Dispatch()
 	var err error
 	testenv, err = env.NewFromFlags()
 	if err != nil {

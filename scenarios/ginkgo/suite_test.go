@@ -16,16 +16,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 	"github.com/rwxchaos/rwxchaos/scenarios"
 )
-
-// TestMain lets this test binary act as the scenarios' pipeline and file
-// server (`ginkgo.test __pipeline ...`), as the rwxchaos binary does.
-func TestMain(m *testing.M) {
-	selfexec.Dispatch()
-	os.Exit(m.Run())
-}
 
 func TestScenarios(t *testing.T) {
 	RegisterFailHandler(Fail)

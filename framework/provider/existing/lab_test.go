@@ -45,12 +45,6 @@ type chaosImages struct {
 	Daemon            string `json:"daemon"`
 }
 
-// TestMain lets this test binary act as the app in the image it loads.
-func TestMain(m *testing.M) {
-	selfexec.Dispatch()
-	os.Exit(m.Run())
-}
-
 // requireChaosLab skips (with the reason) unless RWXCHAOS_LAB=1 and both
 // the kind lab and the Chaos Mesh images (make chaos-lab) are built.
 func requireChaosLab(t *testing.T) (*lab.Manifest, chaosImages) {
