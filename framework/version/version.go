@@ -11,6 +11,7 @@ package version
 
 import (
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -68,6 +69,20 @@ func fromBuild(v, c, d string, read func() (*debug.BuildInfo, bool)) Info {
 	}
 	return i
 }
+
+// ReleaseRepo is where releases publish the rwxchaos image (.goreleaser.yaml).
+const ReleaseRepo = "ghcr.io/rwxchaos/rwxchaos"
+
+// Image is this build's published image, ReleaseRepo:vX.Y.Z, or "" when the
+// build is not a release (devel, a pseudo-version, a snapshot).
+func (i Info) Image() string {
+	if !releaseTag.MatchString(i.Version) {
+		return ""
+	}
+	return ReleaseRepo + ":" + i.Version
+}
+
+var releaseTag = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
 
 // Short is the version and, when known, the commit: "v1.2.3 (1f73f52c0a1b)".
 // Reports record it as the version that judged them.

@@ -32,6 +32,9 @@ func TestFromLdflagsAndBuildInfo(t *testing.T) {
 			t.Errorf("String() lacks %q:\n%s", want, r.String())
 		}
 	}
+	if r.Image() != "ghcr.io/rwxchaos/rwxchaos:v1.2.3" || i.Image() != "" {
+		t.Fatalf("Image(): release %q, pseudo-version %q", r.Image(), i.Image())
+	}
 	// No build info at all (a stripped or odd build).
 	if d := fromBuild("", "", "", func() (*debug.BuildInfo, bool) { return nil, false }); d.Version != "devel" || d.Short() != "devel" {
 		t.Fatalf("no build info: %+v %q", d, d.Short())

@@ -28,6 +28,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rwxchaos/rwxchaos/framework/version"
 )
 
 const root = "../.."
@@ -171,7 +173,11 @@ func TestGoreleaserConfig(t *testing.T) {
 	}
 	d := c.DockersV2[0]
 	if !slices.Equal(d.IDs, []string{b.ID}) || len(d.Images) == 0 || len(d.Tags) == 0 {
-		t.Errorf("image %+v: wants build %s, an image name and tags", d, b.ID)
+		t.Fatalf("image %+v: wants build %s, an image name and tags", d, b.ID)
+	}
+	// The providers default to this image for the running release.
+	if d.Images[0] != version.ReleaseRepo || !slices.Contains(d.Tags, "v{{ .Version }}") {
+		t.Errorf("image %s tags %v: the providers pull %s:vX.Y.Z (version.ReleaseRepo)", d.Images[0], d.Tags, version.ReleaseRepo)
 	}
 	for _, arch := range b.Goarch {
 		if !slices.Contains(d.Platforms, "linux/"+arch) {
