@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 
 	pipelinecli "github.com/rwxchaos/rwxchaos/fixtures/pipeline/cli"
+	"github.com/rwxchaos/rwxchaos/framework/nfs4/nfsfuse"
 	"github.com/rwxchaos/rwxchaos/framework/storage/fuseserver"
 	"github.com/rwxchaos/rwxchaos/framework/volhelper"
 )
@@ -43,19 +44,20 @@ type Role struct {
 	main func(self, args []string, stdout, stderr io.Writer) int
 }
 
-// The roles. A role whose implementation has not landed yet is declared
-// with a nil main: Command then says so instead of starting something else.
+// The roles. A role declared with a nil main is not carried by this build:
+// Command then says so instead of starting something else.
 var (
 	// Pipeline is the app under test: `__pipeline webserver|engine|jobqueue`.
 	Pipeline = &Role{Name: "pipeline", Env: "RWXCHAOS_PIPELINE_BINARY", Standalone: "edi-pipeline", main: pipelinecli.Main}
 	// Fuse is the go-fuse file server of storage backend fuse.
 	Fuse = &Role{Name: "fuse", Env: "RWXCHAOS_FUSE_BINARY", Standalone: "rwxchaos-fuse",
 		main: func(_, args []string, _, _ io.Writer) int { return fuseserver.Main(args) }}
-	// NFSMount is the userspace NFSv4 client that mounts an export inside a
-	// kind node (framework/nfs4). Not carried yet: its command lands with
-	// the NFS client; until then Command fails unless RWXCHAOS_NFS_BINARY
-	// names a standalone build.
-	NFSMount = &Role{Name: "nfs-mount", Env: "RWXCHAOS_NFS_BINARY", Standalone: "rwxchaos-nfs"}
+	// NFSMount is the userspace NFSv4.1 client (framework/nfs4) mounting an
+	// export through FUSE, inside a kind node: `rwxchaos __nfs-mount
+	// --server HOST:PORT --mount DIR ...` (binimage.Bundle puts the binary
+	// into the nodes).
+	NFSMount = &Role{Name: "nfs-mount", Env: "RWXCHAOS_NFS_BINARY", Standalone: "rwxchaos-nfs",
+		main: func(_, args []string, _, _ io.Writer) int { return nfsfuse.Main(args) }}
 	// Volume reads and writes the shared volume inside provider existing's
 	// helper pod (`rwxchaos __volume list|write|tar|idle`), instead of a
 	// busybox shell: the helper runs the app's rwxchaos image.
