@@ -243,3 +243,35 @@ func TestInterruptedRunsLeaveNothing(t *testing.T) {
 		})
 	}
 }
+
+// `rwxchaos report` says when the build re-checking a run is not the one
+// that judged it.
+func TestReportWarnsAboutAnotherJudge(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.CopyFS(dir, os.DirFS("../../framework/verdict/testdata/runs/pass")); err != nil {
+		t.Fatal(err)
+	}
+	res := filepath.Join(dir, "result.json")
+	b, err := os.ReadFile(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte(`{`), []byte(`{"judgedBy":"v0.0.1 (0123456789ab)",`), 1)
+	if err := os.WriteFile(res, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "recheck")
+	_, stderr, code := cli(t, nil, "report", dir, "--out", out)
+	if code != 0 || !strings.Contains(stderr, "warning: this run was judged by v0.0.1 (0123456789ab); re-checking it with ") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	// The new report names the build that re-judged it, and re-checking
+	// that one again warns no more.
+	nb, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil || bytes.Contains(nb, []byte("v0.0.1 (0123456789ab)")) || !bytes.Contains(nb, []byte(`"judgedBy"`)) {
+		t.Fatalf("the re-check's result.json does not name its own judge: %v", err)
+	}
+	if _, stderr, code := cli(t, nil, "report", out, "--out", filepath.Join(t.TempDir(), "again")); code != 0 || strings.Contains(stderr, "warning: this run was judged") {
+		t.Fatalf("re-check of a re-check: exit %d:\n%s", code, stderr)
+	}
+}

@@ -57,7 +57,7 @@ func TestNewcomerInstall(t *testing.T) {
 		t.Fatalf("temp dir %s is inside the module %s", dir, modRoot)
 	}
 	bin := filepath.Join(dir, "rwxchaos")
-	copyFile(t, filepath.Join(gobin, "rwxchaos"), bin)
+	copyBinary(t, filepath.Join(gobin, "rwxchaos"), bin)
 	home := t.TempDir()
 	env := []string{"PATH=" + pathWithoutGo(t), "HOME=" + home, "TERM=dumb",
 		// Whatever a Go developer has set must not matter.
@@ -191,7 +191,7 @@ func pathWithoutGo(t *testing.T) string {
 	return p
 }
 
-func copyFile(t *testing.T, src, dst string) {
+func copyBinary(t *testing.T, src, dst string) {
 	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
