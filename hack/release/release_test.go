@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -385,11 +386,11 @@ func TestInstallScript(t *testing.T) {
 	archive := "rwxchaos_linux_" + arch + ".tar.gz"
 	good := tarGz(t, map[string]string{"rwxchaos": "#!/bin/sh\necho \"rwxchaos v9.9.9 $*\"\n", "README.md": "readme\n"})
 	sum := fmt.Sprintf("%x  %s\n", sha256.Sum256(good), archive)
-	corrupt := false
+	var corrupt atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/download/v9.9.9/" + archive, "/latest/download/" + archive:
-			if corrupt {
+			if corrupt.Load() {
 				w.Write(append(append([]byte{}, good...), 0))
 				return
 			}
@@ -417,7 +418,7 @@ func TestInstallScript(t *testing.T) {
 			t.Errorf("VERSION=%s installed %d files, want only rwxchaos", v, len(ents))
 		}
 	}
-	corrupt = true
+	corrupt.Store(true)
 	dir, out, err := install("VERSION=v9.9.9")
 	if err == nil || !strings.Contains(out, "checksum mismatch") {
 		t.Fatalf("a corrupt archive was not refused: %v\n%s", err, out)
