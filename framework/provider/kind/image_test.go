@@ -1,7 +1,9 @@
 package kind
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/rwxchaos/rwxchaos/framework/binimage"
+	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
@@ -51,5 +54,36 @@ func TestChooseAppImage(t *testing.T) {
 	if err != nil || a.build != nil || a.ref != "ghcr.io/rwxchaos/rwxchaos:v1.2.3" || a.pull != corev1.PullIfNotPresent ||
 		!slices.Equal(a.command, []string{"rwxchaos", "__pipeline"}) {
 		t.Fatalf("published: %v %+v", err, a)
+	}
+}
+
+// The seam for the userspace NFS client in kind nodes: the running binary
+// (here this test binary, dynamically linked when cgo is on), bundled with
+// binimage.Bundle into a directory the node mounts at the same path, runs
+// `__nfs-mount` on the node image's root, whatever its libc.
+func TestNFSClientRunsFromABundleInTheNodeImage(t *testing.T) {
+	if !lab.Requested() && os.Getenv("CI") != "true" {
+		t.Skip("needs the lab's kind node image: set RWXCHAOS_LAB=1 after `make lab`")
+	}
+	m, err := lab.LoadDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv, err := selfexec.NFSMount.Command()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "bin")
+	cmd, err := binimage.Bundle(argv, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("bundle command: %q", cmd)
+	// A container of the node image, not a cluster: no kind lock needed.
+	out, err := exec.Command("docker", append([]string{"run", "--rm", "--network", "none", "-v", dir + ":" + dir + ":ro",
+		"--entrypoint", cmd[0], m.Images.Node}, cmd[1:]...)...).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "--server and --mount are required") {
+		t.Fatalf("%q in %s: %v\n%s", cmd, m.Images.Node, err, out)
 	}
 }
