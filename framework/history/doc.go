@@ -25,6 +25,7 @@
 //	engine    claim, output, skip, done   key, epoch: the moves input → work → output
 //	runner    proc.exit     target = the process that died (for lock recovery time)
 //	runner    fault         call = injected, ret = healed, detail = action
+//	runner    trigger       the file operation that fired a fault: path, target = caller, detail = op, when, fault
 //
 // A minimal hand-written history, one interchange uploaded, processed under
 // epoch 1 and released:

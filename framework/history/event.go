@@ -46,6 +46,7 @@ const (
 	EvProcStart = "proc.start" // Target = proc id started
 	EvProcExit  = "proc.exit"  // Target = proc id, Detail = exit status / signal
 	EvFault     = "fault"      // Call = injected, Return = healed (0 while active); Detail = action
+	EvTrigger   = "trigger"    // a file operation fired a fault (schedule.on): Call = the storage layer got it, Return = it answered; Path, Target = the caller, Detail = op, when, fault
 )
 
 // Outcomes of an operation, in Jepsen's sense: a timed-out or failed-in-flight
