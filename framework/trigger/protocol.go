@@ -199,3 +199,16 @@ func (r *Report) Describe() string {
 	}
 	return b.String()
 }
+
+// Caller is who made a held call, as the runner's environment resolved it.
+type Caller struct {
+	// Pid and Tid: the process and the calling thread (host pid namespace).
+	Pid, Tid int
+	// Role is webserver, engine or jobqueue; "" when the caller is none
+	// of the workload's processes.
+	Role string
+	// Node is where it runs; Pod its pod (Kubernetes providers).
+	Node, Pod string
+	// Desc names it for logs and the report, e.g. "engine/3/1234".
+	Desc string
+}
