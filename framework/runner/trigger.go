@@ -21,8 +21,8 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
-// Timings of triggered faults.
-const (
+// Timings of triggered faults (variables for tests).
+var (
 	// triggerConnect bounds the wait for every file server to dial the
 	// controller before the first trigger is armed.
 	triggerConnect = 20 * time.Second
