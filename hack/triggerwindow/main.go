@@ -2,7 +2,10 @@
 // (issue 16): for every process-kill of an engine run, whether the killed
 // run had an output in place whose work file it had not removed yet — the
 // close→unlink window, where a crash leaves a file both translated and
-// still pending — and how many interchanges the run duplicated in all.
+// still pending — whether it had written any output at all (for an engine
+// that deletes its inputs only when the run ends, like remove-after-copy,
+// that is the window that duplicates), and how many interchanges the run
+// duplicated in all.
 //
 //	go run ./hack/triggerwindow RUN-DIR...
 //
@@ -26,31 +29,33 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: triggerwindow RUN-DIR...")
 		os.Exit(2)
 	}
-	var kills, inWindow int
+	var kills, inWindow, afterOutput int
 	for _, dir := range os.Args[1:] {
 		r, h, err := report.Load(dir)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", dir, err)
 			os.Exit(1)
 		}
-		k, w := measure(r, h)
+		k, w, o := measure(r, h)
 		kills += k
 		inWindow += w
+		afterOutput += o
 		dup := 0
 		if r.Check != nil {
 			dup = r.Check.Classes["duplicated"]
 		}
-		fmt.Printf("%s seed %d: verdict %s, %d engine kills, %d inside an output→unlink window, %d duplicated\n",
-			r.Scenario, r.Seed, r.Verdict, k, w, dup)
+		fmt.Printf("%s seed %d: verdict %s, %d engine kills, %d inside an output→unlink window, %d after the run's first output, %d duplicated\n",
+			r.Scenario, r.Seed, r.Verdict, k, w, o, dup)
 	}
 	if kills > 0 {
-		fmt.Printf("total: %d of %d kills (%.0f%%) inside the window\n", inWindow, kills, 100*float64(inWindow)/float64(kills))
+		fmt.Printf("total: %d of %d kills (%.0f%%) inside an output→unlink window, %d (%.0f%%) after the run's first output\n",
+			inWindow, kills, 100*float64(inWindow)/float64(kills), afterOutput, 100*float64(afterOutput)/float64(kills))
 	}
 }
 
-// measure counts the engine kills of a run and those that left an output
-// of the killed run without its done.
-func measure(r *report.Run, h *history.History) (kills, inWindow int) {
+// measure counts the engine kills of a run, those that left an output of
+// the killed run without its done, and those after the run's first output.
+func measure(r *report.Run, h *history.History) (kills, inWindow, afterOutput int) {
 	for _, f := range r.Faults {
 		if f.Action != "process-kill" || f.Err != "" {
 			continue
@@ -90,6 +95,9 @@ func measure(r *report.Run, h *history.History) (kills, inWindow int) {
 				}
 			}
 		}
+		if len(outputs) > 0 {
+			afterOutput++
+		}
 		for k := range outputs {
 			if !done[k] {
 				inWindow++
@@ -97,5 +105,5 @@ func measure(r *report.Run, h *history.History) (kills, inWindow int) {
 			}
 		}
 	}
-	return kills, inWindow
+	return kills, inWindow, afterOutput
 }
