@@ -469,6 +469,12 @@ func (r *run) runFaults(ctx context.Context, steadyAt time.Time) error {
 	}
 	if r.trig != nil {
 		if err := r.trig.connected(ctx); err != nil {
+			if support.IsUnsupported(err) {
+				r.mu.Lock()
+				r.unsup = err.Error()
+				r.mu.Unlock()
+				return nil
+			}
 			return fmt.Errorf("triggers cannot be armed: %w", err)
 		}
 	}

@@ -107,13 +107,19 @@ func (t *triggers) attach(env provider.Env) error {
 		return &support.Unsupported{Action: "schedule.on", Env: env.Name(),
 			Reason: "this environment has no storage layer that reports file operations; use storage backend fuse with provider local or kind"}
 	}
-	t.n, t.root = te.TriggerServers()
 	t.tenv = te
 	return nil
 }
 
-// connected waits until every file server of the environment has dialed in.
+// connected waits until every file server of the environment has dialed in
+// (asked once the environment is provisioned: that is when it knows its
+// servers and where the volume is under them).
 func (t *triggers) connected(ctx context.Context) error {
+	t.n, t.root = t.tenv.TriggerServers()
+	if t.n == 0 {
+		return &support.Unsupported{Action: "schedule.on", Env: t.r.env.Name(),
+			Reason: "this environment runs no file server that reports file operations (storage backend " + string(t.r.s.Storage.Backend) + "); use storage backend fuse"}
+	}
 	ctx, cancel := context.WithTimeout(ctx, triggerConnect)
 	defer cancel()
 	return t.ctl.WaitServers(ctx, t.n)
