@@ -330,12 +330,11 @@ func (h *Hook) hold(st *hookState, r *Report, rules []Rule) (syscall.Errno, func
 	for _, x := range rules {
 		hold = max(hold, x.Hold())
 	}
-	d := &Done{}
 	if err := st.send(Message{T: MsgOp, ID: id, Call: r}); err != nil {
-		forget()
-		d.LostController = true
+		forget() // the controller is gone: the call proceeds
 		return 0, func(bool, syscall.Errno) {}
 	}
+	d := &Done{}
 	t := time.NewTimer(hold)
 	defer t.Stop()
 	var rel syscall.Errno
