@@ -9,7 +9,9 @@
 //
 //	go run ./hack/triggerwindow RUN-DIR...
 //
-// It reads only saved reports (result.json, history.ndjson, snapshot.json).
+// It reads only saved reports (result.json, history.ndjson, snapshot.json)
+// of provider local runs, where a fault's target pid is the pid in the
+// engine's journal proc id (on kind the journals name pids inside the pod).
 package main
 
 import (
