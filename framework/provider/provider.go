@@ -80,6 +80,26 @@ type Counter interface {
 	Outputs() int
 }
 
+// ClockProber is an optional Env capability: it measures each node's wall
+// clock against the runner's, which the runner does at the start and the
+// end of a run and records in the history (clock events), so the checkers
+// compare timestamps written on different nodes with measured offsets
+// instead of a guessed bound.
+type ClockProber interface {
+	// ClockOffsets returns the offset of every node it could probe; the
+	// error says which it could not (a stopped node, say).
+	ClockOffsets(ctx context.Context) (map[string]ClockOffset, error)
+}
+
+// ClockOffset is one node's clock: node clock − runner clock = Offset,
+// true within ±Uncertainty; Start and End are the runner's clock around
+// the probe.
+type ClockOffset struct {
+	Offset      time.Duration
+	Uncertainty time.Duration
+	Start, End  time.Time
+}
+
 // Observations is what an Env saw of the cluster during the run.
 type Observations struct {
 	Nodes     []string

@@ -46,6 +46,7 @@ type anRow struct {
 	ID, Check, Class, Key, KeyHref, Proc, Path, Time, Detail string
 	Epoch                                                    uint64
 	EpochHref                                                string
+	Evidence                                                 string
 }
 
 type anGroup struct {
@@ -139,7 +140,7 @@ func (m *model) view() *htmlView {
 		{"Started", m.abs(r.Started)}, {"Duration", dur}, {"Exit code", fmt.Sprint(r.ExitCode)},
 	}
 	if r.Rechecked != 0 {
-		v.Rechecked = m.abs(r.Rechecked)
+		v.Rechecked = m.abs(r.Rechecked) + " against " + cmpOr(r.JudgedWith, "the defaults")
 	}
 	if m.h != nil {
 		v.HistoryStats = fmt.Sprintf("%d events, %d processes; %d torn journal lines", len(m.h.Events), len(m.procs), m.h.Stats.Torn)
@@ -335,6 +336,11 @@ func (m *model) view() *htmlView {
 func (m *model) anRow(a *anomRef) anRow {
 	row := anRow{ID: a.ID, Check: a.Check, Class: a.A.Class, Key: a.A.Key, Proc: a.A.Proc, Path: a.A.Path,
 		Time: m.rel(a.T), Detail: a.A.Detail, Epoch: a.A.Epoch}
+	var ev []string
+	for _, r := range a.A.Evidence {
+		ev = append(ev, r.String())
+	}
+	row.Evidence = strings.Join(ev, " · ")
 	if id, ok := m.ixID[a.A.Key]; ok {
 		row.KeyHref = "#" + id
 	}

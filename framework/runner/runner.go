@@ -12,11 +12,11 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/rwxchaos/rwxchaos/framework/check"
 	"github.com/rwxchaos/rwxchaos/framework/fault"
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
@@ -24,6 +24,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/rwxchaos/rwxchaos/framework/support"
 	"github.com/rwxchaos/rwxchaos/framework/traffic"
+	"github.com/rwxchaos/rwxchaos/framework/verdict"
 )
 
 // EnvFactory builds the environment for a scenario.
@@ -103,6 +104,7 @@ type run struct {
 	skipped []report.Fault
 	infra   []error
 	unsup   string
+	probed  bool // the clocks were probed at the start
 	// trig runs the faults fired by file operations (nil without any).
 	trig *triggers
 	// trafficEnded is closed when the traffic driver returns.
@@ -197,7 +199,20 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 		hist, obs = r.execute(ctx)
 	}()
 
-	r.finish(hist, obs)
+	// Judging runs under its own recover: damaged evidence must not crash
+	// the run before its report is written.
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err := fmt.Errorf("panic while judging: %v\n%s", p, debug.Stack())
+				r.infra = append(r.infra, err)
+				r.rep.Errors = append(r.rep.Errors, err.Error())
+				r.rep.Verdict, r.rep.Reason = verdict.Decide(r.rep)
+				r.rep.ExitCode = r.rep.Verdict.ExitCode()
+			}
+		}()
+		r.finish(hist, obs)
+	}()
 	r.phaseDo(report.PhaseReport, func() error { return report.Write(dir, r.rep, hist) })
 	if r.env != nil && !o.Keep {
 		r.phaseDo(report.PhaseTeardown, func() error {
@@ -281,16 +296,12 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 	if r.trig != nil {
 		if err := r.trig.attach(env); err != nil {
 			r.unsup = err.Error()
-			r.rep.Verdict = report.VerdictVoid
-			r.rep.Reason = "cannot run here: " + err.Error()
 			return nil, obs
 		}
 	}
 	if err := r.phaseDo(report.PhaseProvision, func() error { return env.Provision(ctx) }); err != nil {
 		if support.IsUnsupported(err) {
 			r.unsup = err.Error()
-			r.rep.Verdict = report.VerdictVoid
-			r.rep.Reason = "cannot run here: " + err.Error()
 			return nil, obs
 		}
 		r.infra = append(r.infra, fmt.Errorf("provision: %w", err))
@@ -300,6 +311,7 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 		r.infra = append(r.infra, fmt.Errorf("deploy: %w", err))
 		return r.collect(ctx)
 	}
+	r.probeClocks(ctx)
 
 	tctx, stopTraffic := context.WithCancel(ctx)
 	defer stopTraffic()
@@ -323,8 +335,7 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 
 	steadyAt := r.now()
 	if err := r.phaseDo(report.PhaseSteadyState, func() error { return r.steady(ctx, trafficDone) }); err != nil {
-		r.rep.Verdict = report.VerdictVoid
-		r.rep.Reason = "no steady state before any fault: " + err.Error()
+		r.rep.Void = "no steady state before any fault: " + err.Error()
 		stopTraffic()
 		<-trafficDone
 		return r.collect(ctx)
@@ -342,6 +353,11 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 		}
 		if ferr != nil {
 			r.infra = append(r.infra, ferr)
+		}
+		if terr != nil && !errors.Is(terr, context.Canceled) && !errors.Is(terr, context.DeadlineExceeded) {
+			// The driver stops only for a journal it cannot write: the
+			// uploads are not all recorded, the run cannot be judged.
+			r.infra = append(r.infra, fmt.Errorf("traffic: %w", terr))
 		}
 		return errors.Join(ferr, terr)
 	})
@@ -367,6 +383,9 @@ func (r *run) collect(ctx context.Context) (*history.History, provider.Observati
 		h   *history.History
 		obs provider.Observations
 	)
+	if r.probed {
+		r.probeClocks(ctx) // and again at the end: drift widens the offsets' intervals
+	}
 	_ = r.phaseDo(report.PhaseCollect, func() error {
 		cctx := ctx
 		if ctx.Err() != nil {
@@ -386,8 +405,7 @@ func (r *run) collect(ctx context.Context) (*history.History, provider.Observati
 			return err
 		}
 		h.Events = append(h.Events, own...)
-		h.Stats.Lines += st.Lines
-		h.Stats.Torn += st.Torn
+		h.Stats.Add(st)
 		history.Sort(h.Events)
 		return nil
 	})
@@ -599,52 +617,66 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// finish checks the history and decides the verdict.
+// probeClocks measures every node's clock against the runner's (when the
+// environment can) and journals one clock event per node: the history then
+// carries each node's offset, measured at the start and at the end.
+func (r *run) probeClocks(ctx context.Context) {
+	cp, ok := r.env.(provider.ClockProber)
+	if !ok {
+		return
+	}
+	pctx := ctx
+	if ctx.Err() != nil {
+		pctx = context.Background() // interrupted: the end probe still belongs in the evidence
+	}
+	pctx, cancel := context.WithTimeout(pctx, 30*time.Second)
+	defer cancel()
+	start := r.now()
+	offs, err := cp.ClockOffsets(pctx)
+	r.probed = true
+	nodes := make([]string, 0, len(offs))
+	for n := range offs {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	for _, n := range nodes {
+		o := offs[n]
+		e := history.Event{Type: history.EvClock, Target: n, Outcome: history.OK, Call: o.Start.UnixNano(), Return: o.End.UnixNano(),
+			Detail: history.ClockDetail(o.Offset, o.Uncertainty)}
+		if o.Start.IsZero() || o.End.Before(o.Start) {
+			e.Call, e.Return = start.UnixNano(), r.now().UnixNano()
+		}
+		_ = r.journal.Append(e)
+	}
+	if err != nil {
+		r.logf("clock probe: %v", err)
+		_ = r.journal.Append(history.Event{Type: history.EvClock, Target: "nodes", Outcome: history.Fail, Call: start.UnixNano(),
+			Return: r.now().UnixNano(), Err: err.Error()})
+	}
+}
+
+// finish records what the verdict is decided from and judges the run with
+// the one verdict function (framework/verdict), which the offline re-check
+// uses too.
 func (r *run) finish(h *history.History, obs provider.Observations) {
 	r.rep.Nodes, r.rep.Pods, r.rep.Events = obs.Nodes, obs.Pods, obs.Events
 	r.rep.Artifacts = append(r.rep.Artifacts, obs.Artifacts...)
+	r.rep.Observed = Observed(r.s, obs)
 	for _, rec := range r.inj.Records() {
 		r.rep.Faults = append(r.rep.Faults, report.Fault(rec))
 	}
 	r.rep.Faults = append(r.rep.Faults, r.skipped...)
-	if h != nil {
-		_ = r.phaseDo(report.PhaseCheck, func() error {
-			cfg := Config(r.s)
-			res := check.Run(check.FromHistory(h), cfg)
-			r.rep.Check = res
-			r.rep.CheckConfig = &cfg
-			r.rep.Expectations = Expectations(r.s, res, r.rep.Faults, obs)
-			return nil
-		})
+	r.rep.Spec = r.s
+	r.rep.JudgedWith = "the scenario as run"
+	if r.unsup != "" && r.rep.Void == "" {
+		r.rep.Void = "cannot run here: " + r.unsup
 	}
+	for _, err := range r.infra {
+		r.rep.Errors = append(r.rep.Errors, err.Error())
+	}
+	_ = r.phaseDo(report.PhaseCheck, func() error {
+		verdict.Judge(r.rep, r.s, h)
+		return nil
+	})
 	r.rep.Ended = r.now().UnixNano()
-	r.rep.Verdict, r.rep.Reason = verdict(r.rep, r.infra, r.unsup)
-	r.rep.ExitCode = r.rep.Verdict.ExitCode()
-}
-
-func verdict(rep *report.Run, infra []error, unsup string) (report.Verdict, string) {
-	if rep.Verdict == report.VerdictVoid {
-		return report.VerdictVoid, rep.Reason
-	}
-	if unsup != "" {
-		return report.VerdictVoid, "cannot run here: " + unsup
-	}
-	if len(infra) > 0 {
-		return report.VerdictError, errors.Join(infra...).Error()
-	}
-	if rep.Check == nil {
-		return report.VerdictError, "no history was collected"
-	}
-	if rep.Check.Status == check.Void {
-		return report.VerdictVoid, rep.Check.Checks[0].Message
-	}
-	for _, e := range rep.Expectations {
-		if e.Status == check.Fail {
-			return report.VerdictFail, ""
-		}
-	}
-	if rep.Check.Status == check.Fail {
-		return report.VerdictFail, ""
-	}
-	return report.VerdictPass, ""
 }

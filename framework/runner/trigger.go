@@ -367,9 +367,8 @@ func (r *run) playTriggered(ctx context.Context, f scenario.FaultSpec, steadyAt 
 	r.logf("trigger %s disarmed: %d eligible calls, %d firings", f.Name, seen, fired)
 	if fired == 0 && ctx.Err() == nil {
 		r.mu.Lock()
-		if r.rep.Verdict == "" {
-			r.rep.Verdict = report.VerdictVoid
-			r.rep.Reason = fmt.Sprintf("fault %s never fired: %d eligible %s calls of %s%s while its trigger was armed, it needed call %d; the run says nothing about that moment",
+		if r.rep.Void == "" {
+			r.rep.Void = fmt.Sprintf("fault %s never fired: %d eligible %s calls of %s%s while its trigger was armed, it needed call %d; the run says nothing about that moment",
 				f.Name, seen, on.Op, on.Path, byRole(on.By), on.Nth)
 		}
 		r.mu.Unlock()
