@@ -184,6 +184,7 @@ var (
 	_ fs.NodeGetlker    = (*node)(nil)
 	_ fs.NodeSetlker    = (*node)(nil)
 	_ fs.NodeSetlkwer   = (*node)(nil)
+	_ fs.NodeFsyncer    = (*node)(nil)
 )
 
 // cred is the caller's identity, sent as AUTH_SYS (without supplementary
@@ -618,6 +619,20 @@ func (h *handle) flush(ctx context.Context) syscall.Errno {
 		h.n.fsys.logf("flush: lock owner unknown (go-fuse internals changed?): POSIX locks of the closing process stay held")
 	}
 	return h.ioErrno("flush", h.f.Flush(ctx))
+}
+
+// Fsync of a node without one of our open-file handles: a directory
+// (FSYNCDIR) or a file synced through another path. NFS servers make
+// CREATE, REMOVE, RENAME and the other directory operations stable before
+// they reply, so there is nothing to send, and Linux's NFS client answers
+// fsync on a directory with success too (nfs_fsync_dir). Programs that fsync
+// a directory after a rename (the pipeline does) rely on that: EOPNOTSUPP
+// would fail them where a kernel mount would not.
+func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	if h, ok := f.(*handle); ok {
+		return h.Fsync(ctx, flags)
+	}
+	return 0
 }
 
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
