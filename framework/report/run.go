@@ -196,6 +196,10 @@ type Fault struct {
 	Healed       int64  `json:"healed,omitempty"`
 	HealVerified int64  `json:"healVerified,omitempty"`
 	Err          string `json:"err,omitempty"`
+	// Trigger is the file operation that fired the fault (schedule.on),
+	// with its caller; Triggered when the storage layer received it.
+	Trigger   string `json:"trigger,omitempty"`
+	Triggered int64  `json:"triggered,omitempty"`
 }
 
 // Expectation is one `expect:` item of the scenario, judged.

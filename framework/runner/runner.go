@@ -105,6 +105,10 @@ type run struct {
 	infra   []error
 	unsup   string
 	probed  bool // the clocks were probed at the start
+	// trig runs the faults fired by file operations (nil without any).
+	trig *triggers
+	// trafficEnded is closed when the traffic driver returns.
+	trafficEnded chan struct{}
 }
 
 func (r *run) now() time.Time { return r.o.Clock() }
@@ -134,7 +138,7 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	if o.Seed != 0 {
 		seed, s.Run.Seed = o.Seed, o.Seed
 	}
-	r := &run{o: o, s: s, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), active: map[string]bool{}}
+	r := &run{o: o, s: s, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), active: map[string]bool{}, trafficEnded: make(chan struct{})}
 	r.start = r.now()
 	dir, runID, err := report.NewRunDir(o.ReportDir, s.Metadata.Name, r.start, seed)
 	if err != nil {
@@ -166,6 +170,11 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	// Verification waits up to 3 minutes: a restarted kind node takes tens
 	// of seconds to be Ready again.
 	r.inj = fault.NewInjector(fault.Options{Clock: o.Clock, Journal: r.journal, StateDir: o.StateDir, RunID: r.rep.RunID, VerifyTimeout: 3 * time.Minute})
+	if hasTriggers(s) {
+		if r.trig, err = newTriggers(r); err != nil {
+			return nil, fmt.Errorf("runner: triggers: %w", err)
+		}
+	}
 
 	if d := s.Run.Timeout.D(); d > 0 {
 		var cancel context.CancelFunc
@@ -184,6 +193,8 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 			if err := r.inj.HealAll(); err != nil {
 				r.infra = append(r.infra, err)
 			}
+			// After the heal: every call still held proceeds.
+			r.trig.close()
 		}()
 		hist, obs = r.execute(ctx)
 	}()
@@ -272,12 +283,22 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 		r.infra = append(r.infra, fmt.Errorf("provider %q is not available in this build", r.s.Cluster.Provider))
 		return nil, obs
 	}
-	env, err := newEnv(provider.Config{Scenario: r.s, RunDir: r.dir, RunID: r.rep.RunID, Seed: r.seed, Clock: r.o.Clock, Logf: r.logf})
+	pc := provider.Config{Scenario: r.s, RunDir: r.dir, RunID: r.rep.RunID, Seed: r.seed, Clock: r.o.Clock, Logf: r.logf}
+	if r.trig != nil {
+		pc.Trigger = r.trig.ctl.Path()
+	}
+	env, err := newEnv(pc)
 	if err != nil {
 		r.infra = append(r.infra, fmt.Errorf("provider %s: %w", r.s.Cluster.Provider, err))
 		return nil, obs
 	}
 	r.env = env
+	if r.trig != nil {
+		if err := r.trig.attach(env); err != nil {
+			r.unsup = err.Error()
+			return nil, obs
+		}
+	}
 	if err := r.phaseDo(report.PhaseProvision, func() error { return env.Provision(ctx) }); err != nil {
 		if support.IsUnsupported(err) {
 			r.unsup = err.Error()
@@ -410,7 +431,11 @@ func (r *run) startTraffic(ctx context.Context, done chan<- error) error {
 		return err
 	}
 	r.driver = d
-	go func() { done <- d.Run(ctx) }()
+	go func() {
+		err := d.Run(ctx)
+		close(r.trafficEnded)
+		done <- err
+	}()
 	return nil
 }
 
@@ -460,12 +485,27 @@ func (r *run) runFaults(ctx context.Context, steadyAt time.Time) error {
 	for _, f := range r.s.Faults {
 		done[f.Name] = make(chan struct{})
 	}
+	if r.trig != nil {
+		if err := r.trig.connected(ctx); err != nil {
+			if support.IsUnsupported(err) {
+				r.mu.Lock()
+				r.unsup = err.Error()
+				r.mu.Unlock()
+				return nil
+			}
+			return fmt.Errorf("triggers cannot be armed: %w", err)
+		}
+	}
 	for _, f := range r.s.Faults {
 		wg.Add(1)
 		go func(f scenario.FaultSpec) {
 			defer wg.Done()
 			defer close(done[f.Name])
-			if err := r.playFault(ctx, f, steadyAt, done); err != nil {
+			play := r.playFault
+			if f.Schedule.On != nil {
+				play = r.playTriggered
+			}
+			if err := play(ctx, f, steadyAt, done); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -476,24 +516,31 @@ func (r *run) runFaults(ctx context.Context, steadyAt time.Time) error {
 	return errors.Join(errs...)
 }
 
-func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time.Time, done map[string]chan struct{}) error {
+// waitSchedule waits until a fault may start (or its trigger be armed):
+// at after steady state, or after the fault named in after; false when ctx
+// ends first.
+func (r *run) waitSchedule(ctx context.Context, f scenario.FaultSpec, steadyAt time.Time, done map[string]chan struct{}) bool {
 	sch := f.Schedule
 	switch {
 	case sch.After != "" && sch.After != scenario.SteadyStateAfter:
 		select {
 		case <-done[sch.After]:
 		case <-ctx.Done():
-			return nil
+			return false
 		}
 		if sch.At != nil {
-			if !sleepCtx(ctx, sch.At.D()) {
-				return nil
-			}
+			return sleepCtx(ctx, sch.At.D())
 		}
 	case sch.At != nil:
-		if !sleepCtx(ctx, time.Until(steadyAt.Add(sch.At.D()))) {
-			return nil
-		}
+		return sleepCtx(ctx, time.Until(steadyAt.Add(sch.At.D())))
+	}
+	return ctx.Err() == nil
+}
+
+func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time.Time, done map[string]chan struct{}) error {
+	sch := f.Schedule
+	if !r.waitSchedule(ctx, f, steadyAt, done) {
+		return nil
 	}
 	times := sch.Times
 	if times <= 0 {

@@ -70,11 +70,14 @@ type Env struct {
 	faults  []nodeFault
 	app     *appImage
 	fuse    *storage.FuseServer
+	// trigger is the runner's trigger socket the file server dials.
+	trigger string
+	pods    podCache
 }
 
 func (e *Env) startFuse(ctx context.Context, name string) error {
 	dir := filepath.Join(lab.CacheDir(), "kind-fuse", kindcluster.NamePrefix+name)
-	srv, err := storage.NewFuse(storage.FuseConfig{Dir: dir, Mounts: map[string]string{"": e.shared}, Shared: true})
+	srv, err := storage.NewFuse(storage.FuseConfig{Dir: dir, Mounts: map[string]string{"": e.shared}, Shared: true, Trigger: e.trigger})
 	if err != nil {
 		return err
 	}
@@ -106,7 +109,7 @@ func New(base Options) func(provider.Config) (provider.Env, error) {
 		}
 		runID := filepath.Base(runDir)
 		seed := pc.Seed
-		return &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed,
+		return &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed, trigger: pc.Trigger,
 			ns: "rwxchaos-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))}, nil
 	}
 }

@@ -41,6 +41,8 @@ type Env struct {
 	// store serves root from <cache>/storage/<run> with backend fuse; nil
 	// with backend local.
 	store *storage.FuseServer
+	// trigger is the runner's trigger socket the store dials ("" none).
+	trigger string
 }
 
 // Options for New.
@@ -77,7 +79,7 @@ func New(o Options) func(provider.Config) (provider.Env, error) {
 		if cache == "" {
 			cache = CacheDir()
 		}
-		return &Env{s: s, runDir: runDir, node: host, binary: bin, logf: logf, root: filepath.Join(cache, "volumes", filepath.Base(runDir))}, nil
+		return &Env{s: s, runDir: runDir, node: host, binary: bin, logf: logf, root: filepath.Join(cache, "volumes", filepath.Base(runDir)), trigger: pc.Trigger}, nil
 	}
 }
 
@@ -415,7 +417,7 @@ func (e *Env) startStore(ctx context.Context) error {
 		return &support.Unsupported{Action: "storage backend fuse", Env: "local",
 			Reason: "the go-fuse server mounts with mount(2) directly, which needs root and /dev/fuse (there is no fusermount); run as root, or use backend local"}
 	}
-	st, err := storage.NewFuse(storage.FuseConfig{Dir: e.storeDir(), Mounts: map[string]string{"": e.root}})
+	st, err := storage.NewFuse(storage.FuseConfig{Dir: e.storeDir(), Mounts: map[string]string{"": e.root}, Trigger: e.trigger})
 	if err != nil {
 		return err
 	}
