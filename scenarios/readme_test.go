@@ -65,6 +65,12 @@ func libraryTable(t *testing.T) string {
 			if f.Target.Count > 1 {
 				x += fmt.Sprintf(" (%d at once)", f.Target.Count)
 			}
+			if on := f.Schedule.On; on != nil {
+				x += fmt.Sprintf(" *fired by* %s of `%s`", on.Op, on.Path)
+				if on.By != "" {
+					x += " by " + string(on.By)
+				}
+			}
 			if f.Schedule.Times > 1 {
 				x += fmt.Sprintf(" ×%d", f.Schedule.Times)
 			}

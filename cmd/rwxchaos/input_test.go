@@ -98,7 +98,7 @@ func TestBadInputFailsFast(t *testing.T) {
 func cliTimeout(t *testing.T, d time.Duration, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(cliBin, args...)
-	cmd.Env = append(append(os.Environ(), "RWXCHAOS_PIPELINE_BINARY="+pipelineBin), env...)
+	cmd.Env = append(os.Environ(), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if err := cmd.Start(); err != nil {
@@ -220,7 +220,7 @@ func TestSignals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tmp := t.TempDir()
 			cache, state := filepath.Join(tmp, "cache"), filepath.Join(tmp, "state")
-			env := []string{"RWXCHAOS_CACHE=" + cache, "RWXCHAOS_STATE=" + state, "RWXCHAOS_PIPELINE_BINARY=" + pipelineBin}
+			env := []string{"RWXCHAOS_CACHE=" + cache, "RWXCHAOS_STATE=" + state}
 			cmd := exec.Command(cliBin, "run", "engine-paused-past-lease", "--report-dir", filepath.Join(tmp, "reports"))
 			cmd.Env = append(os.Environ(), env...)
 			var out syncBuffer

@@ -16,6 +16,11 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+
+	// `rwxchaos __pipeline ...`, `rwxchaos __fuse ...`: this binary
+	// re-executed as one of the programs it carries runs it from selfexec's
+	// init, before main.
+	_ "github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 func main() {

@@ -24,6 +24,7 @@ type runFlags struct {
 	quiet        bool
 	allowContext []string
 	dryRun       bool
+	appImage     string
 }
 
 func newRunCmd() *cobra.Command {
@@ -44,6 +45,7 @@ exit path, including Ctrl-C.`,
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	cmd.Flags().StringSliceVar(&f.allowContext, "allow-context", nil, "provider existing: kube contexts this run may touch (any other is refused)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print what the run would create and do (cluster, volume, manifests, fault schedule), create nothing; exits void (3)")
+	cmd.Flags().StringVar(&f.appImage, "app-image", "", "a published rwxchaos image the nodes pull for the app (kind: instead of the image assembled from this binary; existing: required for workload pipeline)")
 	return cmd
 }
 
@@ -61,10 +63,14 @@ func runE(cmd *cobra.Command, arg string, f runFlags) error {
 		return &exitError{code: exitUsage}
 	}
 	// The providers are handed to the runner explicitly; the existing
-	// cluster's guardrails come from the flags.
+	// cluster's guardrails and the app image come from the flags.
 	var opts all.Options
 	if len(f.allowContext) > 0 {
 		opts.Existing.AllowContexts = f.allowContext
+	}
+	if f.appImage != "" {
+		opts.Kind.AppImage = f.appImage
+		opts.Existing.PipelineImage = f.appImage
 	}
 	out := cmd.OutOrStdout()
 	o := runner.Options{Scenario: s, ReportDir: f.reportDir, Seed: f.seed, Keep: f.keep, StateDir: filepath.Join(stateDir(), "faults"),

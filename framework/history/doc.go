@@ -86,6 +86,11 @@
 //	                          role/index/pid if it had none); detail = status.
 //	fault          runner     detail "<action> <name>"; call = injected, ret =
 //	                          healed (0 while active); outcome fail + err if it failed.
+//	trigger        runner     path, detail "<op> <when>, call <n>, fired <fault>
+//	                          (<action>)[; ...]": the file operation that fired a
+//	                          fault (schedule.on); target = its caller; call =
+//	                          when the storage layer got it, ret = when it
+//	                          answered; err, errClass = what the caller got.
 //	clock          runner     target = node; call/ret = the runner's clock
 //	                          around the probe; detail "offset <duration>
 //	                          uncertainty <duration>" (node clock − runner

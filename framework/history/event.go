@@ -52,6 +52,7 @@ const (
 	EvProcExit  = "proc.exit"  // Target = the proc id of its journal (else role/index/pid), Detail = exit status
 	EvFault     = "fault"      // Call = injected, Return = healed (0 while active); Detail = "<action> <name>"
 	EvClock     = "clock"      // Target = node; Call/Return = the runner's clock around the probe; Detail = "offset <d> uncertainty <d>"
+	EvTrigger   = "trigger"    // a file operation fired a fault (schedule.on): Call = the storage layer got it, Return = it answered; Path, Target = the caller, Detail = "<op> <when>, call <n>, fired <name> (<action>)..."
 )
 
 // Outcomes of an operation, in Jepsen's sense: a timed-out or failed-in-flight
@@ -162,7 +163,7 @@ func typeRole(typ string) (role string, known bool) {
 		return RoleJobqueue, true
 	case EvError:
 		return "", true
-	case EvProcStart, EvProcExit, EvFault, EvClock:
+	case EvProcStart, EvProcExit, EvFault, EvClock, EvTrigger:
 		return RoleRunner, true
 	}
 	return "", false
@@ -171,7 +172,7 @@ func typeRole(typ string) (role string, known bool) {
 // EventTypes lists every event type, in the order of the package doc.
 var EventTypes = []string{EvUpload, EvStored, EvRejected, EvDupe, EvRunStart, EvRunEnd, EvLockAcquire,
 	EvLockTakeover, EvLockRenew, EvLockLost, EvLockRelease, EvClaim, EvOutput, EvSkip, EvDone,
-	EvJobEnqueue, EvJobStart, EvJobEnd, EvError, EvProcStart, EvProcExit, EvFault, EvClock}
+	EvJobEnqueue, EvJobStart, EvJobEnd, EvError, EvProcStart, EvProcExit, EvFault, EvClock, EvTrigger}
 
 // Roles lists every role.
 var Roles = []string{RoleClient, RoleWebserver, RoleEngine, RoleJobqueue, RoleRunner}
@@ -218,7 +219,7 @@ func (e *Event) Validate() error {
 	case !validRole(e.Role):
 		return ferr(CodeBadRole, "role %q is not one of client, webserver, engine, jobqueue, runner", clip(e.Role))
 	case !known:
-		return ferr(CodeUnknownType, "type %q is not an event type (upload, stored, rejected, dupe, run.start, run.end, lock.*, claim, output, skip, done, job.*, error, proc.start, proc.exit, fault, clock)", clip(e.Type))
+		return ferr(CodeUnknownType, "type %q is not an event type (upload, stored, rejected, dupe, run.start, run.end, lock.*, claim, output, skip, done, job.*, error, proc.start, proc.exit, fault, clock, trigger)", clip(e.Type))
 	case want != "" && e.Role != want:
 		return ferr(CodeWrongRole, "%s is written by role %s, not %s", e.Type, want, e.Role)
 	case e.Call <= 0:
@@ -286,6 +287,10 @@ func (e *Event) Validate() error {
 	case EvFault:
 		if strings.TrimSpace(e.Detail) == "" {
 			return ferr(CodeBadDetail, "fault needs detail \"<action> <name>\"")
+		}
+	case EvTrigger:
+		if e.Path == "" || strings.TrimSpace(e.Detail) == "" {
+			return ferr(CodeBadDetail, "trigger needs path (the file operated on) and detail \"<op> <when>, ... fired <fault> (<action>)\"")
 		}
 	case EvProcStart, EvProcExit:
 		if e.Target == "" {

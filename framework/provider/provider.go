@@ -12,6 +12,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
 // Env is one place a scenario runs: the cluster (or host), the pipeline on
@@ -53,6 +54,11 @@ type Config struct {
 	Logf func(format string, args ...any)
 	// DryRun: the run only plans (Planner); nothing may be created.
 	DryRun bool
+	// Trigger is the unix socket of the run's trigger controller when a
+	// fault is fired by file operations (schedule.on): the environment's
+	// file servers dial it (storage.FuseConfig.Trigger). "" otherwise (and
+	// in a dry run, which listens on nothing).
+	Trigger string
 }
 
 // Factory builds the environment of one run.
@@ -69,6 +75,23 @@ type Set map[scenario.Provider]Factory
 // provider without it refuses dry runs rather than ignoring the flag.
 type Planner interface {
 	Plan(ctx context.Context) (string, error)
+}
+
+// Triggers is an optional Env capability: the environment's file servers
+// dial Config.Trigger and report file operations, and it can say who made
+// one and aim a fault at them. Envs without it cannot run schedule.on
+// (the support table says where it can: framework/support).
+type Triggers interface {
+	// TriggerServers is how many file servers dial the socket, and the
+	// volume's directory relative to their root ("" when they serve it).
+	TriggerServers() (n int, root string)
+	// Caller says who made a reported call: its role, node and a
+	// description for the report.
+	Caller(ctx context.Context, r *trigger.Report) (trigger.Caller, error)
+	// CallerFault resolves a fault aimed at the caller: target select
+	// caller or caller-node, a partition from or to caller-node, or any
+	// other target as Fault does.
+	CallerFault(ctx context.Context, spec scenario.FaultSpec, c trigger.Caller, rng *rand.Rand) ([]fault.Fault, error)
 }
 
 // Counter is an optional Env capability: count of output files now, for

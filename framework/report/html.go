@@ -37,6 +37,7 @@ type expRow struct{ Name, Status, Want, Got, Message string }
 
 type faultRow struct {
 	Name, Action, Target, Injected, Verified, Healed, HealVerified, Lasted, Err string
+	Trigger, Triggered                                                          string
 }
 
 type phaseRow struct{ Name, Start, Took, Err string }
@@ -197,7 +198,10 @@ func (m *model) view() *htmlView {
 
 	for _, f := range m.faults() {
 		row := faultRow{Name: f.Name, Action: f.Action, Target: f.Target, Injected: m.rel(f.Injected), Verified: m.rel(f.Verified),
-			Healed: m.rel(f.Healed), HealVerified: m.rel(f.HealVerified), Err: f.Err}
+			Healed: m.rel(f.Healed), HealVerified: m.rel(f.HealVerified), Err: f.Err, Trigger: f.Trigger}
+		if f.Trigger != "" {
+			row.Triggered = m.rel(f.Triggered)
+		}
 		if f.Healed >= f.Injected && f.Injected > 0 {
 			row.Lasted = time.Duration(f.Healed - f.Injected).Round(100 * time.Millisecond).String()
 		}

@@ -106,6 +106,9 @@ type Run struct {
 	Ended   int64 `json:"ended"`
 	// Rechecked is when the run was last re-checked offline; 0 if never.
 	Rechecked int64 `json:"rechecked,omitempty"`
+	// JudgedBy is the rwxchaos build (version.Info.Short) whose checkers
+	// decided this verdict (verdict.Judge): the live run's, or the re-check's.
+	JudgedBy string `json:"judgedBy,omitempty"`
 
 	Verdict  Verdict `json:"verdict"`
 	Reason   string  `json:"reason,omitempty"` // why void or error
@@ -193,6 +196,10 @@ type Fault struct {
 	Healed       int64  `json:"healed,omitempty"`
 	HealVerified int64  `json:"healVerified,omitempty"`
 	Err          string `json:"err,omitempty"`
+	// Trigger is the file operation that fired the fault (schedule.on),
+	// with its caller; Triggered when the storage layer received it.
+	Trigger   string `json:"trigger,omitempty"`
+	Triggered int64  `json:"triggered,omitempty"`
 }
 
 // Expectation is one `expect:` item of the scenario, judged.

@@ -199,7 +199,11 @@ func Summary(r *Run) string {
 			if f.Healed >= f.Injected && f.Injected > 0 {
 				lasted = time.Duration(f.Healed - f.Injected).Round(100 * time.Millisecond).String()
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(f.Name), mdCell(f.Action), mdCell(f.Target),
+			action := f.Action
+			if f.Trigger != "" {
+				action += " (triggered by " + f.Trigger + " at " + rel(r, f.Triggered) + ")"
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(f.Name), mdCell(action), mdCell(f.Target),
 				rel(r, f.Injected), rel(r, f.Verified), rel(r, f.Healed), rel(r, f.HealVerified), lasted, mdCell(f.Err))
 		}
 		p("\nTimes are relative to the run start.\n\n")

@@ -104,6 +104,10 @@ type run struct {
 	plan    string // dry run
 	dryErr  error
 	probed  bool // the clocks were probed at the start
+	// trig runs the faults fired by file operations (nil without any).
+	trig *triggers
+	// trafficEnded is closed when the traffic driver returns.
+	trafficEnded chan struct{}
 }
 
 func (r *run) now() time.Time { return r.o.Clock() }
@@ -139,7 +143,7 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	if o.Seed != 0 {
 		seed, s.Run.Seed = o.Seed, o.Seed
 	}
-	r := &run{o: o, s: s, seed: seed, active: map[string]bool{}}
+	r := &run{o: o, s: s, seed: seed, active: map[string]bool{}, trafficEnded: make(chan struct{})}
 	r.start = r.now()
 	dir, runID, err := report.NewRunDir(o.ReportDir, s.Metadata.Name, r.start, seed)
 	if err != nil {
@@ -171,6 +175,11 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	// Verification waits up to 3 minutes: a restarted kind node takes tens
 	// of seconds to be Ready again.
 	r.inj = fault.NewInjector(fault.Options{Clock: o.Clock, Journal: r.journal, StateDir: o.StateDir, RunID: r.rep.RunID, VerifyTimeout: 3 * time.Minute})
+	if hasTriggers(s) && !o.DryRun { // a dry run listens on nothing
+		if r.trig, err = newTriggers(r); err != nil {
+			return nil, fmt.Errorf("runner: triggers: %w", err)
+		}
+	}
 
 	if d := s.Run.Timeout.D(); d > 0 {
 		var cancel context.CancelFunc
@@ -189,6 +198,8 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 			if err := r.inj.HealAll(); err != nil {
 				r.infra = append(r.infra, err)
 			}
+			// After the heal: every call still held proceeds.
+			r.trig.close()
 		}()
 		hist, obs = r.execute(ctx)
 	}()
@@ -288,7 +299,11 @@ func (r *run) progress() {
 func (r *run) execute(ctx context.Context) (*history.History, provider.Observations) {
 	var obs provider.Observations
 	newEnv := r.o.Providers[r.s.Cluster.Provider]
-	env, err := newEnv(provider.Config{Scenario: r.s, RunDir: r.dir, RunID: r.rep.RunID, Seed: r.seed, Clock: r.o.Clock, Logf: r.logf, DryRun: r.o.DryRun})
+	pc := provider.Config{Scenario: r.s, RunDir: r.dir, RunID: r.rep.RunID, Seed: r.seed, Clock: r.o.Clock, Logf: r.logf, DryRun: r.o.DryRun}
+	if r.trig != nil {
+		pc.Trigger = r.trig.ctl.Path()
+	}
+	env, err := newEnv(pc)
 	if err != nil {
 		r.infra = append(r.infra, fmt.Errorf("provider %s: %w", r.s.Cluster.Provider, err))
 		return nil, obs
@@ -298,6 +313,12 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 		return nil, obs
 	}
 	r.env = env
+	if r.trig != nil {
+		if err := r.trig.attach(env); err != nil {
+			r.unsup = err.Error()
+			return nil, obs
+		}
+	}
 	if err := r.phaseDo(report.PhaseProvision, func() error { return env.Provision(ctx) }); err != nil {
 		if support.IsUnsupported(err) {
 			r.unsup = err.Error()
@@ -403,6 +424,8 @@ func (r *run) dryRun(ctx context.Context, env provider.Env) {
 	host := "host check: this host has what the scenario needs"
 	if err := r.s.Gate(env.Name()); err != nil {
 		host = fmt.Sprintf("host check: %v — a real run here would be void", err)
+	} else if _, ok := env.(provider.Triggers); hasTriggers(r.s) && !ok {
+		host = fmt.Sprintf("host check: provider %s reports no file operations, so faults with schedule.on cannot fire — a real run here would be void", env.Name())
 	}
 	r.plan = strings.TrimRight(text, "\n") + "\n" + host + "\n\n" + r.schedulePlan()
 	if err := os.WriteFile(filepath.Join(r.dir, "plan.txt"), []byte(r.plan), 0o644); err != nil {
@@ -502,6 +525,7 @@ func (r *run) startTraffic(ctx context.Context, tr *trafficRun) error {
 	go func() {
 		tr.err = d.Run(ctx)
 		close(tr.done)
+		close(r.trafficEnded)
 	}()
 	return nil
 }
@@ -564,6 +588,17 @@ func (r *run) runFaults(ctx context.Context, steadyAt time.Time) error {
 			abort(err)
 		}
 	}
+	if r.trig != nil {
+		if err := r.trig.connected(ctx); err != nil {
+			if support.IsUnsupported(err) {
+				r.mu.Lock()
+				r.unsup = err.Error()
+				r.mu.Unlock()
+				return nil
+			}
+			return fmt.Errorf("triggers cannot be armed: %w", err)
+		}
+	}
 	for _, f := range r.s.Faults {
 		wg.Add(1)
 		go func(f scenario.FaultSpec) {
@@ -576,7 +611,11 @@ func (r *run) runFaults(ctx context.Context, steadyAt time.Time) error {
 					fail(fmt.Errorf("fault %s: %w: %v\n%s", f.Name, fault.ErrPanic, p, debug.Stack()))
 				}
 			}()
-			if err := r.playFault(ctx, f, steadyAt, done); err != nil {
+			play := r.playFault
+			if f.Schedule.On != nil {
+				play = r.playTriggered
+			}
+			if err := play(ctx, f, steadyAt, done); err != nil {
 				fail(err)
 			}
 		}(f)
@@ -585,24 +624,31 @@ func (r *run) runFaults(ctx context.Context, steadyAt time.Time) error {
 	return errors.Join(errs...)
 }
 
-func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time.Time, done map[string]chan struct{}) error {
+// waitSchedule waits until a fault may start (or its trigger be armed):
+// at after steady state, or after the fault named in after; false when ctx
+// ends first.
+func (r *run) waitSchedule(ctx context.Context, f scenario.FaultSpec, steadyAt time.Time, done map[string]chan struct{}) bool {
 	sch := f.Schedule
 	switch {
 	case sch.After != "" && sch.After != scenario.SteadyStateAfter:
 		select {
 		case <-done[sch.After]:
 		case <-ctx.Done():
-			return nil
+			return false
 		}
 		if sch.At != nil {
-			if !sleepCtx(ctx, sch.At.D()) {
-				return nil
-			}
+			return sleepCtx(ctx, sch.At.D())
 		}
 	case sch.At != nil:
-		if !sleepCtx(ctx, time.Until(steadyAt.Add(sch.At.D()))) {
-			return nil
-		}
+		return sleepCtx(ctx, time.Until(steadyAt.Add(sch.At.D())))
+	}
+	return ctx.Err() == nil
+}
+
+func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time.Time, done map[string]chan struct{}) error {
+	sch := f.Schedule
+	if !r.waitSchedule(ctx, f, steadyAt, done) {
+		return nil
 	}
 	times := sch.Times
 	if times <= 0 {

@@ -458,6 +458,36 @@ func TestDryRun(t *testing.T) {
 	}
 }
 
+// A fault fired by a file operation: the environment is offered the
+// run's trigger socket, and one that reports no file operations makes the
+// run void with the reason. A dry run listens on nothing and plans when
+// the trigger is armed and what fires it.
+func TestTriggersNeedAnEnvThatReportsFileOperations(t *testing.T) {
+	s := parse(t, `storage: {backend: fuse}
+faults:
+  - {name: k, action: process-kill, schedule: {at: 1s, on: {op: rename, path: "botssys/outfile/**", by: engine}}}
+`)
+	env := &fakeEnv{}
+	out := runFake(t, context.Background(), s, env, Options{})
+	if out.Run.Verdict != report.VerdictVoid || !strings.Contains(out.Unsupported, "schedule.on") {
+		t.Fatalf("verdict %s (%s), unsupported %q; want void because the env reports no file operations", out.Run.Verdict, out.Run.Reason, out.Unsupported)
+	}
+	if env.cfg.Trigger == "" {
+		t.Error("the environment was not offered the trigger socket")
+	}
+	if env.srv != nil {
+		t.Error("deployed although the run could not arm its trigger")
+	}
+
+	out = runFake(t, context.Background(), s, planning{&fakeEnv{}}, Options{DryRun: true})
+	if out.Run.Verdict != report.VerdictVoid || !strings.Contains(out.Plan, "steady+1s → until the traffic ends  k process-kill on select caller, armed: fires at rename of botssys/outfile/** by engine") {
+		t.Fatalf("dry run: verdict %s, plan:\n%s", out.Run.Verdict, out.Plan)
+	}
+	if !strings.Contains(out.Plan, "host check:") {
+		t.Errorf("dry run plan has no host check:\n%s", out.Plan)
+	}
+}
+
 func TestNoProvider(t *testing.T) {
 	s := parse(t, "")
 	_, err := Run(context.Background(), Options{Scenario: s, ReportDir: t.TempDir()})

@@ -32,6 +32,7 @@ var actionOrder = []Action{
 	ActionNodeKill, ActionNodeStop, ActionNodePause, ActionNodeReboot,
 	ActionPartition,
 	ActionStoragePause, ActionStorageKill, ActionStorageRestart, ActionStorageCutoff,
+	ActionStorageError, ActionStorageDelay,
 	ActionChaosPodKill, ActionChaosPodFailure, ActionChaosPartition, ActionChaosIOLatency, ActionChaosIOFault,
 }
 
@@ -52,12 +53,33 @@ var actions = map[Action]ActionInfo{
 	ActionStorageRestart: {target: targetNone, duration: durZero},
 	ActionStorageCutoff:  {target: targetNode, duration: durRequired},
 
+	ActionStorageError: {target: targetNone, duration: durZero},
+	ActionStorageDelay: {target: targetNone, duration: durRequired},
+
 	ActionChaosPodKill:    {target: targetProcess, duration: durZero},
 	ActionChaosPodFailure: {target: targetProcess, duration: durRequired},
 	ActionChaosPartition:  {target: targetProcess, duration: durRequired},
 	ActionChaosIOLatency:  {target: targetProcess, duration: durRequired},
 	ActionChaosIOFault:    {target: targetProcess, duration: durRequired},
 }
+
+// triggerable lists the actions a file operation can fire (schedule.on),
+// with why the others cannot.
+var triggerable = map[Action]bool{
+	ActionProcessKill: true, ActionProcessPause: true,
+	ActionNodeKill: true, ActionNodePause: true,
+	ActionPartition:    true,
+	ActionStoragePause: true, ActionStorageKill: true,
+	ActionStorageError: true, ActionStorageDelay: true,
+}
+
+// Triggerable reports whether a file operation can fire the action
+// (schedule.on).
+func (a Action) Triggerable() bool { return triggerable[a] }
+
+// NeedsTrigger reports whether the action only exists as the answer to a
+// triggering call (storage-error, storage-delay).
+func (a Action) NeedsTrigger() bool { return a == ActionStorageError || a == ActionStorageDelay }
 
 // Info returns what the action needs; ok is false for unknown actions.
 func (a Action) Info() (ActionInfo, bool) {

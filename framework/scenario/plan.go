@@ -21,6 +21,11 @@ type PlannedFault struct {
 	Target  string // what it aims at, as written: "role engine", "select random-worker (2)", "engine-node ⟂ control-plane"
 	Waits   string // the fault it waits for, if any
 	Firings []Firing
+	// On describes the file operation that fires the fault (schedule.on);
+	// its one Firing is then when the trigger is armed, and it fires at
+	// that operation, up to Times times, while the traffic flows.
+	On    string
+	Times int
 }
 
 // FaultPlan resolves every fault's schedule (at, after, every, times) into
@@ -50,6 +55,15 @@ func (s *Scenario) FaultPlan() []PlannedFault {
 			start += f.Schedule.At.D()
 		}
 		times := max(f.Schedule.Times, 1)
+		out[i].Name, out[i].Action, out[i].Target = f.Name, f.Action, f.describeTarget()
+		if on := f.Schedule.On; on != nil {
+			// When a file operation fires it is up to the application: the
+			// plan says when the trigger is armed and what fires it.
+			out[i].On, out[i].Times = on.describe(), times
+			out[i].Firings = []Firing{{Start: start, End: start}}
+			done[i] = true
+			return start
+		}
 		for k := 0; k < times; k++ {
 			if k > 0 {
 				start += f.Schedule.Every.D()
@@ -58,7 +72,6 @@ func (s *Scenario) FaultPlan() []PlannedFault {
 			out[i].Firings = append(out[i].Firings, Firing{Start: start, End: end})
 			start = end
 		}
-		out[i].Name, out[i].Action, out[i].Target = f.Name, f.Action, f.describeTarget()
 		done[i] = true
 		return lastEnd(out[i])
 	}
@@ -99,9 +112,40 @@ func (f *FaultSpec) describeTarget() string {
 	return s
 }
 
+// describe is the file operation, as the plan prints it: "rename of
+// botssys/outfile/*/*.json by engine (after it is performed), call 5 then
+// every 40th".
+func (on *OnSpec) describe() string {
+	s := fmt.Sprintf("%s of %s", on.Op, on.Path)
+	if on.By != "" {
+		s += " by " + string(on.By)
+	}
+	s += fmt.Sprintf(" (%s it is performed), eligible call %d", on.When, on.Nth)
+	if on.Every > 0 {
+		s += fmt.Sprintf(" then every %d", on.Every)
+	}
+	if on.Probability > 0 && on.Probability < 1 {
+		s += fmt.Sprintf(", probability %g", on.Probability)
+	}
+	return s
+}
+
 // String is one line per firing: "+2s–+9s process-pause select lock-holder".
+// A fault fired by a file operation is one line: when its trigger is armed
+// and what fires it.
 func (p PlannedFault) String() string {
 	var b strings.Builder
+	if p.On != "" {
+		start := time.Duration(0)
+		if len(p.Firings) > 0 {
+			start = p.Firings[0].Start
+		}
+		fmt.Fprintf(&b, "steady+%s → until the traffic ends  %s %s on %s, armed: fires at %s, at most %d time(s)", start, p.Name, p.Action, p.Target, p.On, p.Times)
+		if p.Waits != "" {
+			fmt.Fprintf(&b, " (after %s)", p.Waits)
+		}
+		return b.String()
+	}
 	for k, fr := range p.Firings {
 		if k > 0 {
 			b.WriteByte('\n')

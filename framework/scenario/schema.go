@@ -242,6 +242,9 @@ func (d *docs) schemaFor(t reflect.Type, fi *fieldInfo) map[string]any {
 				if t == reflect.TypeOf(ExpectSpec{}) {
 					doc += runsOn(support.FeatureExpect, f.name)
 				}
+				if t == reflect.TypeOf(ScheduleSpec{}) && f.name == "on" {
+					doc += runsOn(support.FeatureTrigger, support.Trigger)
+				}
 				ps["description"] = doc
 			}
 			if f.required {

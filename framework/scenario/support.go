@@ -37,7 +37,15 @@ func (s *Scenario) uses() []use {
 		}
 		fp := fmt.Sprintf("faults[%d]", i)
 		act := "action=" + string(f.Action)
-		out = append(out, use{path: fp + ".action", what: string(f.Action), q: q(support.FeatureAction, string(f.Action))})
+		var sel []string
+		if f.Target.Select != "" {
+			sel = append(sel, "select="+string(f.Target.Select))
+		}
+		out = append(out, use{path: fp + ".action", what: string(f.Action), q: q(support.FeatureAction, string(f.Action), sel...)})
+		if f.Schedule.On != nil {
+			out = append(out, use{path: fp + ".schedule.on", what: "a fault fired by a file operation (schedule.on)",
+				q: q(support.FeatureTrigger, support.Trigger, act)})
+		}
 		if f.Target.Select != "" {
 			out = append(out, use{path: fp + ".target.select", what: "select " + string(f.Target.Select) + " for " + string(f.Action),
 				q: q(support.FeatureSelect, string(f.Target.Select), act)})
@@ -85,7 +93,7 @@ func (v *validator) supported() {
 }
 
 func (v *validator) backendNote(u use) string {
-	if u.q.Kind == support.FeatureAction && strings.HasPrefix(u.what, "storage-") && v.s.Storage.Backend != "" {
+	if (u.q.Kind == support.FeatureTrigger || u.q.Kind == support.FeatureAction && strings.HasPrefix(u.what, "storage-")) && v.s.Storage.Backend != "" {
 		return " with backend " + string(v.s.Storage.Backend)
 	}
 	return ""
@@ -131,7 +139,8 @@ func (s *Scenario) Gate(env string) error {
 
 // ActionSupport says whether provider env can do action a on backend b,
 // from the support table: nil, or the *support.Unsupported to return from
-// Env.Fault.
+// Env.Fault. (A fault aimed at select caller is asked with that fact by
+// the validator and Gate; Fault never sees one: CallerFault does.)
 func ActionSupport(env string, a Action, b Backend) error {
 	d := support.Decide(support.Query{Provider: env, Kind: support.FeatureAction, Name: string(a), Facts: []string{"backend=" + string(b)}})
 	if d.OK {

@@ -29,6 +29,17 @@ func TestTableComplete(t *testing.T) {
 				}
 			}
 		}
+		// schedule.on is decided for every backend (it needs a storage
+		// layer in the path of every file operation).
+		for _, b := range Backend("").enumValues() {
+			d := support.Decide(support.Query{Provider: p, Kind: support.FeatureTrigger, Name: support.Trigger, Facts: []string{"backend=" + b}})
+			if !d.Declared {
+				t.Errorf("provider %s: schedule.on with backend %s is not in the support table", p, b)
+			}
+			if !d.OK && !strings.Contains(d.Reason, ":") {
+				t.Errorf("provider %s: schedule.on with backend %s is refused without saying what to do instead: %q", p, b, d.Reason)
+			}
+		}
 		if d := support.Decide(support.Query{Provider: p, Kind: support.FeatureProvider, Name: p}); !d.OK {
 			t.Errorf("provider %s does not declare itself", p)
 		}
@@ -152,5 +163,28 @@ run: {timeout: 1m}
 	}
 	if got := p[1].String(); !strings.Contains(got, "steady+3.5s → steady+3.5s  b process-kill on role engine (firing 1 of 3) (after a)") {
 		t.Errorf("String:\n%s", got)
+	}
+}
+
+// A fault fired by a file operation is planned as when its trigger is
+// armed and what fires it (the application decides when).
+func TestFaultPlanTriggered(t *testing.T) {
+	s, list := mustParseSupport(t, supportHead+`cluster: {provider: local}
+storage: {backend: fuse}
+faults:
+  - name: k
+    action: process-kill
+    schedule: {at: 2s, on: {op: rename, path: "botssys/outfile/*/*.json", by: engine, nth: 5, every: 40}, times: 2}
+`)
+	if len(list) > 0 {
+		t.Fatal(list)
+	}
+	p := s.FaultPlan()
+	if len(p) != 1 || len(p[0].Firings) != 1 || p[0].Firings[0].Start != 2*time.Second {
+		t.Fatalf("plan %+v", p)
+	}
+	want := "steady+2s → until the traffic ends  k process-kill on select caller, armed: fires at rename of botssys/outfile/*/*.json by engine (after it is performed), eligible call 5 then every 40, at most 2 time(s)"
+	if got := p[0].String(); got != want {
+		t.Errorf("String:\n%s\nwant:\n%s", got, want)
 	}
 }

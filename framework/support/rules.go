@@ -11,11 +11,25 @@ const (
 	localNeedsFuse    = "the storage server to fail is the go-fuse file server: use storage backend fuse (backend local is a plain directory with no server)"
 	kindNeedsFuse     = "the storage server to fail is the go-fuse file server: use storage backend fuse (hostpath has no server)"
 	existingBackend   = "an existing cluster's shared volume comes from a StorageClass: use backend storageclass with storageClassName"
+
+	// Faults fired by file operations (schedule.on) need a storage layer
+	// the framework runs in the path of every file operation, that sees
+	// the caller and can hold the call: the go-fuse file server (backend
+	// fuse). Every other backend, by why it has none.
+	triggerLocalDir     = "backend local is a plain directory served by the kernel, so no file operation passes through the framework: use storage backend fuse"
+	triggerHostPath     = "a hostPath volume is served by the host kernel, so no file operation passes through the framework: use storage backend fuse"
+	triggerKernelNFS    = "with the kernel NFS client the framework sees NFS calls, not which process made them: use storage backend fuse"
+	triggerStorageClass = "the volume is served by the StorageClass's driver, which the framework is not part of: use storage backend fuse"
+	triggerNoLayer      = "only the go-fuse file server sees every file operation with its caller and can hold it: use storage backend fuse"
+	triggerExisting     = "on an existing cluster the volume is served by the cluster's own storage, which the framework is not part of: fire faults on a schedule (at, after, every) instead of schedule.on"
+	callOnlyFuse        = "it answers the triggering file operation itself, in the go-fuse file server: use storage backend fuse (with schedule.on)"
+	callExisting        = "the framework is not in the path of an existing cluster's file operations: use chaos-io-fault (an errno) or chaos-io-latency"
 )
 
 // The table. Keep one block per provider, in the order of the scenario
 // enums; TestTableComplete (framework/scenario) fails when a backend,
-// action or selector is missing for a provider.
+// action or selector is missing for a provider, or when schedule.on
+// (FeatureTrigger) is undecided for a provider and backend.
 var table = []Rule{
 	// Every provider.
 	{Kind: FeatureSelect, Name: "lock-holder", When: []string{"defect=no-lock"},
@@ -45,6 +59,10 @@ var table = []Rule{
 	{Provider: Local, Kind: FeatureAction, Name: "storage-restart", No: localNeedsFuse},
 	{Provider: Local, Kind: FeatureAction, Name: "storage-restart", When: []string{"backend=fuse"}},
 	{Provider: Local, Kind: FeatureAction, Name: "storage-cutoff", No: "cutting one node off the storage needs nodes: use provider kind"},
+	{Provider: Local, Kind: FeatureAction, Name: "storage-error", No: callOnlyFuse},
+	{Provider: Local, Kind: FeatureAction, Name: "storage-error", When: []string{"backend=fuse"}},
+	{Provider: Local, Kind: FeatureAction, Name: "storage-delay", No: callOnlyFuse},
+	{Provider: Local, Kind: FeatureAction, Name: "storage-delay", When: []string{"backend=fuse"}},
 	{Provider: Local, Kind: FeatureAction, Name: "chaos-pod-kill", No: chaosOnlyExisting},
 	{Provider: Local, Kind: FeatureAction, Name: "chaos-pod-failure", No: chaosOnlyExisting},
 	{Provider: Local, Kind: FeatureAction, Name: "chaos-partition", No: chaosOnlyExisting},
@@ -57,11 +75,20 @@ var table = []Rule{
 		No: "engine runs are not restarted (the schedule starts the next one): use process-kill or process-pause on the lock holder"},
 	{Provider: Local, Kind: FeatureSelect, Name: "random-worker", No: "provider local has no worker nodes: use select random-webserver or a role"},
 	{Provider: Local, Kind: FeatureSelect, Name: "random-webserver"},
+	{Provider: Local, Kind: FeatureSelect, Name: "caller"},
+	{Provider: Local, Kind: FeatureSelect, Name: "caller-node", No: "provider local has no nodes: use select caller (the process that made the call)"},
 
 	{Provider: Local, Kind: FeatureRole, Name: "engine", When: []string{"action=process-restart"},
 		No: "engine runs are not restarted (the schedule starts the next one): use process-kill or process-pause"},
 
 	{Provider: Local, Kind: FeatureExpect, Name: "rescheduledWithin", No: "provider local has no nodes to reschedule from: remove it"},
+
+	{Provider: Local, Kind: FeatureTrigger, Name: Trigger, No: triggerNoLayer},
+	{Provider: Local, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=fuse"}},
+	{Provider: Local, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=local"}, No: triggerLocalDir},
+	{Provider: Local, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=hostpath"}, No: triggerHostPath},
+	{Provider: Local, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=nfs"}, No: triggerKernelNFS},
+	{Provider: Local, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=storageclass"}, No: triggerStorageClass},
 
 	// ---- kind: a kind cluster on this host ---------------------------
 	{Provider: Kind, Kind: FeatureProvider, Name: Kind, Needs: []*Capability{Docker}},
@@ -77,6 +104,11 @@ var table = []Rule{
 
 	{Provider: Kind, Kind: FeatureAction, Name: "process-kill", No: kindNoProcess},
 	{Provider: Kind, Kind: FeatureAction, Name: "process-pause", No: kindNoProcess},
+	// The caller of a triggering file operation is known by its host pid
+	// (the file server runs in the host's pid namespace): that process the
+	// kind provider does signal.
+	{Provider: Kind, Kind: FeatureAction, Name: "process-kill", When: []string{"select=caller"}},
+	{Provider: Kind, Kind: FeatureAction, Name: "process-pause", When: []string{"select=caller"}},
 	{Provider: Kind, Kind: FeatureAction, Name: "process-restart", No: kindNoProcess},
 	{Provider: Kind, Kind: FeatureAction, Name: "node-kill"},
 	{Provider: Kind, Kind: FeatureAction, Name: "node-stop"},
@@ -89,6 +121,10 @@ var table = []Rule{
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-kill", When: []string{"backend=fuse"}},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-restart", No: kindNeedsFuse},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-restart", When: []string{"backend=fuse"}},
+	{Provider: Kind, Kind: FeatureAction, Name: "storage-error", No: callOnlyFuse},
+	{Provider: Kind, Kind: FeatureAction, Name: "storage-error", When: []string{"backend=fuse"}},
+	{Provider: Kind, Kind: FeatureAction, Name: "storage-delay", No: callOnlyFuse},
+	{Provider: Kind, Kind: FeatureAction, Name: "storage-delay", When: []string{"backend=fuse"}},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-cutoff", No: "cutting one node off needs a storage server each node reaches on its own, and the kind provider's fuse server is one host mount shared by every node: stall every node at once with storage-pause (backend fuse), or cut a node off its peers with partition"},
 	{Provider: Kind, Kind: FeatureAction, Name: "chaos-pod-kill", No: chaosOnlyExisting},
 	{Provider: Kind, Kind: FeatureAction, Name: "chaos-pod-failure", No: chaosOnlyExisting},
@@ -100,6 +136,15 @@ var table = []Rule{
 	{Provider: Kind, Kind: FeatureSelect, Name: "lock-holder"},
 	{Provider: Kind, Kind: FeatureSelect, Name: "random-worker"},
 	{Provider: Kind, Kind: FeatureSelect, Name: "random-webserver"},
+	{Provider: Kind, Kind: FeatureSelect, Name: "caller"},
+	{Provider: Kind, Kind: FeatureSelect, Name: "caller-node"},
+
+	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, No: triggerNoLayer},
+	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=fuse"}},
+	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=local"}, No: triggerLocalDir},
+	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=hostpath"}, No: triggerHostPath},
+	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=nfs"}, No: triggerKernelNFS},
+	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=storageclass"}, No: triggerStorageClass},
 
 	// ---- existing: a cluster you own, faults through Chaos Mesh -------
 	{Provider: Existing, Kind: FeatureProvider, Name: Existing},
@@ -122,6 +167,8 @@ var table = []Rule{
 	{Provider: Existing, Kind: FeatureAction, Name: "storage-kill", No: noStorageServer},
 	{Provider: Existing, Kind: FeatureAction, Name: "storage-restart", No: noStorageServer},
 	{Provider: Existing, Kind: FeatureAction, Name: "storage-cutoff", No: "the framework does not run an existing cluster's storage: use chaos-partition"},
+	{Provider: Existing, Kind: FeatureAction, Name: "storage-error", No: callExisting},
+	{Provider: Existing, Kind: FeatureAction, Name: "storage-delay", No: callExisting},
 	{Provider: Existing, Kind: FeatureAction, Name: "chaos-pod-kill"},
 	{Provider: Existing, Kind: FeatureAction, Name: "chaos-pod-failure"},
 	{Provider: Existing, Kind: FeatureAction, Name: "chaos-partition"},
@@ -132,4 +179,8 @@ var table = []Rule{
 	{Provider: Existing, Kind: FeatureSelect, Name: "lock-holder", No: podsOnlyExisting},
 	{Provider: Existing, Kind: FeatureSelect, Name: "random-worker", No: podsOnlyExisting},
 	{Provider: Existing, Kind: FeatureSelect, Name: "random-webserver"},
+	{Provider: Existing, Kind: FeatureSelect, Name: "caller", No: triggerExisting},
+	{Provider: Existing, Kind: FeatureSelect, Name: "caller-node", No: triggerExisting},
+
+	{Provider: Existing, Kind: FeatureTrigger, Name: Trigger, No: triggerExisting},
 }

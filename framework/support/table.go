@@ -43,7 +43,14 @@ const (
 	FeatureSelect   = "select"   // faults[].target.select, and partition from/to selectors
 	FeatureRole     = "role"     // faults[].target.role
 	FeatureExpect   = "expect"   // an expect: field, by its YAML name
+	FeatureTrigger  = "trigger"  // faults[].schedule.on (Name Trigger)
 )
+
+// Trigger is the one feature of kind FeatureTrigger: a fault fired by a
+// file operation (schedule.on). It needs a storage layer the framework runs
+// in the path of every file operation, which sees the caller and can hold
+// the call.
+const Trigger = "schedule.on"
 
 // Rule is one line of the table.
 type Rule struct {
@@ -53,7 +60,7 @@ type Rule struct {
 	Name     string
 	// When lists facts that must all hold for the rule to apply:
 	// "backend=<b>", "action=<a>" (of the fault the feature belongs to),
-	// "defect=<d>", "mode=<m>".
+	// "select=<s>" (that fault's target.select), "defect=<d>", "mode=<m>".
 	When []string
 	// No, when set, says why the provider cannot do this, and what to do
 	// instead. A rule without No says it can.
@@ -205,6 +212,8 @@ func condText(when []string) string {
 			parts = append(parts, "for "+v)
 		case "defect":
 			parts = append(parts, "with defect "+v)
+		case "select":
+			parts = append(parts, "on select "+v)
 		default:
 			parts = append(parts, "with "+k+" "+v)
 		}

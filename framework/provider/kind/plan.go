@@ -7,12 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
 	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 // clusterName is the kind cluster's name without kindcluster.NamePrefix:
@@ -64,9 +63,18 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "  shared dir %s mounted into every node; the run's volume is %s\n", shared, volume)
 	if e.s.Storage.Backend == scenario.BackendFuse {
-		fmt.Fprintf(&b, "  backend fuse: would build and start rwxchaos-fuse on the host, mounted on %s (propagated into the nodes)\n", shared)
+		fuse := "the fuse server"
+		if argv, err := selfexec.Fuse.Command(); err == nil {
+			fuse += " (" + strings.Join(argv, " ") + ")"
+		}
+		fmt.Fprintf(&b, "  backend fuse: would start %s on the host, mounted on %s (propagated into the nodes)", fuse, shared)
+		if e.trigger != "" {
+			fmt.Fprintf(&b, "; it dials the run's trigger socket %s", e.trigger)
+		}
+		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "  images: would build edi-pipeline from this checkout into %s, import it as rwxchaos/edi-pipeline:bin-<hash> and load it into every node\n", filepath.Join(lab.CacheDir(), "bin"))
+	image, command, pull, desc := planAppImage(e.o.AppImage)
+	fmt.Fprintf(&b, "  %s\n", desc)
 	fmt.Fprintf(&b, "  kubeconfig: %s\n", filepath.Join(e.runDir, "kubeconfig"))
 	w := e.s.Workload
 	cron, _ := w.Engine.Cron()
@@ -75,7 +83,7 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 		defects = append(defects, string(d))
 	}
 	objs, err := k8s.Pipeline(k8s.PipelineInput{
-		Namespace: e.ns, Run: e.runID, Image: "rwxchaos/edi-pipeline:bin-<hash>", PullPolicy: corev1.PullNever,
+		Namespace: e.ns, Run: e.runID, Image: image, Command: command, PullPolicy: pull,
 		Webservers: w.Replicas.Webserver, Jobqueue: w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
 		JobqueueEvery: JobqueueEvery, EngineSchedule: cron,
 		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), StepDelay: w.Engine.StepDelay.D(), Defects: defects,

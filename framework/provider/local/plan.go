@@ -9,6 +9,7 @@ import (
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 // Plan implements provider.Planner: what Provision and Deploy would start
@@ -16,14 +17,24 @@ import (
 func (e *Env) Plan(ctx context.Context) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "provider local on host %s (processes, no Kubernetes):\n", e.node)
-	if e.binary != "" {
-		fmt.Fprintf(&b, "  pipeline binary: %s\n", e.binary)
+	if len(e.binary) > 0 {
+		fmt.Fprintf(&b, "  pipeline: %s\n", strings.Join(e.binary, " "))
+	} else if argv, err := selfexec.Pipeline.Command(); err != nil {
+		fmt.Fprintf(&b, "  pipeline: cannot start: %v\n", err)
 	} else {
-		fmt.Fprintf(&b, "  pipeline binary: would build edi-pipeline from this checkout into %s\n", filepath.Join(CacheDir(), "bin"))
+		fmt.Fprintf(&b, "  pipeline: %s <role> (this binary, re-executed; nothing is built)\n", strings.Join(argv, " "))
 	}
 	switch e.s.Storage.Backend {
 	case scenario.BackendFuse:
-		fmt.Fprintf(&b, "  volume %s: would build rwxchaos-fuse and mount it there, serving %s\n", e.root, StorageDir(e.root))
+		fuse := "the fuse server"
+		if argv, err := selfexec.Fuse.Command(); err == nil {
+			fuse += " (" + strings.Join(argv, " ") + ")"
+		}
+		fmt.Fprintf(&b, "  volume %s: would mount %s there, serving %s", e.root, fuse, StorageDir(e.root))
+		if e.trigger != "" {
+			fmt.Fprintf(&b, "; it dials the run's trigger socket %s", e.trigger)
+		}
+		b.WriteString("\n")
 	default:
 		fmt.Fprintf(&b, "  volume %s: a plain directory (backend %s)\n", e.root, e.s.Storage.Backend)
 	}
