@@ -16,8 +16,9 @@ import (
 //
 // A rule says what one provider does with one feature of a scenario (a
 // storage backend, a fault action, a target selector or role, an
-// expectation), optionally only when some facts about the scenario hold
-// ("backend=fuse", "action=process-restart", "defect=no-lock"). The most
+// expectation, a fault fired by a file operation), optionally only when
+// some facts about the scenario hold ("backend=fuse",
+// "action=process-restart", "select=caller", "defect=no-lock"). The most
 // specific rule (most facts) wins; a rule for every provider (Provider "")
 // that refuses applies everywhere. A refusal says why and what to do
 // instead; a rule that accepts may need host capabilities, which are
