@@ -102,11 +102,11 @@ type StorageSpec struct {
 
 // WorkloadSpec says what runs and what traffic it gets.
 type WorkloadSpec struct {
-	// pipeline: the framework deploys its own Bots-like pipeline (webserver, engine CronJob, jobqueue). external: an application that is already deployed (for example real Bots), described under external. Default pipeline.
+	// pipeline: the framework deploys its own Bots-like pipeline (webserver, engine CronJob, jobqueue). external: your own application (for example real Bots), described under external: already deployed (provider existing), or deployed by the framework from its manifests (provider kind). Default pipeline.
 	Mode WorkloadMode `json:"mode,omitempty"`
 	// Kubernetes namespace of the workload. Default "rwxchaos" for pipeline; required for external; not allowed with provider local.
 	Namespace string `json:"namespace,omitempty" scenario:"pattern=dnsLabel"`
-	// The already-deployed application; required with mode external, not allowed with pipeline.
+	// Your application; required with mode external, not allowed with pipeline.
 	External ExternalSpec `json:"external,omitzero"`
 	// Replica counts of the pipeline's services.
 	Replicas Replicas `json:"replicas,omitzero"`
@@ -118,9 +118,9 @@ type WorkloadSpec struct {
 	Defects []Defect `json:"defects,omitempty"`
 }
 
-// ExternalSpec describes an application the framework did not deploy.
+// ExternalSpec describes an application the framework did not write: already deployed on an existing cluster, or deployed by the framework from the team's own manifests on a kind cluster.
 type ExternalSpec struct {
-	// Name of the application's ReadWriteMany PersistentVolumeClaim. Required.
+	// Name of the application's ReadWriteMany PersistentVolumeClaim. Required. With provider kind it is the claim in the manifests that the framework binds to the run's volume (hostpath, fuse or nfs backend); if the manifests hold no claim of that name, the framework creates it.
 	PVC string `json:"pvc,omitempty" scenario:"pattern=dnsSubdomain"`
 	// Directory inside the volume where the framework drops input files. Required; relative to the volume root.
 	InputPath string `json:"inputPath,omitempty"`
@@ -128,21 +128,43 @@ type ExternalSpec struct {
 	OutputPath string `json:"outputPath,omitempty"`
 	// Where the volume is mounted inside the application's pods; required by chaos-io-* faults.
 	MountPath string `json:"mountPath,omitempty"`
-	// Pod label selectors per role, used to find targets. A fault with target.role needs that role's selector.
-	Selectors RoleSelectors `json:"selectors,omitzero"`
+	// Pod label selectors by role name, used to find targets: webserver, engine and jobqueue have their usual meaning (engine-node is the node of an engine pod, or else of a jobqueue pod; random-webserver picks a webserver); any other name (a DNS label) is a role of your own for target.role and partition from/to. A fault on a role needs its selector.
+	Selectors RoleSelectors `json:"selectors,omitempty"`
 	// How output files are matched to inputs: controlReference (interchange control number, ISA13 / UNB 0020), filename, or contentHash. Default controlReference.
 	Match MatchRule `json:"match,omitempty"`
+	// Provider kind only (required there): the application's manifests, applied into workload.namespace of the run's cluster. Each entry is a kustomization directory (rendered in-process, like kubectl kustomize) or a YAML file of manifests, relative to the scenario file. Namespaces in them are replaced by workload.namespace; kinds the cluster does not serve (an Ingress controller's or cert-manager's resources) are skipped and listed in the run log.
+	Manifests []string `json:"manifests,omitempty"`
+	// Provider kind only: images loaded into every node before the manifests are applied (the nodes pull nothing). Containers using a loaded image get imagePullPolicy IfNotPresent.
+	Images []ImageSpec `json:"images,omitempty"`
+	// Provider kind only: when the application counts as ready after its manifests are applied.
+	Ready ReadySpec `json:"ready,omitzero"`
 }
 
-// RoleSelectors maps each role to the labels of its pods.
-type RoleSelectors struct {
-	// Labels of the webserver pods.
-	Webserver map[string]string `json:"webserver,omitempty"`
-	// Labels of the engine pods.
-	Engine map[string]string `json:"engine,omitzero"`
-	// Labels of the jobqueue pods.
-	Jobqueue map[string]string `json:"jobqueue,omitempty"`
+// ImageSpec is one image to load into the kind nodes: exactly one of docker, archive and lab.
+type ImageSpec struct {
+	// A local docker image reference, for example bots-edi:dev.
+	Docker string `json:"docker,omitempty"`
+	// An image archive written by docker save (optionally gzipped), relative to the scenario file.
+	Archive string `json:"archive,omitempty"`
+	// One of the lab's images (make lab): toolbox (busybox) or pipeline (edi-pipeline).
+	Lab LabImage `json:"lab,omitempty"`
+	// Also load the image under this reference, the one the manifests use (a registry name, a :latest tag), so they run unchanged. Not with archive.
+	As string `json:"as,omitempty"`
 }
+
+// ReadySpec says when a deployed application is ready for traffic.
+type ReadySpec struct {
+	// Also wait until every CronJob has started a Job whose pod is running or has finished. Without it, an app whose engine is a CronJob gets traffic before its first engine run. Default false.
+	CronJobs bool `json:"cronJobs,omitempty"`
+	// How long to wait after applying the manifests for every Deployment, StatefulSet and DaemonSet to be available (and every CronJob to have run, with cronJobs). Default 5m.
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// RoleSelectors maps a role name to the labels of its pods.
+type RoleSelectors map[string]map[string]string
+
+// Of returns the labels of a role's pods (nil when the role has no selector).
+func (r RoleSelectors) Of(role Role) map[string]string { return r[string(role)] }
 
 // Replicas are the pipeline's replica counts.
 type Replicas struct {
@@ -204,7 +226,7 @@ type FaultSpec struct {
 	Action Action `json:"action" scenario:"required"`
 	// What the action hits. Required for process-*, node-*, storage-cutoff and chaos-*; not allowed for partition (use from/to) or storage-pause/kill/restart (they hit the storage server).
 	Target TargetSpec `json:"target,omitzero"`
-	// partition only: one side of the cut: control-plane, nodes (all workers), storage (the nfs server), a node name, or engine-node, lock-holder, random-worker, random-webserver.
+	// partition only: one side of the cut: control-plane, nodes (all workers), storage (the nfs server), a node name, engine-node, lock-holder, random-worker, random-webserver, or a role name (webserver, engine, jobqueue, or a role of workload.external.selectors: the node running a pod of it).
 	From string `json:"from,omitempty"`
 	// partition: the other side of the cut (same values as from). chaos-partition: the role the target is cut off from (webserver, engine or jobqueue).
 	To string `json:"to,omitempty"`
@@ -224,8 +246,8 @@ type FaultSpec struct {
 
 // TargetSpec selects what a fault hits: exactly one of role, node and select.
 type TargetSpec struct {
-	// Pods (or local processes) of a role: webserver, engine or jobqueue. The engine is a CronJob: a fault on it waits for the next engine run. For process-* and chaos-* actions.
-	Role Role `json:"role,omitempty"`
+	// Pods (or local processes) of a role: webserver, engine or jobqueue, or with mode external any role named in workload.external.selectors. The engine is a CronJob: a fault on it waits for the next engine run. For process-* and chaos-* actions, and with provider kind for node-* actions (the node running a pod of the role; count nodes).
+	Role Role `json:"role,omitempty" scenario:"pattern=dnsLabel"`
 	// A node by name, for node-* and storage-cutoff (kind: <cluster>-worker, <cluster>-worker2, ...).
 	Node string `json:"node,omitempty"`
 	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline only), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one).
@@ -240,6 +262,8 @@ type ScheduleSpec struct {
 	At *Duration `json:"at,omitempty"`
 	// Wait until this fault has finished (healed after its last firing) before counting at. "steady-state" (the default) waits only for steady state.
 	After string `json:"after,omitempty"`
+	// Provider kind: fire only while a pod of this role runs, waiting for one (up to 5 minutes) once at and after are due; for example storage-pause while the engine runs. A role as in target.role.
+	WhileRunning Role `json:"whileRunning,omitempty" scenario:"pattern=dnsLabel"`
 	// Pause between the end (heal) of one firing and the start of the next. Needs times.
 	Every Duration `json:"every,omitempty"`
 	// How many times to fire in total; needs every. 1 to 1000.

@@ -47,7 +47,7 @@ func (e *Env) checkExternal(ctx context.Context) error {
 	if !rwx {
 		return fmt.Errorf("the external app's PVC %s/%s is not ReadWriteMany (%v): the helper pod could not mount it next to the app", e.ns, x.PVC, pvc.Spec.AccessModes)
 	}
-	for role, sel := range map[string]map[string]string{"webserver": x.Selectors.Webserver, "engine": x.Selectors.Engine, "jobqueue": x.Selectors.Jobqueue} {
+	for role, sel := range x.Selectors {
 		if len(sel) == 0 {
 			continue
 		}
