@@ -79,8 +79,12 @@ func TestRenderKustomize(t *testing.T) {
 	if got := env(t, d, "CLAIM"); got != "rename" {
 		t.Errorf("base CLAIM = %q, want rename", got)
 	}
-	if got := env(t, find(bug, "Deployment", "filemover"), "CLAIM"); got != "copy" {
-		t.Errorf("bug overlay CLAIM = %q, want copy", got)
+	bd := find(bug, "Deployment", "filemover")
+	if got := env(t, bd, "CLAIM") + " " + env(t, bd, "LOCKING"); got != "copy off" {
+		t.Errorf("bug overlay CLAIM LOCKING = %q, want copy off", got)
+	}
+	if got := env(t, d, "LOCKING"); got != "" {
+		t.Errorf("base LOCKING = %q, want unset (on)", got)
 	}
 }
 

@@ -115,6 +115,9 @@ type Run struct {
 	// be re-checked offline the same way (RecheckSaved).
 	CheckConfig *check.Config `json:"checkConfig,omitempty"`
 
+	// Coverage: which checks this run could judge, from what (see Coverage).
+	Coverage []Coverage `json:"coverage,omitempty"`
+
 	Nodes []string `json:"nodes"`
 	// Pods are the workload's pods; with provider local, its processes.
 	Pods      []Pod       `json:"pods"`

@@ -132,6 +132,8 @@ type ExternalSpec struct {
 	Selectors RoleSelectors `json:"selectors,omitempty"`
 	// How output files are matched to inputs: controlReference (interchange control number, ISA13 / UNB 0020), filename, or contentHash. Default controlReference.
 	Match MatchRule `json:"match,omitempty"`
+	// Provider kind only: a file on the volume (relative to its root) in which the app names its current lock holder, the holder's pod name as the first word. It lets faults select lock-holder (the node of that pod); without it the framework cannot see an external app's lock.
+	HolderFile string `json:"holderFile,omitempty"`
 	// Provider kind only (required there): the application's manifests, applied into workload.namespace of the run's cluster. Each entry is a kustomization directory (rendered in-process, like kubectl kustomize) or a YAML file of manifests, relative to the scenario file. Namespaces in them are replaced by workload.namespace; kinds the cluster does not serve (an Ingress controller's or cert-manager's resources) are skipped and listed in the run log.
 	Manifests []string `json:"manifests,omitempty"`
 	// Provider kind only: images loaded into every node before the manifests are applied (the nodes pull nothing). Containers using a loaded image get imagePullPolicy IfNotPresent.
@@ -250,7 +252,7 @@ type TargetSpec struct {
 	Role Role `json:"role,omitempty" scenario:"pattern=dnsLabel"`
 	// A node by name, for node-* and storage-cutoff (kind: <cluster>-worker, <cluster>-worker2, ...).
 	Node string `json:"node,omitempty"`
-	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline only), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one).
+	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline, or an external app with holderFile), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one).
 	Select Selector `json:"select,omitempty"`
 	// How many to hit. Default 1; at most the number available (replicas for a role, workers for random-worker); must be 1 with node, lock-holder and engine-node.
 	Count int `json:"count,omitempty" scenario:"min=1,max=100"`

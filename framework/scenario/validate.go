@@ -353,7 +353,7 @@ func (v *validator) workload() {
 }
 
 func isZeroExternal(x ExternalSpec) bool {
-	return x.PVC == "" && x.InputPath == "" && x.OutputPath == "" && x.MountPath == "" && x.Match == "" &&
+	return x.PVC == "" && x.InputPath == "" && x.OutputPath == "" && x.MountPath == "" && x.Match == "" && x.HolderFile == "" &&
 		len(x.Selectors) == 0 && len(x.Manifests) == 0 && len(x.Images) == 0 && x.Ready == (ReadySpec{})
 }
 
@@ -389,12 +389,15 @@ func (v *validator) deployment(prov Provider, x *ExternalSpec) {
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"manifests", len(x.Manifests) > 0}, {"images", len(x.Images) > 0}, {"ready", x.Ready != (ReadySpec{})}} {
+		}{{"manifests", len(x.Manifests) > 0}, {"images", len(x.Images) > 0}, {"ready", x.Ready != (ReadySpec{})}, {"holderFile", x.HolderFile != ""}} {
 			if f.set && prov != "" {
 				v.errf(p+"."+f.name, "only applies to provider kind, where the framework deploys the app from its manifests; with provider %s the app is already deployed", prov)
 			}
 		}
 		return
+	}
+	if h := x.HolderFile; h != "" && (path.IsAbs(h) || path.Clean(h) == "." || strings.HasPrefix(path.Clean(h), "..")) {
+		v.errf(p+".holderFile", "%q must be a file relative to the volume root, such as .lock/owner", clip(h))
 	}
 	if len(x.Manifests) == 0 {
 		v.errf(p+".manifests", "is required with provider kind: the app's kustomization directories or manifest files, relative to the scenario file")
@@ -756,7 +759,7 @@ func (v *validator) endpoint(p, e string) {
 			v.errf(p, "storage is only on the network with backend nfs (this scenario uses %s); to cut a node off fuse storage use storage-cutoff", s.Storage.Backend)
 		}
 	case e == string(SelectLockHolder):
-		v.needPipeline(p, "lock-holder")
+		v.needLockHolder(p)
 	case e == string(SelectEngineNode):
 		v.engineNodeExists(p)
 	case contains(endpointKeywords, e):
@@ -778,9 +781,12 @@ func (v *validator) engineNodeExists(p string) {
 	}
 }
 
-func (v *validator) needPipeline(p, what string) {
-	if v.s.Workload.Mode == ModeExternal {
-		v.errf(p, "%s needs mode pipeline: the framework cannot see an external app's lock", what)
+// needLockHolder: lock-holder needs the pipeline's lease, or an external
+// app that names its holder in holderFile.
+func (v *validator) needLockHolder(p string) {
+	w := &v.s.Workload
+	if w.Mode == ModeExternal && w.External.HolderFile == "" {
+		v.errf(p, "lock-holder needs mode pipeline, or workload.external.holderFile: the framework cannot see an external app's lock otherwise")
 	}
 }
 
@@ -872,7 +878,7 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 		}
 		switch t.Select {
 		case SelectLockHolder:
-			v.needPipeline(p+".select", "lock-holder")
+			v.needLockHolder(p + ".select")
 			available = 1
 		case SelectEngineNode:
 			v.engineNodeExists(p + ".select")

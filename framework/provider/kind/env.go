@@ -72,6 +72,7 @@ type Env struct {
 	binary  string
 	image   string
 	fuse    *storage.FuseServer
+	ext     *external // workload external: the team's own app
 }
 
 func (e *Env) startFuse(ctx context.Context, name string) error {
@@ -112,8 +113,12 @@ func New(base Options) func(provider.Config) (provider.Env, error) {
 		}
 		runID := filepath.Base(runDir)
 		seed := pc.Seed
-		return &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed,
-			ns: "rwxchaos-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))}, nil
+		e := &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed,
+			ns: "rwxchaos-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))}
+		if s.Workload.Mode == scenario.ModeExternal {
+			e.ns, e.ext = s.Workload.Namespace, newExternal(e)
+		}
+		return e, nil
 	}
 }
 
@@ -132,6 +137,11 @@ func (e *Env) Provision(ctx context.Context) error {
 	}
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		return fmt.Errorf("docker is not running (run `make lab`, which starts dockerd): %w", err)
+	}
+	if e.ext != nil {
+		if err := e.ext.render(); err != nil {
+			return err
+		}
 	}
 	// A reused cluster keeps the scenario's name; otherwise each run gets its
 	// own, so runs in parallel (two test packages) never share a cluster.
@@ -173,20 +183,24 @@ func (e *Env) Provision(ctx context.Context) error {
 		return err
 	}
 	// Build the image before creating the cluster so a build error costs nothing.
-	bin, err := proc.BuildBinary(ctx, filepath.Join(lab.CacheDir(), "bin"))
-	if err != nil {
-		return fmt.Errorf("build the pipeline: %w", err)
-	}
-	e.binary = bin
-	if e.image, err = pipelineImage(ctx, bin); err != nil {
-		return err
+	if e.ext == nil {
+		bin, err := proc.BuildBinary(ctx, filepath.Join(lab.CacheDir(), "bin"))
+		if err != nil {
+			return fmt.Errorf("build the pipeline: %w", err)
+		}
+		e.binary = bin
+		if e.image, err = pipelineImage(ctx, bin); err != nil {
+			return err
+		}
 	}
 	if err := c.Create(ctx); err != nil {
 		return err
 	}
 	e.cluster = c
-	if err := c.LoadImage(ctx, e.image); err != nil {
-		return err
+	if e.ext == nil {
+		if err := c.LoadImage(ctx, e.image); err != nil {
+			return err
+		}
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigPath())
 	if err != nil {
@@ -196,7 +210,13 @@ func (e *Env) Provision(ctx context.Context) error {
 	if e.cs, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
-	return e.waitNodes(ctx)
+	if err := e.waitNodes(ctx); err != nil {
+		return err
+	}
+	if e.ext != nil {
+		return e.ext.provision(ctx)
+	}
+	return nil
 }
 
 func nfsReason() string {
@@ -251,6 +271,9 @@ func nodeReady(n *corev1.Node) bool {
 
 // Deploy applies the fixtures and waits for every webserver to be Ready.
 func (e *Env) Deploy(ctx context.Context) error {
+	if e.ext != nil {
+		return e.ext.deploy(ctx)
+	}
 	w := e.s.Workload
 	cron, _ := w.Engine.Cron()
 	var defects []string
@@ -296,10 +319,20 @@ func (e *Env) Deploy(ctx context.Context) error {
 func (e *Env) Endpoints() []string { return e.urls }
 
 // Outputs counts output files (progress display).
-func (e *Env) Outputs() int { return history.Count(e.volume)[history.StageOutput] }
+func (e *Env) Outputs() int {
+	if e.ext != nil {
+		return e.ext.outputs()
+	}
+	return history.Count(e.volume)[history.StageOutput]
+}
 
 // Fault resolves a scenario fault against the cluster as it is now.
 func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
+	if r := spec.Schedule.WhileRunning; r != "" {
+		if err := e.waitRunning(ctx, string(r)); err != nil {
+			return nil, err
+		}
+	}
 	switch spec.Action {
 	case scenario.ActionNodeKill, scenario.ActionNodeStop, scenario.ActionNodePause, scenario.ActionNodeReboot:
 		nodes, err := e.resolveNodes(ctx, spec.Target, rng)
@@ -335,6 +368,9 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
+	}
+	if e.ext != nil {
+		return e.ext.drain(ctx, timeout)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -372,6 +408,10 @@ func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provid
 		if n := e.podLogs(ctx, filepath.Join(dir, "logs")); n > 0 {
 			obs.Artifacts = append(obs.Artifacts, report.Artifact{Name: "pod logs", Path: "logs"})
 		}
+	}
+	if e.ext != nil {
+		h, err := e.ext.collect(ctx, dir, &obs)
+		return h, obs, err
 	}
 	evs, st, err := history.ReadJournalDir(filepath.Join(e.volume, history.DirJournal))
 	if err != nil {
@@ -411,6 +451,9 @@ func (e *Env) podLogs(ctx context.Context, dir string) int {
 // Teardown deletes the namespace and the PV, and the cluster unless reused.
 func (e *Env) Teardown(ctx context.Context) error {
 	var errs []error
+	if e.ext != nil {
+		errs = append(errs, e.ext.teardown(ctx))
+	}
 	if e.cs != nil {
 		pol := metav1.DeletePropagationForeground
 		if err := e.cs.CoreV1().Namespaces().Delete(ctx, e.ns, metav1.DeleteOptions{PropagationPolicy: &pol}); err != nil && !apierrors.IsNotFound(err) {
