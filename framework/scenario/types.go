@@ -140,6 +140,18 @@ type ExternalSpec struct {
 	Images []ImageSpec `json:"images,omitempty"`
 	// Provider kind only: when the application counts as ready after its manifests are applied.
 	Ready ReadySpec `json:"ready,omitzero"`
+	// How uploads reach the app. Default: each interchange is dropped into inputPath (written under a temporary name outside it, fsynced, renamed into it). Provider kind only: an app with an HTTP upload endpoint gets a POST there instead.
+	Upload UploadSpec `json:"upload,omitzero"`
+}
+
+// UploadSpec names an app's HTTP upload endpoint.
+type UploadSpec struct {
+	// The app's Service that takes uploads, reached through the API server's service proxy.
+	Service string `json:"service,omitempty" scenario:"pattern=dnsLabel"`
+	// The Service's port, by name or number. Required with service.
+	Port string `json:"port,omitempty"`
+	// The request path, for example /upload. Required with service. The interchange is the request body; its file name goes in ?filename= and in a Content-Disposition header; any 2xx answer is an ack. inputPath still says where uploads wait to be processed (files left there are stuck).
+	Path string `json:"path,omitempty"`
 }
 
 // ImageSpec is one image to load into the kind nodes: exactly one of docker, archive and lab.

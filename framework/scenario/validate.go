@@ -371,7 +371,7 @@ func (v *validator) workload() {
 
 func isZeroExternal(x ExternalSpec) bool {
 	return x.PVC == "" && x.InputPath == "" && x.OutputPath == "" && x.MountPath == "" && x.Match == "" && x.HolderFile == "" &&
-		len(x.Selectors) == 0 && len(x.Manifests) == 0 && len(x.Images) == 0 && x.Ready == (ReadySpec{})
+		len(x.Selectors) == 0 && len(x.Manifests) == 0 && len(x.Images) == 0 && x.Ready == (ReadySpec{}) && x.Upload == (UploadSpec{})
 }
 
 // roleSelectors checks the role names and their labels.
@@ -406,7 +406,7 @@ func (v *validator) deployment(prov Provider, x *ExternalSpec) {
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"manifests", len(x.Manifests) > 0}, {"images", len(x.Images) > 0}, {"ready", x.Ready != (ReadySpec{})}, {"holderFile", x.HolderFile != ""}} {
+		}{{"manifests", len(x.Manifests) > 0}, {"images", len(x.Images) > 0}, {"ready", x.Ready != (ReadySpec{})}, {"holderFile", x.HolderFile != ""}, {"upload", x.Upload != (UploadSpec{})}} {
 			if f.set && prov != "" {
 				v.errf(p+"."+f.name, "only applies to provider kind, where the framework deploys the app from its manifests; with provider %s the app is already deployed", prov)
 			}
@@ -415,6 +415,20 @@ func (v *validator) deployment(prov Provider, x *ExternalSpec) {
 	}
 	if h := x.HolderFile; h != "" && (path.IsAbs(h) || path.Clean(h) == "." || strings.HasPrefix(path.Clean(h), "..")) {
 		v.errf(p+".holderFile", "%q must be a file relative to the volume root, such as .lock/owner", clip(h))
+	}
+	if u := x.Upload; u != (UploadSpec{}) {
+		switch {
+		case u.Service == "":
+			v.errf(p+".upload.service", "is required with upload: the app's Service that takes uploads")
+		default:
+			v.dnsLabel(p+".upload.service", "Service name", u.Service)
+		}
+		if u.Port == "" {
+			v.errf(p+".upload.port", "is required with upload: the Service's port, by name or number")
+		}
+		if !strings.HasPrefix(u.Path, "/") {
+			v.errf(p+".upload.path", "%q must be an absolute request path, such as /upload", clip(u.Path))
+		}
 	}
 	if len(x.Manifests) == 0 {
 		v.errf(p+".manifests", "is required with provider kind: the app's kustomization directories or manifest files, relative to the scenario file")

@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	"sigs.k8s.io/yaml"
@@ -295,8 +296,19 @@ func (x *external) deploy(ctx context.Context) error {
 	}
 	x.logf("%s", x.ready.Summary())
 	x.dir = filedrop.Dir{Root: e.volume, InputPath: x.x.InputPath}
+	var sink filedrop.Sink = x.dir
+	to := x.x.InputPath + " on the run's volume (" + e.volume + ")"
+	if u := x.x.Upload; u.Service != "" {
+		tr, err := rest.TransportFor(cfg)
+		if err != nil {
+			return fmt.Errorf("API server transport: %w", err)
+		}
+		url := serviceProxyURL(cfg.Host, e.ns, u.Service, u.Port, u.Path)
+		sink = filedrop.HTTPSink{Client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, URL: url}
+		to = fmt.Sprintf("POST %s (Service %s port %s, through the API server)", u.Path, u.Service, u.Port)
+	}
 	if x.drop, err = filedrop.New(filedrop.Options{InputPath: x.x.InputPath, OutputPath: x.x.OutputPath,
-		Match: string(x.x.Match), Sink: x.dir, Clock: e.o.Clock}); err != nil {
+		Match: string(x.x.Match), Sink: sink, Clock: e.o.Clock}); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -306,8 +318,14 @@ func (x *external) deploy(ctx context.Context) error {
 	x.srv = &http.Server{Handler: x.drop, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = x.srv.Serve(ln) }()
 	e.urls = []string{"http://" + ln.Addr().String()}
-	x.logf("uploads: %s → %s on the run's volume (%s)", e.urls[0], x.x.InputPath, e.volume)
+	x.logf("uploads: %s → %s", e.urls[0], to)
 	return nil
+}
+
+// serviceProxyURL is a path of a Service reached through the API server's
+// service proxy (the runner needs no route to the pod network).
+func serviceProxyURL(host, ns, svc, port, path string) string {
+	return strings.TrimRight(host, "/") + "/api/v1/namespaces/" + ns + "/services/" + svc + ":" + port + "/proxy/" + strings.TrimLeft(path, "/")
 }
 
 // saveManifests keeps the objects as they were applied, for the report.
@@ -485,9 +503,13 @@ func (x *external) coverage(obs *provider.Observations) []report.Coverage {
 		}
 	}
 	sort.Strings(longRoles)
+	how := "dropped into " + in
+	if u := x.x.Upload; u.Service != "" {
+		how = fmt.Sprintf("posted to the app's endpoint %s (Service %s)", u.Path, u.Service)
+	}
 	c := []report.Coverage{
 		{Check: "ledger (ok, lost, duplicated, corrupt, unexpected)", Applied: true,
-			Evidence: fmt.Sprintf("uploads the runner dropped into %s (recorded with their outcome); every output file under %s newer than the run, matched to an upload by %s", in, out, matchBy),
+			Evidence: fmt.Sprintf("uploads the runner %s (recorded with their outcome); every output file under %s newer than the run, matched to an upload by %s", how, out, matchBy),
 			Needs:    fmt.Sprintf("take inputs from %s; write one output per input under %s that carries its %s; never rewrite an output in place", in, out, x.x.Match)},
 		{Check: "stuck", Applied: true,
 			Evidence: fmt.Sprintf("files left under %s after the settle time", in),

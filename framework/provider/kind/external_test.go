@@ -181,3 +181,10 @@ func TestCoverage(t *testing.T) {
 		t.Errorf("rescheduling without a node fault: %+v", m["rescheduling"])
 	}
 }
+
+func TestServiceProxyURL(t *testing.T) {
+	got := serviceProxyURL("https://127.0.0.1:6443/", "edi", "bots-webserver", "http", "/api/upload")
+	if want := "https://127.0.0.1:6443/api/v1/namespaces/edi/services/bots-webserver:http/proxy/api/upload"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
