@@ -41,7 +41,7 @@ func (d Dir) Drop(ctx context.Context, name string, data []byte) error {
 	tmpDir := filepath.Join(d.Root, TempDir)
 	in := filepath.Join(d.Root, filepath.FromSlash(d.InputPath))
 	for _, dir := range []string{tmpDir, in} {
-		if err := os.MkdirAll(dir, 0o777); err != nil {
+		if err := mkdirOpen(d.Root, dir); err != nil {
 			return fmt.Errorf("drop: %w", err)
 		}
 	}
@@ -72,6 +72,35 @@ func (d Dir) Drop(ctx context.Context, name string, data []byte) error {
 		return fmt.Errorf("drop %s: %w", name, err)
 	}
 	return syncDir(in)
+}
+
+// mkdirOpen creates dir (below root) and every missing parent with mode
+// 0777 whatever the umask: the app may run as any user and must be able to
+// move files out of the directories the framework made. Existing
+// directories keep their mode.
+func mkdirOpen(root, dir string) error {
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("%s is not below %s", dir, root)
+	}
+	p := root
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		if part == "." || part == "" {
+			continue
+		}
+		p = filepath.Join(p, part)
+		err := os.Mkdir(p, 0o777)
+		switch {
+		case err == nil:
+			if err := os.Chmod(p, 0o777); err != nil {
+				return err
+			}
+		case errors.Is(err, fs.ErrExist):
+		default:
+			return err
+		}
+	}
+	return nil
 }
 
 func syncDir(dir string) error {

@@ -141,6 +141,32 @@ func TestClassesFromOutside(t *testing.T) {
 	}
 }
 
+// Directories the framework makes are open to any user (the app may not
+// run as root); the app's own keep their mode.
+func TestDropMakesOpenDirectories(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "app"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	d := Dir{Root: root, InputPath: "app/in/x12"}
+	if err := d.Drop(context.Background(), "k.edi", []byte("ISA")); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]os.FileMode{"app": 0o750, "app/in": 0o777, "app/in/x12": 0o777, TempDir: 0o777} {
+		st, err := os.Stat(filepath.Join(root, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %o, want %o", dir, st.Mode().Perm(), want)
+		}
+	}
+	st, err := os.Stat(filepath.Join(root, "app/in/x12/k.edi"))
+	if err != nil || st.Mode().Perm() != 0o666 {
+		t.Errorf("dropped file: %v %v", st, err)
+	}
+}
+
 func TestDropErrors(t *testing.T) {
 	root := t.TempDir()
 	d := Dir{Root: root, InputPath: "in"}
