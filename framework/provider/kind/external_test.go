@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/rwxchaos/rwxchaos/framework/provider"
@@ -186,5 +187,41 @@ func TestServiceProxyURL(t *testing.T) {
 	got := serviceProxyURL("https://127.0.0.1:6443/", "edi", "bots-webserver", "http", "/api/upload")
 	if want := "https://127.0.0.1:6443/api/v1/namespaces/edi/services/bots-webserver:http/proxy/api/upload"; got != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// Rescheduling of an external app's roles: judged only for pods
+// Kubernetes deleted after the fault (a pod that stayed, after a reboot or
+// a short pause, owes nothing); Job pods and unlabelled pods are ignored.
+func TestObserverReschedulesRoles(t *testing.T) {
+	now := time.Unix(1000, 0)
+	o := newObserver(func() time.Time { return now })
+	o.anyRole = true
+	o.roleOf = func(p *corev1.Pod) string { return p.Labels["role"] }
+	ready := []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	pod := func(uid, name, node, role string, created time.Time) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid), Name: name, Labels: map[string]string{"role": role},
+			CreationTimestamp: metav1.NewTime(created)},
+			Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: ready}}
+	}
+	stays := pod("1", "mover-a", "w1", "engine", now)
+	moved := pod("2", "mover-b", "w2", "engine", now)
+	o.pod(stays, false)
+	o.pod(moved, false)
+	// faults at t+10s on both nodes; only mover-b is evicted and replaced.
+	now = now.Add(20 * time.Second)
+	gone := moved.DeepCopy()
+	gone.DeletionTimestamp = &metav1.Time{Time: now}
+	o.pod(gone, false)
+	now = now.Add(5 * time.Second)
+	o.pod(pod("3", "mover-c", "w3", "engine", now.Add(-time.Second)), false)
+	faults := []nodeFault{{name: "pause-w1", node: "w1", at: time.Unix(1010, 0).UnixNano()}, {name: "kill-w2", node: "w2", at: time.Unix(1010, 0).UnixNano()}}
+	obs := o.observations(faults)
+	if len(obs.Reschedules) != 1 {
+		t.Fatalf("reschedules %+v, want only the evicted pod's", obs.Reschedules)
+	}
+	rs := obs.Reschedules[0]
+	if rs.Fault != "kill-w2" || rs.To != "w3/mover-c" || rs.After != 15*time.Second {
+		t.Errorf("reschedule %+v", rs)
 	}
 }

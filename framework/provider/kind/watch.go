@@ -240,6 +240,12 @@ func (o *observer) observations(faults []nodeFault) provider.Observations {
 			if o.anyRole && (r.component == "" || r.job) {
 				continue
 			}
+			// A pod Kubernetes never deleted after the fault stayed where it
+			// was (a reboot, a pause shorter than the tolerations): nothing
+			// was rescheduled, nothing is owed.
+			if o.anyRole && r.deleting < f.at {
+				continue
+			}
 			if !o.anyRole && r.component != k8s.ComponentWeb && r.component != k8s.ComponentJobq {
 				continue
 			}
