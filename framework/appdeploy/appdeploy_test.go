@@ -364,3 +364,28 @@ func TestWaitReady(t *testing.T) {
 		t.Error("a failed Job did not end the wait at once")
 	}
 }
+
+func TestWaitReadyCronJobs(t *testing.T) {
+	ctx := context.Background()
+	cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "engine", Namespace: "ns"}, Spec: batchv1.CronJobSpec{Schedule: "* * * * *"}}
+	cs := fake.NewClientset(cj)
+	objs, _ := Decode([]byte("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: engine}\n---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: other}\n"))
+	p := &Plan{Namespace: "ns", Objects: objs}
+	if _, err := WaitReady(ctx, cs, p, WaitOptions{Timeout: time.Second, CronJobs: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), `no CronJob "nope"`) {
+		t.Errorf("an unknown CronJob: %v", err)
+	}
+	// Not run yet: not ready (and "other", not asked for, is not waited for).
+	_, err := WaitReady(ctx, cs, p, WaitOptions{Timeout: 300 * time.Millisecond, Poll: 50 * time.Millisecond, CronJobs: []string{"engine"}})
+	if err == nil || !strings.Contains(err.Error(), "CronJob/engine: not scheduled yet") || strings.Contains(err.Error(), "other") {
+		t.Fatalf("before the first run: %v", err)
+	}
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "engine-1", Namespace: "ns",
+		OwnerReferences: []metav1.OwnerReference{{Kind: "CronJob", Name: "engine", APIVersion: "batch/v1", UID: "u"}}},
+		Status: batchv1.JobStatus{Active: 1}}
+	if _, err := cs.BatchV1().Jobs("ns").Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WaitReady(ctx, cs, p, WaitOptions{Timeout: 5 * time.Second, Poll: 50 * time.Millisecond, CronJobs: []string{"engine"}}); err != nil {
+		t.Errorf("after the first run: %v", err)
+	}
+}

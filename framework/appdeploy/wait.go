@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,9 +22,9 @@ type WaitOptions struct {
 	Timeout time.Duration
 	// Poll interval; default 1s.
 	Poll time.Duration
-	// CronJobs: also wait until every CronJob has a Job whose pod runs or
+	// CronJobs (names) to wait for until each has a Job whose pod runs or
 	// ran (the app's engine has started at least once).
-	CronJobs bool
+	CronJobs []string
 	// Since is when the app was applied: Ready times are measured from it.
 	Since time.Time
 	// Now is the run's clock; time.Now when nil.
@@ -59,12 +60,21 @@ func (r *Readiness) Summary() string {
 
 // WaitReady polls until every claim of the plan is bound, every
 // Deployment, StatefulSet and DaemonSet is available with all its replicas
-// updated, every Job of the manifests has succeeded and, with CronJobs,
-// every CronJob has run. A Job that failed ends the wait at once. On
+// updated, every Job of the manifests has succeeded and every CronJob
+// named in CronJobs has run. A Job that failed ends the wait at once. On
 // timeout the error names what is not ready and how its pods are doing.
 func WaitReady(ctx context.Context, cs kubernetes.Interface, p *Plan, o WaitOptions) (*Readiness, error) {
 	if o.Timeout <= 0 {
 		return nil, errors.New("appdeploy.WaitReady: WaitOptions.Timeout is required")
+	}
+	for _, c := range o.CronJobs {
+		found := false
+		for _, obj := range p.Objects {
+			found = found || (obj.GetKind() == "CronJob" && obj.GetName() == c)
+		}
+		if !found {
+			return nil, fmt.Errorf("no CronJob %q in the manifests to wait for (workload.external.ready.cronJobs)", c)
+		}
 	}
 	if o.Poll <= 0 {
 		o.Poll = time.Second
@@ -149,7 +159,7 @@ func WaitReady(ctx context.Context, cs kubernetes.Interface, p *Plan, o WaitOpti
 				}
 				mark(what, j.Status.Succeeded > 0, fmt.Sprintf("%d active, %d succeeded", j.Status.Active, j.Status.Succeeded))
 			case "CronJob":
-				if !o.CronJobs {
+				if !slices.Contains(o.CronJobs, name) {
 					continue
 				}
 				ok, why, err := cronJobRan(ctx, cs, ns, name)

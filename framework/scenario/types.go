@@ -168,9 +168,9 @@ type ImageSpec struct {
 
 // ReadySpec says when a deployed application is ready for traffic.
 type ReadySpec struct {
-	// Also wait until every CronJob has started a Job whose pod is running or has finished. Without it, an app whose engine is a CronJob gets traffic before its first engine run. Default false.
-	CronJobs bool `json:"cronJobs,omitempty"`
-	// How long to wait after applying the manifests for every Deployment, StatefulSet and DaemonSet to be available (and every CronJob to have run, with cronJobs). Default 5m.
+	// CronJobs of the manifests (by name) to wait for until each has started a Job whose pod runs or ran. Without it, an app whose engine is a CronJob gets traffic before its first engine run. Default none.
+	CronJobs []string `json:"cronJobs,omitempty"`
+	// How long to wait after applying the manifests for every Deployment, StatefulSet and DaemonSet to be available, every Job of the manifests to succeed and the cronJobs to have run. Default 5m.
 	Timeout Duration `json:"timeout,omitempty"`
 }
 

@@ -371,7 +371,7 @@ func (v *validator) workload() {
 
 func isZeroExternal(x ExternalSpec) bool {
 	return x.PVC == "" && x.InputPath == "" && x.OutputPath == "" && x.MountPath == "" && x.Match == "" && x.HolderFile == "" &&
-		len(x.Selectors) == 0 && len(x.Manifests) == 0 && len(x.Images) == 0 && x.Ready == (ReadySpec{}) && x.Upload == (UploadSpec{})
+		len(x.Selectors) == 0 && len(x.Manifests) == 0 && len(x.Images) == 0 && len(x.Ready.CronJobs) == 0 && x.Ready.Timeout == 0 && x.Upload == (UploadSpec{})
 }
 
 // roleSelectors checks the role names and their labels.
@@ -406,7 +406,7 @@ func (v *validator) deployment(prov Provider, x *ExternalSpec) {
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"manifests", len(x.Manifests) > 0}, {"images", len(x.Images) > 0}, {"ready", x.Ready != (ReadySpec{})}, {"holderFile", x.HolderFile != ""}, {"upload", x.Upload != (UploadSpec{})}} {
+		}{{"manifests", len(x.Manifests) > 0}, {"images", len(x.Images) > 0}, {"ready", len(x.Ready.CronJobs) > 0 || x.Ready.Timeout != 0}, {"holderFile", x.HolderFile != ""}, {"upload", x.Upload != (UploadSpec{})}} {
 			if f.set && prov != "" {
 				v.errf(p+"."+f.name, "only applies to provider kind, where the framework deploys the app from its manifests; with provider %s the app is already deployed", prov)
 			}
@@ -428,6 +428,11 @@ func (v *validator) deployment(prov Provider, x *ExternalSpec) {
 		}
 		if !strings.HasPrefix(u.Path, "/") {
 			v.errf(p+".upload.path", "%q must be an absolute request path, such as /upload", clip(u.Path))
+		}
+	}
+	for i, c := range x.Ready.CronJobs {
+		if !dnsSubdomain.MatchString(c) || len(c) > 253 {
+			v.errf(fmt.Sprintf("%s.ready.cronJobs[%d]", p, i), "%q is not a CronJob name (a DNS subdomain)", clip(c))
 		}
 	}
 	if len(x.Manifests) == 0 {

@@ -94,6 +94,11 @@ func (x *external) render() error {
 		Volume: appdeploy.Volume{HostPath: "/check"}}); err != nil {
 		return err
 	}
+	for _, c := range x.x.Ready.CronJobs {
+		if !slices.ContainsFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetKind() == "CronJob" && o.GetName() == c }) {
+			return fmt.Errorf("workload.external.ready.cronJobs names %q, but the manifests hold no CronJob of that name", c)
+		}
+	}
 	x.paths, x.objs = paths, objs
 	x.logf("%d objects from %s", len(objs), strings.Join(x.x.Manifests, ", "))
 	return nil
