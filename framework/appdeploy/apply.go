@@ -12,12 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 )
 
 // FieldManager is the server-side apply manager of everything applied.
@@ -92,7 +93,8 @@ func Apply(ctx context.Context, c Clients, p *Plan, labels map[string]string) (*
 }
 
 func waitEstablished(ctx context.Context, dyn dynamic.Interface, m *meta.RESTMapping, name string) error {
-	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	iv := intervals.Get(intervals.CRDEstablished)
+	err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
 		u, err := dyn.Resource(m.Resource).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
@@ -106,7 +108,7 @@ func waitEstablished(ctx context.Context, dyn dynamic.Interface, m *meta.RESTMap
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("CustomResourceDefinition %s not Established after a minute: %w", name, err)
+		return fmt.Errorf("CustomResourceDefinition %s not Established: %w", name, err)
 	}
 	return nil
 }

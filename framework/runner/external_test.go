@@ -149,7 +149,7 @@ func TestExternalAppThroughTheRunner(t *testing.T) {
 		}
 		env := &moverEnv{root: t.TempDir(), dup: tc.dup}
 		out, err := Run(context.Background(), Options{Scenario: s, ReportDir: t.TempDir(),
-			NewEnv: func(provider.Config) (provider.Env, error) { return env, nil }})
+			Providers: provider.Set{scenario.ProviderKind: func(provider.Config) (provider.Env, error) { return env, nil }}})
 		if err != nil {
 			t.Fatalf("dup=%v: %v", tc.dup, err)
 		}

@@ -23,7 +23,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -34,6 +33,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/appdeploy"
 	"github.com/rwxchaos/rwxchaos/framework/filedrop"
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/report"
@@ -255,12 +255,7 @@ func (x *external) runLabels() map[string]string {
 // waits until it is ready and opens the upload endpoint.
 func (x *external) deploy(ctx context.Context) error {
 	e := x.e
-	b := appdeploy.Binding{
-		Namespace: e.ns, Claim: x.x.PVC, PVName: "rwxchaos-" + e.ns, SideDir: x.sideDir(),
-		Volume:    appdeploy.Volume{HostPath: e.volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
-		Propagate: e.s.Storage.Backend == scenario.BackendFuse, Loaded: x.loaded, Labels: x.runLabels(),
-	}
-	plan, err := appdeploy.Rewrite(x.objs, b)
+	plan, err := appdeploy.Rewrite(x.objs, x.binding(e.volume, x.sideDir()))
 	if err != nil {
 		return err
 	}
@@ -294,8 +289,9 @@ func (x *external) deploy(ctx context.Context) error {
 	if err := e.obs.start(ctx, e.cs, e.ns); err != nil {
 		return fmt.Errorf("watch cluster: %w", err)
 	}
+	iv := intervals.Get(intervals.AppReady).WithTimeout(x.x.Ready.Timeout.D())
 	x.ready, err = appdeploy.WaitReady(ctx, e.cs, plan, appdeploy.WaitOptions{
-		Timeout: x.x.Ready.Timeout.D(), CronJobs: x.x.Ready.CronJobs, Since: x.applied.Start, Now: e.o.Clock})
+		Timeout: iv.Timeout, Poll: iv.Poll, CronJobs: x.x.Ready.CronJobs, Since: x.applied.Start, Now: e.o.Clock})
 	if err != nil {
 		return err
 	}
@@ -333,8 +329,61 @@ func serviceProxyURL(host, ns, svc, port, path string) string {
 	return strings.TrimRight(host, "/") + "/api/v1/namespaces/" + ns + "/services/" + svc + ":" + port + "/proxy/" + strings.TrimLeft(path, "/")
 }
 
+// binding is how the app is bound to the run (volume: the run's volume on
+// the nodes, side: the scratch directory of its other claims).
+func (x *external) binding(volume, side string) appdeploy.Binding {
+	e := x.e
+	return appdeploy.Binding{
+		Namespace: e.ns, Claim: x.x.PVC, PVName: "rwxchaos-" + e.ns, SideDir: side,
+		Volume:    appdeploy.Volume{HostPath: volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
+		Propagate: e.s.Storage.Backend == scenario.BackendFuse, Loaded: x.loaded, Labels: x.runLabels(),
+	}
+}
+
+// dryPlan describes what deploy would do, for a dry run: the images to load,
+// the changes to the manifests and the objects as they would be applied.
+func (x *external) dryPlan(volume, side string) (string, error) {
+	if err := x.render(); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, im := range x.x.Images {
+		what := im.Docker
+		switch {
+		case im.Archive != "":
+			what = "archive " + im.Archive
+		case im.Lab != "":
+			what = "the lab's " + string(im.Lab) + " image"
+		}
+		if im.As != "" {
+			what += " as " + im.As
+			x.loaded = append(x.loaded, im.As)
+		} else if im.Docker != "" {
+			x.loaded = append(x.loaded, im.Docker)
+		}
+		fmt.Fprintf(&b, "  would load into every node: %s\n", what)
+	}
+	p, err := appdeploy.Rewrite(x.objs, x.binding(volume, side))
+	if err != nil {
+		return "", err
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(&b, "  %s\n", n)
+	}
+	if len(p.Unloaded) > 0 {
+		fmt.Fprintf(&b, "  images not loaded by the scenario (they must already be in the node image): %s\n", strings.Join(p.Unloaded, ", "))
+	}
+	fmt.Fprintf(&b, "  the app's manifests as it would apply them (namespace %s), then wait until ready and drop uploads into %s:\n", x.e.ns, x.x.InputPath)
+	b.WriteString(manifestsYAML(p))
+	return b.String(), nil
+}
+
 // saveManifests keeps the objects as they were applied, for the report.
 func (x *external) saveManifests(p *appdeploy.Plan) {
+	_ = os.WriteFile(filepath.Join(x.e.runDir, ManifestsFile), []byte(manifestsYAML(p)), 0o644)
+}
+
+func manifestsYAML(p *appdeploy.Plan) string {
 	var b strings.Builder
 	for _, pv := range p.PVs {
 		if y, err := yaml.Marshal(pv); err == nil {
@@ -348,7 +397,7 @@ func (x *external) saveManifests(p *appdeploy.Plan) {
 			b.Write(y)
 		}
 	}
-	_ = os.WriteFile(filepath.Join(x.e.runDir, ManifestsFile), []byte(b.String()), 0o644)
+	return b.String()
 }
 
 // roleOf names a pod's role: the first role (by name) whose selector its
@@ -377,7 +426,8 @@ func (x *external) selector(role string) (string, error) {
 func (x *external) engineNode(ctx context.Context) (string, error) {
 	var node string
 	var last error
-	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	iv := intervals.Get(intervals.AppEngineNode)
+	err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
 		for _, role := range []string{string(scenario.RoleEngine), string(scenario.RoleJobqueue)} {
 			if len(x.x.Selectors[role]) == 0 {
 				continue
@@ -392,7 +442,7 @@ func (x *external) engineNode(ctx context.Context) (string, error) {
 		return false, nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("no engine (or jobqueue) pod ran for a minute, no engine node to target (last: %v)", last)
+		return "", fmt.Errorf("no engine (or jobqueue) pod ran for %s, no engine node to target (last: %v)", iv.Timeout, last)
 	}
 	return node, nil
 }
@@ -406,7 +456,8 @@ func (x *external) holderNode(ctx context.Context) (string, error) {
 	}
 	file := filepath.Join(x.e.volume, filepath.FromSlash(x.x.HolderFile))
 	var node, why string
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	iv := intervals.Get(intervals.AppHolderNode)
+	err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			why = "no holder file: " + err.Error()
@@ -430,7 +481,7 @@ func (x *external) holderNode(ctx context.Context) (string, error) {
 		return true, nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("no live lock holder named in %s for 30s (%s): no lock-holder node to target", x.x.HolderFile, why)
+		return "", fmt.Errorf("no live lock holder named in %s for %s (%s): no lock-holder node to target", x.x.HolderFile, iv.Timeout, why)
 	}
 	return node, nil
 }
@@ -441,7 +492,7 @@ func (x *external) drain(ctx context.Context, timeout time.Duration) error {
 		return nil
 	}
 	var n int
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(context.Context) (bool, error) {
+	err := intervals.Get(intervals.DrainVolume).WithTimeout(timeout).Until(ctx, func(context.Context) (bool, error) {
 		var err error
 		n, err = x.dir.Pending()
 		return err == nil && n == 0, nil
