@@ -134,6 +134,9 @@ type Observations struct {
 	// OverlappingJobs counts times two engine Jobs ran at once (the
 	// Terminating-pod overlap the Job controller allows despite Forbid).
 	OverlappingJobs int
+	// Coverage says which checks the evidence allows (set by environments
+	// that see the app only from outside).
+	Coverage []report.Coverage
 }
 
 // Reschedule is one workload recovery after a fault.

@@ -79,6 +79,7 @@ type Env struct {
 	// trigger is the runner's trigger socket the file server dials.
 	trigger string
 	pods    podCache
+	ext     *external // workload external: the team's own app
 }
 
 func (e *Env) startFuse(ctx context.Context, name string) error {
@@ -118,8 +119,12 @@ func New(base Options) func(provider.Config) (provider.Env, error) {
 		}
 		runID := filepath.Base(runDir)
 		seed := pc.Seed
-		return &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed, trigger: pc.Trigger,
-			ns: "rwxchaos-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))}, nil
+		e := &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed, trigger: pc.Trigger,
+			ns: "rwxchaos-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))}
+		if s.Workload.Mode == scenario.ModeExternal {
+			e.ns, e.ext = s.Workload.Namespace, newExternal(e)
+		}
+		return e, nil
 	}
 }
 
@@ -143,6 +148,11 @@ func (e *Env) Provision(ctx context.Context) error {
 	}
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		return fmt.Errorf("docker is not running (run `make lab`, which starts dockerd): %w", err)
+	}
+	if e.ext != nil {
+		if err := e.ext.render(); err != nil {
+			return err
+		}
 	}
 	// A reused cluster keeps the scenario's name; otherwise each run gets its
 	// own, so runs in parallel (two test packages) never share a cluster.
@@ -184,16 +194,20 @@ func (e *Env) Provision(ctx context.Context) error {
 		return err
 	}
 	// Assemble the app image before creating the cluster so an error costs
-	// nothing.
-	if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
-		return err
+	// nothing. An external app brings its own images.
+	if e.ext == nil {
+		if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
+			return err
+		}
 	}
 	if err := c.Create(ctx); err != nil {
 		return err
 	}
 	e.cluster = c
-	if err := e.app.load(ctx, c, e.o.Logf); err != nil {
-		return err
+	if e.ext == nil {
+		if err := e.app.load(ctx, c, e.o.Logf); err != nil {
+			return err
+		}
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigPath())
 	if err != nil {
@@ -203,7 +217,13 @@ func (e *Env) Provision(ctx context.Context) error {
 	if e.cs, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
-	return e.waitNodes(ctx)
+	if err := e.waitNodes(ctx); err != nil {
+		return err
+	}
+	if e.ext != nil {
+		return e.ext.provision(ctx)
+	}
+	return nil
 }
 
 func nfsReason() string {
@@ -262,6 +282,9 @@ func nodeReady(n *corev1.Node) bool {
 
 // Deploy applies the fixtures and waits for every webserver to be Ready.
 func (e *Env) Deploy(ctx context.Context) error {
+	if e.ext != nil {
+		return e.ext.deploy(ctx)
+	}
 	w := e.s.Workload
 	cron, _ := w.Engine.Cron()
 	var defects []string
@@ -307,12 +330,22 @@ func (e *Env) Deploy(ctx context.Context) error {
 func (e *Env) Endpoints() []string { return e.urls }
 
 // Outputs counts output files (progress display).
-func (e *Env) Outputs() int { return history.Count(e.volume)[history.StageOutput] }
+func (e *Env) Outputs() int {
+	if e.ext != nil {
+		return e.ext.outputs()
+	}
+	return history.Count(e.volume)[history.StageOutput]
+}
 
 // Fault resolves a scenario fault against the cluster as it is now.
 func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
 	if err := scenario.ActionSupport(e.Name(), spec.Action, e.s.Storage.Backend); err != nil {
 		return nil, err
+	}
+	if r := spec.Schedule.WhileRunning; r != "" {
+		if err := e.waitRunning(ctx, string(r)); err != nil {
+			return nil, err
+		}
 	}
 	switch spec.Action {
 	case scenario.ActionNodeKill, scenario.ActionNodeStop, scenario.ActionNodePause, scenario.ActionNodeReboot:
@@ -350,6 +383,9 @@ func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
+	if e.ext != nil {
+		return e.ext.drain(ctx, timeout)
+	}
 	var in, work int
 	err := intervals.Get(intervals.DrainVolume).WithTimeout(timeout).Until(ctx, func(context.Context) (bool, error) {
 		in, work = pending(e.volume)
@@ -382,6 +418,10 @@ func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provid
 		if n := e.podLogs(ctx, filepath.Join(dir, "logs")); n > 0 {
 			obs.Artifacts = append(obs.Artifacts, report.Artifact{Name: "pod logs", Path: "logs"})
 		}
+	}
+	if e.ext != nil {
+		h, err := e.ext.collect(ctx, dir, &obs)
+		return h, obs, err
 	}
 	evs, st, err := history.ReadJournalDir(filepath.Join(e.volume, history.DirJournal))
 	if err != nil {
@@ -421,6 +461,9 @@ func (e *Env) podLogs(ctx context.Context, dir string) int {
 // Teardown deletes the namespace and the PV, and the cluster unless reused.
 func (e *Env) Teardown(ctx context.Context) error {
 	var errs []error
+	if e.ext != nil {
+		errs = append(errs, e.ext.teardown(ctx))
+	}
 	if e.cs != nil {
 		pol := metav1.DeletePropagationForeground
 		if err := e.cs.CoreV1().Namespaces().Delete(ctx, e.ns, metav1.DeleteOptions{PropagationPolicy: &pol}); err != nil && !apierrors.IsNotFound(err) {
