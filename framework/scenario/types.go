@@ -64,7 +64,7 @@ type KindCluster struct {
 	Workers int `json:"workers,omitempty" scenario:"min=1,max=10"`
 	// Reuse a running cluster of the same name instead of creating a fresh one (faster, less isolated). Default false.
 	Reuse bool `json:"reuse,omitempty"`
-	// Cluster name, a DNS label; nodes are named <name>-control-plane, <name>-worker, <name>-worker2, ... Default "rwxchaos".
+	// Cluster name, a DNS label; nodes are named <name>-control-plane, <name>-worker, <name>-worker2, ... (scenario files still address them as control-plane, worker-1, worker-2, ...). Default "rwxchaos".
 	Name string `json:"name,omitempty" scenario:"pattern=dnsLabel"`
 }
 
@@ -204,7 +204,7 @@ type FaultSpec struct {
 	Action Action `json:"action" scenario:"required"`
 	// What the action hits. Required for process-*, node-*, storage-cutoff and chaos-*; not allowed for partition (use from/to) or storage-pause/kill/restart (they hit the storage server).
 	Target TargetSpec `json:"target,omitzero"`
-	// partition only: one side of the cut: control-plane, nodes (all workers), storage (the nfs server), a node name, or engine-node, lock-holder, random-worker, random-webserver.
+	// partition only: one side of the cut: control-plane, nodes (all workers), storage (the nfs server), a worker by index (worker-1, worker-2, ...), or engine-node, lock-holder, random-worker, random-webserver.
 	From string `json:"from,omitempty"`
 	// partition: the other side of the cut (same values as from). chaos-partition: the role the target is cut off from (webserver, engine or jobqueue).
 	To string `json:"to,omitempty"`
@@ -226,7 +226,7 @@ type FaultSpec struct {
 type TargetSpec struct {
 	// Pods (or local processes) of a role: webserver, engine or jobqueue. The engine is a CronJob: a fault on it waits for the next engine run. For process-* and chaos-* actions.
 	Role Role `json:"role,omitempty"`
-	// A node by name, for node-* and storage-cutoff (kind: <cluster>-worker, <cluster>-worker2, ...).
+	// A node by role and index, for node-* and storage-cutoff: control-plane, worker-1, worker-2, ... up to cluster.kind.workers. Never a name a cluster generated (rwxchaos-worker2): a run's nodes are named after its own cluster.
 	Node string `json:"node,omitempty"`
 	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline only), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one).
 	Select Selector `json:"select,omitempty"`

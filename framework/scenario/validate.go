@@ -483,29 +483,6 @@ func (v *validator) traffic() {
 	}
 }
 
-// kindNodes lists the node names of the kind cluster the scenario creates.
-func (s *Scenario) kindNodes() []string {
-	name := s.Cluster.Kind.Name
-	nodes := []string{name + "-control-plane"}
-	for i := 1; i <= s.Cluster.Kind.Workers; i++ {
-		if i == 1 {
-			nodes = append(nodes, name+"-worker")
-		} else {
-			nodes = append(nodes, fmt.Sprintf("%s-worker%d", name, i))
-		}
-	}
-	return nodes
-}
-
-// NodeNames lists the nodes of a kind scenario's cluster: the control
-// plane first, then the workers. It is empty for other providers.
-func (s *Scenario) NodeNames() []string {
-	if s.Cluster.Provider != ProviderKind {
-		return nil
-	}
-	return s.kindNodes()
-}
-
 var endpointKeywords = []string{"control-plane", "nodes", "storage", string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver)}
 
 func (v *validator) faults() {
@@ -642,7 +619,7 @@ func (v *validator) endpoint(p, e string) {
 	s := v.s
 	switch {
 	case e == "":
-		v.errf(p, "is required for partition: control-plane, nodes, storage, a node name, or %s", strings.Join(Selector("").enumValues(), ", "))
+		v.errf(p, "is required for partition: control-plane, nodes, storage, a worker (worker-1, worker-2, ...), or %s", strings.Join(Selector("").enumValues(), ", "))
 	case e == "storage":
 		if s.Storage.Backend != BackendNFS {
 			v.errf(p, "storage is only on the network with backend nfs (this scenario uses %s); to cut a node off fuse storage use storage-cutoff", s.Storage.Backend)
@@ -650,10 +627,8 @@ func (v *validator) endpoint(p, e string) {
 	case e == string(SelectLockHolder):
 		v.needPipeline(p, "lock-holder")
 	case contains(endpointKeywords, e):
-	case s.Cluster.Provider == ProviderKind && s.Cluster.Kind.Name != "":
-		if nodes := s.kindNodes(); !contains(nodes, e) {
-			v.errf(p, "%q is neither a keyword (%s) nor a node of the kind cluster (%s)", clip(e), strings.Join(endpointKeywords, ", "), strings.Join(nodes, ", "))
-		}
+	case s.Cluster.Provider == ProviderKind:
+		v.nodeRef(p, e, endpointKeywords)
 	}
 }
 
@@ -737,10 +712,8 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 			return
 		}
 		available = 1
-		if s.Cluster.Provider == ProviderKind && s.Cluster.Kind.Name != "" {
-			if nodes := s.kindNodes(); !contains(nodes, t.Node) {
-				v.errf(p+".node", "%q is not a node of the kind cluster; nodes: %s", clip(t.Node), strings.Join(nodes, ", "))
-			}
+		if s.Cluster.Provider == ProviderKind {
+			v.nodeRef(p+".node", t.Node, nil)
 		}
 	case t.Select != "":
 		if kind != targetNode && !contains(processSelect, string(t.Select)) {
