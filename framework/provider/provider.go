@@ -59,6 +59,15 @@ type Counter interface {
 	Outputs() int
 }
 
+// Settler is an optional Env capability: the pipeline's backlog now, given
+// the keys of the uploads acknowledged so far. With it, the runner's settle
+// phase ends as soon as the backlog is done (input and work empty, every
+// acknowledged upload has its output), the declared settle time being only
+// the upper bound; without it the runner calls Drain.
+type Settler interface {
+	Backlog(ctx context.Context, acked []string) (history.Backlog, error)
+}
+
 // Observations is what an Env saw of the cluster during the run.
 type Observations struct {
 	Nodes     []string

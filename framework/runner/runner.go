@@ -103,6 +103,7 @@ type run struct {
 	skipped []report.Fault
 	infra   []error
 	unsup   string
+	acks    ackLog
 }
 
 func (r *run) now() time.Time { return r.o.Clock() }
@@ -334,7 +335,7 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 			sctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 		}
-		return env.Drain(sctx, r.s.Run.Settle.D())
+		return r.settle(sctx, env, r.s.Run.Settle.D())
 	})
 	return r.collect(ctx)
 }
@@ -385,6 +386,7 @@ func (r *run) startTraffic(ctx context.Context, done chan<- error) error {
 		Seed:        r.seed,
 		Run:         r.rep.RunID,
 		Journal:     r.client,
+		Observe:     r.acks.observe,
 	})
 	if err != nil {
 		return err
