@@ -64,6 +64,8 @@ type KindCluster struct {
 	Workers int `json:"workers,omitempty" scenario:"min=1,max=10"`
 	// Reuse a running cluster of the same name instead of creating a fresh one (faster, less isolated). Default false.
 	Reuse bool `json:"reuse,omitempty"`
+	// Needs a cluster of its own: suites that run many kind scenarios on one shared cluster (reset between scenarios) create a new cluster for this scenario and delete it afterwards. Set it when the scenario changes the cluster in ways a reset cannot undo. Default false. Not with reuse.
+	Fresh bool `json:"fresh,omitempty"`
 	// Cluster name, a DNS label; nodes are named <name>-control-plane, <name>-worker, <name>-worker2, ... (scenario files still address them as control-plane, worker-1, worker-2, ...). Default "rwxchaos".
 	Name string `json:"name,omitempty" scenario:"pattern=dnsLabel"`
 }

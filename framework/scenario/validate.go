@@ -146,6 +146,9 @@ func (v *validator) cluster() {
 		if c.Kind.Workers < 1 || c.Kind.Workers > 10 {
 			v.errf("cluster.kind.workers", "must be between 1 and 10, got %d", c.Kind.Workers)
 		}
+		if c.Kind.Fresh && c.Kind.Reuse {
+			v.errf("cluster.kind.fresh", "contradicts reuse: a scenario either needs a new cluster (fresh) or adopts a running one (reuse); remove one")
+		}
 	}
 	if c.Provider == ProviderExisting {
 		if len(c.Existing.Namespaces) == 0 {
