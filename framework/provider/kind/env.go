@@ -49,6 +49,9 @@ type Options struct {
 	Logf func(string, ...any)
 	// Clock is the run's clock (runner's); time.Now when nil.
 	Clock func() time.Time
+	// Pool, when set, runs the scenario on the pool's shared cluster
+	// (reset instead of deleted at teardown); see Pool.Factory.
+	Pool *Pool
 }
 
 // Env is the kind environment of one run.
@@ -72,6 +75,7 @@ type Env struct {
 	binary  string
 	image   string
 	fuse    *storage.FuseServer
+	pooled  *poolCluster // the pool's cluster this run holds (Options.Pool)
 }
 
 func (e *Env) startFuse(ctx context.Context, name string) error {
@@ -120,8 +124,9 @@ func New(base Options) func(provider.Config) (provider.Env, error) {
 // Name implements provider.Env.
 func (e *Env) Name() string { return "kind" }
 
-// Provision creates (or reuses) the cluster and loads the pipeline image.
-func (e *Env) Provision(ctx context.Context) error {
+// backendSupported says whether this environment can run the scenario's
+// storage backend here (an *support.Unsupported error when not).
+func (e *Env) backendSupported() error {
 	switch e.s.Storage.Backend {
 	case scenario.BackendHostPath, scenario.BackendFuse:
 	case scenario.BackendNFS:
@@ -132,6 +137,17 @@ func (e *Env) Provision(ctx context.Context) error {
 	}
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		return fmt.Errorf("docker is not running (run `make lab`, which starts dockerd): %w", err)
+	}
+	return nil
+}
+
+// Provision creates (or reuses) the cluster and loads the pipeline image.
+func (e *Env) Provision(ctx context.Context) error {
+	if err := e.backendSupported(); err != nil {
+		return err
+	}
+	if e.o.Pool != nil {
+		return e.provisionShared(ctx)
 	}
 	// A reused cluster keeps the scenario's name; otherwise each run gets its
 	// own, so runs in parallel (two test packages) never share a cluster.
@@ -156,16 +172,8 @@ func (e *Env) Provision(ctx context.Context) error {
 	if err := os.MkdirAll(e.volume, 0o777); err != nil {
 		return fmt.Errorf("volume dir: %w", err)
 	}
-	t := e.s.Cluster.Timings
-	timings := kindcluster.Timings{NodeMonitorGracePeriod: t.NodeMonitorGracePeriod.D()}
-	if t.NotReadyTolerationSeconds != nil {
-		timings.NotReadyToleration = time.Duration(*t.NotReadyTolerationSeconds) * time.Second
-	}
-	if t.UnreachableTolerationSeconds != nil {
-		timings.UnreachableToleration = time.Duration(*t.UnreachableTolerationSeconds) * time.Second
-	}
 	c, err := kindcluster.New(kindcluster.Options{
-		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, Timings: timings,
+		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, Timings: timingsOf(e.s),
 		Reuse: e.s.Cluster.Kind.Reuse, KeepOnDispose: e.s.Cluster.Kind.Reuse,
 		KubeconfigPath: filepath.Join(e.runDir, "kubeconfig"), LogsDir: filepath.Join(e.runDir, "kind-logs"), Logf: e.o.Logf,
 	})
@@ -225,6 +233,7 @@ func (e *Env) waitNodes(ctx context.Context) error {
 					ready++
 				}
 			}
+			sortWorkers(e.workers)
 		}
 		if ready == want && err == nil {
 			return nil
@@ -408,8 +417,12 @@ func (e *Env) podLogs(ctx context.Context, dir string) int {
 	return n
 }
 
-// Teardown deletes the namespace and the PV, and the cluster unless reused.
+// Teardown deletes the namespace and the PV, and the cluster unless reused;
+// a pool's cluster is reset for the next scenario instead.
 func (e *Env) Teardown(ctx context.Context) error {
+	if e.pooled != nil {
+		return e.teardownShared(ctx)
+	}
 	var errs []error
 	if e.cs != nil {
 		pol := metav1.DeletePropagationForeground

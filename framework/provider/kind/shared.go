@@ -1,0 +1,93 @@
+package kind
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/proc"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/storage"
+)
+
+// provisionShared runs the scenario on the pool's cluster: the volume is a
+// directory of the cluster's shared dir (hostpath) or a fuse server mounted
+// below it for this run only (fuse).
+func (e *Env) provisionShared(ctx context.Context) error {
+	// Build the image before taking the cluster: a build error costs nothing.
+	bin, err := proc.BuildBinary(ctx, filepath.Join(lab.CacheDir(), "bin"))
+	if err != nil {
+		return fmt.Errorf("build the pipeline: %w", err)
+	}
+	e.binary = bin
+	if e.image, err = pipelineImage(ctx, bin); err != nil {
+		return err
+	}
+	pc, err := e.o.Pool.acquire(ctx, e.s, e.o.Logf)
+	if err != nil {
+		return err
+	}
+	e.pooled = pc
+	e.shared = pc.dir
+	e.cs, e.cpNode, e.workers = pc.cs, pc.cp, slices.Clone(pc.workers)
+	switch e.s.Storage.Backend {
+	case scenario.BackendFuse:
+		mnt := filepath.Join(pc.dir, sharedFuse, e.runID)
+		if err := e.startFuseAt(ctx, filepath.Join(lab.CacheDir(), "kind-fuse", pc.name, e.runID), mnt); err != nil {
+			return err
+		}
+		e.volume = filepath.Join(mnt, sharedRuns, e.runID)
+	default:
+		e.volume = filepath.Join(pc.dir, sharedRuns, e.runID)
+	}
+	if err := os.MkdirAll(e.volume, 0o777); err != nil {
+		return fmt.Errorf("volume dir: %w", err)
+	}
+	if b, err := os.ReadFile(pc.kubeconfig); err == nil {
+		// For kubectl while the run is going; the pool's own copy is removed with it.
+		_ = os.WriteFile(filepath.Join(e.runDir, "kubeconfig"), b, 0o600)
+	}
+	return e.o.Pool.loadImage(ctx, pc, e.image)
+}
+
+// startFuseAt starts this run's fuse server, keeping its state (and the
+// data it serves) in dir and mounting it on mnt, below the shared dir.
+func (e *Env) startFuseAt(ctx context.Context, dir, mnt string) error {
+	bin, err := storage.BuildFuse(ctx, filepath.Join(lab.CacheDir(), "bin"))
+	if err != nil {
+		return fmt.Errorf("build the fuse server: %w", err)
+	}
+	srv, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: dir, Mounts: map[string]string{"": mnt}, Shared: true})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("start the fuse server: %w", err)
+	}
+	e.fuse = srv
+	return nil
+}
+
+// teardownShared hands the cluster back to the pool, which resets it; the
+// run's own storage server is stopped once its pods are gone.
+func (e *Env) teardownShared(ctx context.Context) error {
+	pc := e.pooled
+	e.pooled = nil
+	var run []ResetStep
+	if srv := e.fuse; srv != nil {
+		dir := filepath.Join(lab.CacheDir(), "kind-fuse", pc.name, e.runID)
+		run = append(run, funcStep{name: "fuse-server", reset: func(ctx context.Context) error {
+			return errors.Join(srv.Stop(ctx), os.RemoveAll(dir))
+		}, left: func() []string {
+			if _, err := os.Stat(dir); err == nil {
+				return []string{"fuse server state " + dir + " is still there"}
+			}
+			return nil
+		}})
+	}
+	return e.o.Pool.release(ctx, pc, run...)
+}
