@@ -57,6 +57,11 @@ func Gate(s *scenario.Scenario) string {
 func Run(ctx context.Context, s *scenario.Scenario) Verdict {
 	all.Register()
 	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: ReportDir()})
+	return judge(s, out, err)
+}
+
+// judge turns a finished run into what a suite does with it.
+func judge(s *scenario.Scenario, out *runner.Outcome, err error) Verdict {
 	v := Verdict{Outcome: out}
 	switch {
 	case out == nil:

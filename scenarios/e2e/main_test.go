@@ -3,12 +3,19 @@
 //
 //	go test ./scenarios/e2e -args --labels provider=local
 //	go test ./scenarios/e2e -args --feature engine-killed-mid-run
+//
+// RWXCHAOS_LAB=all runs the nightly set: every kind scenario, one after
+// another on one shared kind cluster (reset between scenarios), and writes
+// an index page over all the reports (reports/index.html and index.md; the
+// markdown is appended to $GITHUB_STEP_SUMMARY when set).
 package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/rwxchaos/rwxchaos/scenarios"
 	"sigs.k8s.io/e2e-framework/pkg/env"
@@ -16,7 +23,10 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 )
 
-var testenv env.Environment
+var (
+	testenv env.Environment
+	suite   *scenarios.Suite
+)
 
 func TestMain(m *testing.M) {
 	var err error
@@ -24,7 +34,21 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	os.Exit(testenv.Run(m))
+	suite = scenarios.NewSuite("rwxchaos scenario library", "index", os.Stderr)
+	code := testenv.Run(m)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	index, err := suite.Close(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "suite: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	if index != "" {
+		fmt.Fprintf(os.Stderr, "suite index: %s\n", index)
+	}
+	os.Exit(code)
 }
 
 func TestLibrary(t *testing.T) {
@@ -40,9 +64,10 @@ func TestLibrary(t *testing.T) {
 		}
 		feats = append(feats, b.Assess("holds its expectations", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			if why := scenarios.Gate(s); why != "" {
+				suite.Skip(s, why)
 				t.Skip(why)
 			}
-			v := scenarios.Run(ctx, s)
+			v := suite.Run(ctx, s)
 			if v.Skip != "" {
 				t.Skip(v.Skip)
 			}

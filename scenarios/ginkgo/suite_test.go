@@ -24,6 +24,18 @@ func TestScenarios(t *testing.T) {
 	RunSpecs(t, "rwxchaos scenario library")
 }
 
+// One suite for the whole ginkgo run: kind scenarios share one cluster, and
+// the index page over every report is written at the end.
+var suite *scenarios.Suite
+
+var _ = BeforeSuite(func() { suite = scenarios.NewSuite("rwxchaos scenario library (ginkgo)", "index-ginkgo", GinkgoWriter) })
+
+var _ = AfterSuite(func(ctx context.Context) {
+	index, err := suite.Close(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	GinkgoWriter.Printf("suite index: %s\n", index)
+}, NodeTimeout(5*60*1e9))
+
 var _ = Describe("scenario library", func() {
 	for _, name := range scenarios.Names() {
 		s, err := scenarios.Load(name)
@@ -41,9 +53,10 @@ var _ = Describe("scenario library", func() {
 				Skip("not a smoke scenario: pass --ginkgo.label-filter or RWXCHAOS_GINKGO_ALL=1")
 			}
 			if why := scenarios.Gate(s); why != "" {
+				suite.Skip(s, why)
 				Skip(why)
 			}
-			v := scenarios.Run(ctx, s)
+			v := suite.Run(ctx, s)
 			if v.Skip != "" {
 				Skip(v.Skip)
 			}
