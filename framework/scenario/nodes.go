@@ -1,9 +1,11 @@
 package scenario
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Scenario files address kind nodes by role and index — control-plane,
@@ -103,4 +105,27 @@ func (v *validator) nodeRef(p, ref string, keywords []string) {
 		return
 	}
 	v.errf(p, "%q is not a node of the kind cluster%s; valid: %s", clip(ref), suggest(ref, nodes), valid)
+}
+
+// nodesDownPastEviction: every Kubernetes scenario expects the pods of a
+// failed node to be rescheduled (expect.rescheduledWithin has a default),
+// so a node fault must last past the eviction floor; shorter, the node is
+// back before Kubernetes moves anything, its pods restart where they were
+// and the run fails "never rescheduled" — as two-nodes-killed (killed and
+// restarted at once) and rolling-worker-restart (45 s down under a 50 s
+// floor) did.
+func (v *validator) nodesDownPastEviction(floor time.Duration) {
+	for i, f := range v.s.Faults {
+		switch f.Action {
+		case ActionNodeKill, ActionNodeStop, ActionNodePause:
+		default:
+			continue
+		}
+		if f.Duration.D() > floor {
+			continue
+		}
+		p := fmt.Sprintf("faults[%d].duration", i)
+		v.errf(p, "%s keeps the node down %s, but Kubernetes only evicts its pods after nodeMonitorGracePeriod + unreachableTolerationSeconds (%s): the node is back first, its pods restart where they were and expect.rescheduledWithin (which has a default) cannot be met; keep it down longer than %s, allowing time for the replacements too, or shorten cluster.timings",
+			f.Action, f.Duration, floor, floor)
+	}
 }

@@ -877,6 +877,7 @@ func (v *validator) expect() {
 			if x.RescheduledWithin.D() <= floor {
 				v.errf("expect.rescheduledWithin", "%s cannot be met: Kubernetes only evicts pods from a failed node after nodeMonitorGracePeriod + unreachableTolerationSeconds (%s); allow more, or shorten cluster.timings", x.RescheduledWithin, floor)
 			}
+			v.nodesDownPastEviction(floor)
 		}
 	}
 	tr := &s.Workload.Traffic
