@@ -1,0 +1,22 @@
+package benchrun
+
+import (
+	"testing"
+
+	"github.com/rwxchaos/rwxchaos/framework/report"
+)
+
+// A small generated run re-checks offline to a pass with every upload ok.
+func TestSmallRunRechecks(t *testing.T) {
+	dir, err := Ensure(t.TempDir(), 2500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := report.RecheckSaved(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != report.VerdictPass || r.Check.Classes["ok"] != 2500 {
+		t.Errorf("verdict %s (%s), classes %v", r.Verdict, r.Reason, r.Check.Classes)
+	}
+}
