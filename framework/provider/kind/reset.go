@@ -449,6 +449,10 @@ func (stepNamespaces) Name() string { return "namespaces" }
 
 var runSelector = metav1.ListOptions{LabelSelector: k8s.LabelRun}
 
+// podGrace is how long a finished run's pods get to stop: the evidence is
+// collected, and the pipeline stops on SIGTERM at once.
+const podGrace = int64(1)
+
 func (stepNamespaces) Reset(ctx context.Context, c *SharedCluster) error {
 	nss, err := c.cs.CoreV1().Namespaces().List(ctx, runSelector)
 	if err != nil {
@@ -457,8 +461,8 @@ func (stepNamespaces) Reset(ctx context.Context, c *SharedCluster) error {
 	var errs []error
 	bg := metav1.DeletePropagationBackground
 	for _, ns := range nss.Items {
-		if ns.DeletionTimestamp != nil {
-			continue
+		if ns.DeletionTimestamp == nil {
+			errs = append(errs, stopPods(ctx, c.cs, ns.Name))
 		}
 		if err := c.cs.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, err)
@@ -483,6 +487,31 @@ func (stepNamespaces) Reset(ctx context.Context, c *SharedCluster) error {
 		l, err := stepNamespaces{}.Leftovers(ctx, c)
 		return strings.Join(l, "; "), err
 	})
+}
+
+// stopPods deletes a run's workload controllers (orphaning their pods, so
+// that nothing replaces them) and then its pods with a short grace period.
+// Deleting the namespace alone takes 10-20 s: the namespace controller
+// waits out the pods' full grace period before it looks again.
+func stopPods(ctx context.Context, cs kubernetes.Interface, ns string) error {
+	orphan := metav1.DeletePropagationOrphan
+	del := metav1.DeleteOptions{PropagationPolicy: &orphan}
+	all := metav1.ListOptions{}
+	errs := []error{
+		cs.BatchV1().CronJobs(ns).DeleteCollection(ctx, del, all),
+		cs.AppsV1().Deployments(ns).DeleteCollection(ctx, del, all),
+		cs.AppsV1().ReplicaSets(ns).DeleteCollection(ctx, del, all),
+		cs.BatchV1().Jobs(ns).DeleteCollection(ctx, del, all),
+	}
+	grace := podGrace
+	errs = append(errs, cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, all))
+	var out []error
+	for _, err := range errs {
+		if err != nil && !apierrors.IsNotFound(err) {
+			out = append(out, fmt.Errorf("stop the pods of %s: %w", ns, err))
+		}
+	}
+	return errors.Join(out...)
 }
 
 func (stepNamespaces) Leftovers(ctx context.Context, c *SharedCluster) ([]string, error) {
