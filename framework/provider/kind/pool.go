@@ -78,7 +78,10 @@ type poolCluster struct {
 	images  map[string]bool
 	last    string // the scenario that ran on it last
 	dirty   string // why it must not run another scenario
-	fresh   bool   // delete after the run
+	// failed: a scenario already failed for dirty (the next one gets a new cluster).
+	failed bool
+	left   []string // dirty's leftovers
+	fresh  bool     // delete after the run
 }
 
 // clusterShape is what a cluster is created with and a scenario depends on.
@@ -162,7 +165,7 @@ type LeftoverError struct {
 }
 
 func (e *LeftoverError) Error() string {
-	return fmt.Sprintf("shared kind cluster %s is not as new after scenario %s: %s — the reset step named first did not undo it; fix that step (the cluster is recreated for the next scenario)",
+	return fmt.Sprintf("shared kind cluster %s is not as new after scenario %s: %s — the reset step named before each did not undo it; fix that step (the next scenario gets a new cluster)",
 		e.Cluster, e.After, strings.Join(e.Leftovers, "; "))
 }
 
@@ -182,6 +185,13 @@ func (p *Pool) acquireLocked(ctx context.Context, s *scenario.Scenario, logf fun
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	shape := shapeOf(s)
+	if c := p.cur; c != nil && c.dirty != "" && !c.failed {
+		// The reset after the previous scenario left something: this
+		// scenario fails for it (a reset that misses things must be seen),
+		// the next one gets a new cluster.
+		c.failed = true
+		return nil, &LeftoverError{Cluster: c.name, After: c.last, Leftovers: c.left}
+	}
 	if c := p.cur; c != nil {
 		why := ""
 		switch {
@@ -215,7 +225,7 @@ func (p *Pool) acquireLocked(ctx context.Context, s *scenario.Scenario, logf fun
 		p.stats.CheckTime += time.Since(start)
 		if len(left) > 0 {
 			c := p.cur
-			c.dirty = "the reset after " + c.last + " left: " + strings.Join(left, "; ")
+			c.dirty, c.left, c.failed = "the reset after "+c.last+" left: "+strings.Join(left, "; "), left, true
 			return nil, &LeftoverError{Cluster: c.name, After: c.last, Leftovers: left}
 		}
 		logf("kind pool: reusing cluster %s (checked clean after %s in %s)", p.cur.name, p.cur.last, time.Since(start).Round(time.Millisecond))
@@ -242,7 +252,17 @@ func (p *Pool) release(ctx context.Context, pc *poolCluster, run ...ResetStep) e
 	rctx, cancel := context.WithTimeout(ctx, p.o.ResetTimeout)
 	defer cancel()
 	start := time.Now()
-	timings, left := reset(rctx, &pc.SharedCluster, resetSteps(run, p.o.Steps))
+	steps := resetSteps(run, p.o.Steps)
+	timings, left := reset(rctx, &pc.SharedCluster, steps)
+	if len(left) > 0 {
+		// Once more: a step may have been undone by a later one's wait (a
+		// node that flapped NotReady while namespaces were deleted). What
+		// is left after a second pass is a leftover.
+		p.o.Logf("kind pool: reset of %s left %s; resetting once more", pc.name, strings.Join(left, "; "))
+		var again []StepTiming
+		again, left = reset(rctx, &pc.SharedCluster, steps)
+		timings = append(timings, again...)
+	}
 	took := time.Since(start)
 	p.stats.Resets++
 	p.stats.ResetTime += took
@@ -253,7 +273,7 @@ func (p *Pool) release(ctx context.Context, pc *poolCluster, run ...ResetStep) e
 	}
 	p.o.Logf("kind pool: reset of %s after %s in %s (%s)", pc.name, pc.last, took.Round(10*time.Millisecond), strings.Join(parts, ", "))
 	if len(left) > 0 {
-		pc.dirty = "the reset after " + pc.last + " left: " + strings.Join(left, "; ")
+		pc.dirty, pc.left = "the reset after "+pc.last+" left: "+strings.Join(left, "; "), left
 		return fmt.Errorf("kind pool: reset of %s left %s", pc.name, strings.Join(left, "; "))
 	}
 	return nil

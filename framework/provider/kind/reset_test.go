@@ -2,6 +2,7 @@ package kind
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
 
 // fakeDocker plays the node containers of a cluster for the reset steps.
@@ -192,5 +194,34 @@ func TestResetReportsWhatItCannotFix(t *testing.T) {
 func TestUnescapeMount(t *testing.T) {
 	if got := unescapeMount(`/a\040b/c\011d\134`); got != "/a b/c\td\\" {
 		t.Errorf("unescapeMount = %q", got)
+	}
+}
+
+// The check before a scenario fails that scenario when the reset after the
+// previous one left something, naming it; it never quietly starts over.
+func TestAcquireFailsAfterAnIncompleteReset(t *testing.T) {
+	s := &scenario.Scenario{Metadata: scenario.Metadata{Name: "next"}, Cluster: scenario.ClusterSpec{Provider: scenario.ProviderKind, Kind: scenario.KindCluster{Workers: 2}}}
+	ctx := context.Background()
+	for _, dirty := range []bool{false, true} {
+		c, _ := dirtyCluster(t)
+		pool := NewPool(PoolOptions{})
+		pool.cur = &poolCluster{SharedCluster: *c, shape: shapeOf(s), last: "previous"}
+		if dirty {
+			// The reset itself saw the leftovers.
+			pool.cur.dirty, pool.cur.left = "the reset after previous left: x", []string{"namespaces: namespace rwxchaos-old-run exists"}
+		}
+		_, err := pool.acquire(ctx, s, t.Logf)
+		var le *LeftoverError
+		if !errors.As(err, &le) || le.After != "previous" || !strings.Contains(err.Error(), "namespace rwxchaos-old-run exists") {
+			t.Fatalf("dirty=%v: acquire = %v, want a LeftoverError naming the namespace", dirty, err)
+		}
+		if !pool.cur.failed || pool.cur.dirty == "" {
+			t.Errorf("dirty=%v: the cluster is not marked for replacement: %+v", dirty, pool.cur)
+		}
+		// The pool is not left busy by a failed acquire.
+		if !pool.busy.TryLock() {
+			t.Fatal("acquire failed but kept the pool busy")
+		}
+		pool.busy.Unlock()
 	}
 }
