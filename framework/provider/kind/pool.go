@@ -342,7 +342,7 @@ func (p *Pool) create(ctx context.Context, shape clusterShape, logf func(string,
 		return nil, err
 	}
 	pc := &poolCluster{shape: shape, cluster: c, images: map[string]bool{}}
-	pc.name, pc.dir, pc.kubeconfig, pc.docker = c.Name(), dir, kubeconfig, docker
+	pc.name, pc.dir, pc.kubeconfig, pc.docker, pc.log = c.Name(), dir, kubeconfig, docker, p.o.Logf
 	fail := func(err error) (*poolCluster, error) {
 		_ = p.dispose(context.WithoutCancel(ctx), pc)
 		return nil, err

@@ -81,6 +81,14 @@ type SharedCluster struct {
 	baseline map[string][]corev1.Taint
 	// docker runs the docker CLI (faked in tests).
 	docker func(ctx context.Context, args ...string) (string, error)
+	// log receives progress lines (nil: none).
+	log func(string, ...any)
+}
+
+func (c *SharedCluster) logf(format string, args ...any) {
+	if c.log != nil {
+		c.log(format, args...)
+	}
 }
 
 // Name is the kind cluster name.
@@ -483,10 +491,32 @@ func (stepNamespaces) Reset(ctx context.Context, c *SharedCluster) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return pollUntil(ctx, "the runs' namespaces and volumes deleted", func(ctx context.Context) (string, error) {
+	start, podsGone := time.Now(), time.Duration(0)
+	err = pollUntil(ctx, "the runs' namespaces and volumes deleted", func(ctx context.Context) (string, error) {
+		if podsGone == 0 {
+			if n, err := runPods(ctx, c.cs, nss.Items); err == nil && n == 0 {
+				podsGone = time.Since(start)
+			}
+		}
 		l, err := stepNamespaces{}.Leftovers(ctx, c)
 		return strings.Join(l, "; "), err
 	})
+	if len(nss.Items) > 0 {
+		c.logf("kind pool: namespaces deleted in %s (their pods gone after %s)", time.Since(start).Round(10*time.Millisecond), podsGone.Round(10*time.Millisecond))
+	}
+	return err
+}
+
+func runPods(ctx context.Context, cs kubernetes.Interface, nss []corev1.Namespace) (int, error) {
+	n := 0
+	for _, ns := range nss {
+		pods, err := cs.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return 0, err
+		}
+		n += len(pods.Items)
+	}
+	return n, nil
 }
 
 // stopPods deletes a run's workload controllers (orphaning their pods, so
