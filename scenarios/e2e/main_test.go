@@ -7,11 +7,15 @@
 // RWXCHAOS_LAB=all runs the nightly set: every kind scenario, one after
 // another on one shared kind cluster (reset between scenarios), and writes
 // an index page over all the reports (reports/index.html and index.md; the
-// markdown is appended to $GITHUB_STEP_SUMMARY when set).
+// markdown is appended to $GITHUB_STEP_SUMMARY when set). It takes about 18
+// minutes, more than go test's default timeout:
+//
+//	RWXCHAOS_LAB=all go test -timeout 30m ./scenarios/e2e
 package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -33,6 +37,10 @@ func TestMain(m *testing.M) {
 	testenv, err = env.NewFromFlags()
 	if err != nil {
 		panic(err)
+	}
+	if why := timeoutTooShort(); why != "" {
+		fmt.Fprintln(os.Stderr, why)
+		os.Exit(2)
 	}
 	suite = scenarios.NewSuite("rwxchaos scenario library", "index", os.Stderr)
 	code := testenv.Run(m)
@@ -79,4 +87,24 @@ func TestLibrary(t *testing.T) {
 		}).Feature())
 	}
 	testenv.Test(t, feats...)
+}
+
+// NightlyTimeout is what the nightly set needs: about 18 minutes on 2 cores.
+const NightlyTimeout = 30 * time.Minute
+
+// timeoutTooShort refuses to start the nightly set under go test's default
+// 10-minute timeout: it would be killed halfway, leaving its cluster behind.
+func timeoutTooShort() string {
+	if os.Getenv("RWXCHAOS_LAB") != "all" {
+		return ""
+	}
+	f := flag.Lookup("test.timeout")
+	if f == nil {
+		return ""
+	}
+	d, err := time.ParseDuration(f.Value.String())
+	if err != nil || d == 0 || d >= NightlyTimeout {
+		return ""
+	}
+	return fmt.Sprintf("RWXCHAOS_LAB=all runs the nightly set (about 18 minutes on 2 cores) but the test timeout is %s: run `RWXCHAOS_LAB=all go test -timeout %s ./scenarios/e2e`", d, NightlyTimeout)
 }

@@ -502,7 +502,7 @@ func (stepNamespaces) Reset(ctx context.Context, c *SharedCluster) error {
 		return strings.Join(l, "; "), err
 	})
 	if len(nss.Items) > 0 {
-		c.logf("kind pool: namespaces deleted in %s (their pods gone after %s)", time.Since(start).Round(10*time.Millisecond), podsGone.Round(10*time.Millisecond))
+		c.logf("kind pool: runs' pods and volumes gone in %s (pods after %s)", time.Since(start).Round(10*time.Millisecond), podsGone.Round(10*time.Millisecond))
 	}
 	return err
 }
@@ -520,9 +520,10 @@ func runPods(ctx context.Context, cs kubernetes.Interface, nss []corev1.Namespac
 }
 
 // stopPods deletes a run's workload controllers (orphaning their pods, so
-// that nothing replaces them) and then its pods with a short grace period.
-// Deleting the namespace alone takes 10-20 s: the namespace controller
-// waits out the pods' full grace period before it looks again.
+// that nothing replaces them), then its pods with a short grace period and
+// its volume claim. Deleting the namespace alone takes 10-20 s: the
+// namespace controller looks at it 5 s after the deletion and then waits
+// out the pods' declared grace period before it looks again.
 func stopPods(ctx context.Context, cs kubernetes.Interface, ns string) error {
 	orphan := metav1.DeletePropagationOrphan
 	del := metav1.DeleteOptions{PropagationPolicy: &orphan}
@@ -534,7 +535,11 @@ func stopPods(ctx context.Context, cs kubernetes.Interface, ns string) error {
 		cs.BatchV1().Jobs(ns).DeleteCollection(ctx, del, all),
 	}
 	grace := podGrace
-	errs = append(errs, cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, all))
+	errs = append(errs, cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, all),
+		// The claim goes once no pod uses it, and with it the volume's
+		// protection: the PV can then be deleted without waiting for the
+		// namespace controller.
+		cs.CoreV1().PersistentVolumeClaims(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, all))
 	var out []error
 	for _, err := range errs {
 		if err != nil && !apierrors.IsNotFound(err) {
@@ -544,6 +549,12 @@ func stopPods(ctx context.Context, cs kubernetes.Interface, ns string) error {
 	return errors.Join(out...)
 }
 
+// MaxNamespaceTermination is how long a run's namespace may stay
+// Terminating once its pods and volume are gone: Kubernetes' namespace
+// controller only looks at a deleted namespace after 5 s and takes a few
+// more to finish, which the next scenario need not wait for.
+const MaxNamespaceTermination = 2 * time.Minute
+
 func (stepNamespaces) Leftovers(ctx context.Context, c *SharedCluster) ([]string, error) {
 	var out []string
 	nss, err := c.cs.CoreV1().Namespaces().List(ctx, runSelector)
@@ -551,11 +562,26 @@ func (stepNamespaces) Leftovers(ctx context.Context, c *SharedCluster) ([]string
 		return nil, err
 	}
 	for _, ns := range nss.Items {
-		what := "namespace " + ns.Name + " exists"
-		if ns.DeletionTimestamp != nil {
-			what = "namespace " + ns.Name + " is still terminating" + stuckPods(ctx, c.cs, ns.Name)
+		if ns.DeletionTimestamp == nil {
+			out = append(out, "namespace "+ns.Name+" exists")
+			continue
 		}
-		out = append(out, what)
+		pods, err := c.cs.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		pvcs, err := c.cs.CoreV1().PersistentVolumeClaims(ns.Name).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case len(pods.Items) > 0:
+			out = append(out, "namespace "+ns.Name+" is terminating with pods left"+stuckPods(ctx, c.cs, ns.Name))
+		case len(pvcs.Items) > 0:
+			out = append(out, fmt.Sprintf("namespace %s is terminating with %d volume claims left", ns.Name, len(pvcs.Items)))
+		case time.Since(ns.DeletionTimestamp.Time) > MaxNamespaceTermination:
+			out = append(out, fmt.Sprintf("namespace %s has been terminating for %s", ns.Name, time.Since(ns.DeletionTimestamp.Time).Round(time.Second)))
+		}
 	}
 	pvs, err := c.cs.CoreV1().PersistentVolumes().List(ctx, runSelector)
 	if err != nil {
