@@ -21,9 +21,16 @@
 // Usage, as root (it mounts with mount(2) directly; there is no fusermount):
 //
 //	rwxchaos-fuse --backing DIR --mount DIR [--name N] [--ready FILE] [--shared]
+//	              [--trigger SOCKET]
 //
 // With --ready FILE, once the mount serves it writes FILE with a JSON record
 // {pid, name, mount, backing, started} and removes it again on a clean exit.
+//
+// With --trigger SOCKET it dials the runner's trigger controller (package
+// framework/trigger) and holds the close-write, rename, unlink, fsync, lock
+// and unlock calls its rules name until the runner releases them: faults
+// aimed at what the application does on the volume. Without a controller
+// (not there yet, or gone) every call is served at once.
 package main
 
 import (
@@ -41,6 +48,8 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
 // Ready is the record written to --ready once the mount serves.
@@ -70,6 +79,7 @@ func run(args []string) error {
 	shared := fl.Bool("shared", false, "make the mount shared (mount --make-shared), so bind mounts with HostToContainer propagation see it")
 	cache := fl.Duration("cache", 0, "kernel entry/attribute cache timeout; keep 0 when several servers share one backing directory")
 	debug := fl.Bool("debug", false, "log every FUSE request")
+	trig := fl.String("trigger", "", "unix socket of the runner's trigger controller: hold the calls its rules name until released")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -98,7 +108,15 @@ func run(args []string) error {
 		return fmt.Errorf("mountpoint %s: %w: create it first", m, err)
 	}
 
-	root, err := newRoot(b)
+	var hook *trigger.Hook
+	if *trig != "" {
+		if hook, err = trigger.NewHook(trigger.HookConfig{Socket: *trig, Server: *name, Logf: log.Printf}); err != nil {
+			return err
+		}
+		// After the unmount: held calls are released, nothing waits on us.
+		defer hook.Close()
+	}
+	root, err := newRoot(b, hook)
 	if err != nil {
 		return fmt.Errorf("loopback of %s: %w", b, err)
 	}
@@ -185,37 +203,96 @@ func unmount(srv *fuse.Server, m string) error {
 // open files, and the kernel's reference to the first opener's backing file
 // keeps that opener's flock alive after it closed the file (a second flock
 // then waits forever). Every call must go through this process.
-func newRoot(backing string) (fs.InodeEmbedder, error) {
+//
+// hook (nil: none) sees the calls a trigger rule can name.
+func newRoot(backing string, hook *trigger.Hook) (fs.InodeEmbedder, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(backing, &st); err != nil {
 		return nil, err
 	}
 	r := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
 	r.NewNode = func(rd *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
-		return &node{LoopbackNode: fs.LoopbackNode{RootData: rd}}
+		return &node{LoopbackNode: fs.LoopbackNode{RootData: rd}, hook: hook}
 	}
 	r.RootNode = r.NewNode(r, nil, "", &st)
 	return r.RootNode, nil
 }
 
-// node is a loopback node whose open files hide PassthroughFd.
+// node is a loopback node whose open files hide PassthroughFd and whose
+// triggerable calls go through the hook.
 type node struct {
 	fs.LoopbackNode
+	hook *trigger.Hook
 }
 
 var (
-	_ fs.NodeOpener  = (*node)(nil)
-	_ fs.NodeCreater = (*node)(nil)
+	_ fs.NodeOpener         = (*node)(nil)
+	_ fs.NodeCreater        = (*node)(nil)
+	_ fs.NodeRenamer        = (*node)(nil)
+	_ fs.NodeUnlinker       = (*node)(nil)
+	_ fs.NodeOpendirHandler = (*node)(nil)
 )
+
+// tid is the calling thread as the kernel reports it (0 when unknown).
+func tid(ctx context.Context) uint32 {
+	if c, ok := fuse.FromContext(ctx); ok {
+		return c.Pid
+	}
+	return 0
+}
+
+// pathOf is the path of in relative to the served root.
+func pathOf(in *fs.Inode) string { return in.Path(in.Root()) }
+
+func (n *node) child(name string) string {
+	if p := pathOf(n.EmbeddedInode()); p != "" {
+		return p + "/" + name
+	}
+	return name
+}
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	fh, fl, errno := n.LoopbackNode.Open(ctx, flags)
-	return wrap(fh), fl, errno
+	return n.wrap(fh, flags), fl, errno
 }
 
 func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
 	in, fh, fl, errno := n.LoopbackNode.Create(ctx, name, flags, mode, out)
-	return in, wrap(fh), fl, errno
+	return in, wrapIn(fh, in, flags, n.hook), fl, errno
+}
+
+func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if !n.hook.Wants(trigger.OpRename) {
+		return n.LoopbackNode.Rename(ctx, name, newParent, newName, flags)
+	}
+	to := newName
+	if p := pathOf(newParent.EmbeddedInode()); p != "" {
+		to = p + "/" + newName
+	}
+	return n.hook.Do(trigger.OpRename, n.child(name), to, tid(ctx), func() syscall.Errno {
+		return n.LoopbackNode.Rename(ctx, name, newParent, newName, flags)
+	})
+}
+
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	if !n.hook.Wants(trigger.OpUnlink) {
+		return n.LoopbackNode.Unlink(ctx, name)
+	}
+	return n.hook.Do(trigger.OpUnlink, n.child(name), "", tid(ctx), func() syscall.Errno {
+		return n.LoopbackNode.Unlink(ctx, name)
+	})
+}
+
+func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	fh, fl, errno := n.LoopbackNode.OpendirHandle(ctx, flags)
+	if d, ok := fh.(loopbackDir); ok && n.hook != nil {
+		return &dir{loopbackDir: d, in: n.EmbeddedInode(), hook: n.hook}, fl, errno
+	}
+	return fh, fl, errno
+}
+
+func (n *node) wrap(fh fs.FileHandle, flags uint32) fs.FileHandle {
+	return wrapIn(fh, n.EmbeddedInode(), flags, n.hook)
 }
 
 // loopbackFile is every interface fs.LoopbackFile implements except
@@ -235,11 +312,87 @@ type loopbackFile interface {
 	fs.FileAllocater
 }
 
-type file struct{ loopbackFile }
+// file is an open file: the loopback's, with the triggerable calls
+// (close-write, fsync, lock, unlock) going through the hook. The path is
+// the inode's at the time of the call (it follows renames).
+type file struct {
+	loopbackFile
+	in       *fs.Inode
+	writable bool
+	hook     *trigger.Hook
+}
 
-func wrap(fh fs.FileHandle) fs.FileHandle {
+func wrapIn(fh fs.FileHandle, in *fs.Inode, flags uint32, hook *trigger.Hook) fs.FileHandle {
 	if lf, ok := fh.(loopbackFile); ok {
-		return &file{lf}
+		return &file{loopbackFile: lf, in: in, writable: flags&syscall.O_ACCMODE != syscall.O_RDONLY, hook: hook}
 	}
 	return fh
+}
+
+func (f *file) path() string {
+	if f.in == nil {
+		return ""
+	}
+	return pathOf(f.in)
+}
+
+// Flush is sent on every close(2) of a descriptor; for one opened for
+// writing it is the close-write the application waits for.
+func (f *file) Flush(ctx context.Context) syscall.Errno {
+	if !f.writable || !f.hook.Wants(trigger.OpCloseWrite) {
+		return f.loopbackFile.Flush(ctx)
+	}
+	return f.hook.Do(trigger.OpCloseWrite, f.path(), "", tid(ctx), func() syscall.Errno { return f.loopbackFile.Flush(ctx) })
+}
+
+func (f *file) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	if !f.hook.Wants(trigger.OpFsync) {
+		return f.loopbackFile.Fsync(ctx, flags)
+	}
+	return f.hook.Do(trigger.OpFsync, f.path(), "", tid(ctx), func() syscall.Errno { return f.loopbackFile.Fsync(ctx, flags) })
+}
+
+func lockOp(lk *fuse.FileLock) trigger.Op {
+	if lk.Typ == syscall.F_UNLCK {
+		return trigger.OpUnlock
+	}
+	return trigger.OpLock
+}
+
+func (f *file) Setlk(ctx context.Context, owner uint64, lk *fuse.FileLock, flags uint32) syscall.Errno {
+	if !f.hook.Wants(lockOp(lk)) {
+		return f.loopbackFile.Setlk(ctx, owner, lk, flags)
+	}
+	return f.hook.Do(lockOp(lk), f.path(), "", tid(ctx), func() syscall.Errno { return f.loopbackFile.Setlk(ctx, owner, lk, flags) })
+}
+
+func (f *file) Setlkw(ctx context.Context, owner uint64, lk *fuse.FileLock, flags uint32) syscall.Errno {
+	if !f.hook.Wants(lockOp(lk)) {
+		return f.loopbackFile.Setlkw(ctx, owner, lk, flags)
+	}
+	return f.hook.Do(lockOp(lk), f.path(), "", tid(ctx), func() syscall.Errno { return f.loopbackFile.Setlkw(ctx, owner, lk, flags) })
+}
+
+// loopbackDir is every interface the loopback's directory handle implements.
+type loopbackDir interface {
+	fs.DirStream
+	fs.FileReleasedirer
+	fs.FileSeekdirer
+	fs.FileFsyncdirer
+	fs.FileReaddirenter
+	fs.FileIoctler
+}
+
+// dir is an open directory whose fsync goes through the hook.
+type dir struct {
+	loopbackDir
+	in   *fs.Inode
+	hook *trigger.Hook
+}
+
+func (d *dir) Fsyncdir(ctx context.Context, flags uint32) syscall.Errno {
+	if !d.hook.Wants(trigger.OpFsync) {
+		return d.loopbackDir.Fsyncdir(ctx, flags)
+	}
+	return d.hook.Do(trigger.OpFsync, pathOf(d.in), "", tid(ctx), func() syscall.Errno { return d.loopbackDir.Fsyncdir(ctx, flags) })
 }

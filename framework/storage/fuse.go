@@ -37,6 +37,10 @@ type FuseConfig struct {
 	Shared bool
 	// ReadyTimeout bounds one server's start. Default 10 s.
 	ReadyTimeout time.Duration
+	// Trigger is the unix socket of the runner's trigger controller
+	// (framework/trigger); every server dials it and holds the calls its
+	// rules name. "" runs without triggers.
+	Trigger string
 }
 
 // FuseServer runs rwxchaos-fuse processes over one backing directory. See
@@ -250,6 +254,9 @@ func (s *FuseServer) startLocked(ctx context.Context, p *fuseProc) error {
 	args := []string{"--backing", s.cfg.Backing, "--mount", p.mount, "--name", p.name, "--ready", ready}
 	if s.cfg.Shared {
 		args = append(args, "--shared")
+	}
+	if s.cfg.Trigger != "" {
+		args = append(args, "--trigger", s.cfg.Trigger)
 	}
 	cmd := exec.Command(s.cfg.Binary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf

@@ -67,9 +67,17 @@ func TestMain(m *testing.M) {
 // happens to the test, nothing stays stopped or mounted.
 func startFuse(t *testing.T, clients ...string) *FuseServer {
 	t.Helper()
+	return startFuseWith(t, FuseConfig{Clients: clients})
+}
+
+// startFuseWith is startFuse with more of the configuration (Binary and Dir
+// are filled in).
+func startFuseWith(t *testing.T, cfg FuseConfig) *FuseServer {
+	t.Helper()
 	needFuse(t)
 	dir := t.TempDir()
-	s, err := NewFuse(FuseConfig{Binary: fuseBinary(t), Dir: dir, Clients: clients})
+	cfg.Binary, cfg.Dir = fuseBinary(t), dir
+	s, err := NewFuse(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

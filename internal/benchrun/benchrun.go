@@ -14,14 +14,15 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/rwxchaos/rwxchaos/framework/check"
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/verdict"
 )
 
 // Version changes whenever the generated run changes, so cached run
 // directories are regenerated.
-const Version = "1"
+const Version = "2"
 
 // PassSize is how many interchanges one engine pass moves.
 const PassSize = 1000
@@ -125,17 +126,25 @@ func Write(dir string, n int) error {
 	h.Events = evs
 	last := evs[len(evs)-1].End()
 	h.Snapshot.Taken = last + 500*ms
-	cfg := check.DefaultConfig()
-	cfg.LeaseTTL = 10 * time.Second
-	r := &report.Run{SchemaVersion: report.SchemaVersion, Scenario: "million",
+	spec, err := scenario.Parse("million.yaml", []byte(fmt.Sprintf(`apiVersion: rwxchaos.dev/v1alpha1
+kind: Scenario
+metadata: {name: million, description: A generated run of many uploads.}
+cluster: {provider: kind, kind: {workers: 3}}
+workload:
+  engine: {leaseTTL: 10s}
+  traffic: {count: %d, rate: 1000}
+run: {timeout: 2h, settle: 5m}
+`, n)))
+	if err != nil {
+		return fmt.Errorf("benchrun: scenario: %w", err)
+	}
+	r := &report.Run{Spec: spec, SchemaVersion: report.SchemaVersion, Scenario: "million",
 		Description: "A generated run of many uploads, to measure re-checking a saved run (rwxchaos report).",
 		RunID:       "20261130T020000Z-s42", Seed: 42, Provider: "kind", Backend: "hostpath", BackendNote: report.BackendNote("hostpath"),
 		Started: base - 60*int64(time.Second), Ended: h.Snapshot.Taken + int64(time.Second),
 		Phases: []report.Phase{{Name: report.PhaseTrafficFaults, Start: base, End: last}, {Name: report.PhaseSettle, Start: last, End: h.Snapshot.Taken}},
 		Nodes:  append([]string{"rwxchaos-control-plane"}, nodes...)}
-	r.Check = check.Run(check.FromHistory(h), cfg)
-	r.CheckConfig = &cfg
-	r.Decide()
+	verdict.Judge(r, spec, h)
 	if r.Verdict != report.VerdictPass {
 		return fmt.Errorf("benchrun: the generated run does not pass (%s %s): the generator is out of step with the checker", r.Verdict, r.Reason)
 	}

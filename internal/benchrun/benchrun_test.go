@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/verdict"
 )
 
 // A small generated run re-checks offline to a pass with every upload ok.
@@ -12,7 +13,14 @@ func TestSmallRunRechecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := report.RecheckSaved(dir)
+	sv, err := verdict.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sv.Incomplete != "" {
+		t.Errorf("the generated run directory is incomplete: %s", sv.Incomplete)
+	}
+	r, err := verdict.Recheck(sv, verdict.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,3 +126,27 @@ func firstDiff(a, b []byte) int {
 	}
 	return min(len(a), len(b))
 }
+
+// fsync of a directory succeeds, as on a kernel NFS mount: a rename made
+// durable by syncing its directory is the pattern the pipeline uses.
+func TestDirectoryFsyncSucceeds(t *testing.T) {
+	srv := startServer(t)
+	a := startMount(t, srv, "node-a")
+	if err := os.Mkdir(a.path("d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(a.path("d/tmp"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(a.path("d/tmp"), a.path("d/final")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := os.Open(a.path("d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		t.Fatalf("fsync of a directory on the NFS mount: %v (a kernel NFS mount answers success)", err)
+	}
+}

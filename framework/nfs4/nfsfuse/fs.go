@@ -14,6 +14,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/rwxchaos/rwxchaos/framework/nfs4"
+	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
 // Config configures a mount.
@@ -28,6 +29,10 @@ type Config struct {
 	Debug bool
 	// Logf receives notices. Default: discarded.
 	Logf func(string, ...any)
+	// Trigger, when set, holds the close-write, rename, unlink, fsync,
+	// lock and unlock calls the runner's trigger rules name
+	// (framework/trigger).
+	Trigger *trigger.Hook
 }
 
 // Mount is a mounted file system.
@@ -49,7 +54,7 @@ func New(cfg Config) (*Mount, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	fsys := &fileSystem{c: cfg.Client, logf: cfg.Logf}
+	fsys := &fileSystem{c: cfg.Client, logf: cfg.Logf, hook: cfg.Trigger}
 	root := &node{fsys: fsys, fh: cfg.Client.Root()}
 	zero := time.Duration(0)
 	opts := &fs.Options{
@@ -148,6 +153,7 @@ func (r *rawFS) owner(ctx context.Context) (reqOwner, bool) {
 }
 
 type fileSystem struct {
+	hook *trigger.Hook
 	c    *nfs4.Client
 	raw  *rawFS
 	logf func(string, ...any)
@@ -178,6 +184,7 @@ var (
 	_ fs.NodeGetlker    = (*node)(nil)
 	_ fs.NodeSetlker    = (*node)(nil)
 	_ fs.NodeSetlkwer   = (*node)(nil)
+	_ fs.NodeFsyncer    = (*node)(nil)
 )
 
 // cred is the caller's identity, sent as AUTH_SYS (without supplementary
@@ -324,7 +331,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	}
 	// No FOPEN_KEEP_CACHE: the kernel drops this file's cached pages at
 	// every open (close-to-open consistency).
-	return &handle{n: n, f: f}, 0, 0
+	return &handle{n: n, f: f, writable: flags&syscall.O_ACCMODE != syscall.O_RDONLY}, 0, 0
 }
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
@@ -341,7 +348,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, errno(err)
 	}
 	child := n.newChild(ctx, fh, a, out)
-	return child, &handle{n: child.Operations().(*node), f: f}, 0, 0
+	return child, &handle{n: child.Operations().(*node), f: f, writable: flags&syscall.O_ACCMODE != syscall.O_RDONLY}, 0, 0
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -393,6 +400,13 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 }
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	if h := n.fsys.hook; h.Wants(trigger.OpUnlink) {
+		return h.Do(trigger.OpUnlink, n.child(name), "", callerTid(ctx), func() syscall.Errno { return n.unlink(ctx, name) })
+	}
+	return n.unlink(ctx, name)
+}
+
+func (n *node) unlink(ctx context.Context, name string) syscall.Errno {
 	cr := cred(ctx)
 	ctx, done := killable(ctx)
 	defer done()
@@ -407,6 +421,17 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 }
 
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if h := n.fsys.hook; h.Wants(trigger.OpRename) {
+		to := newName
+		if p := newParent.EmbeddedInode().Path(n.Root()); p != "" {
+			to = p + "/" + newName
+		}
+		return h.Do(trigger.OpRename, n.child(name), to, callerTid(ctx), func() syscall.Errno { return n.rename(ctx, name, newParent, newName, flags) })
+	}
+	return n.rename(ctx, name, newParent, newName, flags)
+}
+
+func (n *node) rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	cr := cred(ctx)
 	ctx, done := killable(ctx)
 	defer done()
@@ -508,6 +533,17 @@ func (n *node) Setlkw(ctx context.Context, f fs.FileHandle, owner uint64, lk *fu
 // process). Like Linux's NFS client, flock locks are whole-file NFSv4
 // locks, so flock and POSIX locks conflict with each other over NFS.
 func (n *node) setlk(ctx context.Context, f fs.FileHandle, owner uint64, lk *fuse.FileLock, wait bool) syscall.Errno {
+	op := trigger.OpLock
+	if lk.Typ == syscall.F_UNLCK {
+		op = trigger.OpUnlock
+	}
+	if hk := n.fsys.hook; hk.Wants(op) {
+		return hk.Do(op, n.Path(n.Root()), "", callerTid(ctx), func() syscall.Errno { return n.setlk1(ctx, f, owner, lk, wait) })
+	}
+	return n.setlk1(ctx, f, owner, lk, wait)
+}
+
+func (n *node) setlk1(ctx context.Context, f fs.FileHandle, owner uint64, lk *fuse.FileLock, wait bool) syscall.Errno {
 	h, ok := f.(*handle)
 	if !ok {
 		return syscall.EBADF
@@ -527,8 +563,9 @@ func (n *node) setlk(ctx context.Context, f fs.FileHandle, owner uint64, lk *fus
 
 // handle is an open file.
 type handle struct {
-	n *node
-	f *nfs4.File
+	n        *node
+	f        *nfs4.File
+	writable bool // opened for writing: its close is a close-write
 }
 
 var (
@@ -564,6 +601,13 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 // lock owner of FLUSH) and written data is committed, as the NFS client
 // does on close (close-to-open).
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	if hk := h.n.fsys.hook; h.writable && hk.Wants(trigger.OpCloseWrite) {
+		return hk.Do(trigger.OpCloseWrite, h.n.Path(h.n.Root()), "", callerTid(ctx), func() syscall.Errno { return h.flush(ctx) })
+	}
+	return h.flush(ctx)
+}
+
+func (h *handle) flush(ctx context.Context) syscall.Errno {
 	o, ok := h.n.fsys.raw.owner(ctx) // before ctx is replaced
 	ctx, done := killable(ctx)
 	defer done()
@@ -577,7 +621,28 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	return h.ioErrno("flush", h.f.Flush(ctx))
 }
 
+// Fsync of a node without one of our open-file handles: a directory
+// (FSYNCDIR) or a file synced through another path. NFS servers make
+// CREATE, REMOVE, RENAME and the other directory operations stable before
+// they reply, so there is nothing to send, and Linux's NFS client answers
+// fsync on a directory with success too (nfs_fsync_dir). Programs that fsync
+// a directory after a rename (the pipeline does) rely on that: EOPNOTSUPP
+// would fail them where a kernel mount would not.
+func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	if h, ok := f.(*handle); ok {
+		return h.Fsync(ctx, flags)
+	}
+	return 0
+}
+
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	if hk := h.n.fsys.hook; hk.Wants(trigger.OpFsync) {
+		return hk.Do(trigger.OpFsync, h.n.Path(h.n.Root()), "", callerTid(ctx), func() syscall.Errno { return h.fsync(ctx) })
+	}
+	return h.fsync(ctx)
+}
+
+func (h *handle) fsync(ctx context.Context) syscall.Errno {
 	ctx, done := killable(ctx)
 	defer done()
 	return h.ioErrno("fsync", h.f.Sync(ctx))
@@ -612,4 +677,20 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 
 func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	return syscall.ENOSYS
+}
+
+// callerTid is the calling thread as the kernel names it (0 unknown).
+func callerTid(ctx context.Context) uint32 {
+	if c, ok := fuse.FromContext(ctx); ok {
+		return c.Pid
+	}
+	return 0
+}
+
+// child is the path of name in directory n, relative to the mount root.
+func (n *node) child(name string) string {
+	if p := n.Path(n.Root()); p != "" {
+		return p + "/" + name
+	}
+	return name
 }

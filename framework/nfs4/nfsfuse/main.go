@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/nfs4"
+	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
 // Ready is the record written to --ready once the mount serves.
@@ -45,7 +46,7 @@ NFS client needed) through FUSE.
   rwxchaos-nfs --server HOST:PORT --mount DIR [--export /export] [--name NODE]
                [--actimeo DUR] [--recover-lost-locks] [--timeo DUR]
                [--ready FILE] [--stats FILE] [--shared] [--no-guard]
-               [--allow-nonempty] [--debug]
+               [--allow-nonempty] [--debug] [--trigger SOCKET]
 
 It must run as root (it mounts with mount(2); there is no fusermount).
 SIGTERM, SIGINT or SIGHUP unmount (lazily if files are open), destroy the
@@ -73,6 +74,7 @@ type options struct {
 	actimeo, timeo              time.Duration
 	recover, debug, shared      bool
 	noGuard, allowNonEmpty      bool
+	trigger                     string
 }
 
 func run(args []string, stderr io.Writer) int {
@@ -95,6 +97,7 @@ func run(args []string, stderr io.Writer) int {
 	fl.BoolVar(&o.noGuard, "no-guard", false, "do not mount the read-only empty tmpfs guard under the mount (see Mount guard above)")
 	fl.BoolVar(&o.allowNonEmpty, "allow-nonempty", false, "mount over a non-empty directory")
 	fl.BoolVar(&o.debug, "debug", false, "log every FUSE request")
+	fl.StringVar(&o.trigger, "trigger", "", "unix socket of the runner's trigger controller: hold the file operations its rules name until released (framework/trigger)")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -167,7 +170,16 @@ func serve(o options, logger *log.Logger) error {
 			}
 		}
 	}
-	mnt, err := New(Config{Client: c, MountPoint: m, Name: o.name, Debug: o.debug, Logf: cfg.Logf})
+	var hook *trigger.Hook
+	if o.trigger != "" {
+		if hook, err = trigger.NewHook(trigger.HookConfig{Socket: o.trigger, Server: o.name, Logf: cfg.Logf}); err != nil {
+			removeGuard()
+			closeClient()
+			return err
+		}
+		defer hook.Close() // after the unmount: nothing waits on a held call
+	}
+	mnt, err := New(Config{Client: c, MountPoint: m, Name: o.name, Debug: o.debug, Logf: cfg.Logf, Trigger: hook})
 	if err != nil {
 		removeGuard()
 		closeClient()

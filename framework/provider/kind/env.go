@@ -75,6 +75,9 @@ type Env struct {
 	binary  string
 	image   string
 	fuse    *storage.FuseServer
+	// trigger is the runner's trigger socket the file server dials.
+	trigger string
+	pods    podCache
 	pooled  *poolCluster // the pool's cluster this run holds (Options.Pool)
 }
 
@@ -84,7 +87,7 @@ func (e *Env) startFuse(ctx context.Context, name string) error {
 		return fmt.Errorf("build the fuse server: %w", err)
 	}
 	dir := filepath.Join(lab.CacheDir(), "kind-fuse", kindcluster.NamePrefix+name)
-	srv, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: dir, Mounts: map[string]string{"": e.shared}, Shared: true})
+	srv, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: dir, Mounts: map[string]string{"": e.shared}, Shared: true, Trigger: e.trigger})
 	if err != nil {
 		return err
 	}
@@ -116,7 +119,7 @@ func New(base Options) func(provider.Config) (provider.Env, error) {
 		}
 		runID := filepath.Base(runDir)
 		seed := pc.Seed
-		return &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed,
+		return &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed, trigger: pc.Trigger,
 			ns: "rwxchaos-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))}, nil
 	}
 }

@@ -40,6 +40,8 @@ type Env struct {
 	// store serves root from <cache>/storage/<run> with backend fuse; nil
 	// with backend local.
 	store *storage.FuseServer
+	// trigger is the runner's trigger socket the store dials ("" none).
+	trigger string
 }
 
 // Options for New.
@@ -75,7 +77,7 @@ func New(o Options) func(provider.Config) (provider.Env, error) {
 		if cache == "" {
 			cache = CacheDir()
 		}
-		return &Env{s: s, runDir: runDir, node: host, binary: bin, logf: logf, root: filepath.Join(cache, "volumes", filepath.Base(runDir))}, nil
+		return &Env{s: s, runDir: runDir, node: host, binary: bin, logf: logf, root: filepath.Join(cache, "volumes", filepath.Base(runDir)), trigger: pc.Trigger}, nil
 	}
 }
 
@@ -416,7 +418,7 @@ func (e *Env) startStore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("build the fuse server (or set RWXCHAOS_FUSE_BINARY): %w", err)
 	}
-	st, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: e.storeDir(), Mounts: map[string]string{"": e.root}})
+	st, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: e.storeDir(), Mounts: map[string]string{"": e.root}, Trigger: e.trigger})
 	if err != nil {
 		return err
 	}
