@@ -81,13 +81,14 @@ type Env struct {
 	pooled  *poolCluster // the pool's cluster this run holds (Options.Pool)
 }
 
-func (e *Env) startFuse(ctx context.Context, name string) error {
+// startFuse starts the run's fuse server: state (and the data it serves)
+// in dir, mounted on mnt.
+func (e *Env) startFuse(ctx context.Context, dir, mnt string) error {
 	bin, err := storage.BuildFuse(ctx, filepath.Join(lab.CacheDir(), "bin"))
 	if err != nil {
 		return fmt.Errorf("build the fuse server: %w", err)
 	}
-	dir := filepath.Join(lab.CacheDir(), "kind-fuse", kindcluster.NamePrefix+name)
-	srv, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: dir, Mounts: map[string]string{"": e.shared}, Shared: true, Trigger: e.trigger})
+	srv, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: dir, Mounts: map[string]string{"": mnt}, Shared: true, Trigger: e.trigger})
 	if err != nil {
 		return err
 	}
@@ -167,7 +168,7 @@ func (e *Env) Provision(ctx context.Context) error {
 		// One userspace file server for the whole cluster, mounted on the
 		// shared dir before the nodes exist; its mount (and a remount after
 		// a restart) propagates into every node and pod.
-		if err := e.startFuse(ctx, name); err != nil {
+		if err := e.startFuse(ctx, filepath.Join(lab.CacheDir(), "kind-fuse", kindcluster.NamePrefix+name), e.shared); err != nil {
 			return err
 		}
 		propagation = v1alpha4.MountPropagationHostToContainer

@@ -11,7 +11,6 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/proc"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
-	"github.com/rwxchaos/rwxchaos/framework/storage"
 )
 
 // provisionShared runs the scenario on the pool's cluster: the volume is a
@@ -37,7 +36,7 @@ func (e *Env) provisionShared(ctx context.Context) error {
 	switch e.s.Storage.Backend {
 	case scenario.BackendFuse:
 		mnt := filepath.Join(pc.dir, sharedFuse, e.runID)
-		if err := e.startFuseAt(ctx, filepath.Join(lab.CacheDir(), "kind-fuse", pc.name, e.runID), mnt); err != nil {
+		if err := e.startFuse(ctx, filepath.Join(lab.CacheDir(), "kind-fuse", pc.name, e.runID), mnt); err != nil {
 			return err
 		}
 		e.volume = filepath.Join(mnt, sharedRuns, e.runID)
@@ -52,24 +51,6 @@ func (e *Env) provisionShared(ctx context.Context) error {
 		_ = os.WriteFile(filepath.Join(e.runDir, "kubeconfig"), b, 0o600)
 	}
 	return e.o.Pool.loadImage(ctx, pc, e.image)
-}
-
-// startFuseAt starts this run's fuse server, keeping its state (and the
-// data it serves) in dir and mounting it on mnt, below the shared dir.
-func (e *Env) startFuseAt(ctx context.Context, dir, mnt string) error {
-	bin, err := storage.BuildFuse(ctx, filepath.Join(lab.CacheDir(), "bin"))
-	if err != nil {
-		return fmt.Errorf("build the fuse server: %w", err)
-	}
-	srv, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: dir, Mounts: map[string]string{"": mnt}, Shared: true})
-	if err != nil {
-		return err
-	}
-	if err := srv.Start(ctx); err != nil {
-		return fmt.Errorf("start the fuse server: %w", err)
-	}
-	e.fuse = srv
-	return nil
 }
 
 // teardownShared hands the cluster back to the pool, which resets it; the
