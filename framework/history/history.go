@@ -87,13 +87,7 @@ func (h *History) Save(dir string) error {
 // snapshot entries that break the format are Problems in Stats, never a
 // silent skip; the error is only for a missing or unreadable file.
 func Load(dir string) (*History, error) {
-	path := filepath.Join(dir, EventsFile)
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("load history: %w", err)
-	}
-	evs, st, err := ReadJournal(EventsFile, f, ReadOptions{Saved: true})
-	f.Close()
+	evs, st, err := readSavedFile(filepath.Join(dir, EventsFile), EventsFile, ReadOptions{Saved: true})
 	if err != nil {
 		return nil, err
 	}
