@@ -154,7 +154,7 @@ func (su *Suite) notes(idx *report.Index) []string {
 	st := su.pool.Stats()
 	var out []string
 	if st.Clusters > 0 {
-		out = append(out, fmt.Sprintf("shared kind cluster: %d created in %s (until nodes and system pods were Ready); pipeline image loaded %d times in %s",
+		out = append(out, fmt.Sprintf("shared kind cluster: %d created in %s (until every node was Ready); pipeline image loaded %d times in %s",
 			st.Clusters, st.CreateTime.Round(100*time.Millisecond), st.ImageLoads, st.ImageTime.Round(100*time.Millisecond)))
 	}
 	for _, r := range st.Recreations {
