@@ -11,6 +11,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/verdict"
+	"github.com/rwxchaos/rwxchaos/framework/version"
 	"github.com/spf13/cobra"
 )
 
@@ -53,6 +54,13 @@ func reportE(cmd *cobra.Command, dir string, f reportFlags) error {
 	sv, err := verdict.Load(dir)
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	if now := version.Get().Short(); sv.Run.JudgedBy != now && sv.Run.Verdict != "" {
+		by := sv.Run.JudgedBy
+		if by == "" {
+			by = "an rwxchaos that did not record its version"
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "rwxchaos: warning: this run was judged by %s; re-checking it with %s, whose checkers may decide differently (install the version that judged it to reproduce its verdict)\n", by, now)
 	}
 	o := verdict.Options{Expect: f.expect}
 	if f.scenario == "" && sv.Run.Spec == nil && sv.Run.ScenarioFile != "" {

@@ -106,6 +106,9 @@ type Run struct {
 	Ended   int64 `json:"ended"`
 	// Rechecked is when the run was last re-checked offline; 0 if never.
 	Rechecked int64 `json:"rechecked,omitempty"`
+	// JudgedBy is the rwxchaos build (version.Info.Short) whose checkers
+	// decided this verdict (verdict.Judge): the live run's, or the re-check's.
+	JudgedBy string `json:"judgedBy,omitempty"`
 
 	Verdict  Verdict `json:"verdict"`
 	Reason   string  `json:"reason,omitempty"` // why void or error

@@ -18,6 +18,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/version"
 )
 
 // Config maps a scenario's expectations onto checker thresholds. A nil
@@ -194,6 +195,7 @@ func Expectations(s *scenario.Scenario, res *check.Result, faults []report.Fault
 // an error verdict with the reason.
 func Judge(r *report.Run, s *scenario.Scenario, h *history.History) {
 	r.Check, r.CheckConfig, r.Expectations = nil, nil, nil
+	r.JudgedBy = version.Get().Short()
 	defer func() {
 		if p := recover(); p != nil {
 			r.Check = &check.Result{Status: check.Void, Crash: fmt.Sprintf("%v\n%s", p, debug.Stack())}

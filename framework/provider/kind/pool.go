@@ -281,12 +281,12 @@ func (p *Pool) release(ctx context.Context, pc *poolCluster, run ...ResetStep) e
 
 // loadImage loads an image into the cluster's nodes once per cluster (a
 // node container's restart keeps its containerd images).
-func (p *Pool) loadImage(ctx context.Context, pc *poolCluster, image string) error {
+func (p *Pool) loadImage(ctx context.Context, pc *poolCluster, image string, load func(context.Context) error) error {
 	if pc.images[image] {
 		return nil
 	}
 	start := time.Now()
-	if err := pc.cluster.LoadImage(ctx, image); err != nil {
+	if err := load(ctx); err != nil {
 		return err
 	}
 	p.mu.Lock()

@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/rwxchaos/rwxchaos/framework/lab"
-	"github.com/rwxchaos/rwxchaos/framework/proc"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
 
@@ -17,13 +16,9 @@ import (
 // directory of the cluster's shared dir (hostpath) or a fuse server mounted
 // below it for this run only (fuse).
 func (e *Env) provisionShared(ctx context.Context) error {
-	// Build the image before taking the cluster: a build error costs nothing.
-	bin, err := proc.BuildBinary(ctx, filepath.Join(lab.CacheDir(), "bin"))
-	if err != nil {
-		return fmt.Errorf("build the pipeline: %w", err)
-	}
-	e.binary = bin
-	if e.image, err = pipelineImage(ctx, bin); err != nil {
+	// Assemble the app image before taking the cluster: an error costs nothing.
+	var err error
+	if e.app, err = chooseAppImage(); err != nil {
 		return err
 	}
 	pc, err := e.o.Pool.acquire(ctx, e.s, e.o.Logf)
@@ -50,7 +45,7 @@ func (e *Env) provisionShared(ctx context.Context) error {
 		// For kubectl while the run is going; the pool's own copy is removed with it.
 		_ = os.WriteFile(filepath.Join(e.runDir, "kubeconfig"), b, 0o600)
 	}
-	return e.o.Pool.loadImage(ctx, pc, e.image)
+	return e.o.Pool.loadImage(ctx, pc, e.app.ref, func(ctx context.Context) error { return e.app.load(ctx, pc.cluster, e.o.Logf) })
 }
 
 // teardownShared hands the cluster back to the pool, which resets it; the

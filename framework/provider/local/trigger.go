@@ -27,8 +27,8 @@ func (e *Env) TriggerServers() (int, string) {
 }
 
 // Caller implements provider.Triggers: a supervised process by its pid, or
-// an engine the jobqueue started (a process of the pipeline binary whose
-// first argument is its role).
+// an engine the jobqueue started (a process of the pipeline's command
+// followed by its role).
 func (e *Env) Caller(_ context.Context, r *trigger.Report) (trigger.Caller, error) {
 	c := trigger.Caller{Pid: r.Pid, Tid: r.Tid, Node: e.node}
 	if e.c != nil {
@@ -39,9 +39,13 @@ func (e *Env) Caller(_ context.Context, r *trigger.Report) (trigger.Caller, erro
 			}
 		}
 	}
-	if len(r.Args) >= 2 && (r.Args[0] == e.binary || filepath.Base(r.Args[0]) == filepath.Base(e.binary)) &&
-		slices.Contains([]string{proc.RoleWebserver, proc.RoleEngine, proc.RoleJobqueue}, r.Args[1]) {
-		c.Role, c.Desc = r.Args[1], fmt.Sprintf("%s pid %d (started by the jobqueue)", r.Args[1], r.Pid)
+	// The pipeline's command is e.binary ([rwxchaos __pipeline], or a
+	// standalone [edi-pipeline]) followed by the role.
+	if n := len(e.binary); n > 0 && len(r.Args) > n &&
+		(r.Args[0] == e.binary[0] || filepath.Base(r.Args[0]) == filepath.Base(e.binary[0])) &&
+		slices.Equal(r.Args[1:n], e.binary[1:]) &&
+		slices.Contains([]string{proc.RoleWebserver, proc.RoleEngine, proc.RoleJobqueue}, r.Args[n]) {
+		c.Role, c.Desc = r.Args[n], fmt.Sprintf("%s pid %d (started by the jobqueue)", r.Args[n], r.Pid)
 		return c, nil
 	}
 	c.Desc = fmt.Sprintf("%s pid %d (not a pipeline process)", r.Comm, r.Pid)

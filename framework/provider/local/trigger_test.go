@@ -15,10 +15,19 @@ import (
 // started counts as an engine by its command line; anything else has no
 // role (and never matches on.by).
 func TestCallerByCommandLine(t *testing.T) {
-	e := &Env{s: &scenario.Scenario{Storage: scenario.StorageSpec{Backend: scenario.BackendFuse}}, binary: "/cache/bin/edi-pipeline", node: "h"}
-	c, err := e.Caller(context.Background(), &trigger.Report{Pid: 42, Tid: 43, Comm: "edi-pipeline", Args: []string{"/cache/bin/edi-pipeline", "engine", "--root", "/v"}})
+	e := &Env{s: &scenario.Scenario{Storage: scenario.StorageSpec{Backend: scenario.BackendFuse}}, binary: []string{"/usr/bin/rwxchaos", "__pipeline"}, node: "h"}
+	c, err := e.Caller(context.Background(), &trigger.Report{Pid: 42, Tid: 43, Comm: "rwxchaos", Args: []string{"/usr/bin/rwxchaos", "__pipeline", "engine", "--root", "/v"}})
 	if err != nil || c.Role != "engine" || c.Pid != 42 || c.Tid != 43 || c.Node != "h" {
 		t.Fatalf("jobqueue engine: %+v %v", c, err)
+	}
+	// The same binary running something else is not a pipeline process.
+	if c, _ := e.Caller(context.Background(), &trigger.Report{Pid: 44, Comm: "rwxchaos", Args: []string{"/usr/bin/rwxchaos", "__fuse", "engine"}}); c.Role != "" {
+		t.Fatalf("the file server counted as %q", c.Role)
+	}
+	// A standalone edi-pipeline (RWXCHAOS_PIPELINE_BINARY).
+	alone := &Env{s: e.s, binary: []string{"/cache/bin/edi-pipeline"}, node: "h"}
+	if c, err := alone.Caller(context.Background(), &trigger.Report{Pid: 42, Comm: "edi-pipeline", Args: []string{"/cache/bin/edi-pipeline", "engine", "--root", "/v"}}); err != nil || c.Role != "engine" {
+		t.Fatalf("standalone engine: %+v %v", c, err)
 	}
 	c, _ = e.Caller(context.Background(), &trigger.Report{Pid: 7, Comm: "sh", Args: []string{"sh", "-c", "engine"}})
 	if c.Role != "" {

@@ -1,4 +1,4 @@
-package main
+package fuseserver
 
 import (
 	"os"
@@ -24,12 +24,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--backing", file, "--mount", dir}, "is not a directory"},
 		{[]string{"--backing", dir, "--mount", filepath.Join(dir, "missing")}, "create it first"},
 	} {
-		err := run(tc.args)
+		err := Run(tc.args)
 		if os.Geteuid() != 0 && tc.want != "--backing and --mount are required" {
 			tc.want = "must run as root"
 		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("run(%q) = %v, want %q", tc.args, err, tc.want)
+			t.Errorf("Run(%q) = %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }

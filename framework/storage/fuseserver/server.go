@@ -1,4 +1,4 @@
-// Command rwxchaos-fuse is the userspace file server behind storage backend
+// Package fuseserver is the userspace file server behind storage backend
 // `fuse`: a go-fuse loopback of a backing directory, mounted at a mountpoint
 // with allow_other and kernel lock forwarding (flock and POSIX locks taken
 // through it exclude across processes, and across several rwxchaos-fuse
@@ -18,10 +18,12 @@
 //     when the runner dies mid-pause, the server unmounts instead of leaving
 //     a frozen or dead mount behind.
 //
-// Usage, as root (it mounts with mount(2) directly; there is no fusermount):
+// It runs as the hidden subcommand `rwxchaos __fuse` (framework/selfexec)
+// or as the standalone cmd/rwxchaos-fuse. Usage, as root (it mounts with
+// mount(2) directly; there is no fusermount):
 //
-//	rwxchaos-fuse --backing DIR --mount DIR [--name N] [--ready FILE] [--shared]
-//	              [--trigger SOCKET]
+//	rwxchaos __fuse --backing DIR --mount DIR [--name N] [--ready FILE] [--shared]
+//	                [--trigger SOCKET]
 //
 // With --ready FILE, once the mount serves it writes FILE with a JSON record
 // {pid, name, mount, backing, started} and removes it again on a clean exit.
@@ -31,7 +33,7 @@
 // and unlock calls its rules name until the runner releases them: faults
 // aimed at what the application does on the volume. Without a controller
 // (not there yet, or gone) every call is served at once.
-package main
+package fuseserver
 
 import (
 	"context"
@@ -61,16 +63,20 @@ type Ready struct {
 	Started int64  `json:"started"` // Unix ns
 }
 
-func main() {
+// Main runs the server with args (without the program name) until it is
+// signalled or unmounted, and returns the exit status (1 on error).
+func Main(args []string) int {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("rwxchaos-fuse: ")
-	if err := run(os.Args[1:]); err != nil {
+	if err := Run(args); err != nil {
 		log.Print(err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
-func run(args []string) error {
+// Run is Main returning the error.
+func Run(args []string) error {
 	fl := flag.NewFlagSet("rwxchaos-fuse", flag.ContinueOnError)
 	backing := fl.String("backing", "", "directory whose contents are served (required)")
 	mnt := fl.String("mount", "", "directory to mount the file system on (required)")
