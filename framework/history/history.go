@@ -93,13 +93,13 @@ func Load(dir string) (*History, error) {
 	}
 	Sort(evs)
 	h := &History{Events: evs}
-	data, err := os.ReadFile(filepath.Join(dir, SnapshotFile))
+	snap, perr := readSnapshotFile(filepath.Join(dir, SnapshotFile))
+	var pathErr *fs.PathError
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("load snapshot: %w", err)
+	case errors.Is(perr, fs.ErrNotExist):
+	case errors.As(perr, &pathErr):
+		return nil, fmt.Errorf("load snapshot: %w", perr)
 	default:
-		snap, perr := ParseSnapshot(data)
 		if perr != nil {
 			st.ProblemCount++
 			st.Problems = append(st.Problems, Problem{File: SnapshotFile, Code: CodeSnapshot, Msg: perr.Error()})
