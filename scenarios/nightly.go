@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rwxchaos/rwxchaos/framework/provider/all"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/provider/kind"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
@@ -60,19 +61,20 @@ func NewSuite(title, index string, log io.Writer) *Suite {
 	return su
 }
 
-// Run runs one scenario through the one runner and records it for the index.
-func (su *Suite) Run(ctx context.Context, s *scenario.Scenario) Verdict {
-	all.Register()
+// Run runs one scenario through the one runner with providers (kind's
+// replaced by the suite's shared cluster) and records it for the index.
+func (su *Suite) Run(ctx context.Context, s *scenario.Scenario, providers provider.Set) Verdict {
 	seed, err := seedFromEnv()
 	if err != nil {
 		v := Verdict{Failure: err.Error()}
 		su.record(s, v)
 		return v
 	}
-	o := runner.Options{Scenario: s, ReportDir: ReportDir(), Log: su.log, Seed: seed}
-	if s.Cluster.Provider == scenario.ProviderKind {
-		o.NewEnv = su.pool.Factory(kind.Options{})
+	ps := maps.Clone(providers)
+	if _, ok := ps[scenario.ProviderKind]; ok {
+		ps[scenario.ProviderKind] = su.pool.Factory(kind.Options{})
 	}
+	o := runner.Options{Scenario: s, ReportDir: ReportDir(), Log: su.log, Seed: seed, Providers: ps}
 	out, err := runner.Run(ctx, o)
 	v := judge(s, out, err)
 	su.record(s, v)

@@ -3,6 +3,7 @@ package kind
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -59,7 +60,7 @@ func TestNodeByRef(t *testing.T) {
 func fakeCluster(t *testing.T, s *scenario.Scenario) (*Env, []string) {
 	t.Helper()
 	const cluster = "rwxchaos-run-1a2b3c"
-	e := &Env{s: s, ns: "rwxchaos-test", volume: t.TempDir(), cpNode: cluster + "-control-plane"}
+	e := &Env{o: Options{Clock: time.Now, Logf: t.Logf}, s: s, ns: "rwxchaos-test", volume: t.TempDir(), cpNode: cluster + "-control-plane"}
 	objs := []runtime.Object{&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: e.cpNode,
 		Labels: map[string]string{"node-role.kubernetes.io/control-plane": ""}}}}
 	for i := 1; i <= s.Cluster.Kind.Workers; i++ {
@@ -95,12 +96,21 @@ func fakeCluster(t *testing.T, s *scenario.Scenario) (*Env, []string) {
 // cluster a run would get. A file naming a node the way only one cluster
 // names it ("rwxchaos-worker") fails here, in `go test`, not at night.
 func TestLibraryTargetsResolve(t *testing.T) {
-	all, err := scenario.LoadDir("../../../scenarios/library")
-	if err != nil {
-		t.Fatalf("load the library: %v", err)
+	files, err := filepath.Glob("../../../scenarios/library/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no library under ../../../scenarios/library: %v", err)
 	}
 	kinds := 0
-	for _, s := range all {
+	for _, f := range files {
+		s, err := scenario.Load(f)
+		var list scenario.ErrorList
+		switch {
+		case errors.As(err, &list) && list.Unsupported():
+			t.Logf("%s: well-formed, but nothing runs it yet: %v", f, err)
+			continue
+		case err != nil:
+			t.Fatalf("%s: %v", f, err)
+		}
 		if s.Cluster.Provider != scenario.ProviderKind {
 			continue
 		}

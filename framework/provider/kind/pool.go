@@ -125,7 +125,7 @@ func NewPool(o PoolOptions) *Pool {
 
 // Factory returns an environment factory (runner.Options.NewEnv) whose kind
 // environments run on the pool's cluster.
-func (p *Pool) Factory(base Options) func(provider.Config) (provider.Env, error) {
+func (p *Pool) Factory(base Options) provider.Factory {
 	base.Pool = p
 	return New(base)
 }

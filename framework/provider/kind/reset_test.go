@@ -20,22 +20,22 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
 
-// fakeDocker plays the node containers of a cluster for the reset steps.
-type fakeDocker struct {
+// resetDocker plays the node containers of a cluster for the reset steps.
+type resetDocker struct {
 	mu    sync.Mutex
-	nodes map[string]*fakeNode
+	nodes map[string]*resetNode
 }
 
-type fakeNode struct {
+type resetNode struct {
 	running, paused bool
 	ip              string
 	rules           []string // "filter -A INPUT ... --comment rwxchaos:run"
 }
 
-func (d *fakeDocker) run(_ context.Context, args ...string) (string, error) {
+func (d *resetDocker) run(_ context.Context, args ...string) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	node := func(name string) (*fakeNode, error) {
+	node := func(name string) (*resetNode, error) {
 		n := d.nodes[name]
 		if n == nil {
 			return nil, fmt.Errorf("Error: No such container: %s", name)
@@ -93,10 +93,10 @@ func (d *fakeDocker) run(_ context.Context, args ...string) (string, error) {
 }
 
 // dirtyCluster is a shared cluster as a careless scenario leaves it.
-func dirtyCluster(t *testing.T) (*SharedCluster, *fakeDocker) {
+func dirtyCluster(t *testing.T) (*SharedCluster, *resetDocker) {
 	t.Helper()
 	cp, w1, w2 := "c-control-plane", "c-worker", "c-worker2"
-	d := &fakeDocker{nodes: map[string]*fakeNode{
+	d := &resetDocker{nodes: map[string]*resetNode{
 		cp: {running: true, ip: "172.18.0.2"},
 		w1: {running: true, paused: true, ip: "172.18.0.3"},
 		w2: {running: true, ip: "172.18.0.4", rules: []string{

@@ -18,7 +18,7 @@ import (
 func (e *Env) provisionShared(ctx context.Context) error {
 	// Assemble the app image before taking the cluster: an error costs nothing.
 	var err error
-	if e.app, err = chooseAppImage(); err != nil {
+	if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
 		return err
 	}
 	pc, err := e.o.Pool.acquire(ctx, e.s, e.o.Logf)
