@@ -63,6 +63,7 @@ var _ = Describe("scenario library", func() {
 				Skip("not a smoke scenario: pass --ginkgo.label-filter or RWXCHAOS_GINKGO_ALL=1")
 			}
 			if cannot != "" {
+				suite.Skip(s, cannot)
 				Skip(cannot)
 			}
 			if why := scenarios.Gate(s); why != "" {
