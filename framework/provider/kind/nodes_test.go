@@ -177,3 +177,20 @@ func hasNodeTarget(s *scenario.Scenario) bool {
 	}
 	return false
 }
+
+// On a pool's shared cluster a fuse run's server is mounted below the
+// cluster's shared dir; trigger paths are relative to that mount (runs/<id>),
+// as on a cluster of its own (the first shared-cluster nightly armed a
+// trigger on fuse/<id>/runs/<id>/... and it never fired).
+func TestSharedRunPaths(t *testing.T) {
+	dir := "/cache/kind-shared/rwxchaos-set-1"
+	root, vol, mnt := sharedRunPaths(dir, "run1", scenario.BackendFuse)
+	e := &Env{s: &scenario.Scenario{Storage: scenario.StorageSpec{Backend: scenario.BackendFuse}}, runID: "run1", shared: root, volume: vol}
+	if n, rel := e.TriggerServers(); n != 1 || rel != "runs/run1" || mnt != filepath.Join(dir, sharedFuse, "run1") {
+		t.Errorf("fuse: TriggerServers = %d, %q (mount %s); want 1, runs/run1", n, rel, mnt)
+	}
+	root, vol, mnt = sharedRunPaths(dir, "run1", scenario.BackendHostPath)
+	if root != dir || vol != filepath.Join(dir, sharedRuns, "run1") || mnt != "" {
+		t.Errorf("hostpath: %s %s %q", root, vol, mnt)
+	}
+}

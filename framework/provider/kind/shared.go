@@ -26,17 +26,13 @@ func (e *Env) provisionShared(ctx context.Context) error {
 		return err
 	}
 	e.pooled = pc
-	e.shared = pc.dir
 	e.cs, e.cpNode, e.workers = pc.cs, pc.cp, slices.Clone(pc.workers)
-	switch e.s.Storage.Backend {
-	case scenario.BackendFuse:
-		mnt := filepath.Join(pc.dir, sharedFuse, e.runID)
+	var mnt string
+	e.shared, e.volume, mnt = sharedRunPaths(pc.dir, e.runID, e.s.Storage.Backend)
+	if mnt != "" {
 		if err := e.startFuse(ctx, filepath.Join(lab.CacheDir(), "kind-fuse", pc.name, e.runID), mnt); err != nil {
 			return err
 		}
-		e.volume = filepath.Join(mnt, sharedRuns, e.runID)
-	default:
-		e.volume = filepath.Join(pc.dir, sharedRuns, e.runID)
 	}
 	if err := os.MkdirAll(e.volume, 0o777); err != nil {
 		return fmt.Errorf("volume dir: %w", err)
@@ -46,6 +42,18 @@ func (e *Env) provisionShared(ctx context.Context) error {
 		_ = os.WriteFile(filepath.Join(e.runDir, "kubeconfig"), b, 0o600)
 	}
 	return e.o.Pool.loadImage(ctx, pc, e.app.ref, func(ctx context.Context) error { return e.app.load(ctx, pc.cluster, e.o.Logf) })
+}
+
+// sharedRunPaths lays out a run on a pool's shared dir: root is the
+// directory the run's storage serves (the trigger matches paths relative to
+// it), volume the run's volume, and mnt where its fuse server is mounted
+// ("" for hostpath). Everything below dir is at the same path in every node.
+func sharedRunPaths(dir, runID string, backend scenario.Backend) (root, volume, mnt string) {
+	if backend == scenario.BackendFuse {
+		mnt = filepath.Join(dir, sharedFuse, runID)
+		return mnt, filepath.Join(mnt, sharedRuns, runID), mnt
+	}
+	return dir, filepath.Join(dir, sharedRuns, runID), ""
 }
 
 // teardownShared hands the cluster back to the pool, which resets it; the
