@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
@@ -56,6 +57,15 @@ func Gate(s *scenario.Scenario) string {
 // suites pass provider/all.Default, as the CLI does), writing its report
 // under ReportDir().
 func Run(ctx context.Context, s *scenario.Scenario, providers provider.Set) Verdict {
+	if s.Cluster.Provider == scenario.ProviderKind {
+		// One kind cluster at a time on the machine: the suites and other
+		// test packages run in parallel under `go test ./...`.
+		release, _, err := lab.LockForTest(ctx)
+		if err != nil {
+			return Verdict{Failure: err.Error()}
+		}
+		defer release()
+	}
 	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: ReportDir(), Providers: providers})
 	return judge(s, out, err)
 }

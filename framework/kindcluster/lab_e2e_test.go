@@ -24,6 +24,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/lab/labtest"
 )
 
 const workers = 3
@@ -43,6 +44,7 @@ func requireLab(t *testing.T) *lab.Manifest {
 	if out, err := exec.Command("docker", "image", "inspect", m.Images.Node, m.Images.Toolbox).CombinedOutput(); err != nil {
 		t.Fatalf("lab images missing from docker (rerun `make lab`): %v: %s", err, out)
 	}
+	labtest.Lock(t)
 	return m
 }
 

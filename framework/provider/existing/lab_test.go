@@ -30,6 +30,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/lab/labtest"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/provider/all"
 	"github.com/rwxchaos/rwxchaos/framework/provider/existing"
@@ -68,6 +69,7 @@ func requireChaosLab(t *testing.T) (*lab.Manifest, chaosImages) {
 	if out, err := exec.Command("docker", "image", "inspect", m.Images.Node, m.Images.Toolbox, ci.ControllerManager, ci.Daemon).CombinedOutput(); err != nil {
 		t.Skipf("lab images missing from docker (rerun `make lab chaos-lab`): %v: %s", err, out)
 	}
+	labtest.Lock(t)
 	return m, ci
 }
 

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
+	"github.com/rwxchaos/rwxchaos/framework/lab/labtest"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
 
@@ -25,6 +26,7 @@ func TestLabPoolReset(t *testing.T) {
 	if os.Getenv("RWXCHAOS_LAB") == "" && os.Getenv("CI") != "true" {
 		t.Skip("needs the kind lab: RWXCHAOS_LAB=1 after `make lab`")
 	}
+	labtest.Lock(t)
 	s, err := scenario.Parse("pool.yaml", []byte(`apiVersion: rwxchaos.dev/v1alpha1
 kind: Scenario
 metadata: {name: pool-reset}
