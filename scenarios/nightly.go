@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/provider/kind"
 	"github.com/rwxchaos/rwxchaos/framework/report"
@@ -31,7 +32,10 @@ const EnvSeed = "RWXCHAOS_SEED"
 // Suite runs scenarios one after another as a nightly job does: every kind
 // scenario on one shared cluster (kind.Pool, reset between scenarios), and
 // Close deletes the cluster and writes one index page over every scenario
-// of the suite (see NewSuite).
+// of the suite (see NewSuite). The suite holds the machine-wide kind test
+// lock (lab.LockForTest) from its first kind scenario until Close: the
+// shared cluster lives that long, and a per-scenario lock would let another
+// test package build a cluster beside it between two scenarios.
 type Suite struct {
 	title   string
 	index   string
@@ -39,6 +43,9 @@ type Suite struct {
 	log     io.Writer
 	started time.Time
 	load    string
+
+	lockMu sync.Mutex
+	unlock func() // set while the suite holds the kind test lock
 
 	mu      sync.Mutex
 	entries []report.IndexEntry
@@ -73,12 +80,40 @@ func (su *Suite) Run(ctx context.Context, s *scenario.Scenario, providers provid
 	ps := maps.Clone(providers)
 	if _, ok := ps[scenario.ProviderKind]; ok {
 		ps[scenario.ProviderKind] = su.pool.Factory(kind.Options{})
+		if s.Cluster.Provider == scenario.ProviderKind {
+			if err := su.lockClusters(ctx); err != nil {
+				v := Verdict{Failure: err.Error()}
+				su.record(s, v)
+				return v
+			}
+		}
 	}
 	o := runner.Options{Scenario: s, ReportDir: ReportDir(), Log: su.log, Seed: seed, Providers: ps}
 	out, err := runner.Run(ctx, o)
 	v := judge(s, out, err)
 	su.record(s, v)
 	return v
+}
+
+// lockForTest is lab.LockForTest (a variable for tests).
+var lockForTest = lab.LockForTest
+
+// lockClusters takes the kind test lock for the rest of the suite, once.
+func (su *Suite) lockClusters(ctx context.Context) error {
+	su.lockMu.Lock()
+	defer su.lockMu.Unlock()
+	if su.unlock != nil {
+		return nil
+	}
+	release, waited, err := lockForTest(ctx)
+	if err != nil {
+		return fmt.Errorf("suite: before its first kind scenario: %w", err)
+	}
+	if waited > time.Second {
+		fmt.Fprintf(su.log, "%s waited %s for another kind test (%s)\n", time.Now().UTC().Format("15:04:05.000"), waited.Round(time.Second), lab.TestLockPath)
+	}
+	su.unlock = release
+	return nil
 }
 
 // Skip records a scenario the suite did not run, and why.
@@ -132,6 +167,13 @@ func short(failure string) string {
 // path of its HTML page.
 func (su *Suite) Close(ctx context.Context) (string, error) {
 	perr := su.pool.Close(ctx)
+	su.lockMu.Lock()
+	if su.unlock != nil {
+		// Only once the cluster is gone may another test build one.
+		su.unlock()
+		su.unlock = nil
+	}
+	su.lockMu.Unlock()
 	su.mu.Lock()
 	idx := &report.Index{Title: su.title, Started: su.started.UnixNano(), Ended: time.Now().UnixNano(), Entries: su.entries}
 	su.mu.Unlock()
