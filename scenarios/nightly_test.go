@@ -3,10 +3,12 @@ package scenarios
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
 
@@ -53,4 +55,32 @@ func TestSuiteHoldsKindLockForItsLifetime(t *testing.T) {
 	if releases != 1 {
 		t.Fatalf("Close released the lock %d times, want 1", releases)
 	}
+}
+
+// The overhead note counts only what is neither a declared window nor
+// Kubernetes' or the pipeline's own work: here 100 s of wall time hold a
+// 60 s traffic+faults phase and 30 s of deploy, steady state and settle.
+func TestSuiteOverheadNote(t *testing.T) {
+	su := NewSuite("t", "index", nil)
+	s := int64(1_000_000_000)
+	ph := func(name string, from, to int64) report.Phase {
+		return report.Phase{Name: name, Start: from * s, End: to * s}
+	}
+	idx := &report.Index{Started: 0, Ended: 100 * s, Entries: []report.IndexEntry{{
+		Scenario: "x", Started: 0, Ended: 100 * s,
+		Phases: []report.Phase{
+			ph(report.PhaseProvision, 0, 5), ph(report.PhaseDeploy, 5, 20), ph(report.PhaseSteadyState, 20, 30),
+			ph(report.PhaseTrafficFaults, 30, 90), ph(report.PhaseHeal, 90, 90), ph(report.PhaseSettle, 90, 95),
+		},
+	}}}
+	want := "framework overhead: 10s of 1m40s (10.0%)"
+	for _, n := range su.notes(idx) {
+		if strings.HasPrefix(n, "framework overhead:") {
+			if !strings.HasPrefix(n, want) {
+				t.Fatalf("got %q, want it to start with %q", n, want)
+			}
+			return
+		}
+	}
+	t.Fatalf("no overhead note in %q", su.notes(idx))
 }
