@@ -64,7 +64,9 @@ type KindCluster struct {
 	Workers int `json:"workers,omitempty" scenario:"min=1,max=10"`
 	// Reuse a running cluster of the same name instead of creating a fresh one (faster, less isolated). Default false.
 	Reuse bool `json:"reuse,omitempty"`
-	// Cluster name, a DNS label; nodes are named <name>-control-plane, <name>-worker, <name>-worker2, ... Default "rwxchaos".
+	// Needs a cluster of its own: suites that run many kind scenarios on one shared cluster (reset between scenarios) create a new cluster for this scenario and delete it afterwards. Set it when the scenario changes the cluster in ways a reset cannot undo. Default false. Not with reuse.
+	Fresh bool `json:"fresh,omitempty"`
+	// Cluster name, a DNS label; nodes are named <name>-control-plane, <name>-worker, <name>-worker2, ... (scenario files still address them as control-plane, worker-1, worker-2, ...). Default "rwxchaos".
 	Name string `json:"name,omitempty" scenario:"pattern=dnsLabel"`
 }
 
@@ -236,11 +238,11 @@ type Mix struct {
 type FaultSpec struct {
 	// Unique name of the fault, a DNS label; other faults refer to it with schedule.after. "steady-state" is reserved.
 	Name string `json:"name" scenario:"required,pattern=dnsLabel"`
-	// What to do. Process level (providers local and kind): process-kill (SIGKILL; the supervisor or Kubernetes restarts it), process-pause (SIGSTOP, SIGCONT after duration), process-restart (graceful stop, start after duration). Node level (kind): node-kill, node-stop (down for duration; 0 = stays down), node-pause (frozen for duration), node-reboot. Network (kind): partition (from/to, for duration). Storage server (backends fuse, nfs, local): storage-pause, storage-kill (down for duration), storage-restart; storage-cutoff (kind, fuse or nfs) cuts the target node off the storage for duration. The triggering call only (needs schedule.on): storage-error (the call fails with errno), storage-delay (the call is held for duration). Chaos Mesh (provider existing): chaos-pod-kill, chaos-pod-failure, chaos-partition, chaos-io-latency, chaos-io-fault.
+	// What to do. Process level (providers local and kind): process-kill (SIGKILL; the supervisor or Kubernetes restarts it), process-pause (SIGSTOP, SIGCONT after duration), process-restart (graceful stop, start after duration). Node level (kind): node-kill, node-stop (down for duration, then started again; 0 = started again at once, which Kubernetes may not even notice), node-pause (frozen for duration), node-reboot. Network (kind): partition (from/to, for duration). Storage server (backends fuse, nfs, local): storage-pause, storage-kill (down for duration), storage-restart; storage-cutoff (kind, fuse or nfs) cuts the target node off the storage for duration. The triggering call only (needs schedule.on): storage-error (the call fails with errno), storage-delay (the call is held for duration). Chaos Mesh (provider existing): chaos-pod-kill, chaos-pod-failure, chaos-partition, chaos-io-latency, chaos-io-fault.
 	Action Action `json:"action" scenario:"required"`
 	// What the action hits. Required for process-*, node-*, storage-cutoff and chaos-*; not allowed for partition (use from/to) or storage-pause/kill/restart (they hit the storage server).
 	Target TargetSpec `json:"target,omitzero"`
-	// partition only: one side of the cut: control-plane, nodes (all workers), storage (the nfs server), a node name, engine-node, lock-holder, random-worker, random-webserver, or a role name (webserver, engine, jobqueue, or a role of workload.external.selectors: the node running a pod of it).
+	// partition only: one side of the cut: control-plane, nodes (all workers), storage (the nfs server), a worker by index (worker-1, worker-2, ...), engine-node, lock-holder, random-worker, random-webserver, or a role name (webserver, engine, jobqueue, or a role of workload.external.selectors: the node running a pod of it).
 	From string `json:"from,omitempty"`
 	// partition: the other side of the cut (same values as from). chaos-partition: the role the target is cut off from (webserver, engine or jobqueue).
 	To string `json:"to,omitempty"`
@@ -262,7 +264,7 @@ type FaultSpec struct {
 type TargetSpec struct {
 	// Pods (or local processes) of a role: webserver, engine or jobqueue, or with mode external any role named in workload.external.selectors. The engine is a CronJob: a fault on it waits for the next engine run. For process-* and chaos-* actions, and with provider kind for node-* actions (the node running a pod of the role; count nodes).
 	Role Role `json:"role,omitempty" scenario:"pattern=dnsLabel"`
-	// A node by name, for node-* and storage-cutoff (kind: <cluster>-worker, <cluster>-worker2, ...).
+	// A node by role and index, for node-* and storage-cutoff: control-plane, worker-1, worker-2, ... up to cluster.kind.workers. Never a name a cluster generated (rwxchaos-worker2): a run's nodes are named after its own cluster.
 	Node string `json:"node,omitempty"`
 	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline, or an external app with holderFile), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one), caller (the process or pod whose file operation fired schedule.on; the default target of process actions with schedule.on), caller-node (its node; the default of node actions with schedule.on).
 	Select Selector `json:"select,omitempty"`

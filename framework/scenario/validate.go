@@ -178,6 +178,9 @@ func (v *validator) cluster() {
 		if c.Kind.Workers < 1 || c.Kind.Workers > 10 {
 			v.errf("cluster.kind.workers", "must be between 1 and 10, got %d", c.Kind.Workers)
 		}
+		if c.Kind.Fresh && c.Kind.Reuse {
+			v.errf("cluster.kind.fresh", "contradicts reuse: a scenario either needs a new cluster (fresh) or adopts a running one (reuse); remove one")
+		}
 	}
 	if c.Provider == ProviderExisting {
 		if len(c.Existing.Namespaces) == 0 {
@@ -599,29 +602,6 @@ func (v *validator) traffic() {
 	}
 }
 
-// kindNodes lists the node names of the kind cluster the scenario creates.
-func (s *Scenario) kindNodes() []string {
-	name := s.Cluster.Kind.Name
-	nodes := []string{name + "-control-plane"}
-	for i := 1; i <= s.Cluster.Kind.Workers; i++ {
-		if i == 1 {
-			nodes = append(nodes, name+"-worker")
-		} else {
-			nodes = append(nodes, fmt.Sprintf("%s-worker%d", name, i))
-		}
-	}
-	return nodes
-}
-
-// NodeNames lists the nodes of a kind scenario's cluster: the control
-// plane first, then the workers. It is empty for other providers.
-func (s *Scenario) NodeNames() []string {
-	if s.Cluster.Provider != ProviderKind {
-		return nil
-	}
-	return s.kindNodes()
-}
-
 var endpointKeywords = []string{"control-plane", "nodes", "storage", string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver)}
 
 // MaxFaults is the most faults a scenario may hold. Real ones have a
@@ -807,7 +787,7 @@ func (v *validator) endpoint(p, e string) {
 	s := v.s
 	switch {
 	case e == "":
-		v.errf(p, "is required for partition: control-plane, nodes, storage, a node name, or %s", strings.Join(v.selectors(), ", "))
+		v.errf(p, "is required for partition: control-plane, nodes, storage, a worker (worker-1, worker-2, ...), or %s", strings.Join(v.selectors(), ", "))
 	case e == "storage":
 		if s.Storage.Backend != BackendNFS {
 			v.errf(p, "storage is only on the network with backend nfs (this scenario uses %s); to cut a node off fuse storage use storage-cutoff", s.Storage.Backend)
@@ -823,10 +803,8 @@ func (v *validator) endpoint(p, e string) {
 	case contains(endpointKeywords, e):
 	case v.isRole(e):
 		// the node running a pod of that role
-	case s.Cluster.Provider == ProviderKind && s.Cluster.Kind.Name != "":
-		if nodes := s.kindNodes(); !contains(nodes, e) {
-			v.errf(p, "%q is neither a keyword (%s), a role (%s) nor a node of the kind cluster (%s)", clip(e), strings.Join(endpointKeywords, ", "), v.roleNames(), strings.Join(nodes, ", "))
-		}
+	case s.Cluster.Provider == ProviderKind:
+		v.nodeRef(p, e, endpointKeywords)
 	}
 }
 
@@ -927,10 +905,8 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 			return
 		}
 		available = 1
-		if s.Cluster.Provider == ProviderKind && s.Cluster.Kind.Name != "" {
-			if nodes := s.kindNodes(); !contains(nodes, t.Node) {
-				v.errf(p+".node", "%q is not a node of the kind cluster; nodes: %s", clip(t.Node), strings.Join(nodes, ", "))
-			}
+		if s.Cluster.Provider == ProviderKind {
+			v.nodeRef(p+".node", t.Node, nil)
 		}
 	case t.Select != "":
 		if (t.Select == SelectCaller || t.Select == SelectCallerNode) && !v.on {
@@ -1097,6 +1073,9 @@ func (v *validator) expect() {
 			floor := t.NodeMonitorGracePeriod.D() + time.Duration(*t.UnreachableTolerationSeconds)*time.Second
 			if x.RescheduledWithin.D() <= floor {
 				v.errf("expect.rescheduledWithin", "%s cannot be met: Kubernetes only evicts pods from a failed node after nodeMonitorGracePeriod + unreachableTolerationSeconds (%s); allow more, or shorten cluster.timings", x.RescheduledWithin, floor)
+			}
+			if _, written := v.val["expect.rescheduledWithin"]; written {
+				v.nodesDownPastEviction(floor)
 			}
 		}
 	}

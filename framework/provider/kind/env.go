@@ -50,6 +50,9 @@ type Options struct {
 	Logf func(string, ...any)
 	// Clock is the run's clock (runner's); time.Now when nil.
 	Clock func() time.Time
+	// Pool, when set, runs the scenario on the pool's shared cluster
+	// (reset instead of deleted at teardown); see Pool.Factory.
+	Pool *Pool
 	// AppImage names a published rwxchaos image the nodes pull for the app
 	// (`rwxchaos run --app-image`); "" reads EnvAppImage, and when that is
 	// empty too the image is assembled from the running binary.
@@ -79,12 +82,14 @@ type Env struct {
 	// trigger is the runner's trigger socket the file server dials.
 	trigger string
 	pods    podCache
-	ext     *external // workload external: the team's own app
+	ext     *external    // workload external: the team's own app
+	pooled  *poolCluster // the pool's cluster this run holds (Options.Pool)
 }
 
-func (e *Env) startFuse(ctx context.Context, name string) error {
-	dir := filepath.Join(lab.CacheDir(), "kind-fuse", kindcluster.NamePrefix+name)
-	srv, err := storage.NewFuse(storage.FuseConfig{Dir: dir, Mounts: map[string]string{"": e.shared}, Shared: true, Trigger: e.trigger})
+// startFuse starts the run's fuse server: state (and the data it serves)
+// in dir, mounted on mnt.
+func (e *Env) startFuse(ctx context.Context, dir, mnt string) error {
+	srv, err := storage.NewFuse(storage.FuseConfig{Dir: dir, Mounts: map[string]string{"": mnt}, Shared: true, Trigger: e.trigger})
 	if err != nil {
 		return err
 	}
@@ -131,8 +136,9 @@ func New(base Options) func(provider.Config) (provider.Env, error) {
 // Name implements provider.Env.
 func (e *Env) Name() string { return "kind" }
 
-// Provision creates (or reuses) the cluster and loads the pipeline image.
-func (e *Env) Provision(ctx context.Context) error {
+// backendSupported says whether this environment can run the scenario's
+// storage backend here (an *support.Unsupported error when not).
+func (e *Env) backendSupported() error {
 	// The support table decides what kind runs, and probes Docker (and
 	// root and /dev/fuse for backend fuse).
 	if err := e.s.Gate(e.Name()); err != nil {
@@ -149,10 +155,23 @@ func (e *Env) Provision(ctx context.Context) error {
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		return fmt.Errorf("docker is not running (run `make lab`, which starts dockerd): %w", err)
 	}
+	return nil
+}
+
+// Provision creates (or reuses) the cluster and loads the pipeline image.
+func (e *Env) Provision(ctx context.Context) error {
+	if err := e.backendSupported(); err != nil {
+		return err
+	}
 	if e.ext != nil {
 		if err := e.ext.render(); err != nil {
 			return err
 		}
+	}
+	// An external app deploys its own objects and images: it gets a cluster
+	// of its own, never the pool's.
+	if e.o.Pool != nil && e.ext == nil {
+		return e.provisionShared(ctx)
 	}
 	// A reused cluster keeps the scenario's name; otherwise each run gets its
 	// own, so runs in parallel (two test packages) never share a cluster.
@@ -169,7 +188,7 @@ func (e *Env) Provision(ctx context.Context) error {
 		// One userspace file server for the whole cluster, mounted on the
 		// shared dir before the nodes exist; its mount (and a remount after
 		// a restart) propagates into every node and pod.
-		if err := e.startFuse(ctx, name); err != nil {
+		if err := e.startFuse(ctx, filepath.Join(lab.CacheDir(), "kind-fuse", kindcluster.NamePrefix+name), e.shared); err != nil {
 			return err
 		}
 		propagation = v1alpha4.MountPropagationHostToContainer
@@ -177,16 +196,8 @@ func (e *Env) Provision(ctx context.Context) error {
 	if err := os.MkdirAll(e.volume, 0o777); err != nil {
 		return fmt.Errorf("volume dir: %w", err)
 	}
-	t := e.s.Cluster.Timings
-	timings := kindcluster.Timings{NodeMonitorGracePeriod: t.NodeMonitorGracePeriod.D()}
-	if t.NotReadyTolerationSeconds != nil {
-		timings.NotReadyToleration = time.Duration(*t.NotReadyTolerationSeconds) * time.Second
-	}
-	if t.UnreachableTolerationSeconds != nil {
-		timings.UnreachableToleration = time.Duration(*t.UnreachableTolerationSeconds) * time.Second
-	}
 	c, err := kindcluster.New(kindcluster.Options{
-		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, Timings: timings,
+		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, Timings: timingsOf(e.s),
 		Reuse: e.s.Cluster.Kind.Reuse, KeepOnDispose: e.s.Cluster.Kind.Reuse,
 		KubeconfigPath: filepath.Join(e.runDir, "kubeconfig"), LogsDir: filepath.Join(e.runDir, "kind-logs"), Logf: e.o.Logf,
 	})
@@ -259,6 +270,7 @@ func (e *Env) waitNodes(ctx context.Context) error {
 			} else {
 				notReady = append(notReady, n.Name)
 			}
+			sortWorkers(e.workers)
 		}
 		sort.Strings(workers)
 		e.workers, e.cpNode = workers, cp
@@ -458,8 +470,12 @@ func (e *Env) podLogs(ctx context.Context, dir string) int {
 	return n
 }
 
-// Teardown deletes the namespace and the PV, and the cluster unless reused.
+// Teardown deletes the namespace and the PV, and the cluster unless reused;
+// a pool's cluster is reset for the next scenario instead.
 func (e *Env) Teardown(ctx context.Context) error {
+	if e.pooled != nil {
+		return e.teardownShared(ctx)
+	}
 	var errs []error
 	if e.ext != nil {
 		errs = append(errs, e.ext.teardown(ctx))

@@ -182,10 +182,11 @@ func (e *Env) resolveNodes(ctx context.Context, t scenario.TargetSpec, rng *rand
 	count := max(t.Count, 1)
 	switch {
 	case t.Node != "":
-		if t.Node != e.cpNode && !slices.Contains(e.workers, t.Node) {
-			return nil, fmt.Errorf("no node %q (nodes: %s, %s)", t.Node, e.cpNode, strings.Join(e.workers, ", "))
+		n, err := nodeByRef(t.Node, e.cpNode, e.workers)
+		if err != nil {
+			return nil, err
 		}
-		return []string{t.Node}, nil
+		return []string{n}, nil
 	case t.Select == scenario.SelectRandomWorker:
 		ws := slices.Clone(e.workers)
 		rng.Shuffle(len(ws), func(i, j int) { ws[i], ws[j] = ws[j], ws[i] })
