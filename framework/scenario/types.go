@@ -322,8 +322,8 @@ type ExpectSpec struct {
 	ReadyWithin Duration `json:"readyWithin,omitempty"`
 	// Files allowed to be left in input/ or work/ after the settle time. Default 0.
 	MaxStuck int `json:"maxStuck,omitempty" scenario:"min=0,max=1000000"`
-	// Uploads allowed to end with an unknown outcome (client got no answer and no output exists). Default 0.
-	MaxIndeterminate int `json:"maxIndeterminate,omitempty" scenario:"min=0,max=1000000"`
+	// Uploads allowed to end with an unknown outcome (client got no answer and no output exists). Default: not bounded (they are counted and shown; a cut connection leaves an outcome unknown by nature); 0 demands none.
+	MaxIndeterminate *int `json:"maxIndeterminate,omitempty" scenario:"min=0,max=1000000"`
 	// Upper bound on the 99th percentile of upload-to-output latency. Default 0: not checked.
 	LatencyP99 Duration `json:"latencyP99,omitempty"`
 	// Traffic must flow before any fault fires, or the run is void (not failed).

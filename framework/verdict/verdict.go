@@ -41,8 +41,8 @@ func Config(s *scenario.Scenario) check.Config {
 	c.LockRecoveredWithin = e.LockRecoveredWithin.D()
 	c.LeaseTTL = s.Workload.Engine.LeaseTTL.D()
 	c.MaxStuck = e.MaxStuck
-	if e.MaxIndeterminate > 0 {
-		c.MaxIndeterminate = e.MaxIndeterminate
+	if e.MaxIndeterminate != nil {
+		c.MaxIndeterminate = *e.MaxIndeterminate
 	}
 	if e.SteadyState.MinUploads > 0 {
 		c.MinAcked = e.SteadyState.MinUploads
@@ -88,8 +88,8 @@ func Expectations(s *scenario.Scenario, res *check.Result, faults []report.Fault
 	add("noCorruption", "0 corrupt, 0 unexpected", fmt.Sprintf("%d corrupt, %d unexpected", cls[check.ClassCorrupt], cls[check.ClassUnexpected]),
 		cls[check.ClassCorrupt] == 0 && cls[check.ClassUnexpected] == 0, "outputs that do not match their upload or their writer's journal, or outputs of nothing uploaded")
 	add("maxStuck", fmt.Sprintf("≤ %d stuck", e.MaxStuck), fmt.Sprintf("%d stuck", cls[check.ClassStuck]), cls[check.ClassStuck] <= e.MaxStuck, "left in input/work after settling")
-	if e.MaxIndeterminate > 0 {
-		add("maxIndeterminate", fmt.Sprintf("≤ %d", e.MaxIndeterminate), fmt.Sprintf("%d", cls[check.ClassIndeterminate]), cls[check.ClassIndeterminate] <= e.MaxIndeterminate, "interchanges whose fate the evidence leaves open (unknown upload or output outcomes)")
+	if e.MaxIndeterminate != nil {
+		add("maxIndeterminate", fmt.Sprintf("≤ %d", *e.MaxIndeterminate), fmt.Sprintf("%d", cls[check.ClassIndeterminate]), cls[check.ClassIndeterminate] <= *e.MaxIndeterminate, "interchanges whose fate the evidence leaves open (unknown upload or output outcomes)")
 	}
 	if e.LockExclusive == nil || *e.LockExclusive {
 		c := res.Check(check.CheckLockSafety)
