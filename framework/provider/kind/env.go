@@ -449,25 +449,51 @@ func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provid
 func (e *Env) podLogs(ctx context.Context, dir string) int {
 	pods, err := e.cs.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
+		e.o.Logf("pod logs: list pods in %s: %v (no pod logs in the report)", e.ns, err)
 		return 0
 	}
-	_ = os.MkdirAll(dir, 0o755)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		e.o.Logf("pod logs: %v (no pod logs in the report)", err)
+		return 0
+	}
 	n := 0
+	var missing []string
 	for _, p := range pods.Items {
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		rc, err := e.cs.CoreV1().Pods(e.ns).GetLogs(p.Name, &corev1.PodLogOptions{}).Stream(lctx)
-		if err == nil {
-			f, ferr := os.Create(filepath.Join(dir, p.Name+".log"))
-			if ferr == nil {
-				_, _ = io.Copy(f, rc)
-				f.Close()
-				n++
-			}
-			rc.Close()
+		if err := e.podLog(ctx, p.Name, filepath.Join(dir, p.Name+".log")); err != nil {
+			missing = append(missing, p.Name+": "+err.Error())
+			continue
 		}
-		cancel()
+		n++
+	}
+	if len(missing) > 0 {
+		// A log that could not be read is said where the logs are, not
+		// dropped: a reader looking for a pod's log learns why it is absent.
+		e.o.Logf("pod logs: %d of %d not collected (see logs/MISSING.txt)", len(missing), len(pods.Items))
+		if err := os.WriteFile(filepath.Join(dir, "MISSING.txt"), []byte(strings.Join(missing, "\n")+"\n"), 0o644); err == nil {
+			n++
+		}
 	}
 	return n
+}
+
+// podLog copies one pod's log (current container instances) to path.
+func (e *Env) podLog(ctx context.Context, pod, path string) error {
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	rc, err := e.cs.CoreV1().Pods(e.ns).GetLogs(pod, &corev1.PodLogOptions{}).Stream(lctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return fmt.Errorf("log cut short (%w); what was read is in %s", err, filepath.Base(path))
+	}
+	return f.Close()
 }
 
 // Teardown deletes the namespace and the PV, and the cluster unless reused;
