@@ -81,6 +81,7 @@ type Adapter struct {
 	mu    sync.Mutex
 	ups   map[string]upload // by interchange key
 	bySHA map[string]string // content hash → key
+	seen  map[string]seenOutput
 }
 
 type upload struct {
@@ -106,7 +107,7 @@ func New(o Options) (*Adapter, error) {
 	if o.Match == "" {
 		o.Match = MatchControlReference
 	}
-	return &Adapter{o: o, start: o.Clock().Add(-2 * time.Second), ups: map[string]upload{}, bySHA: map[string]string{}}, nil
+	return &Adapter{o: o, start: o.Clock().Add(-2 * time.Second), ups: map[string]upload{}, bySHA: map[string]string{}, seen: map[string]seenOutput{}}, nil
 }
 
 // Uploads is the number of interchanges handed to the app.
