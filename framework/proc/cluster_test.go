@@ -63,6 +63,17 @@ func TestKillRestartStop(t *testing.T) {
 		t.Fatalf("processes %+v, want 4", ps)
 	}
 	for _, p := range ps {
+		// a child whose cwd is on the volume stalls the runner's starts
+		// when the volume stalls
+		cwd, err := os.Readlink("/proc/" + strconv.Itoa(p.PID) + "/cwd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel, err := filepath.Rel(cfg.Root, cwd); err == nil && !strings.HasPrefix(rel, "..") {
+			t.Errorf("%s runs in %s, inside the volume %s", p.Target(), cwd, cfg.Root)
+		}
+	}
+	for _, p := range ps {
 		if !strings.Contains(strings.Join(p.Args, " "), "--defect no-lock") {
 			t.Errorf("%s args %v lack the defect", p.Target(), p.Args)
 		}

@@ -200,6 +200,15 @@ type pidRecord struct {
 	RunnerStart uint64 `json:"runnerStart"`
 }
 
+// childDir is the children's working directory: the log dir when it is
+// off the volume, else the system temp dir.
+func (c *Cluster) childDir() string {
+	if rel, err := filepath.Rel(c.cfg.Root, c.cfg.LogDir); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return os.TempDir()
+	}
+	return c.cfg.LogDir
+}
+
 // spawn starts one child and the goroutine that reaps it.
 func (c *Cluster) spawn(role string, idx int, args []string) (*Process, error) {
 	logPath := filepath.Join(c.cfg.LogDir, fmt.Sprintf("%s-%d.log", role, idx))
@@ -222,7 +231,11 @@ func (c *Cluster) spawn(role string, idx int, args []string) (*Process, error) {
 		}
 	}()
 	cmd := exec.Command(c.cfg.Binary, append(slices.Clip(c.cfg.BinaryArgs), args...)...)
-	cmd.Dir = c.cfg.Root
+	// Never start a child inside the volume: a child's chdir into a stalled
+	// mount (storage paused) blocks in the kernel while the runner waits
+	// for its exec (vfork), which serializes every later start — and the
+	// heal — behind it. The children get --root; their cwd is the log dir.
+	cmd.Dir = c.childDir()
 	cmd.Env = append(os.Environ(), c.cfg.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
