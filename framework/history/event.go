@@ -9,6 +9,10 @@ const (
 	RoleEngine    = "engine"    // moves input → work → output under the engine lock
 	RoleJobqueue  = "jobqueue"  // runs engine passes one at a time
 	RoleRunner    = "runner"    // the framework itself: faults, process starts and deaths
+
+	// The publish/consume workload (fixtures/pipeline/publish).
+	RolePublisher = "publisher" // writes numbered versions of generated files
+	RoleConsumer  = "consumer"  // loads them (open, read fully, verify) on every node
 )
 
 // Event types. Each names one operation; Call and Return bracket it.
@@ -39,6 +43,10 @@ const (
 	EvJobStart   = "job.start"
 	EvJobEnd     = "job.end"
 
+	// Publish/consume workload.
+	EvPublish = "publish" // Path = file (relative to the volume root), Version, SHA and Size of the body; Outcome ok | fail (not visible) | unknown (may be visible)
+	EvLoad    = "load"    // Path, Version from the header (0 if unreadable), SHA and Size of the body read; Outcome ok (verified) | fail (ErrClass: errno class, or a LoadTorn* class)
+
 	// Anyone.
 	EvError = "error" // ErrClass: EIO | ESTALE | ENOTCONN | EACCES | ENOSPC | TIMEOUT | OTHER
 
@@ -47,6 +55,24 @@ const (
 	EvProcExit  = "proc.exit"  // Target = proc id, Detail = exit status / signal
 	EvFault     = "fault"      // Call = injected, Return = healed (0 while active); Detail = action
 )
+
+// ErrClass values of a load whose content does not verify: the reader saw a
+// torn file (a half-written or mixed version), not a storage error.
+const (
+	LoadTornHeader   = "BADHEADER" // no parsable header line (empty or truncated file)
+	LoadTornShort    = "SHORT"     // fewer body bytes than the header's length
+	LoadTornLong     = "LONG"      // more body bytes than the header's length
+	LoadTornChecksum = "CHECKSUM"  // the body's sha256 differs from the header's
+)
+
+// IsTorn reports whether a load's ErrClass says the content was torn.
+func IsTorn(errClass string) bool {
+	switch errClass {
+	case LoadTornHeader, LoadTornShort, LoadTornLong, LoadTornChecksum:
+		return true
+	}
+	return false
+}
 
 // Outcomes of an operation, in Jepsen's sense: a timed-out or failed-in-flight
 // write is "unknown" (:info), not "did not happen".
@@ -67,11 +93,12 @@ type Event struct {
 	Call     int64  `json:"call"`           // Unix ns when the operation was called
 	Return   int64  `json:"ret,omitempty"`  // Unix ns when it returned; 0 = instant
 	Outcome  string `json:"outcome,omitempty"`
-	Key      string `json:"key,omitempty"`   // interchange key (see Key)
-	SHA      string `json:"sha,omitempty"`   // hex sha256 of the uploaded interchange bytes
-	Size     int64  `json:"size,omitempty"`  // bytes
-	Msgs     int    `json:"msgs,omitempty"`  // messages in the interchange
-	Epoch    uint64 `json:"epoch,omitempty"` // engine lock epoch (fencing token) the operation ran under
+	Key      string `json:"key,omitempty"`     // interchange key (see Key)
+	SHA      string `json:"sha,omitempty"`     // hex sha256 of the uploaded interchange bytes
+	Size     int64  `json:"size,omitempty"`    // bytes
+	Msgs     int    `json:"msgs,omitempty"`    // messages in the interchange
+	Epoch    uint64 `json:"epoch,omitempty"`   // engine lock epoch (fencing token) the operation ran under
+	Version  uint64 `json:"version,omitempty"` // publish/load: the version of the file published or seen
 	Holder   string `json:"holder,omitempty"`
 	Path     string `json:"path,omitempty"`
 	Target   string `json:"target,omitempty"` // runner: the proc, pod or node acted on
