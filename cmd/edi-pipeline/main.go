@@ -19,6 +19,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/fixtures/pipeline/engine"
 	"github.com/rwxchaos/rwxchaos/fixtures/pipeline/jobqueue"
 	"github.com/rwxchaos/rwxchaos/fixtures/pipeline/lease"
+	"github.com/rwxchaos/rwxchaos/fixtures/pipeline/publish"
 	"github.com/rwxchaos/rwxchaos/fixtures/pipeline/webserver"
 	"github.com/rwxchaos/rwxchaos/framework/history"
 )
@@ -38,6 +39,8 @@ Subcommands:
   webserver   accept EDI uploads over HTTP into the input dirs
   engine      one engine run: input -> work -> output under the engine lock
   jobqueue    queue engine runs (HTTP, persistent queue on the volume)
+  publisher   publish numbered versions of generated files on the volume
+  consumer    load (open, read, verify) the published files, journaling each load
   help        this text; "edi-pipeline <subcommand> --help" for its flags
 
 Common flags (every subcommand):
@@ -135,6 +138,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdEngine(args[1:], stderr)
 	case "jobqueue":
 		return cmdJobqueue(args[1:], stderr)
+	case "publisher":
+		return cmdPublisher(args[1:], stderr)
+	case "consumer":
+		return cmdConsumer(args[1:], stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -331,4 +338,68 @@ func cmdJobqueue(args []string, stderr io.Writer) int {
 	done := make(chan struct{})
 	go func() { q.Run(ctx); close(done) }()
 	return serve("jobqueue", *listen, q.Handler(), stderr, func() { cancel(); <-done })
+}
+
+func cmdPublisher(args []string, stderr io.Writer) int {
+	var c common
+	fs := newFlagSet("publisher", "Publish numbered versions of generated files (temp + fsync + rename) at a rate; see package fixtures/pipeline/publish.\n"+
+		"A restarted publisher continues after the highest version on the volume. SIGTERM: finish the file being written, exit 0.", stderr)
+	c.register(fs)
+	files := fs.Int("files", publish.DefaultFiles, "files published every round ("+publish.FileName(0)+", …)")
+	size := fs.Int("size", publish.DefaultSize, fmt.Sprintf("body bytes of every file (%d to %d)", publish.MinSize, publish.MaxSize))
+	rate := fs.Float64("rate", 5, "rounds (a new version of every file) per second")
+	versions := fs.Uint64("versions", 0, "stop publishing after this version, then idle until SIGTERM (0 = never stop)")
+	writeTime := fs.Duration("write-time", 0, "spread the write of one file over this long (4 KiB chunks), like a generator rendering as it writes")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *files < 1 || *files > 100 || *size < publish.MinSize || *size > publish.MaxSize || *rate <= 0 || *writeTime < 0 {
+		return fail(stderr, "publisher", fmt.Errorf("--files 1..100, --size %d..%d, a positive --rate and --write-time >= 0 are required (got %d, %d, %g, %v)",
+			publish.MinSize, publish.MaxSize, *files, *size, *rate, *writeTime))
+	}
+	j, ds, err := c.setup(history.RolePublisher)
+	if err != nil {
+		return fail(stderr, "publisher", err)
+	}
+	defer j.Close()
+	stop, cleanup := terminated()
+	defer cleanup()
+	res, err := publish.Publish(publish.PublisherOptions{Root: c.root, Files: *files, Size: *size, Rate: *rate, Versions: *versions,
+		WriteTime: *writeTime, Defects: ds, Journal: j, Stop: stop, Log: stderr})
+	if err != nil {
+		fmt.Fprintf(stderr, "edi-pipeline publisher: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stderr, "edi-pipeline publisher: stopped: %s\n", res)
+	return exitOK
+}
+
+func cmdConsumer(args []string, stderr io.Writer) int {
+	var c common
+	fs := newFlagSet("consumer", "Load every published file (open, read fully, verify header, length and checksum) at a rate, journaling each load.\n"+
+		"Storage errors and torn files are journaled, never fatal. SIGTERM: exit 0.", stderr)
+	c.register(fs)
+	files := fs.Int("files", publish.DefaultFiles, "files loaded every round (as many as the publisher publishes)")
+	rate := fs.Float64("rate", 10, "rounds (one load of every file) per second")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *files < 1 || *files > 100 || *rate <= 0 {
+		return fail(stderr, "consumer", fmt.Errorf("--files 1..100 and a positive --rate are required (got %d, %g)", *files, *rate))
+	}
+	j, _, err := c.setup(history.RoleConsumer)
+	if err != nil {
+		return fail(stderr, "consumer", err)
+	}
+	defer j.Close()
+	stop, cleanup := terminated()
+	defer cleanup()
+	fmt.Fprintf(stderr, "edi-pipeline consumer: loading %d files %g times a second\n", *files, *rate)
+	res, err := publish.Consume(publish.ConsumerOptions{Root: c.root, Files: *files, Rate: *rate, Journal: j, Stop: stop, Log: stderr})
+	if err != nil {
+		fmt.Fprintf(stderr, "edi-pipeline consumer: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stderr, "edi-pipeline consumer: stopped: %s\n", res)
+	return exitOK
 }
