@@ -55,6 +55,9 @@ type Config struct {
 	LeaseTTL time.Duration `json:"leaseTTL"`
 	// LatencyP99 bounds upload-ack → output p99; 0 skips the bound.
 	LatencyP99 time.Duration `json:"latencyP99"`
+	// Publish, when set, judges a publish/consume workload instead of the
+	// pipeline (publish.go).
+	Publish *PublishConfig `json:"publish,omitempty"`
 }
 
 // DefaultConfig is the strict default: nothing lost, duplicated, corrupt,
@@ -98,6 +101,9 @@ func FromHistory(h *history.History) Input {
 
 // Run judges the input. It makes one pass over the events and one over the files.
 func Run(in Input, cfg Config) *Result {
+	if cfg.Publish != nil {
+		return runPublish(in, cfg)
+	}
 	l := newLedger(in.SizeHint)
 	lk := newLockState()
 	hi := newHistoryState()

@@ -48,6 +48,7 @@ type Anomaly struct {
 	Key    string `json:"key,omitempty"`
 	Epoch  uint64 `json:"epoch,omitempty"`
 	Proc   string `json:"proc,omitempty"`
+	Seq    int64  `json:"seq,omitempty"` // the event of Proc that proves it
 	Path   string `json:"path,omitempty"`
 	Time   int64  `json:"time,omitempty"` // Unix ns of the evidence, when known
 	Detail string `json:"detail"`
@@ -95,6 +96,8 @@ type Result struct {
 	Latency Quantiles `json:"latencyMs"`
 	// Epochs lists every lock tenure, for timelines.
 	Epochs []Tenure `json:"epochs,omitempty"`
+	// Publish is what the publish/consume checks measured (publish.go).
+	Publish *PublishSummary `json:"publish,omitempty"`
 }
 
 // Quantiles of a latency distribution, in milliseconds.
