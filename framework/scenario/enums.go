@@ -39,6 +39,8 @@ const (
 	ModePipeline WorkloadMode = "pipeline"
 	// ModeExternal tests an application that is already deployed.
 	ModeExternal WorkloadMode = "external"
+	// ModePublishConsume deploys a publisher of generated files and consumers that load them on every node.
+	ModePublishConsume WorkloadMode = "publish-consume"
 )
 
 // MatchRule says how outputs are matched to inputs for an external workload.
@@ -71,6 +73,10 @@ const (
 	DefectStealLiveLock Defect = "steal-live-lock"
 	// DefectAckBeforeFsync acknowledges an upload before the file is fsynced.
 	DefectAckBeforeFsync Defect = "ack-before-fsync"
+	// DefectPublishInPlace rewrites published files in place instead of write-to-temp then rename (consumers load torn files). Mode publish-consume.
+	DefectPublishInPlace Defect = "publish-in-place"
+	// DefectRenameWithoutFsync renames published files into place without fsyncing them or the directory (only a crash of the storage host shows it). Mode publish-consume.
+	DefectRenameWithoutFsync Defect = "rename-without-fsync"
 )
 
 // Action is what a fault does.
@@ -125,6 +131,10 @@ const (
 	RoleEngine Role = "engine"
 	// RoleJobqueue queues engine runs.
 	RoleJobqueue Role = "jobqueue"
+	// RolePublisher writes the generated files (mode publish-consume).
+	RolePublisher Role = "publisher"
+	// RoleConsumer loads them, one per node (mode publish-consume).
+	RoleConsumer Role = "consumer"
 )
 
 // Selector picks a target when the fault fires.
@@ -140,6 +150,10 @@ const (
 	SelectRandomWorker Selector = "random-worker"
 	// SelectRandomWebserver is a webserver chosen with the run's seed (or the node running it).
 	SelectRandomWebserver Selector = "random-webserver"
+	// SelectPublisherNode is the node running the publisher (mode publish-consume).
+	SelectPublisherNode Selector = "publisher-node"
+	// SelectConsumerNode is a node running a consumer but not the publisher, chosen with the run's seed (mode publish-consume).
+	SelectConsumerNode Selector = "consumer-node"
 )
 
 // Direction says which packets a partition drops.
@@ -168,7 +182,7 @@ func (Backend) enumValues() []string {
 }
 
 func (WorkloadMode) enumValues() []string {
-	return []string{string(ModePipeline), string(ModeExternal)}
+	return []string{string(ModePipeline), string(ModeExternal), string(ModePublishConsume)}
 }
 
 func (MatchRule) enumValues() []string {
@@ -176,7 +190,8 @@ func (MatchRule) enumValues() []string {
 }
 
 func (Defect) enumValues() []string {
-	return []string{string(DefectRemoveAfterCopy), string(DefectNonAtomicOutput), string(DefectNoLock), string(DefectAppendOutput), string(DefectStealLiveLock), string(DefectAckBeforeFsync)}
+	return []string{string(DefectRemoveAfterCopy), string(DefectNonAtomicOutput), string(DefectNoLock), string(DefectAppendOutput), string(DefectStealLiveLock), string(DefectAckBeforeFsync),
+		string(DefectPublishInPlace), string(DefectRenameWithoutFsync)}
 }
 
 func (Action) enumValues() []string {
@@ -188,16 +203,23 @@ func (Action) enumValues() []string {
 }
 
 func (Role) enumValues() []string {
-	return []string{string(RoleWebserver), string(RoleEngine), string(RoleJobqueue)}
+	return []string{string(RoleWebserver), string(RoleEngine), string(RoleJobqueue), string(RolePublisher), string(RoleConsumer)}
 }
 
 func (Selector) enumValues() []string {
-	return []string{string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver)}
+	return []string{string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver), string(SelectPublisherNode), string(SelectConsumerNode)}
 }
 
 func (Direction) enumValues() []string {
 	return []string{string(DirectionBoth), string(DirectionIngress), string(DirectionEgress)}
 }
+
+// PublishDefects are the defects of the publish/consume workload; the
+// others are the pipeline's.
+func PublishDefects() []Defect { return []Defect{DefectPublishInPlace, DefectRenameWithoutFsync} }
+
+// IsPublish reports whether d is a publish/consume defect.
+func (d Defect) IsPublish() bool { return d == DefectPublishInPlace || d == DefectRenameWithoutFsync }
 
 // Defects lists every defect name, in documentation order.
 func Defects() []Defect {
