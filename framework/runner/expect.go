@@ -14,6 +14,11 @@ import (
 // Config maps a scenario's expectations onto checker thresholds.
 func Config(s *scenario.Scenario) check.Config {
 	c := check.DefaultConfig()
+	if s.Workload.Mode == scenario.ModePublishConsume {
+		c.Publish = publishConfig(s)
+		c.LockExclusive = false
+		return c
+	}
 	e := s.Expect
 	if e.NoLoss != nil && !*e.NoLoss {
 		c.MaxLost = check.Unlimited
@@ -54,36 +59,14 @@ func Expectations(s *scenario.Scenario, res *check.Result, faults []report.Fault
 		skip("expectations", "a judged run", "the run is void: nothing to judge")
 		return out
 	}
-	cls := res.Classes
+	publish := s.Workload.Mode == scenario.ModePublishConsume
+	if publish {
+		publishExpectations(s, res, add, skip)
+	} else {
+		pipelineExpectations(s, res, add, skip)
+	}
 	e := s.Expect
-	if e.NoLoss == nil || *e.NoLoss {
-		add("noLoss", "0 lost", fmt.Sprintf("%d lost", cls[check.ClassLost]), cls[check.ClassLost] == 0, "acked uploads that never produced an output")
-	}
-	if e.NoDuplicates == nil || *e.NoDuplicates {
-		n := cls[check.ClassDuplicated]
-		add("noDuplicates", "0 duplicated", fmt.Sprintf("%d duplicated", n), n == 0, "interchanges output or processed more than once")
-	}
-	add("noCorruption", "0 corrupt, 0 unexpected", fmt.Sprintf("%d corrupt, %d unexpected", cls[check.ClassCorrupt], cls[check.ClassUnexpected]),
-		cls[check.ClassCorrupt] == 0 && cls[check.ClassUnexpected] == 0, "outputs that do not match their upload, or outputs of nothing uploaded")
-	add("maxStuck", fmt.Sprintf("≤ %d stuck", e.MaxStuck), fmt.Sprintf("%d stuck", cls[check.ClassStuck]), cls[check.ClassStuck] <= e.MaxStuck, "left in input/work after settling")
-	if e.MaxIndeterminate > 0 {
-		add("maxIndeterminate", fmt.Sprintf("≤ %d", e.MaxIndeterminate), fmt.Sprintf("%d", cls[check.ClassIndeterminate]), cls[check.ClassIndeterminate] <= e.MaxIndeterminate, "uploads with unknown outcome and no output")
-	}
-	if e.LockExclusive == nil || *e.LockExclusive {
-		c := res.Check(check.CheckLockSafety)
-		if c != nil && c.Status == check.Skip {
-			skip("lockExclusive", "one holder at a time", c.Message)
-		} else if c != nil {
-			add("lockExclusive", "one holder at a time", fmt.Sprintf("%d violations", c.AnomalyCount), c.Status == check.Pass, c.Message)
-		}
-	}
-	if d := e.LockRecoveredWithin.D(); d > 0 {
-		c := res.Check(check.CheckLockRecovery)
-		if c != nil {
-			worst := time.Duration(c.Numbers["worstSeconds"] * float64(time.Second)).Round(time.Millisecond)
-			add("lockRecoveredWithin", "≤ "+d.String(), fmt.Sprintf("worst %s over %v recoveries", worst, c.Numbers["recoveries"]), c.Status == check.Pass, c.Message)
-		}
-	}
+
 	// Every scheduled fault must have been injected, verified and healed:
 	// a scenario whose faults did not happen tested nothing.
 	if len(s.Faults) > 0 {
@@ -122,13 +105,15 @@ func Expectations(s *scenario.Scenario, res *check.Result, faults []report.Fault
 	if len(obs.Pods) > 0 && s.Cluster.Provider != scenario.ProviderLocal {
 		add("noPodStuckTerminating", "0 after heal", fmt.Sprintf("%d", obs.StuckTerminating), obs.StuckTerminating == 0,
 			"pods still Terminating when the run ended: their node never came back or never confirmed the deletion")
-		// Forbid does not stop a second engine Job while the first one's pod
-		// is Terminating on a lost node: only the lock keeps them apart.
-		msg := "no two engine Job pods alive at once"
-		if obs.OverlappingJobs > 0 {
-			msg = fmt.Sprintf("%d times two engine Job pods were alive at once (Forbid does not cover a Terminating pod); lockExclusive says whether the lock kept them apart", obs.OverlappingJobs)
+		if !publish {
+			// Forbid does not stop a second engine Job while the first one's pod
+			// is Terminating on a lost node: only the lock keeps them apart.
+			msg := "no two engine Job pods alive at once"
+			if obs.OverlappingJobs > 0 {
+				msg = fmt.Sprintf("%d times two engine Job pods were alive at once (Forbid does not cover a Terminating pod); lockExclusive says whether the lock kept them apart", obs.OverlappingJobs)
+			}
+			out = append(out, report.Expectation{Name: "engineJobOverlaps", Want: "observed", Got: fmt.Sprintf("%d", obs.OverlappingJobs), Status: check.Pass, Message: msg})
 		}
-		out = append(out, report.Expectation{Name: "engineJobOverlaps", Want: "observed", Got: fmt.Sprintf("%d", obs.OverlappingJobs), Status: check.Pass, Message: msg})
 	}
 	if d := e.RescheduledWithin.D(); d > 0 {
 		if len(obs.Reschedules) == 0 {
@@ -152,4 +137,39 @@ func Expectations(s *scenario.Scenario, res *check.Result, faults []report.Fault
 		}
 	}
 	return out
+}
+
+// pipelineExpectations judges the pipeline's invariants: the ledger and the
+// engine lock.
+func pipelineExpectations(s *scenario.Scenario, res *check.Result, add func(name, want, got string, ok bool, msg string), skip func(name, want, why string)) {
+	cls := res.Classes
+	e := s.Expect
+	if e.NoLoss == nil || *e.NoLoss {
+		add("noLoss", "0 lost", fmt.Sprintf("%d lost", cls[check.ClassLost]), cls[check.ClassLost] == 0, "acked uploads that never produced an output")
+	}
+	if e.NoDuplicates == nil || *e.NoDuplicates {
+		n := cls[check.ClassDuplicated]
+		add("noDuplicates", "0 duplicated", fmt.Sprintf("%d duplicated", n), n == 0, "interchanges output or processed more than once")
+	}
+	add("noCorruption", "0 corrupt, 0 unexpected", fmt.Sprintf("%d corrupt, %d unexpected", cls[check.ClassCorrupt], cls[check.ClassUnexpected]),
+		cls[check.ClassCorrupt] == 0 && cls[check.ClassUnexpected] == 0, "outputs that do not match their upload, or outputs of nothing uploaded")
+	add("maxStuck", fmt.Sprintf("≤ %d stuck", e.MaxStuck), fmt.Sprintf("%d stuck", cls[check.ClassStuck]), cls[check.ClassStuck] <= e.MaxStuck, "left in input/work after settling")
+	if e.MaxIndeterminate > 0 {
+		add("maxIndeterminate", fmt.Sprintf("≤ %d", e.MaxIndeterminate), fmt.Sprintf("%d", cls[check.ClassIndeterminate]), cls[check.ClassIndeterminate] <= e.MaxIndeterminate, "uploads with unknown outcome and no output")
+	}
+	if e.LockExclusive == nil || *e.LockExclusive {
+		c := res.Check(check.CheckLockSafety)
+		if c != nil && c.Status == check.Skip {
+			skip("lockExclusive", "one holder at a time", c.Message)
+		} else if c != nil {
+			add("lockExclusive", "one holder at a time", fmt.Sprintf("%d violations", c.AnomalyCount), c.Status == check.Pass, c.Message)
+		}
+	}
+	if d := e.LockRecoveredWithin.D(); d > 0 {
+		c := res.Check(check.CheckLockRecovery)
+		if c != nil {
+			worst := time.Duration(c.Numbers["worstSeconds"] * float64(time.Second)).Round(time.Millisecond)
+			add("lockRecoveredWithin", "≤ "+d.String(), fmt.Sprintf("worst %s over %v recoveries", worst, c.Numbers["recoveries"]), c.Status == check.Pass, c.Message)
+		}
+	}
 }

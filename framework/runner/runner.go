@@ -59,6 +59,8 @@ type Status struct {
 	Target  int
 	Outputs int
 	Faults  []string // active faults
+	// Publish is the progress of a publish/consume workload (nil otherwise).
+	Publish *provider.PublishStatus
 }
 
 var (
@@ -103,6 +105,9 @@ type run struct {
 	skipped []report.Fault
 	infra   []error
 	unsup   string
+	// faultsDone is closed when every fault has been played (publish mode:
+	// publishing is judged complete or stalled only from then on).
+	faultsDone chan struct{}
 }
 
 func (r *run) now() time.Time { return r.o.Clock() }
@@ -132,7 +137,7 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	if o.Seed != 0 {
 		seed, s.Run.Seed = o.Seed, o.Seed
 	}
-	r := &run{o: o, s: s, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), active: map[string]bool{}}
+	r := &run{o: o, s: s, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), active: map[string]bool{}, faultsDone: make(chan struct{})}
 	r.start = r.now()
 	dir, runID, err := report.NewRunDir(o.ReportDir, s.Metadata.Name, r.start, seed)
 	if err != nil {
@@ -148,7 +153,7 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 		Seed:          seed,
 		Provider:      string(s.Cluster.Provider),
 		Backend:       string(s.Storage.Backend),
-		BackendNote:   report.BackendNote(string(s.Storage.Backend)),
+		BackendNote:   backendNote(s),
 		Started:       r.start.UnixNano(),
 	}
 	r.logf("run %s of scenario %s, seed %d (replay: rwxchaos run %s --seed %d)", r.rep.RunID, s.Metadata.Name, seed, s.File(), seed)
@@ -228,6 +233,10 @@ func (r *run) progress() {
 		return
 	}
 	st := Status{Elapsed: r.now().Sub(r.start), Target: r.s.Workload.Traffic.Count}
+	if w, ok := r.env.(provider.PublishWatcher); ok && r.s.Workload.Mode == scenario.ModePublishConsume {
+		ps := w.PublishStatus()
+		st.Publish, st.Target = &ps, r.s.Workload.Publish.Versions
+	}
 	r.mu.Lock()
 	st.Phase = r.phase
 	for name := range r.active {
@@ -310,6 +319,7 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 
 	_ = r.phaseDo(report.PhaseTrafficFaults, func() error {
 		ferr := r.runFaults(ctx, steadyAt)
+		close(r.faultsDone)
 		var terr error
 		select {
 		case terr = <-trafficDone:
@@ -372,6 +382,9 @@ func (r *run) collect(ctx context.Context) (*history.History, provider.Observati
 }
 
 func (r *run) startTraffic(ctx context.Context, done chan<- error) error {
+	if r.s.Workload.Mode == scenario.ModePublishConsume {
+		return r.startPublish(ctx, done)
+	}
 	t := r.s.Workload.Traffic
 	d, err := traffic.New(traffic.Options{
 		Targets:     r.env.Endpoints(),
@@ -396,6 +409,9 @@ func (r *run) startTraffic(ctx context.Context, done chan<- error) error {
 
 // steady waits until the scenario's minimum of uploads is acked.
 func (r *run) steady(ctx context.Context, trafficDone <-chan error) error {
+	if r.s.Workload.Mode == scenario.ModePublishConsume {
+		return r.steadyPublish(ctx)
+	}
 	ss := r.s.Expect.SteadyState
 	want := int64(ss.MinUploads)
 	if want <= 0 {

@@ -72,6 +72,8 @@ type Env struct {
 	binary  string
 	image   string
 	fuse    *storage.FuseServer
+	// pubs follows the journals of a publish/consume workload.
+	pubs *provider.PublishTracker
 }
 
 func (e *Env) startFuse(ctx context.Context, name string) error {
@@ -249,9 +251,13 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
-// Deploy applies the fixtures and waits for every webserver to be Ready.
+// Deploy applies the fixtures and waits for every webserver to be Ready
+// (for a publish/consume workload: the publisher and every consumer).
 func (e *Env) Deploy(ctx context.Context) error {
 	w := e.s.Workload
+	if w.Mode == scenario.ModePublishConsume {
+		return e.deployPublish(ctx)
+	}
 	cron, _ := w.Engine.Cron()
 	var defects []string
 	for _, d := range w.Defects {
@@ -331,10 +337,19 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 }
 
 // Drain waits until the pipeline has moved everything out of input and
-// work (the jobqueue runs an engine job every few seconds).
+// work (the jobqueue runs an engine job every few seconds), or until every
+// consumer has loaded the last version published.
 func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
+	}
+	if e.pubs != nil {
+		if st, err := provider.WaitConverged(ctx, e.pubs, timeout); err != nil {
+			e.o.Logf("drain: %v", err)
+		} else {
+			e.o.Logf("drain: every consumer loaded version %d of every file", st.Published)
+		}
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -361,6 +376,9 @@ func pending(root string) (input, work int) {
 // from the API, and what the watch saw.
 func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provider.Observations, error) {
 	var obs provider.Observations
+	if e.pubs != nil {
+		e.pubs.Stop()
+	}
 	if e.obs != nil {
 		e.mu.Lock()
 		faults := append([]nodeFault(nil), e.faults...)

@@ -1,0 +1,217 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/check"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+)
+
+// The publish/consume workload (mode publish-consume) has no upload
+// traffic: the publisher publishes on its own from Deploy on. Its
+// "traffic" is the publisher getting through every version, read from the
+// journals through the environment's provider.PublishWatcher.
+
+// publishPoll is how often the runner looks at the publish progress.
+const publishPoll = 100 * time.Millisecond
+
+func (r *run) publishWatcher() (provider.PublishWatcher, error) {
+	w, ok := r.env.(provider.PublishWatcher)
+	if !ok {
+		return nil, fmt.Errorf("provider %s cannot run mode publish-consume (it does not follow the publisher's progress)", r.env.Name())
+	}
+	return w, nil
+}
+
+// startPublish waits, in the background, until the publisher has published
+// its last version. Once every fault has been played it gives up when
+// publishing makes no progress for expect.publish.convergedWithin (the
+// versions check then reports the stalled publisher); before that a stall
+// is the fault at work.
+func (r *run) startPublish(ctx context.Context, done chan<- error) error {
+	w, err := r.publishWatcher()
+	if err != nil {
+		return err
+	}
+	p := r.s.Workload.Publish
+	stall := max(r.s.Expect.Publish.ConvergedWithin.D(), 10*time.Second)
+	go func() {
+		last, lastAt := uint64(0), r.now()
+		for {
+			st := w.PublishStatus()
+			if st.Published >= uint64(p.Versions) {
+				r.logf("publisher published version %d of every file", st.Published)
+				done <- nil
+				return
+			}
+			if st.Published > last {
+				last, lastAt = st.Published, r.now()
+			}
+			select {
+			case <-r.faultsDone:
+				if r.now().Sub(lastAt) > stall {
+					r.logf("publishing stalled at version %d of %d for %s after the faults: not waiting longer", st.Published, p.Versions, stall)
+					done <- nil
+					return
+				}
+			default:
+				lastAt = r.now() // a stall only counts once every fault was played
+			}
+			select {
+			case <-ctx.Done():
+				done <- ctx.Err()
+				return
+			case <-time.After(publishPoll):
+			}
+		}
+	}()
+	return nil
+}
+
+// steadyPublish waits until steadyState.minVersions of every file are
+// published and loaded by every consumer.
+func (r *run) steadyPublish(ctx context.Context) error {
+	w, err := r.publishWatcher()
+	if err != nil {
+		return err
+	}
+	ss := r.s.Expect.SteadyState
+	min := uint64(max(ss.MinVersions, 1))
+	within := ss.Within.D()
+	if within <= 0 {
+		within = 30 * time.Second
+	}
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	for {
+		st := w.PublishStatus()
+		if st.Steady(min) {
+			r.logf("steady state: %s", st)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			msg := fmt.Sprintf("publishing and loading do not flow: within %s need version %d of every file published and loaded by all %d consumers; got %s", within, min, st.Consumers, st)
+			if st.Err != "" {
+				msg += "; reading journals: " + st.Err
+			}
+			return errors.New(msg)
+		case <-time.After(publishPoll):
+		}
+	}
+}
+
+// publishConfig maps expect.publish onto the publish checks.
+func publishConfig(s *scenario.Scenario) *check.PublishConfig {
+	pc := check.DefaultPublishConfig()
+	p, x := s.Workload.Publish, s.Expect.Publish
+	pc.Files, pc.Versions = p.Files, uint64(p.Versions)
+	pc.Consumers = p.Consumers
+	if s.Cluster.Provider == scenario.ProviderKind {
+		pc.Consumers = s.Cluster.Kind.Workers
+	}
+	pc.MinVersions = max(s.Expect.SteadyState.MinVersions, 1)
+	pc.VisibleWithin, pc.ConvergedWithin = x.VisibleWithin.D(), x.ConvergedWithin.D()
+	pc.MaxTorn = x.MaxTorn
+	if x.Monotonic != nil {
+		pc.Monotonic = *x.Monotonic
+	}
+	if x.MaxLoadErrors != nil {
+		pc.MaxLoadErrors = *x.MaxLoadErrors
+	}
+	pc.ClockNote = clockNote(s.Cluster.Provider)
+	return &pc
+}
+
+// clockNote says how far the publisher's and the consumers' clocks can be
+// trusted against each other: visibility lag subtracts one from the other.
+func clockNote(p scenario.Provider) string {
+	switch p {
+	case scenario.ProviderLocal:
+		return "publisher and consumers are processes on one host: one clock"
+	case scenario.ProviderKind:
+		return "kind nodes are containers on one host kernel: publisher and consumers read one clock"
+	}
+	return "publisher and consumers run on different machines: lag is only as good as their clock sync"
+}
+
+// backendNote is the report's caveat about the storage backend; for mode
+// publish-consume it also says whether client caching can show at all.
+func backendNote(s *scenario.Scenario) string {
+	note := report.BackendNote(string(s.Storage.Backend))
+	if s.Workload.Mode != scenario.ModePublishConsume {
+		return note
+	}
+	var cache string
+	switch s.Storage.Backend {
+	case scenario.BackendNFS, scenario.BackendStorageClass:
+		return note
+	case scenario.BackendFuse:
+		cache = "the fuse server runs with kernel caching off (entry and attribute timeouts 0) and every node shares one host page cache, so it cannot show the client attribute and data caching that makes NFS consumers load stale versions: visibility lag here is polling and storage-fault delay only"
+	default:
+		cache = "every consumer reads through one host kernel and its page cache, so no client caching can make a consumer load a stale version: visibility lag here is polling and fault delay only"
+	}
+	if note == "" {
+		return cache
+	}
+	return note + "; " + cache
+}
+
+// publishExpectations judges expect.publish for the report.
+func publishExpectations(s *scenario.Scenario, res *check.Result, add func(name, want, got string, ok bool, msg string), skip func(name, want, why string)) {
+	x := s.Expect.Publish
+	row := func(name, check, want string) *check.CheckResult {
+		c := res.Check(check)
+		if c == nil {
+			skip(name, want, "the check did not run")
+		}
+		return c
+	}
+	if c := row("noTornReads", check.CheckTornReads, fmt.Sprintf("≤ %d torn loads", x.MaxTorn)); c != nil {
+		add("noTornReads", fmt.Sprintf("≤ %d torn loads", x.MaxTorn), fmt.Sprintf("%d torn", c.AnomalyCount), c.Status != check.Fail, c.Message)
+	}
+	if c := row("publishedAsLoaded", check.CheckVersions, "loads match the publisher's versions"); c != nil {
+		add("publishedAsLoaded", "loads match the publisher's versions", fmt.Sprintf("%d problems", c.AnomalyCount), c.Status != check.Fail, c.Message)
+	}
+	if x.Monotonic == nil || *x.Monotonic {
+		if c := row("monotonic", check.CheckMonotonic, "no consumer goes back a version"); c != nil {
+			add("monotonic", "no consumer goes back a version", fmt.Sprintf("%d rollbacks", c.AnomalyCount), c.Status != check.Fail, c.Message)
+		}
+	}
+	if d := x.VisibleWithin.D(); d > 0 {
+		want := "≤ " + d.String() + " clear of faults"
+		if c := row("visibleWithin", check.CheckVisibility, want); c != nil {
+			got := fmt.Sprintf("max %s (p99 %s) over %v samples", msDur(c.Numbers["steadymax"]), msDur(c.Numbers["steadyp99"]), c.Numbers["steadyn"])
+			if c.Status == check.Skip {
+				skip("visibleWithin", want, c.Message)
+			} else {
+				add("visibleWithin", want, got, c.Status != check.Fail, c.Message)
+			}
+		}
+	}
+	want := "≤ " + x.ConvergedWithin.D().String() + " after the last heal"
+	if c := row("convergedWithin", check.CheckConvergence, want); c != nil {
+		got := fmt.Sprintf("worst %s", msDur(c.Numbers["worstMs"]))
+		if n := c.Numbers["neverConverged"]; n > 0 {
+			got = fmt.Sprintf("%v never", n)
+		}
+		add("convergedWithin", want, got, c.Status != check.Fail, c.Message)
+	}
+	if x.MaxLoadErrors != nil {
+		want := fmt.Sprintf("≤ %d failed loads", *x.MaxLoadErrors)
+		if c := row("maxLoadErrors", check.CheckLoadErrors, want); c != nil {
+			add("maxLoadErrors", want, fmt.Sprintf("%v", c.Numbers["total"]), c.Status != check.Fail, c.Message)
+		}
+	}
+}
+
+func msDur(v float64) string {
+	return time.Duration(v * float64(time.Millisecond)).Round(time.Millisecond).String()
+}
