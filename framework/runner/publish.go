@@ -20,6 +20,10 @@ import (
 // publishPoll is how often the runner looks at the publish progress.
 const publishPoll = 100 * time.Millisecond
 
+// minStall is the shortest no-progress time after the faults that ends the
+// wait for the publisher (a variable for tests).
+var minStall = 10 * time.Second
+
 func (r *run) publishWatcher() (provider.PublishWatcher, error) {
 	w, ok := r.env.(provider.PublishWatcher)
 	if !ok {
@@ -39,7 +43,7 @@ func (r *run) startPublish(ctx context.Context, done chan<- error) error {
 		return err
 	}
 	p := r.s.Workload.Publish
-	stall := max(r.s.Expect.Publish.ConvergedWithin.D(), 10*time.Second)
+	stall := max(r.s.Expect.Publish.ConvergedWithin.D(), minStall)
 	go func() {
 		last, lastAt := uint64(0), r.now()
 		for {

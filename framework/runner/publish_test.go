@@ -1,0 +1,201 @@
+package runner
+
+import (
+	"context"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/check"
+	"github.com/rwxchaos/rwxchaos/framework/fault"
+	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+)
+
+func parse(t *testing.T, yaml string) *scenario.Scenario {
+	t.Helper()
+	s, err := scenario.Parse("t.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const publishLocal = `apiVersion: rwxchaos.dev/v1alpha1
+kind: Scenario
+metadata: {name: p}
+cluster: {provider: local}
+workload:
+  mode: publish-consume
+  publish: {files: 2, versions: 10, rate: 10, consumers: 2}
+expect:
+  steadyState: {minVersions: 2, within: 2s}
+  publish: {visibleWithin: 300ms, convergedWithin: 1s, maxLoadErrors: 3, monotonic: false}
+`
+
+func TestPublishConfig(t *testing.T) {
+	s := parse(t, publishLocal)
+	c := Config(s)
+	if c.Publish == nil || c.LockExclusive {
+		t.Fatalf("config %+v", c)
+	}
+	want := check.PublishConfig{Files: 2, Versions: 10, Consumers: 2, MinVersions: 2, VisibleWithin: 300 * time.Millisecond,
+		ConvergedWithin: time.Second, Monotonic: false, MaxLoadErrors: 3, ClockNote: clockNote(scenario.ProviderLocal)}
+	if *c.Publish != want {
+		t.Fatalf("publish config\n got %+v\nwant %+v", *c.Publish, want)
+	}
+	k := parse(t, strings.Replace(strings.Replace(publishLocal, "provider: local", "provider: kind, kind: {workers: 4}", 1), ", consumers: 2", "", 1))
+	if pc := Config(k).Publish; pc.Consumers != 4 || !strings.Contains(pc.ClockNote, "one host kernel") {
+		t.Fatalf("kind: %+v", pc)
+	}
+	// The pipeline keeps its own checks.
+	if p := Config(parse(t, "apiVersion: rwxchaos.dev/v1alpha1\nkind: Scenario\nmetadata: {name: q}\ncluster: {provider: local}\n")); p.Publish != nil || !p.LockExclusive {
+		t.Fatalf("pipeline config %+v", p)
+	}
+}
+
+func TestBackendNoteSaysCachingCannotShow(t *testing.T) {
+	s := parse(t, publishLocal)
+	if n := backendNote(s); !strings.Contains(n, "no client caching") {
+		t.Errorf("local: %s", n)
+	}
+	s.Storage.Backend = scenario.BackendFuse
+	if n := backendNote(s); !strings.Contains(n, "cannot show the client attribute and data caching") {
+		t.Errorf("fuse: %s", n)
+	}
+	s.Storage.Backend = scenario.BackendNFS
+	if n := backendNote(s); n != "" {
+		t.Errorf("nfs: %q", n)
+	}
+}
+
+func TestPublishExpectations(t *testing.T) {
+	s := parse(t, publishLocal)
+	res := &check.Result{Status: check.Fail, Checks: []check.CheckResult{
+		{Name: check.CheckHistory, Status: check.Pass},
+		{Name: check.CheckTornReads, Status: check.Fail, AnomalyCount: 3},
+		{Name: check.CheckVersions, Status: check.Pass},
+		{Name: check.CheckMonotonic, Status: check.Skip},
+		{Name: check.CheckVisibility, Status: check.Pass, Numbers: map[string]float64{"steadymax": 120, "steadyp99": 100, "steadyn": 40}},
+		{Name: check.CheckConvergence, Status: check.Fail, Numbers: map[string]float64{"neverConverged": 1}},
+		{Name: check.CheckLoadErrors, Status: check.Pass, Numbers: map[string]float64{"total": 2}},
+	}}
+	got := map[string]report.Expectation{}
+	for _, e := range Expectations(s, res, nil, provider.Observations{}) {
+		got[e.Name] = e
+	}
+	for name, want := range map[string]check.Status{"noTornReads": check.Fail, "publishedAsLoaded": check.Pass, "visibleWithin": check.Pass,
+		"convergedWithin": check.Fail, "maxLoadErrors": check.Pass} {
+		if got[name].Status != want {
+			t.Errorf("%s: %+v, want %s", name, got[name], want)
+		}
+	}
+	if _, ok := got["monotonic"]; ok {
+		t.Error("monotonic: false must not be judged")
+	}
+	for _, n := range []string{"noLoss", "noDuplicates", "noCorruption", "maxStuck", "lockExclusive"} {
+		if _, ok := got[n]; ok {
+			t.Errorf("pipeline expectation %s judged for a publish run", n)
+		}
+	}
+	if got["convergedWithin"].Got != "1 never" || got["visibleWithin"].Got != "max 120ms (p99 100ms) over 40 samples" {
+		t.Errorf("got %q / %q", got["convergedWithin"].Got, got["visibleWithin"].Got)
+	}
+}
+
+// fakeEnv is just enough of an environment for the publish phases.
+type fakeEnv struct {
+	mu sync.Mutex
+	st provider.PublishStatus
+}
+
+func (f *fakeEnv) set(published uint64, seen map[string]uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st = provider.PublishStatus{Files: 2, Consumers: 2, Published: published, Seen: seen}
+}
+func (f *fakeEnv) PublishStatus() provider.PublishStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st
+}
+func (f *fakeEnv) Name() string                               { return "fake" }
+func (f *fakeEnv) Provision(context.Context) error            { return nil }
+func (f *fakeEnv) Deploy(context.Context) error               { return nil }
+func (f *fakeEnv) Endpoints() []string                        { return nil }
+func (f *fakeEnv) Teardown(context.Context) error             { return nil }
+func (f *fakeEnv) Drain(context.Context, time.Duration) error { return nil }
+func (f *fakeEnv) Fault(context.Context, scenario.FaultSpec, *rand.Rand) ([]fault.Fault, error) {
+	return nil, nil
+}
+func (f *fakeEnv) Collect(context.Context, string) (*history.History, provider.Observations, error) {
+	return nil, provider.Observations{}, nil
+}
+
+func newTestRun(t *testing.T, s *scenario.Scenario, env provider.Env) *run {
+	return &run{o: Options{Clock: time.Now}, s: s, env: env, active: map[string]bool{}, faultsDone: make(chan struct{})}
+}
+
+func TestSteadyPublish(t *testing.T) {
+	s := parse(t, publishLocal)
+	env := &fakeEnv{}
+	r := newTestRun(t, s, env)
+	env.set(5, map[string]uint64{"c0": 2, "c1": 1})
+	done := make(chan error, 1)
+	go func() { done <- r.steadyPublish(context.Background()) }()
+	select {
+	case err := <-done:
+		t.Fatalf("steady before every consumer saw version 2: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	env.set(5, map[string]uint64{"c0": 2, "c1": 2})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Never steady: void with what was missing.
+	env.set(1, map[string]uint64{"c0": 1})
+	err := r.steadyPublish(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "need version 2 of every file published and loaded by all 2 consumers") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestStartPublishWaitsForTheLastVersionOrAStall(t *testing.T) {
+	s := parse(t, publishLocal)
+	env := &fakeEnv{}
+	r := newTestRun(t, s, env)
+	env.set(3, nil)
+	done := make(chan error, 1)
+	if err := r.startPublish(context.Background(), done); err != nil {
+		t.Fatal(err)
+	}
+	// No progress while faults play is the fault at work: keep waiting.
+	select {
+	case err := <-done:
+		t.Fatalf("gave up while faults were still playing: %v", err)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	env.set(10, nil)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// After the faults, a stall of more than convergedWithin (floored at
+	// minStall) ends the wait without an error: the checks report it.
+	defer func(d time.Duration) { minStall = d }(minStall)
+	minStall = 200 * time.Millisecond
+	s.Expect.Publish.ConvergedWithin = scenario.Duration(300 * time.Millisecond)
+	r = newTestRun(t, s, env)
+	env.set(4, nil)
+	close(r.faultsDone)
+	start := time.Now()
+	if err := r.startPublish(context.Background(), done); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil || time.Since(start) < 300*time.Millisecond {
+		t.Fatalf("err %v after %s", err, time.Since(start))
+	}
+}
