@@ -25,6 +25,14 @@
 //	engine    claim, output, skip, done   key, epoch: the moves input → work → output
 //	runner    proc.exit     target = the process that died (for lock recovery time)
 //	runner    fault         call = injected, ret = healed, detail = action
+//	publisher publish       path, version, sha and size of the body written (outcome ok | fail | unknown)
+//	consumer  load          path, version seen, sha and size of the body read (outcome ok, or fail with
+//	                        errClass: an errno class, or BADHEADER | SHORT | LONG | CHECKSUM when torn)
+//
+// The publish/consume workload (usersys/generated/*, see DirPublish) is
+// judged from publish and load events alone: a load's version and body
+// sha256 are compared with the publish event of that version, the node of
+// a load names the consumer.
 //
 // A minimal hand-written history, one interchange uploaded, processed under
 // epoch 1 and released:
