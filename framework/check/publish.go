@@ -51,8 +51,9 @@ type PublishConfig struct {
 	// void: nothing flowed.
 	MinVersions int `json:"minVersions"`
 	// VisibleWithin bounds the visibility lag of every version whose
-	// publish→visible interval stayed clear of every fault (and of
-	// ConvergedWithin after its heal); 0: not bounded.
+	// publish→visible interval stayed clear of every fault and of the
+	// consumer's recovery after it (until it first loaded a version
+	// published after the heal); 0: not bounded.
 	VisibleWithin time.Duration `json:"visibleWithin"`
 	// ConvergedWithin bounds, per consumer and file, the time from the
 	// later of the last heal and the last version's publish to the first
@@ -304,9 +305,30 @@ func (s *publishState) visibleAt(f int32, v uint64) int64 {
 	return t
 }
 
-func (s *publishState) disturbed(from, to int64, grace time.Duration) bool {
-	for _, w := range s.windows {
-		if from <= w[1]+int64(grace) && to >= w[0] {
+// recoveries are, per fault window, when consumer c had recovered from it:
+// the return of its first verified load of a version published after the
+// heal (max int64 if it never did). A fault's effect on a consumer lasts
+// from the injection to then.
+func (s *publishState) recoveries(c *consumerState) [][2]int64 {
+	out := make([][2]int64, len(s.windows))
+	for i, w := range s.windows {
+		out[i] = [2]int64{w[0], 1<<63 - 1}
+		for j := range c.loads {
+			l := &c.loads[j]
+			if l.ok && l.call >= w[1] {
+				if pub := s.visibleAt(l.file, l.version); pub >= w[1] {
+					out[i][1] = l.ret
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+func disturbed(from, to int64, windows [][2]int64) bool {
+	for _, w := range windows {
+		if from <= w[1] && to >= w[0] {
 			return true
 		}
 	}
@@ -323,6 +345,7 @@ func (s *publishState) lags(cfg PublishConfig, skew time.Duration, clock *CheckR
 			continue
 		}
 		start := c.loads[0].call
+		windows := s.recoveries(c)
 		high := make([]uint64, len(s.names))
 		for i := range c.loads {
 			l := &c.loads[i]
@@ -341,7 +364,7 @@ func (s *publishState) lags(cfg PublishConfig, skew time.Duration, clock *CheckR
 				}
 				lag := max(float64(l.ret-pub)/1e6, 0)
 				out = append(out, LagPoint{Consumer: name, File: s.names[l.file], Version: u, Published: pub, Seen: l.ret, LagMs: lag,
-					Steady: !s.disturbed(pub, l.ret, cfg.ConvergedWithin), Proc: s.procs[l.proc], Seq: l.seq})
+					Steady: !disturbed(pub, l.ret, windows), Proc: s.procs[l.proc], Seq: l.seq})
 			}
 			high[l.file] = l.version
 		}

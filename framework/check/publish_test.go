@@ -231,6 +231,24 @@ func TestPublishVisibilityBoundOutsideFaults(t *testing.T) {
 	if r.Publish.LagSteady.Max >= 801 || r.Publish.Lag.Max != 801 {
 		t.Fatalf("steady %+v all %+v", r.Publish.LagSteady, r.Publish.Lag)
 	}
+	// Once c2 has loaded a version published after the heal it has
+	// recovered: a slow version after that is judged by the bound again.
+	for _, v := range []struct {
+		v         uint64
+		pub, seen float64
+	}{{12, 2100, 2450}, {13, 2500, 3200}} {
+		for _, f := range []string{"a.py", "b.py"} {
+			b.publish("pub-1", f, v.v, v.pub)
+			b.load("c1", "cons-c1", f, v.v, v.pub+50)
+		}
+		b.load("c2", "cons-c2", "b.py", v.v, v.pub+50)
+		b.load("c2", "cons-c2", "a.py", v.v, v.seen)
+	}
+	r = b.check(pc)
+	c = mustStatus(t, r, CheckVisibility, Fail)
+	if c.AnomalyCount != 1 || !strings.Contains(c.Anomalies[0].Detail, "a.py version 13 became visible on c2 691ms") {
+		t.Fatalf("after recovery: %+v", c.Anomalies)
+	}
 	pts := VisibilityLags(b.h.All(), pc)
 	slow := 0
 	for _, p := range pts {
@@ -238,7 +256,7 @@ func TestPublishVisibilityBoundOutsideFaults(t *testing.T) {
 			slow++
 		}
 	}
-	if slow != 1 || len(pts) != r.Publish.Lag.N {
+	if slow != 1 || len(pts) != r.Publish.Lag.N || r.Publish.LagSteady.Max != 691 {
 		t.Fatalf("points %d (slow %d), summary n %d", len(pts), slow, r.Publish.Lag.N)
 	}
 }

@@ -157,7 +157,7 @@ func (pm *publishModel) chart(m *model) (svgDoc, int) {
 				q = cs.Lag
 			}
 		}
-		c.front = append(c.front, shape{Kind: "text", X: 14, Y: y + 20, Class: "ll", Text: clip(name, 26), Title: name})
+		c.front = append(c.front, shape{Kind: "text", X: 14, Y: y + 20, Class: "ll", Text: clip(shortNode(name), 26), Title: name})
 		c.front = append(c.front, shape{Kind: "text", X: 14, Y: y + 34, Class: "ls", Text: fmt.Sprintf("p50 %s · p99 %s", ms(q.P50), ms(q.P99))})
 		c.front = append(c.front, shape{Kind: "text", X: 14, Y: y + 46, Class: "ls", Text: fmt.Sprintf("max %s · %d samples", ms(q.Max), len(pts))})
 		for _, p := range sampleLags(pts, bound) {
