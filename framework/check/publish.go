@@ -571,6 +571,16 @@ func (s *publishState) versions(pc PublishConfig) CheckResult {
 	return c
 }
 
+func cmpI64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
 func cmpU64(a, b uint64) int {
 	switch {
 	case a < b:
@@ -597,18 +607,22 @@ func (s *publishState) monotonic(pc PublishConfig) CheckResult {
 	}
 	for _, name := range s.order {
 		cs := s.consumers[name]
-		byProc := slices.Clone(cs.loads)
-		slices.SortStableFunc(byProc, func(a, b loadRec) int {
+		byProc := make([]int32, len(cs.loads)) // indices: a million loads sort cheaply
+		for i := range byProc {
+			byProc[i] = int32(i)
+		}
+		slices.SortStableFunc(byProc, func(i, j int32) int {
+			a, b := &cs.loads[i], &cs.loads[j]
 			if a.proc != b.proc {
 				return int(a.proc - b.proc)
 			}
-			return int(a.seq - b.seq)
+			return cmpI64(a.seq, b.seq)
 		})
 		flagged := map[[2]int64]bool{}
 		var hs []high
 		var cur int32 = -1
-		for i := range byProc {
-			l := &byProc[i]
+		for _, i := range byProc {
+			l := &cs.loads[i]
 			if l.proc != cur {
 				cur, hs = l.proc, make([]high, len(s.names))
 			}
