@@ -1,7 +1,6 @@
 package check
 
 import (
-	"encoding/hex"
 	"fmt"
 	"iter"
 	"slices"
@@ -204,15 +203,6 @@ func (s *publishState) proc(p string) int32 {
 	return i
 }
 
-func decodeSHA(h string) ([32]byte, bool) {
-	var b [32]byte
-	if len(h) != 64 {
-		return b, false
-	}
-	_, err := hex.Decode(b[:], []byte(h))
-	return b, err == nil
-}
-
 func (s *publishState) observe(e *history.Event) {
 	switch e.Type {
 	case history.EvPublish:
@@ -274,6 +264,13 @@ func (s *publishState) observe(e *history.Event) {
 		s.lastHeal = max(s.lastHeal, end)
 	}
 }
+
+// loadRef is the evidence of a load.
+func (s *publishState) loadRef(l *loadRec) []Ref {
+	return []Ref{{Proc: s.procs[l.proc], Seq: l.seq, Type: history.EvLoad}}
+}
+
+func (r *pubRec) ref() Ref { return Ref{Proc: r.proc, Seq: r.seq, Type: history.EvPublish} }
 
 func (s *publishState) ref(l *loadRec) string {
 	return fmt.Sprintf("load %s seq %d", s.procs[l.proc], l.seq)
@@ -353,7 +350,7 @@ func (s *publishState) lags(cfg PublishConfig, skew time.Duration, clock *CheckR
 				continue
 			}
 			if m, _ := s.published(l.file, l.version, l.sha); m != nil && l.ret+int64(skew) < m.call && clock != nil {
-				clock.add(Anomaly{Class: ClassClockSkew, Proc: s.procs[l.proc], Seq: l.seq, Path: s.names[l.file], Time: l.call,
+				clock.add(Anomaly{Class: ClassClockSkew, Proc: s.procs[l.proc], Evidence: s.loadRef(l), Path: s.names[l.file], Time: l.call,
 					Detail: fmt.Sprintf("%s on %s returned %s version %d %s before its publish (%s seq %d) was called: the clocks disagree",
 						s.ref(l), name, s.names[l.file], l.version, time.Duration(m.call-l.ret).Round(time.Millisecond), m.proc, m.seq)})
 			}
@@ -390,16 +387,29 @@ func (cfg *PublishConfig) orDefault() PublishConfig {
 }
 
 // runPublish judges a publish/consume history: one pass over the events.
+// The history check (format, sequence numbers, journals of every process)
+// is the pipeline's; nothing is uploaded, so no acks are required.
 func runPublish(in Input, cfg Config) *Result {
 	pc := cfg.Publish.orDefault()
 	s := newPublishState()
-	hi := newHistoryState()
-	for e := range in.Events {
-		hi.observe(e)
-		s.observe(e)
+	hcfg := cfg
+	hcfg.MinAcked, hcfg.SteadyStateWithin = 0, 0
+	hi := newHistoryState(in, hcfg)
+	if in.Events != nil {
+		for e := range in.Events {
+			if e == nil {
+				continue
+			}
+			if err := e.Validate(); err != nil {
+				hi.invalid(e, err)
+				continue
+			}
+			hi.observe(e)
+			s.observe(e)
+		}
 	}
-	res := &Result{Config: cfg}
-	hc := s.historyCheck(hi, in, pc)
+	res := &Result{Config: cfg, Classes: map[string]int{}}
+	hc := s.historyCheck(hi.result(in), hi, in, pc)
 	res.Checks = append(res.Checks, hc)
 	names := []string{CheckTornReads, CheckVersions, CheckMonotonic, CheckVisibility, CheckConvergence, CheckLoadErrors}
 	if hc.Status == Void {
@@ -424,11 +434,7 @@ func runPublish(in Input, cfg Config) *Result {
 	return res
 }
 
-func (s *publishState) historyCheck(hi *historyState, in Input, pc PublishConfig) CheckResult {
-	// The sequence-number bookkeeping is the pipeline's; only the verdict
-	// on traffic differs.
-	in.HasSnapshot = true // the checks read events only
-	c := hi.result(in, nil, Config{MinAcked: 0})
+func (s *publishState) historyCheck(c CheckResult, hi *historyState, in Input, pc PublishConfig) CheckResult {
 	loads := 0
 	for _, cs := range s.consumers {
 		loads += len(cs.loads)
@@ -445,18 +451,17 @@ func (s *publishState) historyCheck(hi *historyState, in Input, pc PublishConfig
 	delete(c.Numbers, "uploads")
 	delete(c.Numbers, "acked")
 	switch {
-	case c.Status == Void && hi.events == 0:
+	case c.Status == Void || c.Status == Fail:
+		// Empty, or damaged evidence: said as the pipeline's check says it.
 	case s.sum.Publishes == 0:
 		c.Status, c.Message = Void, "no publish event: the publisher never published, nothing was tested"
 	case loads == 0:
 		c.Status, c.Message = Void, "no load event: no consumer ran, nothing was tested"
 	case least < pc.MinVersions:
 		c.Status, c.Message = Void, fmt.Sprintf("only %d versions of a file were published (need %d): publishing did not flow, nothing was tested", max(least, 0), pc.MinVersions)
-	case c.Status == Fail:
 	default:
-		c.Status = Pass
 		c.Message = fmt.Sprintf("%d events from %d processes: %d publishes of %d files, %d loads by %d consumers, %d torn journal lines",
-			hi.events, len(hi.procs), s.sum.Publishes, len(s.names), loads, len(s.consumers), in.Stats.Torn)
+			hi.events, len(hi.list), s.sum.Publishes, len(s.names), loads, len(s.consumers), in.Stats.Torn)
 	}
 	return c
 }
@@ -474,7 +479,7 @@ func (s *publishState) torn(pc PublishConfig) CheckResult {
 			if l.version > 0 {
 				v = fmt.Sprintf("version %d", l.version)
 			}
-			c.add(Anomaly{Class: ClassTornRead, Proc: s.procs[l.proc], Seq: l.seq, Path: s.names[l.file], Time: l.call,
+			c.add(Anomaly{Class: ClassTornRead, Proc: s.procs[l.proc], Evidence: s.loadRef(l), Path: s.names[l.file], Time: l.call,
 				Detail: fmt.Sprintf("%s on %s read %s torn (%s): %s", s.ref(l), name, v, l.cls, l.err)})
 		}
 	}
@@ -511,7 +516,7 @@ func (s *publishState) versions(pc PublishConfig) CheckResult {
 		first := s.pubs[k]
 		for r := first.next; r != nil; r = r.next {
 			if r.hasSHA && first.hasSHA && r.sha != first.sha {
-				c.add(Anomaly{Class: ClassConflictingPublish, Proc: first.proc, Seq: first.seq, Path: s.names[k.file], Time: first.call,
+				c.add(Anomaly{Class: ClassConflictingPublish, Proc: first.proc, Evidence: []Ref{first.ref(), r.ref()}, Path: s.names[k.file], Time: first.call,
 					Detail: fmt.Sprintf("%s version %d was published by %s seq %d and, with other content, by %s seq %d: two publishers at once",
 						s.names[k.file], k.version, r.proc, r.seq, first.proc, first.seq)})
 				break
@@ -529,11 +534,11 @@ func (s *publishState) versions(pc PublishConfig) CheckResult {
 			switch {
 			case match != nil:
 			case first != nil:
-				c.add(Anomaly{Class: ClassWrongContent, Proc: s.procs[l.proc], Seq: l.seq, Path: s.names[l.file], Time: l.call,
+				c.add(Anomaly{Class: ClassWrongContent, Proc: s.procs[l.proc], Evidence: s.loadRef(l), Path: s.names[l.file], Time: l.call,
 					Detail: fmt.Sprintf("%s on %s verified %s version %d with body sha256 %x…, but %s seq %d published that version with %x…",
 						s.ref(l), name, s.names[l.file], l.version, l.sha[:6], first.proc, first.seq, first.sha[:6])})
 			case l.version > s.maxAny[l.file]+1:
-				c.add(Anomaly{Class: ClassPhantomVersion, Proc: s.procs[l.proc], Seq: l.seq, Path: s.names[l.file], Time: l.call,
+				c.add(Anomaly{Class: ClassPhantomVersion, Proc: s.procs[l.proc], Evidence: s.loadRef(l), Path: s.names[l.file], Time: l.call,
 					Detail: fmt.Sprintf("%s on %s saw %s version %d, but no publisher journaled more than version %d: lost journal lines or a writer outside the history",
 						s.ref(l), name, s.names[l.file], l.version, s.maxAny[l.file])})
 			default:
@@ -601,7 +606,7 @@ func (s *publishState) monotonic(pc PublishConfig) CheckResult {
 		l       *loadRec
 	}
 	rollback := func(name string, l *loadRec, h high) {
-		c.add(Anomaly{Class: ClassRollback, Proc: s.procs[l.proc], Seq: l.seq, Path: s.names[l.file], Time: l.call,
+		c.add(Anomaly{Class: ClassRollback, Proc: s.procs[l.proc], Evidence: s.loadRef(l), Path: s.names[l.file], Time: l.call,
 			Detail: fmt.Sprintf("%s on %s saw %s version %d after %s seq %d had seen version %d",
 				s.ref(l), name, s.names[l.file], l.version, s.procs[h.l.proc], h.l.seq, h.version)})
 	}
@@ -682,7 +687,7 @@ func (s *publishState) visibility(pc PublishConfig, skew time.Duration) (CheckRe
 		}
 		steady = append(steady, p.LagMs)
 		if pc.VisibleWithin > 0 && p.LagMs > float64(pc.VisibleWithin)/1e6 {
-			c.add(Anomaly{Class: ClassSlowVisibility, Proc: p.Proc, Seq: p.Seq, Path: p.File, Time: p.Seen,
+			c.add(Anomaly{Class: ClassSlowVisibility, Proc: p.Proc, Evidence: []Ref{{Proc: p.Proc, Seq: p.Seq, Type: history.EvLoad}}, Path: p.File, Time: p.Seen,
 				Detail: fmt.Sprintf("%s version %d became visible on %s %s after its publish returned (first seen by load %s seq %d), over %s",
 					p.File, p.Version, p.Consumer, time.Duration(p.LagMs*1e6).Round(time.Millisecond), p.Proc, p.Seq, pc.VisibleWithin)})
 		}
@@ -761,7 +766,7 @@ func (s *publishState) convergence(pc PublishConfig) CheckResult {
 					if s.lastHeal > 0 {
 						when = ", " + relDur(lastLoad.call-s.lastHeal) + " from the last heal"
 					}
-					c.add(Anomaly{Class: ClassStaleForever, Proc: s.procs[lastLoad.proc], Seq: lastLoad.seq, Path: file, Time: lastLoad.call,
+					c.add(Anomaly{Class: ClassStaleForever, Proc: s.procs[lastLoad.proc], Evidence: s.loadRef(lastLoad), Path: file, Time: lastLoad.call,
 						Detail: fmt.Sprintf("%s never loaded %s version %d (the last one published): its last load (%s seq %d%s) %s",
 							name, file, last, s.procs[lastLoad.proc], lastLoad.seq, when, what)})
 				} else {
@@ -772,7 +777,7 @@ func (s *publishState) convergence(pc PublishConfig) CheckResult {
 			d := max(float64(seen.ret-from)/1e6, 0)
 			worst = max(worst, d)
 			if pc.ConvergedWithin > 0 && d > float64(pc.ConvergedWithin)/1e6 {
-				c.add(Anomaly{Class: ClassStaleAfterHeal, Proc: s.procs[seen.proc], Seq: seen.seq, Path: file, Time: seen.ret,
+				c.add(Anomaly{Class: ClassStaleAfterHeal, Proc: s.procs[seen.proc], Evidence: s.loadRef(seen), Path: file, Time: seen.ret,
 					Detail: fmt.Sprintf("%s first loaded %s version %d (the last one) %s after the later of the last heal and its publish (load %s seq %d), over %s",
 						name, file, last, time.Duration(d*1e6).Round(time.Millisecond), s.procs[seen.proc], seen.seq, pc.ConvergedWithin)})
 			}

@@ -40,7 +40,7 @@ func Example_publishConsume() {
 	for _, c := range r.Checks[1:] {
 		fmt.Printf("%s %s\n", c.Name, c.Status)
 		for _, a := range c.Anomalies {
-			fmt.Printf("  %s: %s seq %d\n", a.Class, a.Proc, a.Seq)
+			fmt.Printf("  %s: %s seq %d\n", a.Class, a.Proc, a.Evidence[0].Seq)
 		}
 	}
 	for _, c := range r.Publish.Consumers {

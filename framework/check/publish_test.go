@@ -151,7 +151,7 @@ func TestPublishTornRead(t *testing.T) {
 	r := b.check(DefaultPublishConfig())
 	c := mustStatus(t, r, CheckTornReads, Fail)
 	a := c.Anomalies[0]
-	if c.AnomalyCount != 1 || a.Class != ClassTornRead || a.Proc != "cons-c2" || a.Seq != e.Seq || a.Path != "a.py" ||
+	if c.AnomalyCount != 1 || a.Class != ClassTornRead || a.Proc != "cons-c2" || a.Evidence[0].Seq != e.Seq || a.Path != "a.py" ||
 		!strings.Contains(a.Detail, "SHORT") || !strings.Contains(a.Detail, fmt.Sprintf("seq %d", e.Seq)) {
 		t.Fatalf("anomaly %+v", a)
 	}
@@ -171,7 +171,7 @@ func TestPublishRollback(t *testing.T) {
 	r := b.check(DefaultPublishConfig())
 	c := mustStatus(t, r, CheckMonotonic, Fail)
 	a := c.Anomalies[0]
-	if c.AnomalyCount != 1 || a.Class != ClassRollback || a.Seq != e.Seq || !strings.Contains(a.Detail, "version 4 after cons-c1 seq") ||
+	if c.AnomalyCount != 1 || a.Class != ClassRollback || a.Evidence[0].Seq != e.Seq || !strings.Contains(a.Detail, "version 4 after cons-c1 seq") ||
 		!strings.Contains(a.Detail, "had seen version 5") {
 		t.Fatalf("anomaly %+v", a)
 	}
@@ -217,7 +217,7 @@ func TestPublishVisibilityBoundOutsideFaults(t *testing.T) {
 	r := b.check(pc)
 	c := mustStatus(t, r, CheckVisibility, Fail)
 	a := c.Anomalies[0]
-	if c.AnomalyCount != 1 || a.Class != ClassSlowVisibility || a.Seq != e.Seq || !strings.Contains(a.Detail, "a.py version 11 became visible on c2 801ms") {
+	if c.AnomalyCount != 1 || a.Class != ClassSlowVisibility || a.Evidence[0].Seq != e.Seq || !strings.Contains(a.Detail, "a.py version 11 became visible on c2 801ms") {
 		t.Fatalf("anomaly %+v", a)
 	}
 	if r.Publish.Lag.Max != 801 || r.Publish.Consumers[1].Lag.Max != 801 || r.Publish.Consumers[0].Lag.Max != 41 {
@@ -276,7 +276,7 @@ func TestPublishConvergence(t *testing.T) {
 	r := b.check(pc)
 	c := mustStatus(t, r, CheckConvergence, Fail)
 	a := c.Anomalies[0]
-	if c.AnomalyCount != 1 || a.Class != ClassStaleForever || a.Seq != last.Seq || !strings.Contains(a.Detail, "c2 never loaded a.py version 6") ||
+	if c.AnomalyCount != 1 || a.Class != ClassStaleForever || a.Evidence[0].Seq != last.Seq || !strings.Contains(a.Detail, "c2 never loaded a.py version 6") ||
 		!strings.Contains(a.Detail, "saw version 5") {
 		t.Fatalf("anomaly %+v", a)
 	}
@@ -289,7 +289,7 @@ func TestPublishConvergence(t *testing.T) {
 	pc.ConvergedWithin = 2 * time.Second
 	r = b.check(pc)
 	c = mustStatus(t, r, CheckConvergence, Fail)
-	if a := c.Anomalies[0]; a.Class != ClassStaleAfterHeal || a.Seq != seen.Seq || !strings.Contains(a.Detail, "3s after") {
+	if a := c.Anomalies[0]; a.Class != ClassStaleAfterHeal || a.Evidence[0].Seq != seen.Seq || !strings.Contains(a.Detail, "3s after") {
 		t.Fatalf("anomaly %+v", a)
 	}
 	pc.ConvergedWithin = 0
@@ -309,7 +309,7 @@ func TestPublishVersions(t *testing.T) {
 	wrong.SHA = bodySHA("other", 5)
 	r := b.check(DefaultPublishConfig())
 	c := mustStatus(t, r, CheckVersions, Fail)
-	if a := c.Anomalies[0]; c.AnomalyCount != 1 || a.Class != ClassWrongContent || a.Seq != wrong.Seq {
+	if a := c.Anomalies[0]; c.AnomalyCount != 1 || a.Class != ClassWrongContent || a.Evidence[0].Seq != wrong.Seq {
 		t.Fatalf("%+v", c.Anomalies)
 	}
 	wrong.SHA = bodySHA("a.py", 5)
@@ -324,7 +324,7 @@ func TestPublishVersions(t *testing.T) {
 	}
 	ph := b.load("c1", "cons-c1", "a.py", 8, 960)
 	c = mustStatus(t, b.check(DefaultPublishConfig()), CheckVersions, Fail)
-	if a := c.Anomalies[0]; a.Class != ClassPhantomVersion || a.Seq != ph.Seq {
+	if a := c.Anomalies[0]; a.Class != ClassPhantomVersion || a.Evidence[0].Seq != ph.Seq {
 		t.Fatalf("%+v", c.Anomalies)
 	}
 	ph.Version = 6
@@ -355,7 +355,7 @@ func TestPublishClockSkew(t *testing.T) {
 	e := b.load("c2", "cons-c2", "a.py", 6, 1000)
 	r := b.check(DefaultPublishConfig())
 	c := mustStatus(t, r, CheckVisibility, Skip)
-	if c.AnomalyCount != 1 || c.Anomalies[0].Class != ClassClockSkew || c.Anomalies[0].Seq != e.Seq || !strings.Contains(c.Message, "clocks disagree") {
+	if c.AnomalyCount != 1 || c.Anomalies[0].Class != ClassClockSkew || c.Anomalies[0].Evidence[0].Seq != e.Seq || !strings.Contains(c.Message, "clocks disagree") {
 		t.Fatalf("%+v", c)
 	}
 	// Whether c2 rolled back is decided by c2's own order (sequence

@@ -3,6 +3,7 @@ package provider
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,8 +65,9 @@ func TestPublishTrackerFollowsJournals(t *testing.T) {
 	tr := NewPublishTracker(func() []string { return []string{dir} }, 1, 1, 5*time.Millisecond)
 	defer tr.Stop()
 	pj := history.NewJournal(mustAppend(t, filepath.Join(dir, "p.ndjson")), history.JournalOptions{Proc: "publisher-x-1-1", Role: history.RolePublisher})
-	_ = pj.Append(history.Event{Type: history.EvPublish, Path: "a", Version: 1, Outcome: history.OK})
-	_ = j.Append(history.Event{Type: history.EvLoad, Path: "a", Version: 1, Outcome: history.OK})
+	sha := strings.Repeat("ab", 32)
+	_ = pj.Append(history.Event{Type: history.EvPublish, Path: "a", Version: 1, Outcome: history.OK, SHA: sha})
+	_ = j.Append(history.Event{Type: history.EvLoad, Path: "a", Version: 1, Outcome: history.OK, SHA: sha})
 	deadline := time.Now().Add(5 * time.Second)
 	for !tr.Status().Converged() {
 		if time.Now().After(deadline) {

@@ -8,11 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rwxchaos/rwxchaos/framework/check"
 	"github.com/rwxchaos/rwxchaos/framework/fault"
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
-	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
 
@@ -37,27 +35,6 @@ expect:
   publish: {visibleWithin: 300ms, convergedWithin: 1s, maxLoadErrors: 3, monotonic: false}
 `
 
-func TestPublishConfig(t *testing.T) {
-	s := parse(t, publishLocal)
-	c := Config(s)
-	if c.Publish == nil || c.LockExclusive {
-		t.Fatalf("config %+v", c)
-	}
-	want := check.PublishConfig{Files: 2, Versions: 10, Consumers: 2, MinVersions: 2, VisibleWithin: 300 * time.Millisecond,
-		ConvergedWithin: time.Second, Monotonic: false, MaxLoadErrors: 3, ClockNote: clockNote(scenario.ProviderLocal)}
-	if *c.Publish != want {
-		t.Fatalf("publish config\n got %+v\nwant %+v", *c.Publish, want)
-	}
-	k := parse(t, strings.Replace(strings.Replace(publishLocal, "provider: local", "provider: kind, kind: {workers: 4}", 1), ", consumers: 2", "", 1))
-	if pc := Config(k).Publish; pc.Consumers != 4 || !strings.Contains(pc.ClockNote, "one host kernel") {
-		t.Fatalf("kind: %+v", pc)
-	}
-	// The pipeline keeps its own checks.
-	if p := Config(parse(t, "apiVersion: rwxchaos.dev/v1alpha1\nkind: Scenario\nmetadata: {name: q}\ncluster: {provider: local}\n")); p.Publish != nil || !p.LockExclusive {
-		t.Fatalf("pipeline config %+v", p)
-	}
-}
-
 func TestBackendNoteSaysCachingCannotShow(t *testing.T) {
 	s := parse(t, publishLocal)
 	if n := backendNote(s); !strings.Contains(n, "no client caching") {
@@ -70,40 +47,6 @@ func TestBackendNoteSaysCachingCannotShow(t *testing.T) {
 	s.Storage.Backend = scenario.BackendNFS
 	if n := backendNote(s); n != "" {
 		t.Errorf("nfs: %q", n)
-	}
-}
-
-func TestPublishExpectations(t *testing.T) {
-	s := parse(t, publishLocal)
-	res := &check.Result{Status: check.Fail, Checks: []check.CheckResult{
-		{Name: check.CheckHistory, Status: check.Pass},
-		{Name: check.CheckTornReads, Status: check.Fail, AnomalyCount: 3},
-		{Name: check.CheckVersions, Status: check.Pass},
-		{Name: check.CheckMonotonic, Status: check.Skip},
-		{Name: check.CheckVisibility, Status: check.Pass, Numbers: map[string]float64{"steadymax": 120, "steadyp99": 100, "steadyn": 40}},
-		{Name: check.CheckConvergence, Status: check.Fail, Numbers: map[string]float64{"neverConverged": 1}},
-		{Name: check.CheckLoadErrors, Status: check.Pass, Numbers: map[string]float64{"total": 2}},
-	}}
-	got := map[string]report.Expectation{}
-	for _, e := range Expectations(s, res, nil, provider.Observations{}) {
-		got[e.Name] = e
-	}
-	for name, want := range map[string]check.Status{"noTornReads": check.Fail, "publishedAsLoaded": check.Pass, "visibleWithin": check.Pass,
-		"convergedWithin": check.Fail, "maxLoadErrors": check.Pass} {
-		if got[name].Status != want {
-			t.Errorf("%s: %+v, want %s", name, got[name], want)
-		}
-	}
-	if _, ok := got["monotonic"]; ok {
-		t.Error("monotonic: false must not be judged")
-	}
-	for _, n := range []string{"noLoss", "noDuplicates", "noCorruption", "maxStuck", "lockExclusive"} {
-		if _, ok := got[n]; ok {
-			t.Errorf("pipeline expectation %s judged for a publish run", n)
-		}
-	}
-	if got["convergedWithin"].Got != "1 never" || got["visibleWithin"].Got != "max 120ms (p99 100ms) over 40 samples" {
-		t.Errorf("got %q / %q", got["convergedWithin"].Got, got["visibleWithin"].Got)
 	}
 }
 
@@ -137,7 +80,7 @@ func (f *fakeEnv) Collect(context.Context, string) (*history.History, provider.O
 }
 
 func newTestRun(t *testing.T, s *scenario.Scenario, env provider.Env) *run {
-	return &run{o: Options{Clock: time.Now}, s: s, env: env, active: map[string]bool{}, faultsDone: make(chan struct{})}
+	return &run{o: Options{Clock: time.Now}, s: s, env: env, active: map[string]bool{}, faultsDone: make(chan struct{}), trafficEnded: make(chan struct{})}
 }
 
 func TestSteadyPublish(t *testing.T) {

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
@@ -25,7 +23,7 @@ func (e *Env) deployPublish(ctx context.Context) error {
 		defects = append(defects, string(d))
 	}
 	objs, err := k8s.PublishConsume(k8s.PublishInput{
-		Namespace: e.ns, Run: e.runID, Image: e.image, PullPolicy: corev1.PullNever, Defects: defects,
+		Namespace: e.ns, Run: e.runID, Image: e.app.ref, Command: e.app.command, PullPolicy: e.app.pull, Defects: defects,
 		Volume: k8s.Volume{HostPath: e.volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
 		Files:  p.Files, Size: p.Size, Rate: p.Rate, Versions: p.Versions, WriteTime: p.WriteTime.D(), LoadRate: p.LoadRate,
 	})
