@@ -130,6 +130,7 @@ type pvKey struct {
 }
 
 type pubRec struct {
+	node      string
 	call, ret int64
 	sha       [32]byte
 	hasSHA    bool
@@ -172,6 +173,7 @@ type publishState struct {
 	order     []string
 	windows   [][2]int64
 	lastHeal  int64
+	clocks    *clockModel // the runner's measured offsets (nil: none)
 	sum       PublishSummary
 }
 
@@ -212,7 +214,7 @@ func (s *publishState) observe(e *history.Event) {
 		f := s.file(e.Path)
 		s.sum.Publishes++
 		s.maxAny[f] = max(s.maxAny[f], e.Version)
-		r := &pubRec{call: e.Call, ret: e.Return, ok: e.Outcome == history.OK, proc: e.Proc, seq: e.Seq}
+		r := &pubRec{node: e.Node, call: e.Call, ret: e.Return, ok: e.Outcome == history.OK, proc: e.Proc, seq: e.Seq}
 		r.sha, r.hasSHA = decodeSHA(e.SHA)
 		switch e.Outcome {
 		case history.OK:
@@ -332,6 +334,51 @@ func disturbed(from, to int64, windows [][2]int64) bool {
 	return false
 }
 
+// toReference puts every publish and load time on the runner's clock, with
+// the offsets the runner measured for the nodes (clock events): visibility
+// lag subtracts a publisher's time from a consumer's, the only comparison
+// of two processes' clocks in these checks. Nodes not measured keep their
+// own clock (on one host, or kind's nodes on one kernel, that is one
+// clock); the residual uncertainty widens the clock-skew allowance.
+func (s *publishState) toReference(c *clockModel) {
+	if c == nil || c.probes == 0 {
+		return
+	}
+	s.clocks = c
+	for _, first := range s.pubs {
+		for r := first; r != nil; r = r.next {
+			r.call, r.ret = c.ref(r.node, r.call), c.ref(r.node, r.ret)
+		}
+	}
+	for _, name := range s.order {
+		cs := s.consumers[name]
+		for i := range cs.loads {
+			l := &cs.loads[i]
+			l.call, l.ret = c.ref(name, l.call), c.ref(name, l.ret)
+		}
+	}
+}
+
+// slack is how far apart two nodes' reference times may still be: half of
+// each measured offset interval, or the assumed skew for a node not
+// measured.
+func (s *publishState) slack(a, b string, skew time.Duration) int64 {
+	if s.clocks == nil {
+		return int64(skew)
+	}
+	half := func(n string) int64 {
+		lo, hi, ok := s.clocks.bounds(n)
+		if !ok {
+			return int64(skew)
+		}
+		return (hi - lo) / 2
+	}
+	if a == b {
+		return 0
+	}
+	return half(a) + half(b)
+}
+
 // lags computes the visibility samples of every consumer, and the clock
 // check: a load that returned version v before v's publish was called.
 func (s *publishState) lags(cfg PublishConfig, skew time.Duration, clock *CheckResult) []LagPoint {
@@ -349,7 +396,7 @@ func (s *publishState) lags(cfg PublishConfig, skew time.Duration, clock *CheckR
 			if !l.ok || l.version <= high[l.file] {
 				continue
 			}
-			if m, _ := s.published(l.file, l.version, l.sha); m != nil && l.ret+int64(skew) < m.call && clock != nil {
+			if m, _ := s.published(l.file, l.version, l.sha); m != nil && l.ret+s.slack(name, m.node, skew) < m.call && clock != nil {
 				clock.add(Anomaly{Class: ClassClockSkew, Proc: s.procs[l.proc], Evidence: s.loadRef(l), Path: s.names[l.file], Time: l.call,
 					Detail: fmt.Sprintf("%s on %s returned %s version %d %s before its publish (%s seq %d) was called: the clocks disagree",
 						s.ref(l), name, s.names[l.file], l.version, time.Duration(m.call-l.ret).Round(time.Millisecond), m.proc, m.seq)})
@@ -373,9 +420,18 @@ func (s *publishState) lags(cfg PublishConfig, skew time.Duration, clock *CheckR
 // visibility check measures them (for charts).
 func VisibilityLags(evs iter.Seq[*history.Event], cfg PublishConfig) []LagPoint {
 	s := newPublishState()
+	clocks := newClockModel(0)
 	for e := range evs {
+		if e.Validate() != nil {
+			continue // as the checks do: a damaged line is not evidence
+		}
 		s.observe(e)
+		if e.Type == history.EvClock {
+			clocks.observe(e)
+		}
 	}
+	sort.Strings(s.order)
+	s.toReference(clocks)
 	return s.lags(cfg, 0, nil)
 }
 
@@ -420,6 +476,7 @@ func runPublish(in Input, cfg Config) *Result {
 		return res
 	}
 	sort.Strings(s.order)
+	s.toReference(hi.clocks)
 	res.Checks = append(res.Checks, s.torn(pc), s.versions(pc), s.monotonic(pc))
 	vis, points := s.visibility(pc, cfg.ClockSkew)
 	res.Checks = append(res.Checks, vis, s.convergence(pc), s.loadErrors(pc))
@@ -707,6 +764,9 @@ func (s *publishState) visibility(pc PublishConfig, skew time.Duration) (CheckRe
 	clockNote := pc.ClockNote
 	if clockNote == "" {
 		clockNote = "publisher and consumer clocks assumed in sync"
+	}
+	if s.clocks != nil {
+		clockNote += fmt.Sprintf("; times put on the runner's clock with the offsets it measured for %d node(s)", len(s.clocks.lo))
 	}
 	desc := fmt.Sprintf("publish→visible over %d samples: p50 %s, p99 %s, max %s; clear of faults (%d): p50 %s, p99 %s, max %s — %s",
 		qa.N, ms(qa.P50), ms(qa.P99), ms(qa.Max), qs.N, ms(qs.P50), ms(qs.P99), ms(qs.Max), clockNote)

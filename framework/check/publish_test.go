@@ -361,6 +361,32 @@ func TestPublishClockSkew(t *testing.T) {
 	// Whether c2 rolled back is decided by c2's own order (sequence
 	// numbers), not by its clock: by seq, version 6 was its last load.
 	mustStatus(t, r, CheckMonotonic, Pass)
+
+	// The runner measured c2's clock 2.1 s behind its own (and the others
+	// on time): on the runner's clock the load came 91 ms after the
+	// publish returned, and the lag is judged.
+	for _, n := range []string{"c2", "c1", "n-pub"} {
+		off := "0s"
+		if n == "c2" {
+			off = "-2.1s"
+		}
+		b.add(history.Event{Proc: "runner-1", Role: history.RoleRunner, Type: history.EvClock, Call: b.at(10), Return: b.at(11), Target: n,
+			Outcome: history.OK, Detail: "offset " + off + " uncertainty 1ms"})
+	}
+	r = b.check(DefaultPublishConfig())
+	c = mustStatus(t, r, CheckVisibility, Pass)
+	if c.Numbers["clockSkewed"] != 0 || !strings.Contains(c.Message, "offsets it measured for 3 node(s)") {
+		t.Fatalf("%+v", c)
+	}
+	found := false
+	for _, p := range VisibilityLags(b.h.All(), DefaultPublishConfig()) {
+		if p.Consumer == "c2" && p.Version == 6 && p.LagMs > 89 && p.LagMs < 93 {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the chart's samples are not on the runner's clock")
+	}
 }
 
 func TestPublishLoadErrors(t *testing.T) {
