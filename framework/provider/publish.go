@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 )
 
 // PublishWatcher is the Env capability the runner needs for workload mode
@@ -223,28 +224,25 @@ func (t *PublishTracker) observe(evs []history.Event, err error) {
 }
 
 // WaitConverged waits until every consumer has loaded the highest
-// published version of every file, or timeout passes (an error saying who
-// is behind; the convergence check judges it, this only bounds the wait).
-func WaitConverged(ctx context.Context, t *PublishTracker, timeout time.Duration) (PublishStatus, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		st := t.Status()
-		if st.Converged() {
-			return st, nil
-		}
-		select {
-		case <-ctx.Done():
-			var behind []string
-			for c, n := range st.Behind {
-				if n > 0 {
-					behind = append(behind, fmt.Sprintf("%s (%d files)", c, n))
-				}
-			}
-			sort.Strings(behind)
-			return st, fmt.Errorf("consumers not at the last version after %s: %s behind, %d of %d consumers seen (%s)",
-				timeout, strings.Join(behind, ", "), len(st.Seen), st.Consumers, st)
-		case <-time.After(100 * time.Millisecond):
+// published version of every file, looking every iv.Poll for at most
+// iv.Timeout (then an error saying who is behind; the convergence check
+// judges it, this only bounds the wait).
+func WaitConverged(ctx context.Context, t *PublishTracker, iv intervals.Interval) (PublishStatus, error) {
+	var st PublishStatus
+	err := iv.Until(ctx, func(context.Context) (bool, error) {
+		st = t.Status()
+		return st.Converged(), nil
+	})
+	if err == nil {
+		return st, nil
+	}
+	var behind []string
+	for c, n := range st.Behind {
+		if n > 0 {
+			behind = append(behind, fmt.Sprintf("%s (%d files)", c, n))
 		}
 	}
+	sort.Strings(behind)
+	return st, fmt.Errorf("consumers not at the last version: %w: %s behind, %d of %d consumers seen (%s)",
+		err, strings.Join(behind, ", "), len(st.Seen), st.Consumers, st)
 }

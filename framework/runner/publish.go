@@ -36,7 +36,7 @@ func (r *run) publishWatcher() (provider.PublishWatcher, error) {
 // publishing makes no progress for expect.publish.convergedWithin (the
 // versions check then reports the stalled publisher); before that a stall
 // is the fault at work.
-func (r *run) startPublish(ctx context.Context, done chan<- error) error {
+func (r *run) startPublish(ctx context.Context, tr *trafficRun) error {
 	w, err := r.publishWatcher()
 	if err != nil {
 		return err
@@ -44,13 +44,15 @@ func (r *run) startPublish(ctx context.Context, done chan<- error) error {
 	p := r.s.Workload.Publish
 	stall := max(r.s.Expect.Publish.ConvergedWithin.D(), minStall)
 	go func() {
-		defer close(r.trafficEnded)
+		defer func() {
+			close(tr.done)
+			close(r.trafficEnded)
+		}()
 		last, lastAt := uint64(0), r.now()
 		for {
 			st := w.PublishStatus()
 			if st.Published >= uint64(p.Versions) {
 				r.logf("publisher published version %d of every file", st.Published)
-				done <- nil
 				return
 			}
 			if st.Published > last {
@@ -60,7 +62,6 @@ func (r *run) startPublish(ctx context.Context, done chan<- error) error {
 			case <-r.faultsDone:
 				if r.now().Sub(lastAt) > stall {
 					r.logf("publishing stalled at version %d of %d for %s after the faults: not waiting longer", st.Published, p.Versions, stall)
-					done <- nil
 					return
 				}
 			default:
@@ -68,7 +69,7 @@ func (r *run) startPublish(ctx context.Context, done chan<- error) error {
 			}
 			select {
 			case <-ctx.Done():
-				done <- ctx.Err()
+				tr.err = ctx.Err()
 				return
 			case <-time.After(publishPoll):
 			}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -14,7 +15,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
 
-func parse(t *testing.T, yaml string) *scenario.Scenario {
+func parsePublish(t *testing.T, yaml string) *scenario.Scenario {
 	t.Helper()
 	s, err := scenario.Parse("t.yaml", []byte(yaml))
 	if err != nil {
@@ -36,7 +37,7 @@ expect:
 `
 
 func TestBackendNoteSaysCachingCannotShow(t *testing.T) {
-	s := parse(t, publishLocal)
+	s := parsePublish(t, publishLocal)
 	if n := backendNote(s); !strings.Contains(n, "no client caching") {
 		t.Errorf("local: %s", n)
 	}
@@ -50,32 +51,32 @@ func TestBackendNoteSaysCachingCannotShow(t *testing.T) {
 	}
 }
 
-// fakeEnv is just enough of an environment for the publish phases.
-type fakeEnv struct {
+// pubEnv is just enough of an environment for the publish phases.
+type pubEnv struct {
 	mu sync.Mutex
 	st provider.PublishStatus
 }
 
-func (f *fakeEnv) set(published uint64, seen map[string]uint64) {
+func (f *pubEnv) set(published uint64, seen map[string]uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.st = provider.PublishStatus{Files: 2, Consumers: 2, Published: published, Seen: seen}
 }
-func (f *fakeEnv) PublishStatus() provider.PublishStatus {
+func (f *pubEnv) PublishStatus() provider.PublishStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.st
 }
-func (f *fakeEnv) Name() string                               { return "fake" }
-func (f *fakeEnv) Provision(context.Context) error            { return nil }
-func (f *fakeEnv) Deploy(context.Context) error               { return nil }
-func (f *fakeEnv) Endpoints() []string                        { return nil }
-func (f *fakeEnv) Teardown(context.Context) error             { return nil }
-func (f *fakeEnv) Drain(context.Context, time.Duration) error { return nil }
-func (f *fakeEnv) Fault(context.Context, scenario.FaultSpec, *rand.Rand) ([]fault.Fault, error) {
+func (f *pubEnv) Name() string                               { return "fake" }
+func (f *pubEnv) Provision(context.Context) error            { return nil }
+func (f *pubEnv) Deploy(context.Context) error               { return nil }
+func (f *pubEnv) Endpoints() []string                        { return nil }
+func (f *pubEnv) Teardown(context.Context) error             { return nil }
+func (f *pubEnv) Drain(context.Context, time.Duration) error { return nil }
+func (f *pubEnv) Fault(context.Context, scenario.FaultSpec, *rand.Rand) ([]fault.Fault, error) {
 	return nil, nil
 }
-func (f *fakeEnv) Collect(context.Context, string) (*history.History, provider.Observations, error) {
+func (f *pubEnv) Collect(context.Context, string) (*history.History, provider.Observations, error) {
 	return nil, provider.Observations{}, nil
 }
 
@@ -84,8 +85,8 @@ func newTestRun(t *testing.T, s *scenario.Scenario, env provider.Env) *run {
 }
 
 func TestSteadyPublish(t *testing.T) {
-	s := parse(t, publishLocal)
-	env := &fakeEnv{}
+	s := parsePublish(t, publishLocal)
+	env := &pubEnv{}
 	r := newTestRun(t, s, env)
 	env.set(5, map[string]uint64{"c0": 2, "c1": 1})
 	done := make(chan error, 1)
@@ -108,23 +109,29 @@ func TestSteadyPublish(t *testing.T) {
 }
 
 func TestStartPublishWaitsForTheLastVersionOrAStall(t *testing.T) {
-	s := parse(t, publishLocal)
-	env := &fakeEnv{}
+	s := parsePublish(t, publishLocal)
+	env := &pubEnv{}
 	r := newTestRun(t, s, env)
 	env.set(3, nil)
-	done := make(chan error, 1)
-	if err := r.startPublish(context.Background(), done); err != nil {
+	tr := &trafficRun{done: make(chan struct{})}
+	if err := r.startPublish(context.Background(), tr); err != nil {
 		t.Fatal(err)
 	}
 	// No progress while faults play is the fault at work: keep waiting.
 	select {
-	case err := <-done:
-		t.Fatalf("gave up while faults were still playing: %v", err)
+	case <-tr.done:
+		t.Fatalf("gave up while faults were still playing: %v", tr.err)
 	case <-time.After(1500 * time.Millisecond):
 	}
 	env.set(10, nil)
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	<-tr.done
+	if tr.err != nil {
+		t.Fatal(tr.err)
+	}
+	select {
+	case <-r.trafficEnded:
+	default:
+		t.Fatal("trafficEnded still open after the publisher's last version")
 	}
 	// After the faults, a stall of more than convergedWithin (floored at
 	// minStall) ends the wait without an error: the checks report it.
@@ -135,10 +142,24 @@ func TestStartPublishWaitsForTheLastVersionOrAStall(t *testing.T) {
 	env.set(4, nil)
 	close(r.faultsDone)
 	start := time.Now()
-	if err := r.startPublish(context.Background(), done); err != nil {
+	tr = &trafficRun{done: make(chan struct{})}
+	if err := r.startPublish(context.Background(), tr); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil || time.Since(start) < 300*time.Millisecond {
-		t.Fatalf("err %v after %s", err, time.Since(start))
+	<-tr.done
+	if tr.err != nil || time.Since(start) < 300*time.Millisecond {
+		t.Fatalf("err %v after %s", tr.err, time.Since(start))
+	}
+	// Cancelled: the wait ends with the context's error.
+	r = newTestRun(t, s, env)
+	ctx, cancel := context.WithCancel(context.Background())
+	tr = &trafficRun{done: make(chan struct{})}
+	if err := r.startPublish(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-tr.done
+	if !errors.Is(tr.err, context.Canceled) {
+		t.Fatalf("cancelled: err %v", tr.err)
 	}
 }

@@ -8,8 +8,11 @@ import (
 	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 )
 
@@ -18,15 +21,7 @@ import (
 // publisher and every consumer run.
 func (e *Env) deployPublish(ctx context.Context) error {
 	p := e.s.Workload.Publish
-	var defects []string
-	for _, d := range e.s.Workload.Defects {
-		defects = append(defects, string(d))
-	}
-	objs, err := k8s.PublishConsume(k8s.PublishInput{
-		Namespace: e.ns, Run: e.runID, Image: e.app.ref, Command: e.app.command, PullPolicy: e.app.pull, Defects: defects,
-		Volume: k8s.Volume{HostPath: e.volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
-		Files:  p.Files, Size: p.Size, Rate: p.Rate, Versions: p.Versions, WriteTime: p.WriteTime.D(), LoadRate: p.LoadRate,
-	})
+	objs, err := e.publishObjects(e.app.ref, e.app.command, e.app.pull, e.volume)
 	if err != nil {
 		return err
 	}
@@ -38,7 +33,22 @@ func (e *Env) deployPublish(ctx context.Context) error {
 		return fmt.Errorf("watch cluster: %w", err)
 	}
 	e.pubs = provider.NewPublishTracker(e.journalDirs, p.Files, len(e.workers), 200*time.Millisecond)
-	return k8s.WaitReady(ctx, e.cs, objs, 3*time.Minute)
+	return k8s.WaitReady(ctx, e.cs, objs, intervals.Get(intervals.PipelineReady))
+}
+
+// publishObjects are the publish/consume manifests for the app image and
+// the run's volume (Deploy applies them, Plan prints them).
+func (e *Env) publishObjects(image string, command []string, pull corev1.PullPolicy, volume string) (*k8s.Objects, error) {
+	p := e.s.Workload.Publish
+	var defects []string
+	for _, d := range e.s.Workload.Defects {
+		defects = append(defects, string(d))
+	}
+	return k8s.PublishConsume(k8s.PublishInput{
+		Namespace: e.ns, Run: e.runID, Image: image, Command: command, PullPolicy: pull, Defects: defects,
+		Volume: k8s.Volume{HostPath: volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
+		Files:  p.Files, Size: p.Size, Rate: p.Rate, Versions: p.Versions, WriteTime: p.WriteTime.D(), LoadRate: p.LoadRate,
+	})
 }
 
 // journalDirs are where the pods' journals are, as the host sees them.
