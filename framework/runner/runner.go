@@ -113,6 +113,7 @@ type run struct {
 	// faultsDone is closed when every fault has been played (publish mode:
 	// publishing is judged complete or stalled only from then on).
 	faultsDone chan struct{}
+	acks       ackLog
 }
 
 func (r *run) now() time.Time { return r.o.Clock() }
@@ -407,7 +408,7 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 			sctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 		}
-		return env.Drain(sctx, r.s.Run.Settle.D())
+		return r.settle(sctx, env, r.s.Run.Settle.D())
 	})
 	return r.collect(ctx)
 }
@@ -538,6 +539,7 @@ func (r *run) startTraffic(ctx context.Context, tr *trafficRun) error {
 		Seed:        r.seed,
 		Run:         r.rep.RunID,
 		Journal:     r.client,
+		Observe:     r.acks.observe,
 	})
 	if err != nil {
 		return err
@@ -811,6 +813,7 @@ func (r *run) probeClocks(ctx context.Context) {
 // uses too.
 func (r *run) finish(h *history.History, obs provider.Observations) {
 	r.rep.Nodes, r.rep.Pods, r.rep.Events = obs.Nodes, obs.Pods, obs.Events
+	r.rep.Coverage = obs.Coverage
 	r.rep.Artifacts = append(r.rep.Artifacts, obs.Artifacts...)
 	r.rep.Observed = Observed(r.s, obs)
 	for _, rec := range r.inj.Records() {

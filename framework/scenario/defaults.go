@@ -30,6 +30,8 @@ const (
 	DefaultConsumers       = 3
 	DefaultLoadRate        = 10
 	DefaultSteadyVersions  = 3
+	// DefaultReadyTimeout bounds the wait for a deployed external app.
+	DefaultReadyTimeout = 5 * time.Minute
 	// SteadyStateAfter is the schedule.after value meaning "once traffic flows".
 	SteadyStateAfter = "steady-state"
 )
@@ -104,6 +106,9 @@ func (s *Scenario) Default() {
 	}
 	if w.Mode == ModeExternal && w.External.Match == "" {
 		w.External.Match = MatchControlReference
+	}
+	if w.Mode == ModeExternal && s.Cluster.Provider == ProviderKind && w.External.Ready.Timeout == 0 {
+		w.External.Ready.Timeout = Duration(DefaultReadyTimeout)
 	}
 	if pipeline {
 		if w.Replicas.Webserver == 0 {

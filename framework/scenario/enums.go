@@ -124,7 +124,7 @@ const (
 	ActionChaosIOFault Action = "chaos-io-fault"
 )
 
-// Role is one of the pipeline's services.
+// Role is one of the pipeline's services, or a role an external app's selectors name.
 type Role string
 
 // Roles.
@@ -139,6 +139,17 @@ const (
 	RolePublisher Role = "publisher"
 	// RoleConsumer loads them, one per node (mode publish-consume).
 	RoleConsumer Role = "consumer"
+)
+
+// LabImage names one of the images `make lab` builds.
+type LabImage string
+
+// Lab images.
+const (
+	// LabToolbox is busybox (sh, httpd, wget, mv, sync, ...).
+	LabToolbox LabImage = "toolbox"
+	// LabPipeline is the edi-pipeline binary of the lab build.
+	LabPipeline LabImage = "pipeline"
 )
 
 // Selector picks a target when the fault fires.
@@ -240,9 +251,13 @@ func (Action) enumValues() []string {
 	return out
 }
 
-func (Role) enumValues() []string {
-	return []string{string(RoleWebserver), string(RoleEngine), string(RoleJobqueue), string(RolePublisher), string(RoleConsumer)}
-}
+// wellKnownRoles are the pipeline's roles; an external app may name more.
+var wellKnownRoles = []string{string(RoleWebserver), string(RoleEngine), string(RoleJobqueue)}
+
+// publishRoles are the roles of mode publish-consume.
+var publishRoles = []string{string(RolePublisher), string(RoleConsumer)}
+
+func (LabImage) enumValues() []string { return []string{string(LabToolbox), string(LabPipeline)} }
 
 func (Selector) enumValues() []string {
 	return []string{string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver), string(SelectCaller), string(SelectCallerNode),
