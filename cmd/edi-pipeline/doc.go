@@ -1,12 +1,16 @@
 // Command edi-pipeline is the application under test: a faithful,
 // instrumented stand-in for the Bots EDI translator deployed as three
-// services on one shared RWX volume (mounted at the same path everywhere).
-// One static binary (CGO_ENABLED=0) with three subcommands:
+// services on one shared RWX volume (mounted at the same path everywhere),
+// plus the second shared-volume pattern: a publisher of generated files and
+// the consumers that load them on every node. One static binary
+// (CGO_ENABLED=0) with five subcommands:
 //
 //	edi-pipeline webserver --root DIR [--listen :8080] [--max-size 1048576] [--ready-timeout 2s]
 //	edi-pipeline engine    --root DIR [--lease-ttl 3s] [--heartbeat 1s] [--lock-wait 10s] [--max-files 0]
 //	                                  [--step-delay 0] [--crash-at STEP[:N]]
 //	edi-pipeline jobqueue  --root DIR [--listen :8081] [--every 0] [--engine-args "..."]
+//	edi-pipeline publisher --root DIR [--files 4] [--size 16384] [--rate 5] [--versions 0] [--write-time 0]
+//	edi-pipeline consumer  --root DIR [--files 4] [--rate 10]
 //
 // The volume layout, the journal event types and the output document format
 // are the contract in package framework/history.
@@ -106,6 +110,32 @@
 // id; job.end Outcome fail with Err = exit status when the engine failed or
 // was interrupted by a jobqueue shutdown).
 //
+// # publisher
+//
+// Long-running; every 1/--rate seconds writes the next version N of every
+// file usersys/generated/gen_NN.py: one header line (version, body length,
+// body sha256, publisher, time) and a generated Python module of --size
+// bytes, by temp file + fsync + rename + directory fsync. A restarted
+// publisher removes leftover temp files and continues after the highest
+// version on the volume; after --versions it idles until SIGTERM. See
+// package fixtures/pipeline/publish.
+//
+// Journal (role publisher): publish (Path, Version, SHA and Size of the
+// body; Detail = mode atomic | in-place | rename-without-fsync; Outcome ok,
+// fail when the new version cannot be visible, unknown when it may be, with
+// ErrClass).
+//
+// # consumer
+//
+// Long-running; every 1/--rate seconds loads every file: open, read it
+// whole, close, and verify header, length and checksum. Errors never stop
+// it.
+//
+// Journal (role consumer): load (Path, Version from the header, SHA and
+// Size of the body read; Outcome ok, or fail with ErrClass ENOENT, EIO,
+// ESTALE, ENOTCONN, TIMEOUT, OTHER, or a torn class BADHEADER, SHORT, LONG,
+// CHECKSUM with Err saying what differed).
+//
 // # Files on the volume
 //
 // Besides the contract's stages (infile, work, outfile, lease, lock,
@@ -121,11 +151,14 @@
 //	.upload-*.tmp, .seen-*.tmp, .<name>.*.tmp   temp files (history.StageTemp): uploads
 //	                                       and outputs not yet renamed; a kill leaves
 //	                                       them behind; the engine deletes output temps
+//	usersys/generated/gen_NN.py            published files (outside botssys/: not in the
+//	                                       snapshot); .gen_NN.py.*.tmp are the publisher's
+//	                                       temp files, removed by the next publisher
 //
 // # Defects
 //
 // See package fixtures/pipeline/defect: remove-after-copy,
-// non-atomic-output, no-lock, append-output, steal-live-lock (engine) and
-// ack-before-fsync (webserver). An unknown name exits 2 listing the valid
-// ones.
+// non-atomic-output, no-lock, append-output, steal-live-lock (engine),
+// ack-before-fsync (webserver), publish-in-place and rename-without-fsync
+// (publisher). An unknown name exits 2 listing the valid ones.
 package main

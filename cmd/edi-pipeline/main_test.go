@@ -23,6 +23,7 @@ import (
 
 	"github.com/rwxchaos/rwxchaos/fixtures/pipeline/edi"
 	"github.com/rwxchaos/rwxchaos/fixtures/pipeline/engine"
+	"github.com/rwxchaos/rwxchaos/fixtures/pipeline/publish"
 	"github.com/rwxchaos/rwxchaos/framework/history"
 )
 
@@ -167,6 +168,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"engine", "--root", root, "--crash-at", "never"}, 2, "unknown crash point"},
 		{[]string{"engine", "--root", root, "--heartbeat", "3s"}, 2, "at most half"},
 		{[]string{"jobqueue", "--root", root, "extra"}, 2, "unexpected arguments"},
+		{[]string{"publisher", "--root", root, "--rate", "0"}, 2, "a positive --rate"},
+		{[]string{"publisher", "--root", root, "--size", "10"}, 2, "--size 256..16777216"},
+		{[]string{"consumer", "--root", root, "--files", "0"}, 2, "--files 1..100"},
+		{[]string{"publisher", "--help"}, 0, "-write-time"},
 	} {
 		var out, errb bytes.Buffer
 		code := run(tc.args, &out, &errb)
@@ -673,4 +678,71 @@ func TestJobqueueEvery(t *testing.T) {
 		t.Errorf("exit %d", c)
 	}
 	v.consistent()
+}
+
+// The publisher and a consumer as processes: the consumer loads every
+// version the publisher published, SIGTERM stops both cleanly, and a
+// restarted publisher continues after the last version.
+func TestPublisherConsumerProcesses(t *testing.T) {
+	v := &volume{t: t, root: t.TempDir()}
+	pub := v.cmd("publisher", "--files", "2", "--size", "1024", "--rate", "50", "--versions", "5")
+	con := v.cmd("consumer", "--files", "2", "--rate", "100")
+	var perr, cerr bytes.Buffer
+	pub.Stderr, con.Stderr = &perr, &cerr
+	for _, c := range []*exec.Cmd{con, pub} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait on the journals, not on time: both files loaded at version 5.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		seen := map[string]uint64{}
+		for _, e := range v.events() {
+			if e.Type == history.EvLoad && e.Outcome == history.OK {
+				seen[e.Path] = max(seen[e.Path], e.Version)
+			}
+		}
+		if len(seen) == 2 && seen[publish.RelPath(0)] == 5 && seen[publish.RelPath(1)] == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			pub.Process.Kill()
+			con.Process.Kill()
+			t.Fatalf("consumer did not load version 5 of both files: %v\npublisher: %s\nconsumer: %s", seen, perr.String(), cerr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range []*exec.Cmd{pub, con} {
+		c.Process.Signal(syscall.SIGTERM)
+		if err := c.Wait(); err != nil {
+			t.Errorf("%s: %v\n%s%s", c.Args[1], err, perr.String(), cerr.String())
+		}
+	}
+	if !strings.Contains(perr.String(), "versions 1..5") || !strings.Contains(cerr.String(), "torn=0") {
+		t.Errorf("publisher: %s\nconsumer: %s", perr.String(), cerr.String())
+	}
+	// Restart with a higher target: it continues at version 6.
+	code := make(chan int, 1)
+	pub2 := v.cmd("publisher", "--files", "2", "--size", "1024", "--rate", "50", "--versions", "7")
+	var p2 bytes.Buffer
+	pub2.Stderr = &p2
+	if err := pub2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { pub2.Wait(); code <- pub2.ProcessState.ExitCode() }()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if l := publish.LoadFile(filepath.Join(v.root, history.DirPublish, publish.FileName(1))); l.Class == "" && l.Header.Version == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			pub2.Process.Kill()
+			t.Fatalf("restarted publisher never published version 7: %s", p2.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pub2.Process.Signal(syscall.SIGTERM)
+	if c := <-code; c != 0 || !strings.Contains(p2.String(), "versions 6..7 (found 5 at start)") {
+		t.Errorf("exit %d: %s", c, p2.String())
+	}
 }

@@ -152,6 +152,8 @@ func TestDryRun(t *testing.T) {
 	for _, tc := range []struct{ scenario, want string }{
 		{"engine-paused-past-lease", "provider local on host"},
 		{"node-kill-engine-node", "provider kind: would create cluster"},
+		{"local-publisher-killed", "processes: a publisher (--files 4"},
+		{"publisher-node-killed", "kind: DaemonSet"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			tmp := t.TempDir()

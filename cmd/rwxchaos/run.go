@@ -141,6 +141,10 @@ func (p *ttyProgress) show(st runner.Status) {
 	t := st.Traffic
 	line := fmt.Sprintf("%-14s %5s  uploads %d/%d ok %d fail %d unknown %d  outputs %d",
 		st.Phase, st.Elapsed.Round(time.Second), t.Done(), st.Target, t.OK, t.Fail, t.Unknown, st.Outputs)
+	if ps := st.Publish; ps != nil {
+		line = fmt.Sprintf("%-14s %5s  published v%d/%d  consumers %d/%d  loads %d torn %d errors %d",
+			st.Phase, st.Elapsed.Round(time.Second), ps.Published, st.Target, len(ps.Seen), ps.Consumers, ps.Loads, ps.Torn, ps.LoadErrors)
+	}
 	if len(st.Faults) > 0 {
 		line += "  faults: " + strings.Join(st.Faults, ", ")
 	}

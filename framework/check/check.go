@@ -81,6 +81,9 @@ type Config struct {
 	LeaseTTL time.Duration `json:"leaseTTL"`
 	// LatencyP99 bounds upload-ack → output p99; 0 skips the bound.
 	LatencyP99 time.Duration `json:"latencyP99"`
+	// Publish, when set, judges a publish/consume workload instead of the
+	// pipeline (publish.go).
+	Publish *PublishConfig `json:"publish,omitempty"`
 }
 
 // DefaultConfig is the strict default: nothing lost, duplicated, corrupt,
@@ -152,6 +155,9 @@ func firstLine(s string) string {
 }
 
 func run(in Input, cfg Config) *Result {
+	if cfg.Publish != nil {
+		return runPublish(in, cfg)
+	}
 	hi := newHistoryState(in, cfg)
 	l := newLedger(in.SizeHint, hi)
 	lk := newLockState(hi)

@@ -135,6 +135,8 @@ type Result struct {
 	// Crash is set when the checker itself failed (a bug in rwxchaos): the
 	// status is then void and nothing was judged.
 	Crash string `json:"crash,omitempty"`
+	// Publish is what the publish/consume checks measured (publish.go).
+	Publish *PublishSummary `json:"publish,omitempty"`
 }
 
 // Quantiles of a latency distribution, in milliseconds.

@@ -30,7 +30,8 @@
 //	         or '/', ≤ 200 bytes. Ours: role-host-pid-startnanos (ProcID).
 //	seq      1, 2, 3 … per proc, in the order the writer appended: a gap means
 //	         lost lines, a repeat means two writers share a proc id.
-//	role     client | webserver | engine | jobqueue | runner (each type has one)
+//	role     client | webserver | engine | jobqueue | runner | publisher |
+//	         consumer (each type has one)
 //	node     the node or host whose clock call and ret are; "" = the runner's
 //	         own clock. Events of one node share a clock; clocks of different
 //	         nodes are compared only through clock events (below).
@@ -86,6 +87,15 @@
 //	                          role/index/pid if it had none); detail = status.
 //	fault          runner     detail "<action> <name>"; call = injected, ret =
 //	                          healed (0 while active); outcome fail + err if it failed.
+//	publish        publisher  path (the file, e.g. usersys/generated/gen_00.py),
+//	                          version ≥ 1, sha and size of the body written,
+//	                          outcome ok | fail (cannot be visible) | unknown;
+//	                          detail = the write mode.
+//	load           consumer   path, outcome ok (verified: version ≥ 1 and sha,
+//	                          size of the body read) | fail (errClass ENOENT, an
+//	                          errno class, or a torn class BADHEADER | SHORT |
+//	                          LONG | CHECKSUM; version and sha of what was read
+//	                          when the header parsed). node = the consumer.
 //	trigger        runner     path, detail "<op> <when>, call <n>, fired <fault>
 //	                          (<action>)[; ...]": the file operation that fired a
 //	                          fault (schedule.on); target = its caller; call =
@@ -173,7 +183,7 @@
 //	no-proc        event has no proc (the writer's id)
 //	bad-proc       proc "<p>" is not printable ASCII without spaces or '/' (at most 200 bytes)
 //	bad-seq        seq <n>: sequence numbers start at 1 for each proc
-//	bad-role       role "<r>" is not one of client, webserver, engine, jobqueue, runner
+//	bad-role       role "<r>" is not one of client, webserver, engine, jobqueue, runner, publisher, consumer
 //	unknown-type   type "<t>" is not an event type (upload, stored, …)
 //	wrong-role     <type> is written by role <role>, not <role>
 //	bad-call       call <n> is not a positive Unix time in nanoseconds
@@ -195,7 +205,12 @@
 //	bad-detail     claim detail "<d>" is not empty or recovered
 //	bad-detail     stored detail "<d>" is not empty or restored
 //	bad-detail     fault needs detail "<action> <name>"
-//	bad-errclass   errClass "<c>" is not one of EIO, ESTALE, ENOTCONN, EACCES, ENOSPC, TIMEOUT, OTHER
+//	bad-errclass   errClass "<c>" is not one of EIO, ESTALE, ENOTCONN, EACCES, ENOSPC, TIMEOUT, OTHER (a load may also say ENOENT, BADHEADER, SHORT, LONG, CHECKSUM)
+//	no-path        <publish|load> needs a path: the file published or loaded
+//	no-version     <publish|load> needs a version ≥ 1 (the published version / the version it verified)
+//	no-sha         <publish|load> needs sha, the sha256 of the file's body
+//	no-outcome     <publish|load> needs an outcome: ok, fail or unknown
+//	bad-outcome    load outcome "unknown": a load either verified (ok) or did not (fail)
 //	bad-snapshot   snapshot.json does not parse: <JSON error> (unknown fields included)
 //	bad-snapshot   file path "<p>" is not a clean relative path under botssys/
 //	bad-snapshot   <path>: stage says "<s>", its path says "<s>"

@@ -13,6 +13,10 @@ const (
 	RoleEngine    = "engine"    // moves input → work → output under the engine lock
 	RoleJobqueue  = "jobqueue"  // runs engine passes one at a time
 	RoleRunner    = "runner"    // the framework itself: faults, process starts and deaths, clocks
+
+	// The publish/consume workload (fixtures/pipeline/publish).
+	RolePublisher = "publisher" // writes numbered versions of generated files
+	RoleConsumer  = "consumer"  // loads them (open, read fully, verify) on every node
 )
 
 // Event types. Each names one operation; Call and Return bracket it. The
@@ -44,6 +48,10 @@ const (
 	EvJobStart   = "job.start"
 	EvJobEnd     = "job.end"
 
+	// Publish/consume workload.
+	EvPublish = "publish" // Path = file (relative to the volume root), Version, SHA and Size of the body; Outcome ok | fail (not visible) | unknown (may be visible)
+	EvLoad    = "load"    // Path, Version from the header (0 if unreadable), SHA and Size of the body read; Outcome ok (verified) | fail (ErrClass: errno class, or a LoadTorn* class)
+
 	// Anyone.
 	EvError = "error" // ErrClass: EIO | ESTALE | ENOTCONN | EACCES | ENOSPC | TIMEOUT | OTHER
 
@@ -54,6 +62,24 @@ const (
 	EvClock     = "clock"      // Target = node; Call/Return = the runner's clock around the probe; Detail = "offset <d> uncertainty <d>"
 	EvTrigger   = "trigger"    // a file operation fired a fault (schedule.on): Call = the storage layer got it, Return = it answered; Path, Target = the caller, Detail = "<op> <when>, call <n>, fired <name> (<action>)..."
 )
+
+// ErrClass values of a load whose content does not verify: the reader saw a
+// torn file (a half-written or mixed version), not a storage error.
+const (
+	LoadTornHeader   = "BADHEADER" // no parsable header line (empty or truncated file)
+	LoadTornShort    = "SHORT"     // fewer body bytes than the header's length
+	LoadTornLong     = "LONG"      // more body bytes than the header's length
+	LoadTornChecksum = "CHECKSUM"  // the body's sha256 differs from the header's
+)
+
+// IsTorn reports whether a load's ErrClass says the content was torn.
+func IsTorn(errClass string) bool {
+	switch errClass {
+	case LoadTornHeader, LoadTornShort, LoadTornLong, LoadTornChecksum:
+		return true
+	}
+	return false
+}
 
 // Outcomes of an operation, in Jepsen's sense: a timed-out or failed-in-flight
 // write is "unknown" (:info), not "did not happen".
@@ -77,11 +103,12 @@ type Event struct {
 	Call     int64  `json:"call"`           // Unix ns when the operation was called
 	Return   int64  `json:"ret,omitempty"`  // Unix ns when it returned; 0 = instant
 	Outcome  string `json:"outcome,omitempty"`
-	Key      string `json:"key,omitempty"`   // interchange key (see Key)
-	SHA      string `json:"sha,omitempty"`   // hex sha256 of the uploaded interchange bytes
-	Size     int64  `json:"size,omitempty"`  // bytes
-	Msgs     int    `json:"msgs,omitempty"`  // messages in the interchange
-	Epoch    uint64 `json:"epoch,omitempty"` // engine lock epoch (fencing token) the operation ran under
+	Key      string `json:"key,omitempty"`     // interchange key (see Key)
+	SHA      string `json:"sha,omitempty"`     // hex sha256 of the uploaded interchange bytes
+	Size     int64  `json:"size,omitempty"`    // bytes
+	Msgs     int    `json:"msgs,omitempty"`    // messages in the interchange
+	Epoch    uint64 `json:"epoch,omitempty"`   // engine lock epoch (fencing token) the operation ran under
+	Version  uint64 `json:"version,omitempty"` // publish/load: the version of the file published or seen
 	Holder   string `json:"holder,omitempty"`
 	Path     string `json:"path,omitempty"`
 	Target   string `json:"target,omitempty"` // runner: the proc, pod or node acted on
@@ -146,6 +173,8 @@ const (
 	CodeBadDetail    = "bad-detail"
 	CodeBadErrClass  = "bad-errclass"
 	CodeSnapshot     = "bad-snapshot" // snapshot.json does not parse, or an entry's values are impossible
+	CodeNoPath       = "no-path"      // publish and load: the file
+	CodeNoVersion    = "no-version"   // publish, and a verified load: the version ≥ 1
 )
 
 // typeRole returns the role that writes typ ("" for error: any role) and
@@ -165,6 +194,10 @@ func typeRole(typ string) (role string, known bool) {
 		return "", true
 	case EvProcStart, EvProcExit, EvFault, EvClock, EvTrigger:
 		return RoleRunner, true
+	case EvPublish:
+		return RolePublisher, true
+	case EvLoad:
+		return RoleConsumer, true
 	}
 	return "", false
 }
@@ -172,10 +205,11 @@ func typeRole(typ string) (role string, known bool) {
 // EventTypes lists every event type, in the order of the package doc.
 var EventTypes = []string{EvUpload, EvStored, EvRejected, EvDupe, EvRunStart, EvRunEnd, EvLockAcquire,
 	EvLockTakeover, EvLockRenew, EvLockLost, EvLockRelease, EvClaim, EvOutput, EvSkip, EvDone,
-	EvJobEnqueue, EvJobStart, EvJobEnd, EvError, EvProcStart, EvProcExit, EvFault, EvClock, EvTrigger}
+	EvJobEnqueue, EvJobStart, EvJobEnd, EvError, EvProcStart, EvProcExit, EvFault, EvClock, EvTrigger,
+	EvPublish, EvLoad}
 
 // Roles lists every role.
-var Roles = []string{RoleClient, RoleWebserver, RoleEngine, RoleJobqueue, RoleRunner}
+var Roles = []string{RoleClient, RoleWebserver, RoleEngine, RoleJobqueue, RoleRunner, RolePublisher, RoleConsumer}
 
 // IsMutation reports whether an event type changes the volume under the
 // engine lock (claim, output, skip, done): each must carry the epoch it ran under.
@@ -217,9 +251,9 @@ func (e *Event) Validate() error {
 	want, known := typeRole(e.Type)
 	switch {
 	case !validRole(e.Role):
-		return ferr(CodeBadRole, "role %q is not one of client, webserver, engine, jobqueue, runner", clip(e.Role))
+		return ferr(CodeBadRole, "role %q is not one of client, webserver, engine, jobqueue, runner, publisher, consumer", clip(e.Role))
 	case !known:
-		return ferr(CodeUnknownType, "type %q is not an event type (upload, stored, rejected, dupe, run.start, run.end, lock.*, claim, output, skip, done, job.*, error, proc.start, proc.exit, fault, clock, trigger)", clip(e.Type))
+		return ferr(CodeUnknownType, "type %q is not an event type (upload, stored, rejected, dupe, run.start, run.end, lock.*, claim, output, skip, done, job.*, error, proc.start, proc.exit, fault, clock, trigger, publish, load)", clip(e.Type))
 	case want != "" && e.Role != want:
 		return ferr(CodeWrongRole, "%s is written by role %s, not %s", e.Type, want, e.Role)
 	case e.Call <= 0:
@@ -261,8 +295,11 @@ func (e *Event) Validate() error {
 	if isLock(e.Type) && e.Epoch == 0 {
 		return ferr(CodeNoEpoch, "%s needs an epoch ≥ 1 (the fencing token)", e.Type)
 	}
-	if e.ErrClass != "" && !contains(ErrClasses, e.ErrClass) {
+	if e.ErrClass != "" && !contains(ErrClasses, e.ErrClass) && !(e.Type == EvLoad && contains(LoadErrClasses, e.ErrClass)) {
 		return ferr(CodeBadErrClass, "errClass %q is not one of %s", clip(e.ErrClass), strings.Join(ErrClasses, ", "))
+	}
+	if e.Type == EvPublish || e.Type == EvLoad {
+		return validPublish(e)
 	}
 	switch e.Type {
 	case EvLockTakeover:
@@ -399,7 +436,7 @@ var lowerHex = func() (t [256]byte) {
 
 func validRole(r string) bool {
 	switch r {
-	case RoleClient, RoleWebserver, RoleEngine, RoleJobqueue, RoleRunner:
+	case RoleClient, RoleWebserver, RoleEngine, RoleJobqueue, RoleRunner, RolePublisher, RoleConsumer:
 		return true
 	}
 	return false
@@ -442,4 +479,29 @@ func clip(s string) string {
 		return s[:77] + "..."
 	}
 	return s
+}
+
+// ---- publish/consume events (fixtures/pipeline/publish) ----
+
+// LoadErrClasses are the errClass values a load may carry besides
+// ErrClasses: a file that is not there yet, and the torn classes.
+var LoadErrClasses = []string{"ENOENT", LoadTornHeader, LoadTornShort, LoadTornLong, LoadTornChecksum}
+
+// validPublish checks what publish and load events need: the file, an
+// outcome, and for a publish or a verified load the version and the
+// body's sha256 (the checkers compare the two).
+func validPublish(e *Event) error {
+	switch {
+	case e.Path == "":
+		return ferr(CodeNoPath, "%s needs a path: the file published or loaded", e.Type)
+	case e.Outcome == "":
+		return ferr(CodeNoOutcome, "%s needs an outcome: ok, fail or unknown", e.Type)
+	case e.Type == EvLoad && e.Outcome == Unknown:
+		return ferr(CodeBadOutcome, "load outcome %q: a load either verified (ok) or did not (fail)", e.Outcome)
+	case (e.Type == EvPublish || e.Outcome == OK) && e.Version == 0:
+		return ferr(CodeNoVersion, "%s needs a version ≥ 1 (the published version%s)", e.Type, map[bool]string{true: "", false: " it verified"}[e.Type == EvPublish])
+	case (e.Type == EvPublish || e.Outcome == OK) && e.SHA == "":
+		return ferr(CodeNoSHA, "%s needs sha, the sha256 of the file's body", e.Type)
+	}
+	return nil
 }

@@ -48,6 +48,14 @@ func TestEveryMistakeIsDocumented(t *testing.T) {
 		{`{` + ok + `,"role":"webserver","type":"stored","key":"X12/A/B/1","detail":"again"}`, CodeBadDetail, "is not empty or restored"},
 		{`{` + ok + `,"role":"runner","type":"fault"}`, CodeBadDetail, `fault needs detail "<action> <name>"`},
 		{`{` + ok + `,"role":"engine","type":"error","errClass":"EAGAIN"}`, CodeBadErrClass, "is not one of EIO, ESTALE, ENOTCONN, EACCES, ENOSPC, TIMEOUT, OTHER"},
+		// The publish/consume workload's events.
+		{`{` + ok + `,"role":"consumer","type":"load","outcome":"fail","errClass":"SHORT"}`, CodeNoPath, "needs a path: the file published or loaded"},
+		{`{` + ok + `,"role":"publisher","type":"publish","outcome":"ok","path":"usersys/generated/a.py","sha":"` + sha + `"}`, CodeNoVersion, "needs a version ≥ 1"},
+		{`{` + ok + `,"role":"consumer","type":"load","outcome":"ok","path":"usersys/generated/a.py","version":3}`, CodeNoSHA, "needs sha, the sha256 of the file's body"},
+		{`{` + ok + `,"role":"publisher","type":"publish","path":"usersys/generated/a.py","version":3,"sha":"` + sha + `"}`, CodeNoOutcome, "needs an outcome: ok, fail or unknown"},
+		{`{` + ok + `,"role":"consumer","type":"load","outcome":"unknown","path":"usersys/generated/a.py"}`, CodeBadOutcome, "a load either verified (ok) or did not (fail)"},
+		{`{` + ok + `,"role":"publisher","type":"load","outcome":"fail","path":"usersys/generated/a.py"}`, CodeWrongRole, "is written by role"},
+		{`{` + ok + `,"role":"publisher","type":"publish","outcome":"fail","errClass":"SHORT","path":"usersys/generated/a.py","version":3,"sha":"` + sha + `"}`, CodeBadErrClass, "is not one of EIO"},
 	}
 	codes := map[string]bool{}
 	for _, tc := range cases {

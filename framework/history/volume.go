@@ -26,6 +26,9 @@ const (
 	DirJournal = "botssys/logging/journal"  // <proc>.ndjson: one journal per process
 	LockFile   = "botssys/data/engine.lock" // flock target
 	LeaseFile  = "botssys/data/engine.lease"
+	// DirPublish holds the publish/consume workload's generated files, like
+	// the Python modules (grammars, mappings) Bots loads from usersys.
+	DirPublish = "usersys/generated"
 )
 
 // Stages a file on the volume can be in.

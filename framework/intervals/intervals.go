@@ -28,6 +28,8 @@ const (
 	NodesReady  Name = "nodes-ready"  // every node of a new cluster Ready
 	EngineNode  Name = "engine-node"  // someone holds the engine lock (to target its node)
 	DrainVolume Name = "drain-volume" // input and work dirs empty (timeout: the scenario's settle)
+	// publish/consume workload (kind and local)
+	PublishConverged Name = "publish-converged" // every consumer loaded the last published version of every file (timeout: the scenario's settle)
 	// an external app on kind (workload external)
 	AppReady       Name = "app-ready"       // claims bound, workloads available, Jobs done (timeout: ready.timeout)
 	CRDEstablished Name = "crd-established" // a CustomResourceDefinition of the app's manifests Established
@@ -60,6 +62,7 @@ var Defaults = map[Name]Interval{
 	NodesReady:       {3 * time.Minute, time.Second},
 	EngineNode:       {30 * time.Second, 200 * time.Millisecond},
 	DrainVolume:      {2 * time.Minute, time.Second},
+	PublishConverged: {2 * time.Minute, 100 * time.Millisecond},
 	AppReady:         {5 * time.Minute, time.Second},
 	CRDEstablished:   {time.Minute, 500 * time.Millisecond},
 	AppEngineNode:    {time.Minute, 500 * time.Millisecond},

@@ -25,6 +25,8 @@ const (
 	RoleWebserver = history.RoleWebserver
 	RoleEngine    = history.RoleEngine
 	RoleJobqueue  = history.RoleJobqueue
+	RolePublisher = history.RolePublisher
+	RoleConsumer  = history.RoleConsumer
 )
 
 // CurrentRun, as an engine index, means "the newest engine run still alive".
@@ -58,6 +60,15 @@ type Config struct {
 	// EngineArgs are extra arguments for every engine run: scheduled ones,
 	// Drain passes, RunEngine ones and the jobqueue's.
 	EngineArgs []string
+	// Publisher starts one supervised publisher process (the publish/consume
+	// workload) with PublisherArgs (e.g. --files, --rate, --versions).
+	Publisher     bool
+	PublisherArgs []string
+	// Consumers starts this many supervised consumer processes with
+	// ConsumerArgs; consumer i runs with --node <Node>-c<i>, so each stands
+	// for a node of its own in the journals.
+	Consumers    int
+	ConsumerArgs []string
 	// Defects are switched on in every process (--defect NAME each).
 	Defects []string
 	// Node names this host in journals (--node). Default: the hostname.
@@ -211,6 +222,13 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 		slots = append(slots, &slot{role: RoleJobqueue, idx: 0, args: c.args(RoleJobqueue, extra...)})
 	}
+	if cfg.Publisher {
+		slots = append(slots, &slot{role: RolePublisher, idx: 0, args: c.args(RolePublisher, cfg.PublisherArgs...)})
+	}
+	for i := 0; i < cfg.Consumers; i++ {
+		args := c.argsOn(ConsumerNode(cfg.Node, i), RoleConsumer, cfg.ConsumerArgs...)
+		slots = append(slots, &slot{role: RoleConsumer, idx: i, args: args})
+	}
 	for _, s := range slots {
 		s.changed = make(chan struct{})
 		p, err := c.spawn(s.role, s.idx, s.args)
@@ -232,10 +250,18 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	return c, nil
 }
 
+// ConsumerNode is the node name local consumer i journals under: one
+// host, but each consumer stands for a node of its own.
+func ConsumerNode(host string, i int) string { return fmt.Sprintf("%s-c%d", host, i) }
+
 // args builds a child's command line: subcommand, its flags, common flags.
 func (c *Cluster) args(role string, extra ...string) []string {
+	return c.argsOn(c.cfg.Node, role, extra...)
+}
+
+func (c *Cluster) argsOn(node, role string, extra ...string) []string {
 	a := append([]string{role}, extra...)
-	a = append(a, "--root", c.cfg.Root, "--node", c.cfg.Node, "--journal-dir", c.cfg.JournalDir)
+	a = append(a, "--root", c.cfg.Root, "--node", node, "--journal-dir", c.cfg.JournalDir)
 	for _, d := range c.cfg.Defects {
 		a = append(a, "--defect", d)
 	}

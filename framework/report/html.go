@@ -94,6 +94,10 @@ type htmlView struct {
 	Timeline                  svgDoc
 	Latency                   svgDoc
 	LatencyN                  int
+	Visibility                svgDoc
+	VisibilityN               int
+	LagRows                   []lagRow
+	LagNote                   string
 	Faults                    []faultRow
 	Phases                    []phaseRow
 	Classes                   []ClassCount
@@ -159,12 +163,18 @@ func (m *model) view() *htmlView {
 			unknown++
 		}
 	}
-	v.Stats = append(v.Stats, stat{Label: "uploads acked", Value: fmt.Sprintf("%d / %d", acked, len(m.uploads))})
+	if m.pub != nil {
+		v.Stats = append(v.Stats, m.pub.stats()...)
+	} else {
+		v.Stats = append(v.Stats, stat{Label: "uploads acked", Value: fmt.Sprintf("%d / %d", acked, len(m.uploads))})
+	}
 	if unknown > 0 {
 		v.Stats = append(v.Stats, stat{Label: "unknown outcome", Value: fmt.Sprint(unknown), Class: "warn"})
 	}
 	if res := r.Check; res != nil {
-		v.Stats = append(v.Stats, stat{Label: "interchanges ok", Value: fmt.Sprint(res.Classes[check.ClassOK]), Class: "good"})
+		if m.pub == nil {
+			v.Stats = append(v.Stats, stat{Label: "interchanges ok", Value: fmt.Sprint(res.Classes[check.ClassOK]), Class: "good"})
+		}
 		for _, cc := range AnomalyClasses(res) {
 			v.Stats = append(v.Stats, stat{Label: cc.Class, Value: cc.String(), Class: "bad", Href: "#anomalies"})
 		}
@@ -195,6 +205,11 @@ func (m *model) view() *htmlView {
 
 	v.Timeline = m.timeline()
 	v.Latency, v.LatencyN = m.latencyChart()
+	if m.pub != nil {
+		v.Visibility, v.VisibilityN = m.pub.chart(m)
+		v.LagRows = m.pub.rows()
+		v.LagNote = m.pub.sum.ClockNote
+	}
 
 	for _, f := range m.faults() {
 		row := faultRow{Name: f.Name, Action: f.Action, Target: f.Target, Injected: m.rel(f.Injected), Verified: m.rel(f.Verified),

@@ -77,6 +77,7 @@ type model struct {
 	outputs   []int64
 	takeover  []*history.Event
 	anoms     []anomRef
+	pub       *publishModel // publish/consume runs only
 }
 
 type uploadPoint struct {
@@ -272,6 +273,7 @@ func newModel(r *Run, h *history.History) *model {
 		addNode(n)
 	}
 
+	m.pub = newPublishModel(r, h)
 	m.span()
 	return m
 }

@@ -224,6 +224,7 @@ func Summary(r *Run) string {
 		p("### Latency (upload ack → output)\n\n| n | p50 | p90 | p99 | max |\n|---:|---:|---:|---:|---:|\n")
 		p("| %d | %s | %s | %s | %s |\n\n", q.N, ms(q.P50), ms(q.P90), ms(q.P99), ms(q.Max))
 	}
+	b.WriteString(publishSummary(r))
 	if len(r.Phases) > 0 {
 		p("<details><summary>Phases</summary>\n\n| Phase | Start | Took | Error |\n|---|---:|---:|---|\n")
 		for _, ph := range r.Phases {

@@ -54,7 +54,7 @@ func textW(s string, size float64) float64 { return float64(len([]rune(s))) * si
 // compClass is the CSS class of a component's colour.
 func compClass(role string) string {
 	switch role {
-	case history.RoleWebserver, history.RoleEngine, history.RoleJobqueue, history.RoleClient:
+	case history.RoleWebserver, history.RoleEngine, history.RoleJobqueue, history.RoleClient, history.RolePublisher, history.RoleConsumer:
 		return "c-" + role
 	}
 	return "c-other"
@@ -233,7 +233,7 @@ func (m *model) timeline() svgDoc {
 	}
 
 	// Services: every journal writer of a role, with engine runs, errors and exits.
-	roles := []string{history.RoleWebserver, history.RoleEngine, history.RoleJobqueue}
+	roles := []string{history.RoleWebserver, history.RoleEngine, history.RoleJobqueue, history.RolePublisher, history.RoleConsumer}
 	for _, p := range m.procs {
 		if !slices.Contains(roles, p.Role) && p.Role != history.RoleClient && p.Role != history.RoleRunner && p.Role != "" {
 			roles = append(roles, p.Role)
@@ -330,6 +330,10 @@ func (m *model) timeline() svgDoc {
 			outs[i] = uploadPoint{T: t, Outcome: "output"}
 		}
 		m.histogram(&c, newLane("outputs", "documents written", 0, histLaneH), outs, false)
+	}
+	if m.pub != nil && (len(m.pub.publishes) > 0 || len(m.pub.loads) > 0) {
+		group("Publish / consume")
+		m.pub.publishLanes(m, &c, newLane)
 	}
 
 	// Anomalies: a few get a row each with a label; many are bucketed by

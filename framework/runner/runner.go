@@ -64,6 +64,8 @@ type Status struct {
 	Target  int
 	Outputs int
 	Faults  []string // active faults
+	// Publish is the progress of a publish/consume workload (nil otherwise).
+	Publish *provider.PublishStatus
 }
 
 // Outcome is what Run returns: the report record and where it was written.
@@ -108,7 +110,10 @@ type run struct {
 	trig *triggers
 	// trafficEnded is closed when the traffic driver returns.
 	trafficEnded chan struct{}
-	acks         ackLog
+	// faultsDone is closed when every fault has been played (publish mode:
+	// publishing is judged complete or stalled only from then on).
+	faultsDone chan struct{}
+	acks       ackLog
 }
 
 func (r *run) now() time.Time { return r.o.Clock() }
@@ -144,7 +149,7 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	if o.Seed != 0 {
 		seed, s.Run.Seed = o.Seed, o.Seed
 	}
-	r := &run{o: o, s: s, seed: seed, active: map[string]bool{}, trafficEnded: make(chan struct{})}
+	r := &run{o: o, s: s, seed: seed, active: map[string]bool{}, trafficEnded: make(chan struct{}), faultsDone: make(chan struct{})}
 	r.start = r.now()
 	dir, runID, err := report.NewRunDir(o.ReportDir, s.Metadata.Name, r.start, seed)
 	if err != nil {
@@ -160,7 +165,7 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 		Seed:          seed,
 		Provider:      string(s.Cluster.Provider),
 		Backend:       string(s.Storage.Backend),
-		BackendNote:   report.BackendNote(string(s.Storage.Backend)),
+		BackendNote:   backendNote(s),
 		Started:       r.start.UnixNano(),
 	}
 	r.logf("run %s of scenario %s, seed %d (replay: rwxchaos run %s --seed %d)", r.rep.RunID, s.Metadata.Name, seed, s.File(), seed)
@@ -280,6 +285,10 @@ func (r *run) progress() {
 		return
 	}
 	st := Status{Elapsed: r.now().Sub(r.start), Target: r.s.Workload.Traffic.Count}
+	if w, ok := r.env.(provider.PublishWatcher); ok && r.s.Workload.Mode == scenario.ModePublishConsume {
+		ps := w.PublishStatus()
+		st.Publish, st.Target = &ps, r.s.Workload.Publish.Versions
+	}
 	r.mu.Lock()
 	st.Phase = r.phase
 	for name := range r.active {
@@ -367,6 +376,7 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 
 	_ = r.phaseDo(report.PhaseTrafficFaults, func() error {
 		ferr := r.runFaults(ctx, steadyAt)
+		close(r.faultsDone)
 		var terr error
 		select {
 		case <-traffic.done:
@@ -445,9 +455,16 @@ func (r *run) schedulePlan() string {
 	t := s.Workload.Traffic
 	ss := s.Expect.SteadyState
 	fmt.Fprintf(&b, "run %s, seed %d: timeout %s, settle %s\n", r.rep.RunID, r.seed, s.Run.Timeout, s.Run.Settle)
-	fmt.Fprintf(&b, "traffic: %d uploads at %g/s (%s), %d at a time\n", t.Count, t.Rate, t.TrafficDuration().Round(time.Millisecond), t.Concurrency)
-	fmt.Fprintf(&b, "steady state: once %d uploads are acked (at least %s of traffic), within %s, else the run is void\n",
-		max(ss.MinUploads, 1), (time.Duration(float64(max(ss.MinUploads, 1)) / max(t.Rate, 1e-9) * float64(time.Second))).Round(time.Millisecond), ss.Within)
+	if p := s.Workload.Publish; s.Workload.Mode == scenario.ModePublishConsume {
+		fmt.Fprintf(&b, "publishing: %d versions of %d files (%d bytes) at %g rounds/s (%s); consumers load each file at %g/s\n",
+			p.Versions, p.Files, p.Size, p.Rate, p.PublishDuration().Round(time.Millisecond), p.LoadRate)
+		fmt.Fprintf(&b, "steady state: once version %d of every file is published and loaded by every consumer (at least %s of publishing), within %s, else the run is void\n",
+			max(ss.MinVersions, 1), (time.Duration(float64(max(ss.MinVersions, 1)) / max(p.Rate, 1e-9) * float64(time.Second))).Round(time.Millisecond), ss.Within)
+	} else {
+		fmt.Fprintf(&b, "traffic: %d uploads at %g/s (%s), %d at a time\n", t.Count, t.Rate, t.TrafficDuration().Round(time.Millisecond), t.Concurrency)
+		fmt.Fprintf(&b, "steady state: once %d uploads are acked (at least %s of traffic), within %s, else the run is void\n",
+			max(ss.MinUploads, 1), (time.Duration(float64(max(ss.MinUploads, 1)) / max(t.Rate, 1e-9) * float64(time.Second))).Round(time.Millisecond), ss.Within)
+	}
 	plan := s.FaultPlan()
 	if len(plan) == 0 {
 		b.WriteString("faults: none\n")
@@ -498,13 +515,17 @@ func (r *run) collect(ctx context.Context) (*history.History, provider.Observati
 
 // trafficRun is the traffic driver's end: done closes when it returned, and
 // err is then its error. Closing (not sending) lets every phase that waits
-// for the traffic see the end, however many look.
+// for the traffic see the end, however many look. In mode publish-consume
+// the "traffic" is the publisher getting through its versions.
 type trafficRun struct {
 	done chan struct{}
 	err  error
 }
 
 func (r *run) startTraffic(ctx context.Context, tr *trafficRun) error {
+	if r.s.Workload.Mode == scenario.ModePublishConsume {
+		return r.startPublish(ctx, tr)
+	}
 	t := r.s.Workload.Traffic
 	d, err := traffic.New(traffic.Options{
 		Targets:     r.env.Endpoints(),
@@ -534,6 +555,9 @@ func (r *run) startTraffic(ctx context.Context, tr *trafficRun) error {
 
 // steady waits until the scenario's minimum of uploads is acked.
 func (r *run) steady(ctx context.Context, traffic *trafficRun) error {
+	if r.s.Workload.Mode == scenario.ModePublishConsume {
+		return r.steadyPublish(ctx)
+	}
 	ss := r.s.Expect.SteadyState
 	want := int64(ss.MinUploads)
 	if want <= 0 {

@@ -22,6 +22,14 @@ const (
 	DefaultConcurrency     = 4
 	DefaultRoute           = "default"
 	DefaultPercent         = 100
+	// Publish/consume defaults.
+	DefaultPublishFiles    = 4
+	DefaultPublishSize     = 16 << 10
+	DefaultPublishRate     = 5
+	DefaultPublishVersions = 100
+	DefaultConsumers       = 3
+	DefaultLoadRate        = 10
+	DefaultSteadyVersions  = 3
 	// DefaultReadyTimeout bounds the wait for a deployed external app.
 	DefaultReadyTimeout = 5 * time.Minute
 	// SteadyStateAfter is the schedule.after value meaning "once traffic flows".
@@ -36,6 +44,7 @@ func (s *Scenario) Default() {
 	local := s.Cluster.Provider == ProviderLocal
 	k8s := s.Cluster.Provider == ProviderKind || s.Cluster.Provider == ProviderExisting
 	pipeline := s.Workload.Mode == "" || s.Workload.Mode == ModePipeline
+	publish := s.Workload.Mode == ModePublishConsume
 
 	if s.APIVersion == "" {
 		s.APIVersion = APIVersion
@@ -127,7 +136,33 @@ func (s *Scenario) Default() {
 			e.Heartbeat = e.LeaseTTL / 3
 		}
 	}
+	if publish {
+		p := &w.Publish
+		if p.Files == 0 {
+			p.Files = DefaultPublishFiles
+		}
+		if p.Size == 0 {
+			p.Size = DefaultPublishSize
+		}
+		if p.Rate == 0 {
+			p.Rate = DefaultPublishRate
+		}
+		if p.Versions == 0 {
+			p.Versions = DefaultPublishVersions
+		}
+		if p.Consumers == 0 && local {
+			p.Consumers = DefaultConsumers
+		}
+		if p.LoadRate == 0 {
+			p.LoadRate = DefaultLoadRate
+		}
+	}
 	tr := &w.Traffic
+	if publish {
+		// No uploads: the publisher is the traffic. Leave traffic empty so
+		// Validate can tell it was set.
+		tr = &TrafficSpec{}
+	}
 	if tr.Count == 0 {
 		tr.Count = DefaultTrafficCount
 	}
@@ -193,11 +228,27 @@ func (s *Scenario) Default() {
 
 	// expect
 	x := &s.Expect
-	if x.NoLoss == nil {
+	if x.NoLoss == nil && !publish {
 		x.NoLoss = ptr(true)
 	}
-	if x.NoDuplicates == nil {
+	if x.NoDuplicates == nil && !publish {
 		x.NoDuplicates = ptr(true)
+	}
+	if publish {
+		pe := &x.Publish
+		if pe.Monotonic == nil {
+			pe.Monotonic = ptr(true)
+		}
+		if pe.ConvergedWithin == 0 {
+			if local {
+				pe.ConvergedWithin = Duration(30 * time.Second)
+			} else {
+				pe.ConvergedWithin = Duration(2 * time.Minute)
+			}
+		}
+		if x.SteadyState.MinVersions == 0 {
+			x.SteadyState.MinVersions = min(DefaultSteadyVersions, w.Publish.Versions)
+		}
 	}
 	if x.LockExclusive == nil {
 		x.LockExclusive = ptr(pipeline)
@@ -218,7 +269,7 @@ func (s *Scenario) Default() {
 			x.ReadyWithin = Duration(3 * time.Minute)
 		}
 	}
-	if x.SteadyState.MinUploads == 0 {
+	if x.SteadyState.MinUploads == 0 && !publish {
 		x.SteadyState.MinUploads = min(10, tr.Count)
 	}
 	if x.SteadyState.Within == 0 {
@@ -284,6 +335,24 @@ func (e *EngineSpec) Cron() (expr string, ok bool) {
 		return "", false
 	}
 	return e.Schedule, true
+}
+
+// PublishDuration is how long publishing every version takes at the
+// configured rate (versions / rate).
+func (p *PublishSpec) PublishDuration() time.Duration {
+	if p.Rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(p.Versions) / p.Rate * float64(time.Second))
+}
+
+// WorkDuration is how long the workload's traffic lasts: uploads at their
+// rate, or, for mode publish-consume, publishing every version.
+func (s *Scenario) WorkDuration() time.Duration {
+	if s.Workload.Mode == ModePublishConsume {
+		return s.Workload.Publish.PublishDuration()
+	}
+	return s.Workload.Traffic.TrafficDuration()
 }
 
 // TrafficDuration is how long uploading all messages takes at the

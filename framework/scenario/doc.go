@@ -66,6 +66,30 @@
 // Durations are Go duration strings ("500ms", "1m30s"); the bare number 0
 // also means "no time".
 //
+// # Publish and consume
+//
+// workload.mode publish-consume replaces the pipeline with the second
+// shared-volume pattern: a publisher writes numbered versions of generated
+// files and consumers on every node (provider kind: one per worker;
+// provider local: publish.consumers processes) load and verify them:
+//
+//	workload:
+//	  mode: publish-consume
+//	  publish: {files: 4, size: 16384, rate: 5, versions: 100, loadRate: 10}
+//	  defects: [publish-in-place]        # or rename-without-fsync
+//	faults:
+//	  - name: kill-publisher-node
+//	    action: node-kill
+//	    target: {select: publisher-node}  # or consumer-node, role publisher|consumer
+//	    duration: 30s
+//	expect:
+//	  steadyState: {minVersions: 3}
+//	  publish: {visibleWithin: 2s, convergedWithin: 1m, maxTorn: 0, monotonic: true}
+//
+// The pipeline's traffic, engine, replicas and expectations (noLoss,
+// lockExclusive, …) do not apply and are refused. Steady state is
+// minVersions versions published and loaded by every consumer.
+//
 // # When faults fire
 //
 // Traffic starts first; no fault fires before steady state (the

@@ -39,6 +39,8 @@ const (
 	ModePipeline WorkloadMode = "pipeline"
 	// ModeExternal tests an application that is already deployed.
 	ModeExternal WorkloadMode = "external"
+	// ModePublishConsume deploys a publisher of generated files and consumers that load them on every node.
+	ModePublishConsume WorkloadMode = "publish-consume"
 )
 
 // MatchRule says how outputs are matched to inputs for an external workload.
@@ -71,6 +73,10 @@ const (
 	DefectStealLiveLock Defect = "steal-live-lock"
 	// DefectAckBeforeFsync acknowledges an upload before the file is fsynced.
 	DefectAckBeforeFsync Defect = "ack-before-fsync"
+	// DefectPublishInPlace rewrites published files in place instead of write-to-temp then rename (consumers load torn files). Mode publish-consume.
+	DefectPublishInPlace Defect = "publish-in-place"
+	// DefectRenameWithoutFsync renames published files into place without fsyncing them or the directory (only a crash of the storage host shows it). Mode publish-consume.
+	DefectRenameWithoutFsync Defect = "rename-without-fsync"
 )
 
 // Action is what a fault does.
@@ -129,6 +135,10 @@ const (
 	RoleEngine Role = "engine"
 	// RoleJobqueue queues engine runs.
 	RoleJobqueue Role = "jobqueue"
+	// RolePublisher writes the generated files (mode publish-consume).
+	RolePublisher Role = "publisher"
+	// RoleConsumer loads them, one per node (mode publish-consume).
+	RoleConsumer Role = "consumer"
 )
 
 // LabImage names one of the images `make lab` builds.
@@ -155,6 +165,10 @@ const (
 	SelectRandomWorker Selector = "random-worker"
 	// SelectRandomWebserver is a webserver chosen with the run's seed (or the node running it).
 	SelectRandomWebserver Selector = "random-webserver"
+	// SelectPublisherNode is the node running the publisher (mode publish-consume).
+	SelectPublisherNode Selector = "publisher-node"
+	// SelectConsumerNode is a node running a consumer but not the publisher, chosen with the run's seed (mode publish-consume).
+	SelectConsumerNode Selector = "consumer-node"
 	// SelectCaller is the process or pod whose file operation fired the trigger (schedule.on).
 	SelectCaller Selector = "caller"
 	// SelectCallerNode is the node of that process or pod.
@@ -217,7 +231,7 @@ func (Backend) enumValues() []string {
 }
 
 func (WorkloadMode) enumValues() []string {
-	return []string{string(ModePipeline), string(ModeExternal)}
+	return []string{string(ModePipeline), string(ModeExternal), string(ModePublishConsume)}
 }
 
 func (MatchRule) enumValues() []string {
@@ -225,7 +239,8 @@ func (MatchRule) enumValues() []string {
 }
 
 func (Defect) enumValues() []string {
-	return []string{string(DefectRemoveAfterCopy), string(DefectNonAtomicOutput), string(DefectNoLock), string(DefectAppendOutput), string(DefectStealLiveLock), string(DefectAckBeforeFsync)}
+	return []string{string(DefectRemoveAfterCopy), string(DefectNonAtomicOutput), string(DefectNoLock), string(DefectAppendOutput), string(DefectStealLiveLock), string(DefectAckBeforeFsync),
+		string(DefectPublishInPlace), string(DefectRenameWithoutFsync)}
 }
 
 func (Action) enumValues() []string {
@@ -239,10 +254,14 @@ func (Action) enumValues() []string {
 // wellKnownRoles are the pipeline's roles; an external app may name more.
 var wellKnownRoles = []string{string(RoleWebserver), string(RoleEngine), string(RoleJobqueue)}
 
+// publishRoles are the roles of mode publish-consume.
+var publishRoles = []string{string(RolePublisher), string(RoleConsumer)}
+
 func (LabImage) enumValues() []string { return []string{string(LabToolbox), string(LabPipeline)} }
 
 func (Selector) enumValues() []string {
-	return []string{string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver), string(SelectCaller), string(SelectCallerNode)}
+	return []string{string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver), string(SelectCaller), string(SelectCallerNode),
+		string(SelectPublisherNode), string(SelectConsumerNode)}
 }
 
 func (FileOp) enumValues() []string {
@@ -254,6 +273,13 @@ func (When) enumValues() []string { return []string{string(WhenBefore), string(W
 func (Direction) enumValues() []string {
 	return []string{string(DirectionBoth), string(DirectionIngress), string(DirectionEgress)}
 }
+
+// PublishDefects are the defects of the publish/consume workload; the
+// others are the pipeline's.
+func PublishDefects() []Defect { return []Defect{DefectPublishInPlace, DefectRenameWithoutFsync} }
+
+// IsPublish reports whether d is a publish/consume defect.
+func (d Defect) IsPublish() bool { return d == DefectPublishInPlace || d == DefectRenameWithoutFsync }
 
 // Defects lists every defect name, in documentation order.
 func Defects() []Defect {

@@ -72,7 +72,14 @@ func TestLibrary(t *testing.T) {
 			if !strings.HasPrefix(string(data), "# yaml-language-server: $schema=../../framework/scenario/scenario.schema.json\n") {
 				t.Errorf("first line must point editors at the schema")
 			}
-			if s.Cluster.Provider == ProviderLocal {
+			if s.Cluster.Provider == ProviderLocal && s.Workload.Mode == ModePublishConsume {
+				if d := s.WorkDuration(); d < 5*time.Second || d > 20*time.Second {
+					t.Errorf("local publish/consume scenario publishes for %s; keep 5-20s", d)
+				}
+				if s.Run.Timeout.D() > 40*time.Second {
+					t.Errorf("local scenario timeout %s; keep it at most 40s", s.Run.Timeout)
+				}
+			} else if s.Cluster.Provider == ProviderLocal {
 				tr := s.Workload.Traffic
 				if tr.Count < 200 || tr.Count > 400 {
 					t.Errorf("local scenario sends %d messages; keep 200-400", tr.Count)

@@ -410,3 +410,47 @@ storage: {storageClassName: nfs-client}
 		t.Errorf("existing defaults: backend %s, namespace %s, nodes %v", s.Storage.Backend, s.Workload.Namespace, s.NodeNames())
 	}
 }
+
+func TestDefaultsPublishConsume(t *testing.T) {
+	parse := func(provider string) *Scenario {
+		t.Helper()
+		s, err := Parse("pub.yaml", []byte(`apiVersion: rwxchaos.dev/v1alpha1
+kind: Scenario
+metadata: {name: pub}
+cluster: {provider: `+provider+`}
+workload: {mode: publish-consume}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	check := func(name string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	s := parse("local")
+	check("publish", s.Workload.Publish, PublishSpec{Files: 4, Size: 16384, Rate: 5, Versions: 100, Consumers: 3, LoadRate: 10})
+	check("traffic", s.Workload.Traffic, TrafficSpec{})
+	check("engine", s.Workload.Engine, EngineSpec{})
+	check("replicas", s.Workload.Replicas, Replicas{})
+	check("noLoss", s.Expect.NoLoss, (*bool)(nil))
+	check("lockExclusive", *s.Expect.LockExclusive, false)
+	check("lockRecoveredWithin", s.Expect.LockRecoveredWithin, Duration(0))
+	check("minUploads", s.Expect.SteadyState.MinUploads, 0)
+	check("minVersions", s.Expect.SteadyState.MinVersions, 3)
+	check("monotonic", *s.Expect.Publish.Monotonic, true)
+	check("convergedWithin", s.Expect.Publish.ConvergedWithin.D(), 30*time.Second)
+	check("maxLoadErrors", s.Expect.Publish.MaxLoadErrors, (*int)(nil))
+	check("work", s.WorkDuration(), 20*time.Second)
+	k := parse("kind")
+	check("kind consumers", k.Workload.Publish.Consumers, 0)
+	check("kind namespace", k.Workload.Namespace, "")
+	check("kind convergedWithin", k.Expect.Publish.ConvergedWithin.D(), 2*time.Minute)
+	// Defaulting twice changes nothing.
+	before := *s
+	s.Default()
+	check("idempotent", s.Workload, before.Workload)
+}

@@ -169,6 +169,7 @@ var supportKinds = map[string]string{
 	"Backend":  support.FeatureBackend,
 	"Action":   support.FeatureAction,
 	"Selector": support.FeatureSelect,
+	"Mode":     support.FeatureMode,
 }
 
 // runsOn is the support table's summary for a feature, as a sentence to

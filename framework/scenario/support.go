@@ -31,6 +31,9 @@ func (s *Scenario) uses() []use {
 		{path: "cluster.provider", what: "provider " + p, q: q(support.FeatureProvider, p)},
 		{path: "storage.backend", what: "backend " + string(s.Storage.Backend), q: q(support.FeatureBackend, string(s.Storage.Backend))},
 	}
+	if m := s.Workload.Mode; m != "" {
+		out = append(out, use{path: "workload.mode", what: "mode " + string(m), q: q(support.FeatureMode, string(m))})
+	}
 	for i, f := range s.Faults {
 		if i == MaxFaults {
 			break // more is an error of its own (validator.faults)

@@ -11,7 +11,7 @@ const APIVersion = "rwxchaos.dev/v1alpha1"
 // KindScenario is the only kind this package reads.
 const KindScenario = "Scenario"
 
-// Scenario is one declarative chaos experiment: where to run the pipeline, which faults to inject while traffic flows, and what must still hold afterwards.
+// Scenario is one declarative chaos experiment: where to run the workload (the pipeline, or a publisher and its consumers), which faults to inject while it runs, and what must still hold afterwards.
 type Scenario struct {
 	// Must be "rwxchaos.dev/v1alpha1".
 	APIVersion string `json:"apiVersion" scenario:"required"`
@@ -104,9 +104,9 @@ type StorageSpec struct {
 
 // WorkloadSpec says what runs and what traffic it gets.
 type WorkloadSpec struct {
-	// pipeline: the framework deploys its own Bots-like pipeline (webserver, engine CronJob, jobqueue). external: your own application (for example real Bots), described under external: already deployed (provider existing), or deployed by the framework from its manifests (provider kind). Default pipeline.
+	// pipeline: the framework deploys its own Bots-like pipeline (webserver, engine CronJob, jobqueue). external: your own application (for example real Bots), described under external: already deployed (provider existing), or deployed by the framework from its manifests (provider kind). publish-consume: the framework deploys a publisher that writes numbered versions of generated files and consumers that load them on every node, described under publish (providers local and kind). Default pipeline.
 	Mode WorkloadMode `json:"mode,omitempty"`
-	// Kubernetes namespace of the workload. Default "rwxchaos" for pipeline; required for external; not allowed with provider local.
+	// Kubernetes namespace of the workload. Default "rwxchaos" for pipeline; required for external; not allowed with provider local or mode publish-consume (kind runs it in a namespace of its own).
 	Namespace string `json:"namespace,omitempty" scenario:"pattern=dnsLabel"`
 	// Your application; required with mode external, not allowed with pipeline.
 	External ExternalSpec `json:"external,omitzero"`
@@ -114,10 +114,30 @@ type WorkloadSpec struct {
 	Replicas Replicas `json:"replicas,omitzero"`
 	// The engine that moves files input -> work -> output under a lock on the shared volume. Only for mode pipeline.
 	Engine EngineSpec `json:"engine,omitzero"`
-	// The EDI messages uploaded during the run.
+	// The EDI messages uploaded during the run. Not for mode publish-consume.
 	Traffic TrafficSpec `json:"traffic,omitzero"`
-	// Known bugs to switch on in the pipeline, to prove the checks catch them: remove-after-copy, non-atomic-output, no-lock, append-output, steal-live-lock, ack-before-fsync. Only for mode pipeline.
+	// The publisher and its consumers; only for mode publish-consume.
+	Publish PublishSpec `json:"publish,omitzero"`
+	// Known bugs to switch on, to prove the checks catch them. Mode pipeline: remove-after-copy, non-atomic-output, no-lock, append-output, steal-live-lock, ack-before-fsync. Mode publish-consume: publish-in-place, rename-without-fsync.
 	Defects []Defect `json:"defects,omitempty"`
+}
+
+// PublishSpec configures the publish/consume workload: a publisher writes version N of every file each round (temp file, fsync, rename, directory fsync; each file carries its version, length and checksum in a header) and consumers load every file (open, read fully, verify) at loadRate, journaling the version seen.
+type PublishSpec struct {
+	// Generated files the publisher writes every round. Default 4; 1 to 100.
+	Files int `json:"files,omitempty" scenario:"min=1,max=100"`
+	// Body size of every file in bytes. Default 16384; 256 to 16777216.
+	Size int `json:"size,omitempty" scenario:"min=256,max=16777216"`
+	// Rounds per second; each round publishes the next version of every file. Default 5; more than 0, at most 100.
+	Rate float64 `json:"rate,omitempty" scenario:"positive,max=100"`
+	// Versions to publish (versions / rate is how long publishing lasts); the publisher then idles while the consumers catch up. Default 100; 1 to 1000000.
+	Versions int `json:"versions,omitempty" scenario:"min=1,max=1000000"`
+	// How long writing one file takes: the publisher spreads the write over 4 KiB chunks, like a generator that renders as it writes. With the safe pattern nobody sees it; with defect publish-in-place it is the window in which consumers load torn files. Default 0; at most 10s and less than a round (1/rate).
+	WriteTime Duration `json:"writeTime,omitempty"`
+	// Consumer processes with provider local, each standing for a node (named <host>-c<i>). Not allowed with kind, which runs one consumer on every worker (a DaemonSet). Default 3; 1 to 20.
+	Consumers int `json:"consumers,omitempty" scenario:"min=1,max=20"`
+	// Loads of every file per second by every consumer (each load opens, reads and verifies the file). Default 10; more than 0, at most 1000.
+	LoadRate float64 `json:"loadRate,omitempty" scenario:"positive,max=1000"`
 }
 
 // ExternalSpec describes an application the framework did not write: already deployed on an existing cluster, or deployed by the framework from the team's own manifests on a kind cluster.
@@ -262,11 +282,11 @@ type FaultSpec struct {
 
 // TargetSpec selects what a fault hits: exactly one of role, node and select.
 type TargetSpec struct {
-	// Pods (or local processes) of a role: webserver, engine or jobqueue, or with mode external any role named in workload.external.selectors. The engine is a CronJob: a fault on it waits for the next engine run. For process-* and chaos-* actions, and with provider kind for node-* actions (the node running a pod of the role; count nodes).
+	// Pods (or local processes) of a role: webserver, engine or jobqueue (mode pipeline), publisher or consumer (mode publish-consume), or with mode external any role named in workload.external.selectors. The engine is a CronJob: a fault on it waits for the next engine run. For process-* and chaos-* actions, and with provider kind for node-* actions (the node running a pod of the role; count nodes).
 	Role Role `json:"role,omitempty" scenario:"pattern=dnsLabel"`
 	// A node by role and index, for node-* and storage-cutoff: control-plane, worker-1, worker-2, ... up to cluster.kind.workers. Never a name a cluster generated (rwxchaos-worker2): a run's nodes are named after its own cluster.
 	Node string `json:"node,omitempty"`
-	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline, or an external app with holderFile), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one), caller (the process or pod whose file operation fired schedule.on; the default target of process actions with schedule.on), caller-node (its node; the default of node actions with schedule.on).
+	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline, or an external app with holderFile), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one), caller (the process or pod whose file operation fired schedule.on; the default target of process actions with schedule.on), caller-node (its node; the default of node actions with schedule.on), publisher-node (node running the publisher; publish-consume only), consumer-node (a node running a consumer but not the publisher, chosen with the run's seed; publish-consume only).
 	Select Selector `json:"select,omitempty"`
 	// How many to hit. Default 1; at most the number available (replicas for a role, workers for random-worker); must be 1 with node, lock-holder and engine-node.
 	Count int `json:"count,omitempty" scenario:"min=1,max=100"`
@@ -308,9 +328,9 @@ type OnSpec struct {
 
 // ExpectSpec lists what must hold at the end of the run.
 type ExpectSpec struct {
-	// Every accepted upload ends up in the output. Default true.
+	// Every accepted upload ends up in the output. Default true; not for mode publish-consume.
 	NoLoss *bool `json:"noLoss,omitempty"`
-	// No upload is translated or delivered twice. Default true.
+	// No upload is translated or delivered twice. Default true; not for mode publish-consume.
 	NoDuplicates *bool `json:"noDuplicates,omitempty"`
 	// At no time do two engines hold the lock (checked from the lock journal). Default true for pipeline; needs mode pipeline.
 	LockExclusive *bool `json:"lockExclusive,omitempty"`
@@ -328,13 +348,31 @@ type ExpectSpec struct {
 	LatencyP99 Duration `json:"latencyP99,omitempty"`
 	// Traffic must flow before any fault fires, or the run is void (not failed).
 	SteadyState SteadyStateSpec `json:"steadyState,omitzero"`
+	// What must hold for the publish/consume workload; only for mode publish-consume.
+	Publish PublishExpect `json:"publish,omitzero"`
+}
+
+// PublishExpect lists what must hold for the publish/consume workload. Torn loads, versions that differ from what was published, and a consumer that never loads the last version always fail the run.
+type PublishExpect struct {
+	// Bound on the visibility lag: every version is loaded by every consumer within this after its publish returned (it includes up to one load period, 1/loadRate). Versions whose way to visibility overlaps a fault, or a consumer's recovery from it (until it first loads a version published after the heal), are judged by convergedWithin instead. Default 0: measured and reported, not bounded.
+	VisibleWithin Duration `json:"visibleWithin,omitempty"`
+	// After the last fault heals (or the last version is published, if later), every consumer loads the last version of every file within this. Default 30s for local, 2m otherwise.
+	ConvergedWithin Duration `json:"convergedWithin,omitempty"`
+	// Loads allowed to read a torn file (empty, short, too long or checksum mismatch). Default 0.
+	MaxTorn int `json:"maxTorn,omitempty" scenario:"min=0,max=1000000"`
+	// No consumer loads an older version of a file after a newer one. Default true.
+	Monotonic *bool `json:"monotonic,omitempty"`
+	// Failed loads allowed (ENOENT, EIO, ESTALE, ENOTCONN, …; torn loads are counted by maxTorn). Default: not limited, only counted by errno.
+	MaxLoadErrors *int `json:"maxLoadErrors,omitempty" scenario:"min=0,max=1000000"`
 }
 
 // SteadyStateSpec defines "traffic flows".
 type SteadyStateSpec struct {
-	// Uploads that must complete end to end before the first fault. Default the smaller of 10 and traffic.count; at most traffic.count.
+	// Uploads that must complete end to end before the first fault. Default the smaller of 10 and traffic.count; at most traffic.count. Not for mode publish-consume.
 	MinUploads int `json:"minUploads,omitempty" scenario:"min=1,max=1000000"`
-	// Time from traffic start to reach minUploads, else the run is void. Default 10s for local, 2m otherwise.
+	// Mode publish-consume: versions of every file that must be published, and loaded by every consumer, before the first fault. Default the smaller of 3 and publish.versions; at most publish.versions.
+	MinVersions int `json:"minVersions,omitempty" scenario:"min=1,max=1000000"`
+	// Time from traffic start to reach minUploads (or minVersions), else the run is void. Default 10s for local, 2m otherwise.
 	Within Duration `json:"within,omitempty"`
 }
 
@@ -342,8 +380,8 @@ type SteadyStateSpec struct {
 type RunSpec struct {
 	// Seed for every random choice (traffic, random-* targets). 0 picks a random seed, which is recorded in the report so the run can be repeated.
 	Seed int64 `json:"seed,omitempty"`
-	// Hard limit for the whole run; must leave room for the traffic (count / rate) plus settle. Default 60s for local, 20m otherwise.
+	// Hard limit for the whole run; must leave room for the traffic (count / rate, or publish.versions / publish.rate) plus settle. Default 60s for local, 20m otherwise.
 	Timeout Duration `json:"timeout,omitempty"`
-	// How long to wait after the traffic ends for the pipeline to drain before checking. Default 15s for local, 5m otherwise.
+	// How long to wait after the traffic ends for the pipeline to drain (or every consumer to load the last version) before checking. Default 15s for local, 5m otherwise.
 	Settle Duration `json:"settle,omitempty"`
 }

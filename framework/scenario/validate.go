@@ -326,7 +326,9 @@ func (v *validator) workload() {
 		}
 	}
 	if w.Namespace != "" {
-		if prov == ProviderLocal {
+		if w.Mode == ModePublishConsume {
+			v.errf("workload.namespace", "does not apply to mode publish-consume: the kind environment runs it in a namespace of its own; remove it")
+		} else if prov == ProviderLocal {
 			v.errf("workload.namespace", "does not apply to provider local (no Kubernetes); remove it")
 		} else {
 			v.dnsLabel("workload.namespace", "namespace", w.Namespace)
@@ -335,17 +337,96 @@ func (v *validator) workload() {
 			}
 		}
 	}
-	if !external {
+	publish := w.Mode == ModePublishConsume
+	switch {
+	case publish:
+		v.publish()
+	case !isZeroPublish(w.Publish):
+		v.errf("workload.publish", "only applies to mode publish-consume; remove it or set mode: publish-consume")
+	}
+	if !external && !publish {
 		v.engine()
 	}
-	v.traffic()
+	if !publish {
+		v.traffic()
+	}
 	seen := map[Defect]int{}
 	for i, d := range w.Defects {
+		p := fmt.Sprintf("workload.defects[%d]", i)
 		if j, dup := seen[d]; dup {
-			v.errf(fmt.Sprintf("workload.defects[%d]", i), "defect %s is listed twice (also at [%d])", d, j)
+			v.errf(p, "defect %s is listed twice (also at [%d])", d, j)
 		}
 		seen[d] = i
+		switch {
+		case publish && !d.IsPublish() && contains(Defect("").enumValues(), string(d)):
+			v.errf(p, "%s is a defect of the pipeline; mode publish-consume has %s", d, orList(defectNames(PublishDefects())))
+		case !publish && d.IsPublish():
+			v.errf(p, "%s is a defect of the publisher; it needs mode publish-consume", d)
+		}
 	}
+	if _, a := seen[DefectPublishInPlace]; a {
+		if j, b := seen[DefectRenameWithoutFsync]; b {
+			v.errf(fmt.Sprintf("workload.defects[%d]", j), "publish-in-place and rename-without-fsync are two ways to write a file; pick one")
+		}
+	}
+}
+
+func defectNames(ds []Defect) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = string(d)
+	}
+	return out
+}
+
+func isZeroPublish(p PublishSpec) bool { return p == PublishSpec{} }
+
+// publish checks the publish/consume workload (mode publish-consume).
+func (v *validator) publish() {
+	s := v.s
+	w := &s.Workload
+	prov := s.Cluster.Provider
+	if w.Engine != (EngineSpec{}) {
+		v.errf("workload.engine", "only applies to mode pipeline: mode publish-consume has a publisher and consumers (workload.publish)")
+	}
+	if w.Replicas != (Replicas{}) {
+		v.errf("workload.replicas", "only applies to mode pipeline; set workload.publish.consumers (provider local) instead")
+	}
+	if !isZeroTraffic(w.Traffic) {
+		v.errf("workload.traffic", "only applies to modes pipeline and external: in mode publish-consume the publisher is the traffic (workload.publish.rate and versions)")
+	}
+	p := &w.Publish
+	if p.Rate <= 0 || p.Rate > 100 {
+		v.errf("workload.publish.rate", "must be more than 0 and at most 100 rounds per second, got %g", p.Rate)
+	}
+	if p.LoadRate <= 0 || p.LoadRate > 1000 {
+		v.errf("workload.publish.loadRate", "must be more than 0 and at most 1000 loads per second, got %g", p.LoadRate)
+	}
+	if p.Files < 1 || p.Files > 100 {
+		v.errf("workload.publish.files", "must be between 1 and 100, got %d", p.Files)
+	}
+	if p.Size < 256 || p.Size > 16<<20 {
+		v.errf("workload.publish.size", "must be between 256 and 16777216 bytes, got %d", p.Size)
+	}
+	if p.Versions < 1 {
+		v.errf("workload.publish.versions", "must be at least 1, got %d", p.Versions)
+	}
+	switch {
+	case p.WriteTime < 0 || p.WriteTime.D() > 10*time.Second:
+		v.errf("workload.publish.writeTime", "%s is out of range: use 0 to 10s", p.WriteTime)
+	case p.Rate > 0 && p.WriteTime.D()*time.Duration(max(p.Files, 1)) >= time.Duration(float64(time.Second)/p.Rate):
+		v.errf("workload.publish.writeTime", "%s for each of %d files does not fit in a round (1/rate = %s); lower writeTime or rate", p.WriteTime, p.Files,
+			time.Duration(float64(time.Second)/p.Rate).Round(time.Millisecond))
+	}
+	if prov == ProviderKind && p.Consumers != 0 {
+		v.errf("workload.publish.consumers", "does not apply to provider kind: a consumer runs on every worker (set cluster.kind.workers)")
+	} else if prov == ProviderLocal && (p.Consumers < 1 || p.Consumers > 20) {
+		v.errf("workload.publish.consumers", "must be between 1 and 20, got %d", p.Consumers)
+	}
+}
+
+func isZeroTraffic(t TrafficSpec) bool {
+	return t.Count == 0 && t.Rate == 0 && t.Sizes == (SizeRange{}) && t.Mix == (Mix{}) && len(t.Routes) == 0 && t.Concurrency == 0
 }
 
 func isZeroExternal(x ExternalSpec) bool {
@@ -602,7 +683,8 @@ func (v *validator) traffic() {
 	}
 }
 
-var endpointKeywords = []string{"control-plane", "nodes", "storage", string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver)}
+var endpointKeywords = []string{"control-plane", "nodes", "storage", string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver),
+	string(SelectPublisherNode), string(SelectConsumerNode)}
 
 // MaxFaults is the most faults a scenario may hold. Real ones have a
 // handful; a generated file with thousands is a mistake, and is reported
@@ -796,6 +878,10 @@ func (v *validator) endpoint(p, e string) {
 		v.needLockHolder(p)
 	case e == string(SelectEngineNode):
 		v.engineNodeExists(p)
+	case e == string(SelectRandomWebserver):
+		v.needPipeline(p, e)
+	case e == string(SelectPublisherNode) || e == string(SelectConsumerNode):
+		v.needPublish(p, e)
 	case e == string(SelectCallerNode):
 		if !v.on {
 			v.errf(p, "caller-node needs schedule.on: it is the node of the process whose file operation fired the fault")
@@ -808,11 +894,28 @@ func (v *validator) endpoint(p, e string) {
 	}
 }
 
+// needPipeline: a selector of the pipeline's pods; mode publish-consume
+// has its own.
+func (v *validator) needPipeline(p, what string) {
+	if v.s.Workload.Mode == ModePublishConsume {
+		v.errf(p, "%s needs mode pipeline; mode publish-consume has %s and %s", what, SelectPublisherNode, SelectConsumerNode)
+	}
+}
+
+func (v *validator) needPublish(p, what string) {
+	if v.s.Workload.Mode != ModePublishConsume {
+		v.errf(p, "%s needs mode publish-consume (it names where the publisher or a consumer runs)", what)
+	}
+}
+
 // engineNodeExists checks that engine-node can be resolved: an external
 // app needs an engine or a jobqueue selector.
 func (v *validator) engineNodeExists(p string) {
 	w := &v.s.Workload
-	if w.Mode == ModeExternal && len(w.External.Selectors.Of(RoleEngine)) == 0 && len(w.External.Selectors.Of(RoleJobqueue)) == 0 {
+	switch {
+	case w.Mode == ModePublishConsume:
+		v.needPipeline(p, string(SelectEngineNode))
+	case w.Mode == ModeExternal && len(w.External.Selectors.Of(RoleEngine)) == 0 && len(w.External.Selectors.Of(RoleJobqueue)) == 0:
 		v.errf(p, "engine-node needs workload.external.selectors.engine (or jobqueue): the labels of the app's engine pods")
 	}
 }
@@ -821,7 +924,10 @@ func (v *validator) engineNodeExists(p string) {
 // app that names its holder in holderFile.
 func (v *validator) needLockHolder(p string) {
 	w := &v.s.Workload
-	if w.Mode == ModeExternal && w.External.HolderFile == "" {
+	switch {
+	case w.Mode == ModePublishConsume:
+		v.needPipeline(p, string(SelectLockHolder))
+	case w.Mode == ModeExternal && w.External.HolderFile == "":
 		v.errf(p, "lock-holder needs mode pipeline, or workload.external.holderFile: the framework cannot see an external app's lock otherwise")
 	}
 }
@@ -839,11 +945,29 @@ func (v *validator) roleExists(p string, r Role) int {
 		}
 		return -1 // unknown
 	}
-	if !contains(wellKnownRoles, string(r)) {
-		v.errf(p, "unknown role %q%s; valid: %s", clip(string(r)), suggest(string(r), wellKnownRoles), strings.Join(wellKnownRoles, ", "))
+	roles := wellKnownRoles
+	if w.Mode == ModePublishConsume {
+		roles = publishRoles
+	}
+	if !contains(roles, string(r)) {
+		switch {
+		case w.Mode == ModePublishConsume && contains(wellKnownRoles, string(r)):
+			v.errf(p, "role %s is the pipeline's; mode publish-consume has roles publisher and consumer", r)
+		case w.Mode != ModePublishConsume && contains(publishRoles, string(r)):
+			v.errf(p, "role %s needs mode publish-consume; the pipeline's roles are webserver, engine and jobqueue", r)
+		default:
+			v.errf(p, "unknown role %q%s; valid: %s", clip(string(r)), suggest(string(r), roles), strings.Join(roles, ", "))
+		}
 		return -1
 	}
 	switch r {
+	case RolePublisher:
+		return 1
+	case RoleConsumer:
+		if v.s.Cluster.Provider == ProviderKind {
+			return v.s.Cluster.Kind.Workers
+		}
+		return w.Publish.Consumers
 	case RoleEngine:
 		return 1
 	case RoleWebserver:
@@ -930,14 +1054,24 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 			available = 1
 		case SelectCaller, SelectCallerNode:
 			available = 1
+		case SelectPublisherNode:
+			v.needPublish(p+".select", string(t.Select))
+			available = 1
+		case SelectConsumerNode:
+			v.needPublish(p+".select", string(t.Select))
+			if s.Cluster.Provider == ProviderKind {
+				available = max(s.Cluster.Kind.Workers-1, 1)
+			}
 		case SelectRandomWorker:
 			if s.Cluster.Provider == ProviderKind {
 				available = s.Cluster.Kind.Workers
 			}
 		case SelectRandomWebserver:
-			if s.Workload.Mode != ModeExternal {
+			v.needPipeline(p+".select", "random-webserver")
+			switch s.Workload.Mode {
+			case ModePipeline:
 				available = s.Workload.Replicas.Webserver
-			} else {
+			case ModeExternal:
 				v.roleExists(p+".select", RoleWebserver)
 			}
 		}
@@ -947,7 +1081,7 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 	} else if available > 0 && t.Count > available {
 		what := set[0] + " " + string(t.Role) + t.Node + string(t.Select)
 		switch {
-		case t.Node != "" || t.Select == SelectLockHolder || t.Select == SelectEngineNode || t.Select == SelectCaller || t.Select == SelectCallerNode || t.Role == RoleEngine:
+		case t.Node != "" || t.Select == SelectLockHolder || t.Select == SelectEngineNode || t.Select == SelectPublisherNode || t.Select == SelectCaller || t.Select == SelectCallerNode || t.Role == RoleEngine || t.Role == RolePublisher:
 			v.errf(p+".count", "%s is a single target; count must be 1, got %d", what, t.Count)
 		default:
 			v.errf(p+".count", "%d is more than the %d available for %s", t.Count, available, what)
@@ -1029,9 +1163,12 @@ func (v *validator) timeline(names map[string]int) {
 		state[i] = 2
 		return end[i], true
 	}
-	// Steady state takes at least minUploads / rate after traffic starts.
+	// Steady state takes at least minUploads / rate (or minVersions /
+	// publish.rate) after traffic starts.
 	var steady time.Duration
-	if tr := s.Workload.Traffic; tr.Rate > 0 {
+	if p := s.Workload.Publish; s.Workload.Mode == ModePublishConsume && p.Rate > 0 {
+		steady = time.Duration(float64(s.Expect.SteadyState.MinVersions) / p.Rate * float64(time.Second))
+	} else if tr := s.Workload.Traffic; tr.Rate > 0 {
 		steady = time.Duration(float64(s.Expect.SteadyState.MinUploads) / tr.Rate * float64(time.Second))
 	}
 	for i := range faults {
@@ -1056,6 +1193,16 @@ func quoteAll(s []string) []string {
 func (v *validator) expect() {
 	s := v.s
 	x := &s.Expect
+	if s.Workload.Mode == ModePublishConsume {
+		v.expectPublish()
+		return
+	}
+	if x.Publish != (PublishExpect{}) {
+		v.errf("expect.publish", "only applies to mode publish-consume")
+	}
+	if x.SteadyState.MinVersions != 0 {
+		v.errf("expect.steadyState.minVersions", "only applies to mode publish-consume; use minUploads")
+	}
 	pipeline := s.Workload.Mode != ModeExternal
 	if !pipeline && x.LockExclusive != nil && *x.LockExclusive {
 		v.errf("expect.lockExclusive", "needs mode pipeline: the framework cannot observe an external app's lock; remove it or set it to false")
@@ -1094,8 +1241,65 @@ func (v *validator) expect() {
 	}
 }
 
+// expectPublish checks expect for mode publish-consume: the pipeline's
+// invariants do not apply, the publish ones do.
+func (v *validator) expectPublish() {
+	s := v.s
+	x := &s.Expect
+	for _, f := range []struct {
+		path string
+		set  bool
+	}{
+		{"expect.noLoss", x.NoLoss != nil}, {"expect.noDuplicates", x.NoDuplicates != nil},
+		{"expect.lockExclusive", x.LockExclusive != nil && *x.LockExclusive}, {"expect.lockRecoveredWithin", x.LockRecoveredWithin != 0},
+		{"expect.maxStuck", x.MaxStuck != 0}, {"expect.maxIndeterminate", x.MaxIndeterminate != nil}, {"expect.latencyP99", x.LatencyP99 != 0},
+		{"expect.steadyState.minUploads", x.SteadyState.MinUploads != 0},
+	} {
+		if f.set {
+			v.errf(f.path, "does not apply to mode publish-consume (nothing is uploaded or locked); use expect.publish (visibleWithin, convergedWithin, maxTorn, monotonic, maxLoadErrors)")
+		}
+	}
+	pe := &x.Publish
+	if pe.VisibleWithin < 0 {
+		v.errf("expect.publish.visibleWithin", "must not be negative, got %s", pe.VisibleWithin)
+	} else if lr := s.Workload.Publish.LoadRate; pe.VisibleWithin != 0 && lr > 0 && pe.VisibleWithin.D() <= time.Duration(float64(time.Second)/lr) {
+		v.errf("expect.publish.visibleWithin", "%s cannot be met: consumers load every %s (1/loadRate), so a version can stay unseen that long; allow more", pe.VisibleWithin,
+			time.Duration(float64(time.Second)/lr).Round(time.Millisecond))
+	}
+	if pe.ConvergedWithin <= 0 {
+		v.errf("expect.publish.convergedWithin", "must be more than 0, got %s", pe.ConvergedWithin)
+	}
+	if pe.MaxTorn < 0 {
+		v.errf("expect.publish.maxTorn", "must be at least 0, got %d", pe.MaxTorn)
+	}
+	if pe.MaxLoadErrors != nil && *pe.MaxLoadErrors < 0 {
+		v.errf("expect.publish.maxLoadErrors", "must be at least 0, got %d", *pe.MaxLoadErrors)
+	}
+	ss := &x.SteadyState
+	p := s.Workload.Publish
+	if ss.MinVersions > p.Versions && p.Versions > 0 {
+		v.errf("expect.steadyState.minVersions", "%d is more than publish.versions (%d); steady state could never be reached", ss.MinVersions, p.Versions)
+	} else if p.Rate > 0 {
+		need := time.Duration(float64(ss.MinVersions) / p.Rate * float64(time.Second))
+		if need > ss.Within.D() {
+			v.errf("expect.steadyState.within", "%s is too short: %d versions at %g per second take %s; allow more or lower minVersions", ss.Within, ss.MinVersions, p.Rate, need.Round(time.Millisecond))
+		}
+	}
+	if s.Run.Timeout != 0 && ss.Within >= s.Run.Timeout {
+		v.errf("expect.steadyState.within", "%s must be shorter than run.timeout (%s)", ss.Within, s.Run.Timeout)
+	}
+}
+
 func (v *validator) run() {
 	s := v.s
+	if s.Workload.Mode == ModePublishConsume {
+		p := &s.Workload.Publish
+		need := p.PublishDuration() + s.Run.Settle.D()
+		if s.Run.Timeout.D() < need {
+			v.errf("run.timeout", "%s leaves no room for the run: publishing takes %s (%d versions at %g per second) plus settle %s = %s; raise timeout or publish less", s.Run.Timeout, p.PublishDuration().Round(time.Millisecond), p.Versions, p.Rate, s.Run.Settle, need.Round(time.Millisecond))
+		}
+		return
+	}
 	tr := &s.Workload.Traffic
 	need := tr.TrafficDuration() + s.Run.Settle.D()
 	if s.Run.Timeout.D() < need {

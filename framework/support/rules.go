@@ -24,6 +24,10 @@ const (
 	triggerExisting     = "on an existing cluster the volume is served by the cluster's own storage, which the framework is not part of: fire faults on a schedule (at, after, every) instead of schedule.on"
 	callOnlyFuse        = "it answers the triggering file operation itself, in the go-fuse file server: use storage backend fuse (with schedule.on)"
 	callExisting        = "the framework is not in the path of an existing cluster's file operations: use chaos-io-fault (an errno) or chaos-io-latency"
+
+	// The publish/consume workload (mode publish-consume).
+	publishNoNodesLocal = "provider local has no nodes: the publisher and each consumer are processes; use role publisher or role consumer"
+	publishExisting     = "rwxchaos deploys only the pipeline into an existing cluster, not the publisher and consumers: use provider kind, or local"
 )
 
 // The table. Keep one block per provider, in the order of the scenario
@@ -37,6 +41,7 @@ var table = []Rule{
 
 	// ---- local: processes on one host -------------------------------
 	{Provider: Local, Kind: FeatureProvider, Name: Local},
+	{Provider: Local, Kind: FeatureMode, Name: "publish-consume"},
 
 	{Provider: Local, Kind: FeatureBackend, Name: "local"},
 	{Provider: Local, Kind: FeatureBackend, Name: "fuse", Needs: []*Capability{FuseMount}},
@@ -77,6 +82,8 @@ var table = []Rule{
 	{Provider: Local, Kind: FeatureSelect, Name: "random-webserver"},
 	{Provider: Local, Kind: FeatureSelect, Name: "caller"},
 	{Provider: Local, Kind: FeatureSelect, Name: "caller-node", No: "provider local has no nodes: use select caller (the process that made the call)"},
+	{Provider: Local, Kind: FeatureSelect, Name: "publisher-node", No: publishNoNodesLocal},
+	{Provider: Local, Kind: FeatureSelect, Name: "consumer-node", No: publishNoNodesLocal},
 
 	{Provider: Local, Kind: FeatureRole, Name: "engine", When: []string{"action=process-restart"},
 		No: "engine runs are not restarted (the schedule starts the next one): use process-kill or process-pause"},
@@ -92,6 +99,7 @@ var table = []Rule{
 
 	// ---- kind: a kind cluster on this host ---------------------------
 	{Provider: Kind, Kind: FeatureProvider, Name: Kind, Needs: []*Capability{Docker}},
+	{Provider: Kind, Kind: FeatureMode, Name: "publish-consume"},
 
 	{Provider: Kind, Kind: FeatureBackend, Name: "hostpath"},
 	{Provider: Kind, Kind: FeatureBackend, Name: "fuse", Needs: []*Capability{FuseMount}},
@@ -138,6 +146,8 @@ var table = []Rule{
 	{Provider: Kind, Kind: FeatureSelect, Name: "random-webserver"},
 	{Provider: Kind, Kind: FeatureSelect, Name: "caller"},
 	{Provider: Kind, Kind: FeatureSelect, Name: "caller-node"},
+	{Provider: Kind, Kind: FeatureSelect, Name: "publisher-node"},
+	{Provider: Kind, Kind: FeatureSelect, Name: "consumer-node"},
 
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, No: triggerNoLayer},
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=fuse"}},
@@ -148,6 +158,7 @@ var table = []Rule{
 
 	// ---- existing: a cluster you own, faults through Chaos Mesh -------
 	{Provider: Existing, Kind: FeatureProvider, Name: Existing},
+	{Provider: Existing, Kind: FeatureMode, Name: "publish-consume", No: publishExisting},
 
 	{Provider: Existing, Kind: FeatureBackend, Name: "storageclass"},
 	{Provider: Existing, Kind: FeatureBackend, Name: "hostpath", No: existingBackend},
@@ -181,6 +192,8 @@ var table = []Rule{
 	{Provider: Existing, Kind: FeatureSelect, Name: "random-webserver"},
 	{Provider: Existing, Kind: FeatureSelect, Name: "caller", No: triggerExisting},
 	{Provider: Existing, Kind: FeatureSelect, Name: "caller-node", No: triggerExisting},
+	{Provider: Existing, Kind: FeatureSelect, Name: "publisher-node", No: publishExisting},
+	{Provider: Existing, Kind: FeatureSelect, Name: "consumer-node", No: publishExisting},
 
 	{Provider: Existing, Kind: FeatureTrigger, Name: Trigger, No: triggerExisting},
 }

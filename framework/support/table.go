@@ -16,7 +16,7 @@ import (
 //
 // A rule says what one provider does with one feature of a scenario (a
 // storage backend, a fault action, a target selector or role, an
-// expectation, a fault fired by a file operation), optionally only when
+// expectation, a workload mode, a fault fired by a file operation), optionally only when
 // some facts about the scenario hold ("backend=fuse",
 // "action=process-restart", "select=caller", "defect=no-lock"). The most
 // specific rule (most facts) wins; a rule for every provider (Provider "")
@@ -44,6 +44,7 @@ const (
 	FeatureSelect   = "select"   // faults[].target.select, and partition from/to selectors
 	FeatureRole     = "role"     // faults[].target.role
 	FeatureExpect   = "expect"   // an expect: field, by its YAML name
+	FeatureMode     = "mode"     // workload.mode
 	FeatureTrigger  = "trigger"  // faults[].schedule.on (Name Trigger)
 )
 
@@ -131,8 +132,9 @@ func decide(rules []Rule, q Query) Decision {
 		}
 	}
 	switch {
-	case best == nil && (q.Kind == FeatureExpect || q.Kind == FeatureRole):
-		// Expectations and roles are restricted where needed, else free.
+	case best == nil && (q.Kind == FeatureExpect || q.Kind == FeatureRole || q.Kind == FeatureMode):
+		// Expectations, roles and workload modes are restricted where
+		// needed, else free.
 		return Decision{OK: true, Needs: needs, Declared: true}
 	case best == nil:
 		return Decision{Reason: fmt.Sprintf("the support table does not say whether provider %s can do %s %s", q.Provider, q.Kind, q.Name)}

@@ -28,6 +28,11 @@ func Config(s *scenario.Scenario) check.Config {
 	if s == nil {
 		return c
 	}
+	if s.Workload.Mode == scenario.ModePublishConsume {
+		c.Publish = publishConfig(s)
+		c.LockExclusive = false
+		return c
+	}
 	e := s.Expect
 	if e.NoLoss != nil && !*e.NoLoss {
 		c.MaxLost = check.Unlimited
@@ -76,44 +81,12 @@ func Expectations(s *scenario.Scenario, res *check.Result, faults []report.Fault
 		skip("expectations", "a judged run", "the run is void: nothing to judge")
 		return out
 	}
-	cls := res.Classes
 	e := s.Expect
-	if e.NoLoss == nil || *e.NoLoss {
-		add("noLoss", "0 lost", fmt.Sprintf("%d lost", cls[check.ClassLost]), cls[check.ClassLost] == 0, "acked uploads that never produced an output")
-	}
-	if e.NoDuplicates == nil || *e.NoDuplicates {
-		n := cls[check.ClassDuplicated]
-		add("noDuplicates", "0 duplicated", fmt.Sprintf("%d duplicated", n), n == 0, "interchanges output or processed more than once")
-	}
-	add("noCorruption", "0 corrupt, 0 unexpected", fmt.Sprintf("%d corrupt, %d unexpected", cls[check.ClassCorrupt], cls[check.ClassUnexpected]),
-		cls[check.ClassCorrupt] == 0 && cls[check.ClassUnexpected] == 0, "outputs that do not match their upload or their writer's journal, or outputs of nothing uploaded")
-	add("maxStuck", fmt.Sprintf("≤ %d stuck", e.MaxStuck), fmt.Sprintf("%d stuck", cls[check.ClassStuck]), cls[check.ClassStuck] <= e.MaxStuck, "left in input/work after settling")
-	if e.MaxIndeterminate != nil {
-		add("maxIndeterminate", fmt.Sprintf("≤ %d", *e.MaxIndeterminate), fmt.Sprintf("%d", cls[check.ClassIndeterminate]), cls[check.ClassIndeterminate] <= *e.MaxIndeterminate, "interchanges whose fate the evidence leaves open (unknown upload or output outcomes)")
-	}
-	if e.LockExclusive == nil || *e.LockExclusive {
-		c := res.Check(check.CheckLockSafety)
-		if c != nil && c.Status == check.Skip {
-			skip("lockExclusive", "one holder at a time", c.Message)
-		} else if c != nil {
-			add("lockExclusive", "one holder at a time", fmt.Sprintf("%d violations", c.AnomalyCount), c.Status == check.Pass, c.Message)
-		}
-	}
-	if d := e.LockRecoveredWithin.D(); d > 0 {
-		if c := res.Check(check.CheckLockRecovery); c != nil {
-			worst := time.Duration(c.Numbers["worstSeconds"] * float64(time.Second)).Round(time.Millisecond)
-			add("lockRecoveredWithin", "≤ "+d.String(), fmt.Sprintf("worst %s over %v recoveries", worst, c.Numbers["recoveries"]), c.Status == check.Pass, c.Message)
-		}
-	}
-	if d := e.LatencyP99.D(); d > 0 {
-		if c := res.Check(check.CheckLatency); c != nil {
-			switch c.Status {
-			case check.Skip:
-				skip("latencyP99", "≤ "+d.String(), c.Message)
-			default:
-				add("latencyP99", "≤ "+d.String(), fmt.Sprintf("p99 %.0f ms", c.Numbers["p99"]), c.Status == check.Pass, c.Message)
-			}
-		}
+	publish := s.Workload.Mode == scenario.ModePublishConsume
+	if publish {
+		publishExpectations(s, res, add, skip)
+	} else {
+		pipelineExpectations(s, res, add, skip)
 	}
 	// Every scheduled fault must have been injected, verified and healed:
 	// a scenario whose faults did not happen tested nothing.
@@ -153,6 +126,8 @@ func Expectations(s *scenario.Scenario, res *check.Result, faults []report.Fault
 	if obs.Watched {
 		add("noPodStuckTerminating", "0 after heal", fmt.Sprintf("%d", obs.StuckTerminating), obs.StuckTerminating == 0,
 			"pods still Terminating when the run ended: their node never came back or never confirmed the deletion")
+	}
+	if obs.Watched && !publish {
 		// Forbid does not stop a second engine Job while the first one's pod
 		// is Terminating on a lost node: only the lock keeps them apart. It
 		// is shown for context; lockExclusive is the expectation that judges it.
@@ -260,4 +235,48 @@ func Decide(r *report.Run) (report.Verdict, string) {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// pipelineExpectations judges the pipeline's invariants: the ledger, the
+// engine lock and latency.
+func pipelineExpectations(s *scenario.Scenario, res *check.Result, add func(name, want, got string, ok bool, msg string), skip func(name, want, why string)) {
+	cls := res.Classes
+	e := s.Expect
+	if e.NoLoss == nil || *e.NoLoss {
+		add("noLoss", "0 lost", fmt.Sprintf("%d lost", cls[check.ClassLost]), cls[check.ClassLost] == 0, "acked uploads that never produced an output")
+	}
+	if e.NoDuplicates == nil || *e.NoDuplicates {
+		n := cls[check.ClassDuplicated]
+		add("noDuplicates", "0 duplicated", fmt.Sprintf("%d duplicated", n), n == 0, "interchanges output or processed more than once")
+	}
+	add("noCorruption", "0 corrupt, 0 unexpected", fmt.Sprintf("%d corrupt, %d unexpected", cls[check.ClassCorrupt], cls[check.ClassUnexpected]),
+		cls[check.ClassCorrupt] == 0 && cls[check.ClassUnexpected] == 0, "outputs that do not match their upload or their writer's journal, or outputs of nothing uploaded")
+	add("maxStuck", fmt.Sprintf("≤ %d stuck", e.MaxStuck), fmt.Sprintf("%d stuck", cls[check.ClassStuck]), cls[check.ClassStuck] <= e.MaxStuck, "left in input/work after settling")
+	if e.MaxIndeterminate != nil {
+		add("maxIndeterminate", fmt.Sprintf("≤ %d", *e.MaxIndeterminate), fmt.Sprintf("%d", cls[check.ClassIndeterminate]), cls[check.ClassIndeterminate] <= *e.MaxIndeterminate, "interchanges whose fate the evidence leaves open (unknown upload or output outcomes)")
+	}
+	if e.LockExclusive == nil || *e.LockExclusive {
+		c := res.Check(check.CheckLockSafety)
+		if c != nil && c.Status == check.Skip {
+			skip("lockExclusive", "one holder at a time", c.Message)
+		} else if c != nil {
+			add("lockExclusive", "one holder at a time", fmt.Sprintf("%d violations", c.AnomalyCount), c.Status == check.Pass, c.Message)
+		}
+	}
+	if d := e.LockRecoveredWithin.D(); d > 0 {
+		if c := res.Check(check.CheckLockRecovery); c != nil {
+			worst := time.Duration(c.Numbers["worstSeconds"] * float64(time.Second)).Round(time.Millisecond)
+			add("lockRecoveredWithin", "≤ "+d.String(), fmt.Sprintf("worst %s over %v recoveries", worst, c.Numbers["recoveries"]), c.Status == check.Pass, c.Message)
+		}
+	}
+	if d := e.LatencyP99.D(); d > 0 {
+		if c := res.Check(check.CheckLatency); c != nil {
+			switch c.Status {
+			case check.Skip:
+				skip("latencyP99", "≤ "+d.String(), c.Message)
+			default:
+				add("latencyP99", "≤ "+d.String(), fmt.Sprintf("p99 %.0f ms", c.Numbers["p99"]), c.Status == check.Pass, c.Message)
+			}
+		}
+	}
 }

@@ -99,6 +99,8 @@ type teeth struct {
 	set, base func(*scenario.ExpectSpec)
 	// evidence violates the field: a history and what the run recorded.
 	evidence func() (*history.History, *report.Run)
+	// mode is the workload mode judged ("" the pipeline).
+	mode scenario.WorkloadMode
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -188,6 +190,9 @@ func TestEveryExpectationHasTeeth(t *testing.T) {
 				return &b.h, &report.Run{}
 			}},
 	}
+	for f, tc := range publishTeeth() {
+		cases[f] = tc
+	}
 	fields := ExpectFields()
 	if len(fields) < 11 {
 		t.Fatalf("ExpectFields found only %v", fields)
@@ -200,6 +205,7 @@ func TestEveryExpectationHasTeeth(t *testing.T) {
 			}
 			judge := func(set bool) *report.Run {
 				var s scenario.Scenario
+				s.Workload.Mode = tc.mode
 				if tc.base != nil {
 					tc.base(&s.Expect)
 				}

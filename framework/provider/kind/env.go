@@ -82,8 +82,10 @@ type Env struct {
 	// trigger is the runner's trigger socket the file server dials.
 	trigger string
 	pods    podCache
-	ext     *external    // workload external: the team's own app
-	pooled  *poolCluster // the pool's cluster this run holds (Options.Pool)
+	// pubs follows the journals of a publish/consume workload.
+	pubs   *provider.PublishTracker
+	ext    *external    // workload external: the team's own app
+	pooled *poolCluster // the pool's cluster this run holds (Options.Pool)
 }
 
 // startFuse starts the run's fuse server: state (and the data it serves)
@@ -292,12 +294,16 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
-// Deploy applies the fixtures and waits for every webserver to be Ready.
+// Deploy applies the fixtures and waits for every webserver to be Ready
+// (for a publish/consume workload: the publisher and every consumer).
 func (e *Env) Deploy(ctx context.Context) error {
 	if e.ext != nil {
 		return e.ext.deploy(ctx)
 	}
 	w := e.s.Workload
+	if w.Mode == scenario.ModePublishConsume {
+		return e.deployPublish(ctx)
+	}
 	cron, _ := w.Engine.Cron()
 	var defects []string
 	for _, d := range w.Defects {
@@ -390,13 +396,24 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 }
 
 // Drain waits until the pipeline has moved everything out of input and
-// work (the jobqueue runs an engine job every few seconds).
+// work (the jobqueue runs an engine job every few seconds), or until every
+// consumer has loaded the last version published.
 func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
 	if e.ext != nil {
 		return e.ext.drain(ctx, timeout)
+	}
+	if e.pubs != nil {
+		iv := intervals.Get(intervals.PublishConverged).WithTimeout(timeout)
+		if st, err := provider.WaitConverged(ctx, e.pubs, iv); err != nil {
+			// Not a framework failure: the convergence check judges it.
+			e.o.Logf("drain: %v", err)
+		} else {
+			e.o.Logf("drain: every consumer loaded version %d of every file", st.Published)
+		}
+		return nil
 	}
 	var in, work int
 	err := intervals.Get(intervals.DrainVolume).WithTimeout(timeout).Until(ctx, func(context.Context) (bool, error) {
@@ -419,6 +436,9 @@ func pending(root string) (input, work int) {
 // from the API, and what the watch saw.
 func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provider.Observations, error) {
 	var obs provider.Observations
+	if e.pubs != nil {
+		e.pubs.Stop()
+	}
 	if e.obs != nil {
 		e.mu.Lock()
 		faults := append([]nodeFault(nil), e.faults...)

@@ -199,6 +199,10 @@ func (e *Env) resolveNodes(ctx context.Context, t scenario.TargetSpec, rng *rand
 		return []string{n}, nil
 	case t.Select == scenario.SelectRandomWebserver:
 		return e.podNodes(ctx, k8s.ComponentWeb, rng, count)
+	case t.Select == scenario.SelectPublisherNode:
+		return e.podNodes(ctx, k8s.ComponentPublisher, nil, 1)
+	case t.Select == scenario.SelectConsumerNode:
+		return e.consumerNodes(ctx, rng, count)
 	case t.Role != "":
 		return e.podNodes(ctx, string(t.Role), rng, count)
 	}
@@ -347,7 +351,8 @@ func (e *Env) endpointNode(ctx context.Context, s string, rng *rand.Rand) (strin
 	}
 	t := scenario.TargetSpec{Node: s}
 	switch scenario.Selector(s) {
-	case scenario.SelectEngineNode, scenario.SelectLockHolder, scenario.SelectRandomWorker, scenario.SelectRandomWebserver:
+	case scenario.SelectEngineNode, scenario.SelectLockHolder, scenario.SelectRandomWorker, scenario.SelectRandomWebserver,
+		scenario.SelectPublisherNode, scenario.SelectConsumerNode:
 		t = scenario.TargetSpec{Select: scenario.Selector(s)}
 	default:
 		if e.isRole(s) {

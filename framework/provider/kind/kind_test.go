@@ -514,3 +514,42 @@ func waitObserved(t *testing.T, o *observer, cond func(observed) bool) {
 		t.Fatalf("observer never got there: %+v: %v", last, err)
 	}
 }
+
+// publisher-node is the node of the Running publisher; consumer-node a node
+// that runs a consumer but not the publisher, chosen with the seed; with
+// every consumer beside the publisher, consumer-node says so.
+func TestResolvePublishNodes(t *testing.T) {
+	objs := append(threeWorkers(),
+		pod(ns, "pub-old", k8s.ComponentPublisher, w1, corev1.PodFailed),
+		pod(ns, "pub", k8s.ComponentPublisher, w2, corev1.PodRunning),
+		pod(ns, "cons-a", k8s.ComponentConsumer, w1, corev1.PodRunning),
+		pod(ns, "cons-b", k8s.ComponentConsumer, w2, corev1.PodRunning),
+		pod(ns, "cons-c", k8s.ComponentConsumer, w3, corev1.PodRunning))
+	e, cs := testEnv(t, objs...)
+	if err := e.waitNodes(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rng := func() *rand.Rand { return rand.New(rand.NewPCG(7, 1)) }
+	if got, err := e.resolveNodes(ctx, scenario.TargetSpec{Select: scenario.SelectPublisherNode}, rng()); err != nil || !slices.Equal(got, []string{w2}) {
+		t.Errorf("publisher-node: %v %v, want %s (the Running publisher's)", got, err, w2)
+	}
+	a, err := e.resolveNodes(ctx, scenario.TargetSpec{Select: scenario.SelectConsumerNode, Count: 3}, rng())
+	b, _ := e.resolveNodes(ctx, scenario.TargetSpec{Select: scenario.SelectConsumerNode, Count: 3}, rng())
+	sorted := slices.Sorted(slices.Values(a))
+	if err != nil || !slices.Equal(sorted, []string{w1, w3}) || !slices.Equal(a, b) {
+		t.Errorf("consumer-node ×3: %v then %v (%v); want only %s and %s (never the publisher's node), in the same order for one seed", a, b, err, w1, w3)
+	}
+	if n, err := e.endpointNode(ctx, string(scenario.SelectPublisherNode), rng()); err != nil || n != w2 {
+		t.Errorf("publisher-node as a partition side: %q %v", n, err)
+	}
+	// Only the publisher's node has a consumer left.
+	for _, p := range []string{"cons-a", "cons-c"} {
+		if err := cs.CoreV1().Pods(ns).Delete(ctx, p, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.resolveNodes(ctx, scenario.TargetSpec{Select: scenario.SelectConsumerNode}, rng()); err == nil || !strings.Contains(err.Error(), "no node runs a consumer without the publisher") {
+		t.Errorf("consumer-node beside the publisher only: %v", err)
+	}
+}

@@ -56,7 +56,8 @@ func TestNodeByRef(t *testing.T) {
 
 // fakeCluster is what a run of s would get: a control plane and
 // s.Cluster.Kind.Workers workers named after a generated cluster name, the
-// pipeline's pods spread over the workers, and a live engine lease.
+// pipeline's pods spread over the workers (or the publisher and a consumer
+// on every worker), and a live engine lease.
 func fakeCluster(t *testing.T, s *scenario.Scenario) (*Env, []string) {
 	t.Helper()
 	const cluster = "rwxchaos-run-1a2b3c"
@@ -75,12 +76,20 @@ func fakeCluster(t *testing.T, s *scenario.Scenario) (*Env, []string) {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns, Labels: map[string]string{k8s.LabelComponent: component}},
 			Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	}
-	for i := range s.Workload.Replicas.Webserver {
-		objs = append(objs, pod("webserver-"+string(rune('a'+i)), k8s.ComponentWeb, e.workers[i%len(e.workers)]))
+	if s.Workload.Mode == scenario.ModePublishConsume {
+		// the publisher on one worker, a consumer on every worker
+		objs = append(objs, pod("publisher-a", k8s.ComponentPublisher, e.workers[0]))
+		for i, w := range e.workers {
+			objs = append(objs, pod("consumer-"+string(rune('a'+i)), k8s.ComponentConsumer, w))
+		}
+	} else {
+		for i := range s.Workload.Replicas.Webserver {
+			objs = append(objs, pod("webserver-"+string(rune('a'+i)), k8s.ComponentWeb, e.workers[i%len(e.workers)]))
+		}
+		objs = append(objs, pod("jobqueue-a", k8s.ComponentJobq, e.workers[len(e.workers)-1]))
+		// an engine run in progress (the partition side "engine" is its node)
+		objs = append(objs, pod("engine-a", k8s.ComponentEngine, e.workers[0]))
 	}
-	objs = append(objs, pod("jobqueue-a", k8s.ComponentJobq, e.workers[len(e.workers)-1]))
-	// an engine run in progress (the partition side "engine" is its node)
-	objs = append(objs, pod("engine-a", k8s.ComponentEngine, e.workers[0]))
 	e.cs = fake.NewSimpleClientset(objs...)
 	lease := history.Lease{Holder: "engine-x", Node: e.workers[0], Epoch: 3, Heartbeat: time.Now().Add(time.Hour).UnixNano(), TTLMillis: 30000}
 	b, _ := json.Marshal(lease)

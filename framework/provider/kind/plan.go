@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
+	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
@@ -86,6 +87,20 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 	fmt.Fprintf(&b, "  %s\n", desc)
 	fmt.Fprintf(&b, "  kubeconfig: %s\n", filepath.Join(e.runDir, "kubeconfig"))
 	w := e.s.Workload
+	if w.Mode == scenario.ModePublishConsume {
+		objs, err := e.publishObjects(image, command, pull, volume)
+		if err != nil {
+			return "", err
+		}
+		y, err := objs.YAML()
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "  manifests it would apply (namespace %s), then wait for the publisher and a consumer on every worker to be Ready; the runner follows their journals under %s:\n",
+			e.ns, filepath.Join(volume, history.DirJournal))
+		b.Write(y)
+		return b.String(), ctx.Err()
+	}
 	cron, _ := w.Engine.Cron()
 	var defects []string
 	for _, d := range w.Defects {

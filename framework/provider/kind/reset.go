@@ -532,6 +532,9 @@ func stopPods(ctx context.Context, cs kubernetes.Interface, ns string) error {
 		cs.BatchV1().CronJobs(ns).DeleteCollection(ctx, del, all),
 		cs.AppsV1().Deployments(ns).DeleteCollection(ctx, del, all),
 		cs.AppsV1().ReplicaSets(ns).DeleteCollection(ctx, del, all),
+		// The publish/consume workload's consumers; an external app's too.
+		cs.AppsV1().DaemonSets(ns).DeleteCollection(ctx, del, all),
+		cs.AppsV1().StatefulSets(ns).DeleteCollection(ctx, del, all),
 		cs.BatchV1().Jobs(ns).DeleteCollection(ctx, del, all),
 	}
 	grace := podGrace

@@ -225,3 +225,34 @@ func TestAcquireFailsAfterAnIncompleteReset(t *testing.T) {
 		pool.busy.Unlock()
 	}
 }
+
+// A publish/consume run leaves a consumer DaemonSet: the reset stops it
+// before its pods, or the DaemonSet controller puts them back until the
+// namespace controller gets to it. (The fake clientset does not carry out
+// DeleteCollection, so the test reads the calls made.)
+func TestStopPodsStopsPublishConsume(t *testing.T) {
+	objs, err := k8s.PublishConsume(k8s.PublishInput{Namespace: "rwxchaos-pub-run", Run: "pub-run", Image: "app:lab",
+		Volume: k8s.Volume{HostPath: "/shared/runs/pub-run"}, Files: 2, Size: 256, Rate: 1, Versions: 1, LoadRate: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := objs.Namespace.Name
+	cs := fake.NewSimpleClientset(objs.Namespace, objs.PVC, objs.Publisher, objs.Consumer)
+	if err := stopPods(context.Background(), cs, ns); err != nil {
+		t.Fatal(err)
+	}
+	order := map[string]int{}
+	for i, a := range cs.Actions() {
+		if a.GetVerb() == "delete-collection" && a.GetNamespace() == ns {
+			order[a.GetResource().Resource] = i + 1
+		}
+	}
+	for _, r := range []string{"deployments", "daemonsets", "pods"} {
+		if order[r] == 0 {
+			t.Errorf("stopPods does not delete the run's %s (calls: %v)", r, order)
+		}
+	}
+	if order["daemonsets"] > order["pods"] || order["deployments"] > order["pods"] {
+		t.Errorf("the pods are deleted before their controllers, which replace them (calls: %v)", order)
+	}
+}

@@ -206,7 +206,7 @@ type nodeFault struct {
 }
 
 // observations summarises everything seen, judging rescheduling after each
-// node fault: for each webserver or jobqueue pod on the faulted node, the
+// node fault: for each webserver, jobqueue or publisher pod on the faulted node, the
 // first pod of the same component on another node that became Ready.
 func (o *observer) observations(faults []nodeFault) provider.Observations {
 	o.mu.Lock()
@@ -246,7 +246,7 @@ func (o *observer) observations(faults []nodeFault) provider.Observations {
 			if o.anyRole && r.deleting < f.at {
 				continue
 			}
-			if !o.anyRole && r.component != k8s.ComponentWeb && r.component != k8s.ComponentJobq {
+			if !o.anyRole && r.component != k8s.ComponentWeb && r.component != k8s.ComponentJobq && r.component != k8s.ComponentPublisher {
 				continue
 			}
 			seen[r.component] = true

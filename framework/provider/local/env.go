@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/fault"
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/proc"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/report"
@@ -43,6 +45,8 @@ type Env struct {
 	store *storage.FuseServer
 	// trigger is the runner's trigger socket the store dials ("" none).
 	trigger string
+	// pubs follows the journals of a publish/consume workload.
+	pubs *provider.PublishTracker
 }
 
 // Options for New.
@@ -128,9 +132,13 @@ func (e *Env) Provision(ctx context.Context) error {
 	return nil
 }
 
-// Deploy starts webservers, jobqueue and the engine schedule.
+// Deploy starts webservers, jobqueue and the engine schedule (or the
+// publisher and its consumers).
 func (e *Env) Deploy(ctx context.Context) error {
 	w := e.s.Workload
+	if w.Mode == scenario.ModePublishConsume {
+		return e.deployPublish(ctx)
+	}
 	every, _ := w.Engine.Interval()
 	if every == 0 {
 		every = time.Second
@@ -170,8 +178,66 @@ func (e *Env) Deploy(ctx context.Context) error {
 	return nil
 }
 
+// deployPublish starts the publisher and the consumers, each supervised
+// like a Deployment's pod (restarted when it dies).
+func (e *Env) deployPublish(ctx context.Context) error {
+	p := e.s.Workload.Publish
+	cfg := proc.Config{
+		Binary:        e.binary[0],
+		BinaryArgs:    e.binary[1:],
+		Root:          e.root,
+		Publisher:     true,
+		PublisherArgs: PublisherArgs(p),
+		Consumers:     p.Consumers,
+		ConsumerArgs:  ConsumerArgs(p),
+		Node:          e.node,
+		LogDir:        filepath.Join(e.runDir, "logs"),
+		Journal:       e.journal,
+		Logf:          e.logf,
+	}
+	for _, d := range e.s.Workload.Defects {
+		cfg.Defects = append(cfg.Defects, string(d))
+	}
+	c, err := proc.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	e.c = c
+	jdir := filepath.Join(e.root, history.DirJournal)
+	e.pubs = provider.NewPublishTracker(func() []string { return []string{jdir} }, p.Files, p.Consumers, 100*time.Millisecond)
+	return nil
+}
+
+// PublisherArgs are the publisher's flags for a scenario's publish section.
+func PublisherArgs(p scenario.PublishSpec) []string {
+	a := []string{"--files", strconv.Itoa(p.Files), "--size", strconv.Itoa(p.Size),
+		"--rate", strconv.FormatFloat(p.Rate, 'g', -1, 64), "--versions", strconv.Itoa(p.Versions)}
+	if p.WriteTime > 0 {
+		a = append(a, "--write-time", p.WriteTime.D().String())
+	}
+	return a
+}
+
+// ConsumerArgs are a consumer's flags for a scenario's publish section.
+func ConsumerArgs(p scenario.PublishSpec) []string {
+	return []string{"--files", strconv.Itoa(p.Files), "--rate", strconv.FormatFloat(p.LoadRate, 'g', -1, 64)}
+}
+
+// PublishStatus implements provider.PublishWatcher.
+func (e *Env) PublishStatus() provider.PublishStatus {
+	if e.pubs == nil {
+		return provider.PublishStatus{Err: "no publish/consume workload deployed"}
+	}
+	return e.pubs.Status()
+}
+
 // Endpoints implements provider.Env.
-func (e *Env) Endpoints() []string { return e.c.WebserverURLs() }
+func (e *Env) Endpoints() []string {
+	if e.c == nil {
+		return nil
+	}
+	return e.c.WebserverURLs()
+}
 
 // Outputs counts output files (progress display).
 func (e *Env) Outputs() int { return history.Count(e.root)[history.StageOutput] }
@@ -203,8 +269,8 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 			continue
 		}
 		f := &fault.Signal{FaultName: spec.Name, Act: string(spec.Action), Desc: info.Target(), Pid: info.PID}
-		if info.Role == proc.RoleWebserver || info.Role == proc.RoleJobqueue {
-			f.Healed = e.whole(info)
+		if info.Role != proc.RoleEngine {
+			f.Healed = e.whole(info) // supervised: restarted when killed
 		}
 		out = append(out, f)
 	}
@@ -330,10 +396,22 @@ func (e *Env) lockHolderFault(ctx context.Context, spec scenario.FaultSpec) ([]f
 	}
 }
 
-// Drain runs engine passes until the pipeline is empty.
+// Drain runs engine passes until the pipeline is empty (or, for a
+// publish/consume workload, waits until every consumer has loaded the last
+// version published).
 func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
+	}
+	if e.pubs != nil {
+		st, err := provider.WaitConverged(ctx, e.pubs, intervals.Get(intervals.PublishConverged).WithTimeout(timeout))
+		if err != nil {
+			// Not a framework failure: the convergence check judges it.
+			e.logf("drain: %v", err)
+			return nil
+		}
+		e.logf("drain: every consumer loaded version %d of every file", st.Published)
+		return nil
 	}
 	res, err := e.c.Drain(ctx, timeout)
 	if err != nil {
@@ -354,6 +432,9 @@ func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provid
 	if err := e.c.Stop(ctx); err != nil {
 		e.logf("stop: %v", err)
 	}
+	if e.pubs != nil {
+		e.pubs.Stop()
+	}
 	evs, st, err := history.ReadJournalDir(filepath.Join(e.root, history.DirJournal))
 	if err != nil {
 		return nil, obs, err
@@ -363,8 +444,15 @@ func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provid
 		return nil, obs, err
 	}
 	obs.Nodes = []string{e.node}
+	for i := 0; i < e.s.Workload.Publish.Consumers; i++ {
+		obs.Nodes = append(obs.Nodes, proc.ConsumerNode(e.node, i))
+	}
 	for _, pi := range append(e.c.Finished(), e.c.Processes()...) {
-		pod := report.Pod{Pod: pi.Target(), Component: pi.Role, Node: e.node, Created: pi.Started.UnixNano(), Phase: pi.Status}
+		node := e.node
+		if pi.Role == proc.RoleConsumer {
+			node = proc.ConsumerNode(e.node, pi.Index) // the node it journals under
+		}
+		pod := report.Pod{Pod: pi.Target(), Component: pi.Role, Node: node, Created: pi.Started.UnixNano(), Phase: pi.Status}
 		if !pi.Exited.IsZero() {
 			pod.Deleted = pi.Exited.UnixNano()
 		}
@@ -382,6 +470,9 @@ func (e *Env) Teardown(ctx context.Context) error {
 	var errs []error
 	if e.c != nil {
 		errs = append(errs, e.c.Stop(ctx))
+	}
+	if e.pubs != nil {
+		e.pubs.Stop()
 	}
 	if e.journal != nil {
 		errs = append(errs, e.journal.Close())

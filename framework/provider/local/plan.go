@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/proc"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
@@ -39,6 +40,14 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 		fmt.Fprintf(&b, "  volume %s: a plain directory (backend %s)\n", e.root, e.s.Storage.Backend)
 	}
 	w := e.s.Workload
+	if w.Mode == scenario.ModePublishConsume {
+		p := w.Publish
+		fmt.Fprintf(&b, "  processes: a publisher (%s) and %d consumers as nodes %s (%s), each restarted when it dies\n",
+			strings.Join(PublisherArgs(p), " "), p.Consumers, consumerNames(e.node, p.Consumers), strings.Join(ConsumerArgs(p), " "))
+		writeDefects(&b, w.Defects)
+		fmt.Fprintf(&b, "  logs: %s; journals: %s\n", filepath.Join(e.runDir, "logs"), filepath.Join(e.root, history.DirJournal))
+		return b.String(), ctx.Err()
+	}
 	every, _ := w.Engine.Interval()
 	if every == 0 {
 		every = time.Second
@@ -52,13 +61,26 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 		fmt.Fprintf(&b, ", step delay %s", w.Engine.StepDelay)
 	}
 	b.WriteString("\n")
-	if len(w.Defects) > 0 {
-		var ds []string
-		for _, d := range w.Defects {
-			ds = append(ds, string(d))
-		}
-		fmt.Fprintf(&b, "  built-in defects (bug zoo): %s\n", strings.Join(ds, ", "))
-	}
+	writeDefects(&b, w.Defects)
 	fmt.Fprintf(&b, "  logs: %s; journals: %s\n", filepath.Join(e.runDir, "logs"), filepath.Join(e.root, history.DirJournal))
 	return b.String(), ctx.Err()
+}
+
+func writeDefects(b *strings.Builder, defects []scenario.Defect) {
+	if len(defects) == 0 {
+		return
+	}
+	var ds []string
+	for _, d := range defects {
+		ds = append(ds, string(d))
+	}
+	fmt.Fprintf(b, "  built-in defects (bug zoo): %s\n", strings.Join(ds, ", "))
+}
+
+func consumerNames(host string, n int) string {
+	var out []string
+	for i := 0; i < n; i++ {
+		out = append(out, proc.ConsumerNode(host, i))
+	}
+	return strings.Join(out, ", ")
 }
