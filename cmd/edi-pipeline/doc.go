@@ -125,7 +125,8 @@
 // # Defects
 //
 // See package fixtures/pipeline/defect: remove-after-copy,
-// non-atomic-output, no-lock, append-output, steal-live-lock (engine) and
+// non-atomic-output, no-lock, append-output, steal-live-lock,
+// ignore-lock-loss (engine) and
 // ack-before-fsync (webserver). An unknown name exits 2 listing the valid
 // ones.
 package main
