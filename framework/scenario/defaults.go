@@ -22,6 +22,10 @@ const (
 	DefaultConcurrency     = 4
 	DefaultRoute           = "default"
 	DefaultPercent         = 100
+	// DefaultNFSLease and DefaultNFSGrace are Linux nfsd's lease and grace
+	// lifetimes, what NFS users run with unless they tuned them.
+	DefaultNFSLease = 90 * time.Second
+	DefaultNFSGrace = 90 * time.Second
 	// SteadyStateAfter is the schedule.after value meaning "once traffic flows".
 	SteadyStateAfter = "steady-state"
 )
@@ -83,6 +87,17 @@ func (s *Scenario) Default() {
 	}
 	if s.Storage.Size == "" {
 		s.Storage.Size = DefaultSize
+	}
+	if n := &s.Storage.NFS; s.Storage.Backend == BackendNFS {
+		if n.Client == "" {
+			n.Client = NFSClientAuto
+		}
+		if n.Lease == 0 {
+			n.Lease = Duration(DefaultNFSLease)
+		}
+		if n.Grace == 0 {
+			n.Grace = max(Duration(DefaultNFSGrace), n.Lease)
+		}
 	}
 
 	// workload
