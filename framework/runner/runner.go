@@ -553,6 +553,9 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // finish checks the history and decides the verdict.
 func (r *run) finish(h *history.History, obs provider.Observations) {
 	r.rep.Nodes, r.rep.Pods, r.rep.Events = obs.Nodes, obs.Pods, obs.Events
+	if obs.StorageNote != "" {
+		r.rep.BackendNote = obs.StorageNote
+	}
 	r.rep.Artifacts = append(r.rep.Artifacts, obs.Artifacts...)
 	for _, rec := range r.inj.Records() {
 		r.rep.Faults = append(r.rep.Faults, report.Fault(rec))

@@ -72,6 +72,7 @@ type Env struct {
 	binary  string
 	image   string
 	fuse    *storage.FuseServer
+	nfs     *nfsEnv // backend nfs
 }
 
 func (e *Env) startFuse(ctx context.Context, name string) error {
@@ -123,12 +124,10 @@ func (e *Env) Name() string { return "kind" }
 // Provision creates (or reuses) the cluster and loads the pipeline image.
 func (e *Env) Provision(ctx context.Context) error {
 	switch e.s.Storage.Backend {
-	case scenario.BackendHostPath, scenario.BackendFuse:
-	case scenario.BackendNFS:
-		return &support.Unsupported{Action: "storage backend nfs", Env: "kind", Reason: nfsReason()}
+	case scenario.BackendHostPath, scenario.BackendFuse, scenario.BackendNFS:
 	default:
 		return &support.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "kind",
-			Reason: "not wired into the kind provider yet: use backend hostpath"}
+			Reason: "not wired into the kind provider yet: use backend hostpath, fuse or nfs"}
 	}
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		return fmt.Errorf("docker is not running (run `make lab`, which starts dockerd): %w", err)
@@ -141,9 +140,22 @@ func (e *Env) Provision(ctx context.Context) error {
 		h.Write([]byte(e.runDir))
 		name = fmt.Sprintf("run-%06x", h.Sum32()&0xffffff)
 	}
-	e.shared = filepath.Join(lab.CacheDir(), "kind-shared", kindcluster.NamePrefix+name)
-	e.volume = filepath.Join(e.shared, "runs", e.runID)
-	var propagation v1alpha4.MountPropagation
+	var (
+		propagation v1alpha4.MountPropagation
+		extra       []v1alpha4.Mount
+	)
+	if e.s.Storage.Backend == scenario.BackendNFS {
+		// Decided first: a scenario this host cannot run costs nothing.
+		n, mounts, err := e.newNFS(ctx, kindcluster.NamePrefix+name)
+		if err != nil {
+			return err
+		}
+		e.nfs, extra = n, mounts
+		e.volume = n.volume(e.runID)
+	} else {
+		e.shared = filepath.Join(lab.CacheDir(), "kind-shared", kindcluster.NamePrefix+name)
+		e.volume = filepath.Join(e.shared, "runs", e.runID)
+	}
 	if e.s.Storage.Backend == scenario.BackendFuse {
 		// One userspace file server for the whole cluster, mounted on the
 		// shared dir before the nodes exist; its mount (and a remount after
@@ -165,7 +177,7 @@ func (e *Env) Provision(ctx context.Context) error {
 		timings.UnreachableToleration = time.Duration(*t.UnreachableTolerationSeconds) * time.Second
 	}
 	c, err := kindcluster.New(kindcluster.Options{
-		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, Timings: timings,
+		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, ExtraMounts: extra, Timings: timings,
 		Reuse: e.s.Cluster.Kind.Reuse, KeepOnDispose: e.s.Cluster.Kind.Reuse,
 		KubeconfigPath: filepath.Join(e.runDir, "kubeconfig"), LogsDir: filepath.Join(e.runDir, "kind-logs"), Logf: e.o.Logf,
 	})
@@ -196,15 +208,13 @@ func (e *Env) Provision(ctx context.Context) error {
 	if e.cs, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
-	return e.waitNodes(ctx)
-}
-
-func nfsReason() string {
-	b, _ := os.ReadFile("/proc/filesystems")
-	if strings.Contains(string(b), "nfs") {
-		return "the nfs backend on kind is not wired yet"
+	if err := e.waitNodes(ctx); err != nil {
+		return err
 	}
-	return "this host's kernel has no NFS client (no nfs/nfs4 in /proc/filesystems), and kind nodes share the host kernel, so no pod can mount an NFS volume here"
+	if e.nfs != nil {
+		return e.startNFS(ctx)
+	}
+	return nil
 }
 
 func (e *Env) waitNodes(ctx context.Context) error {
@@ -262,7 +272,7 @@ func (e *Env) Deploy(ctx context.Context) error {
 		Webservers: w.Replicas.Webserver, Jobqueue: w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
 		JobqueueEvery: JobqueueEvery, EngineSchedule: cron,
 		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), StepDelay: w.Engine.StepDelay.D(), Defects: defects,
-		Volume: k8s.Volume{HostPath: e.volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
+		Volume: e.pipelineVolume(), JournalHostPath: e.journalHostPath(),
 	})
 	if err != nil {
 		return err
@@ -292,6 +302,27 @@ func (e *Env) Deploy(ctx context.Context) error {
 	return nil
 }
 
+// pipelineVolume is the PV the pipeline mounts.
+func (e *Env) pipelineVolume() k8s.Volume {
+	v := k8s.Volume{HostPath: e.volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size}
+	if e.nfs == nil {
+		return v
+	}
+	if e.nfs.client == scenario.NFSClientKernel {
+		return k8s.Volume{NFSServer: e.nfs.server.IP(), NFSPath: "/export/runs/" + e.runID, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size}
+	}
+	// One level above the client's mountpoint, so its remount propagates.
+	return k8s.Volume{HostPath: nfsNodeDir, Root: "mnt/runs/" + e.runID, Size: e.s.Storage.Size}
+}
+
+// journalHostPath keeps journals off an NFS volume (see nfsEnv).
+func (e *Env) journalHostPath() string {
+	if e.nfs == nil {
+		return ""
+	}
+	return journalNodeDir + "/" + e.runID
+}
+
 // Endpoints are every worker's NodePort, as a load balancer would spread them.
 func (e *Env) Endpoints() []string { return e.urls }
 
@@ -314,6 +345,14 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 	case scenario.ActionPartition:
 		return e.partition(ctx, spec, rng)
 	case scenario.ActionStoragePause, scenario.ActionStorageKill, scenario.ActionStorageRestart:
+		if e.nfs != nil {
+			f, err := storage.NewServerFault(spec.Name, string(spec.Action), e.nfs.server)
+			if err != nil {
+				return nil, err
+			}
+			f.Stalled, f.Healed = e.nfsStalled, e.nfsHealed
+			return []fault.Fault{f}, nil
+		}
 		if e.fuse == nil {
 			return nil, &support.Unsupported{Action: string(spec.Action), Env: "kind/" + string(e.s.Storage.Backend),
 				Reason: "a hostpath volume has no storage server to fault: use backend fuse"}
@@ -324,6 +363,13 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 		}
 		return []fault.Fault{f}, nil
 	case scenario.ActionStorageCutoff:
+		if e.nfs != nil {
+			nodes, err := e.resolveNodes(ctx, spec.Target, rng)
+			if err != nil {
+				return nil, err
+			}
+			return e.storageCuts(ctx, spec, nodes, scenario.DirectionBoth)
+		}
 		return nil, &support.Unsupported{Action: string(spec.Action), Env: "kind/" + string(e.s.Storage.Backend),
 			Reason: "cutting one node off needs a file server per node; the kind environment runs one shared server"}
 	}
@@ -373,8 +419,16 @@ func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provid
 			obs.Artifacts = append(obs.Artifacts, report.Artifact{Name: "pod logs", Path: "logs"})
 		}
 	}
-	evs, st, err := history.ReadJournalDir(filepath.Join(e.volume, history.DirJournal))
-	if err != nil {
+	var (
+		evs []history.Event
+		st  history.ReadStats
+		err error
+	)
+	if e.nfs != nil {
+		var arts []report.Artifact
+		evs, st, arts, obs.StorageNote = e.collectNFS(ctx, dir)
+		obs.Artifacts = append(obs.Artifacts, arts...)
+	} else if evs, st, err = history.ReadJournalDir(filepath.Join(e.volume, history.DirJournal)); err != nil {
 		return nil, obs, err
 	}
 	snap, err := history.Scan(e.volume, e.o.Clock())
@@ -428,6 +482,9 @@ func (e *Env) Teardown(ctx context.Context) error {
 	}
 	if e.fuse != nil {
 		errs = append(errs, e.fuse.Stop(ctx))
+	}
+	if e.nfs != nil {
+		errs = append(errs, e.teardownNFS(ctx))
 	}
 	return errors.Join(errs...)
 }
