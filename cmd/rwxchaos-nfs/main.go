@@ -1,0 +1,28 @@
+// Command rwxchaos-nfs mounts an NFSv4.1 export through FUSE with the
+// userspace client of framework/nfs4, for machines and sandboxes whose
+// kernel has no NFS client. It is meant to run inside a kind node
+// container, so that killing, pausing or cutting off the node kills,
+// freezes or cuts off its NFS client too. Build it static:
+//
+//	CGO_ENABLED=0 go build ./cmd/rwxchaos-nfs
+//
+// Usage (as root):
+//
+//	rwxchaos-nfs --server HOST:PORT --mount DIR [--export /export] [--name NODE]
+//	             [--actimeo DUR] [--recover-lost-locks] [--timeo DUR]
+//	             [--ready FILE] [--stats FILE] [--shared] [--no-guard]
+//	             [--allow-nonempty] [--debug]
+//
+// The work is done by nfsfuse.Main, so the rwxchaos CLI can expose the
+// same thing as a subcommand.
+package main
+
+import (
+	"os"
+
+	"github.com/rwxchaos/rwxchaos/framework/nfs4/nfsfuse"
+)
+
+func main() {
+	os.Exit(nfsfuse.Main(os.Args[1:]))
+}
