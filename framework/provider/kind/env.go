@@ -273,6 +273,9 @@ func (e *Env) Deploy(ctx context.Context) error {
 		JobqueueEvery: JobqueueEvery, EngineSchedule: cron,
 		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), StepDelay: w.Engine.StepDelay.D(), Defects: defects,
 		Volume: e.pipelineVolume(), JournalHostPath: e.journalHostPath(),
+		// On NFS a cut-off or killed node must not hold both engine
+		// runners, or no engine could take the lock over before it heals.
+		EngineAvoidsJobqueue: e.nfs != nil,
 	})
 	if err != nil {
 		return err
