@@ -368,10 +368,31 @@ func (g *GaneshaContainer) Pids(string) []int {
 	return []int{st.Pid}
 }
 
-// Pause implements Server: docker pause (cgroup freezer).
+// Pause implements Server: docker pause (cgroup freezer). runc gives up
+// ("unable to freeze") when a thread does not freeze in time, which a busy
+// machine sees now and then: try a few times.
 func (g *GaneshaContainer) Pause(ctx context.Context, _ string) error {
-	_, err := docker(ctx, "pause", g.cfg.Name)
+	var err error
+	for i := range 5 {
+		if _, err = docker(ctx, "pause", g.cfg.Name); err == nil || !strings.Contains(err.Error(), "unable to freeze") {
+			return err
+		}
+		if !sleepCtx(ctx, time.Duration(i+1)*200*time.Millisecond) {
+			break
+		}
+	}
 	return err
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Resume implements Server: docker unpause, if paused.
@@ -484,7 +505,8 @@ func (g *GaneshaContainer) SaveLogs(ctx context.Context, path string) error {
 
 // GraceWindow is one grace period ganesha logged.
 type GraceWindow struct {
-	Start, End time.Time // End is zero when the log ends in grace
+	// End is zero when the log ends in grace, or the server stopped in it.
+	Start, End time.Time
 	// Clients is ganesha's "clid count" when it lifted the grace (the clients
 	// it expected to reclaim), -1 if not logged.
 	Clients int
@@ -521,6 +543,9 @@ func GraceWindows(r io.Reader) ([]GraceWindow, error) {
 		}
 		switch {
 		case strings.Contains(rest, "Now IN GRACE"):
+			if cur != nil {
+				out = append(out, *cur) // cut short by a stop: End stays zero
+			}
 			cur, clid = &GraceWindow{Start: t, Clients: -1}, -1
 		case strings.Contains(rest, "clid count("):
 			if i := strings.Index(rest, "clid count("); i >= 0 {

@@ -198,7 +198,7 @@ func kernelHasNFS(filesystems string) bool {
 }
 
 // NoNFSMountReason explains why an NFS mount cannot work here.
-const NoNFSMountReason = "this kernel has no NFS client (/proc/filesystems lists neither nfs nor nfs4), so no NFS volume can be mounted on this host or in its containers; use backend fuse (a userspace file server with the same stall/kill/cutoff faults), or run on a machine whose kernel has CONFIG_NFS_FS"
+const NoNFSMountReason = "this kernel has no NFS client (/proc/filesystems lists neither nfs nor nfs4; if it is a module, `modprobe nfsv4` loads it), so no NFS volume can be mounted on this host or in its containers; use backend fuse (a userspace file server with the same stall/kill/cutoff faults), or run on a machine whose kernel has CONFIG_NFS_FS"
 
 // RequireNFSMount returns nil when this kernel can mount NFS, else a
 // *support.Unsupported for action in env, with NoNFSMountReason: a

@@ -72,6 +72,7 @@ type nfsEnv struct {
 	args    []string           // rwxchaos-nfs flags from the mount options
 	dir     string             // host: server state, export, client binary, journals
 	binary  string             // host: the client binary (userspace)
+	image   string             // the lab's nfs-ganesha image
 	server  *storage.GaneshaContainer
 	workers []string // nodes with a client unit (userspace)
 }
@@ -148,7 +149,16 @@ func (e *Env) newNFS(ctx context.Context, cluster string) (*nfsEnv, []v1alpha4.M
 	if err != nil {
 		return nil, nil, err
 	}
-	n := &nfsEnv{spec: e.s.Storage, client: client, why: why, args: args,
+	// No registry: the server image only comes from the lab.
+	m, err := lab.LoadDefault()
+	if err == nil && m.Images.NFSServer == "" {
+		err = errors.New("the lab manifest names no nfs-ganesha image (images.nfsServer)")
+	}
+	if err != nil {
+		return nil, nil, &support.Unsupported{Action: "storage backend nfs", Env: "kind",
+			Reason: fmt.Sprintf("the nfs-ganesha server image is built by the lab, and there is none here (%v): run `make lab`", err)}
+	}
+	n := &nfsEnv{spec: e.s.Storage, client: client, why: why, args: args, image: m.Images.NFSServer,
 		dir: filepath.Join(lab.CacheDir(), "kind-nfs", cluster)}
 	mounts := []v1alpha4.Mount{{HostPath: filepath.Join(n.dir, "journal", "{node}"), ContainerPath: journalNodeDir}}
 	if client == scenario.NFSClientUserspace {
@@ -191,15 +201,8 @@ func (n *nfsEnv) volume(runID string) string { return filepath.Join(n.export(), 
 // every worker, and waits until every worker's mount serves.
 func (e *Env) startNFS(ctx context.Context) error {
 	n := e.nfs
-	m, err := lab.LoadDefault()
-	if err != nil {
-		return fmt.Errorf("backend nfs needs the lab's nfs-ganesha image: %w", err)
-	}
-	if m.Images.NFSServer == "" {
-		return errors.New("the lab manifest names no nfs-ganesha image (images.nfsServer): rerun `make lab`")
-	}
 	srv, err := storage.NewGanesha(storage.GaneshaConfig{
-		Name: "rwxchaos-nfs-" + strings.TrimPrefix(e.cluster.Name(), "rwxchaos-"), Image: m.Images.NFSServer,
+		Name: "rwxchaos-nfs-" + strings.TrimPrefix(e.cluster.Name(), "rwxchaos-"), Image: n.image,
 		Network: "kind", Dir: filepath.Join(n.dir, "server"), Export: n.export(),
 		Lease: n.spec.NFS.Lease.D(), Grace: n.spec.NFS.Grace.D(), Cluster: e.cluster.Name(),
 	})
@@ -260,7 +263,10 @@ fi
 // unit is the client's systemd unit on node.
 func (n *nfsEnv) unit(node string) string {
 	args := append([]string{nfsNodeBin + "/rwxchaos-nfs", "--server", n.server.Addr(), "--export", "/export",
-		"--mount", nfsNodeMount, "--name", node, "--ready", nfsReady, "--stats", nfsStats}, n.args...)
+		"--mount", nfsNodeMount, "--name", node, "--ready", nfsReady, "--stats", nfsStats,
+		// The unit's guard outlives the client (and covers the time before
+		// it starts); the client's own would stack up with every restart.
+		"--no-guard"}, n.args...)
 	return fmt.Sprintf(`# Written by rwxchaos: the userspace NFS client of this node.
 [Unit]
 Description=rwxchaos-nfs: userspace NFSv4.1 client of %[1]s:/export on %[2]s

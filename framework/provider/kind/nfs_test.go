@@ -1,0 +1,117 @@
+package kind
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/storage"
+	"github.com/rwxchaos/rwxchaos/framework/support"
+)
+
+func fakeKernel(t *testing.T, has bool, recover string) {
+	t.Helper()
+	old := kernelNFS
+	kernelNFS = func() (bool, string) { return has, recover }
+	t.Cleanup(func() { kernelNFS = old })
+}
+
+func nfsSpec(client scenario.NFSClient, opts ...string) scenario.StorageSpec {
+	return scenario.StorageSpec{Backend: scenario.BackendNFS, MountOptions: opts,
+		NFS: scenario.NFSSpec{Client: client, Lease: scenario.Duration(10 * time.Second), Grace: scenario.Duration(10 * time.Second)}}
+}
+
+func TestChooseNFSClient(t *testing.T) {
+	t.Run("auto without a kernel client is userspace, and says why", func(t *testing.T) {
+		fakeKernel(t, false, "")
+		c, why, args, err := chooseNFSClient(nfsSpec(scenario.NFSClientAuto, "nfsvers=4.1", "hard", "actimeo=3"))
+		if err != nil || c != scenario.NFSClientUserspace || !strings.Contains(why, "no NFS client") {
+			t.Fatalf("%s %q %v", c, why, err)
+		}
+		if strings.Join(args, " ") != "--actimeo 3s" {
+			t.Errorf("args %v", args)
+		}
+	})
+	t.Run("auto with a kernel client is kernel", func(t *testing.T) {
+		fakeKernel(t, true, "N")
+		c, _, args, err := chooseNFSClient(nfsSpec(scenario.NFSClientAuto, "timeo=600"))
+		if err != nil || c != scenario.NFSClientKernel || args != nil {
+			t.Fatalf("%s %v %v", c, args, err)
+		}
+	})
+	t.Run("kernel without a kernel client is unsupported, with the reason", func(t *testing.T) {
+		fakeKernel(t, false, "")
+		_, _, _, err := chooseNFSClient(nfsSpec(scenario.NFSClientKernel))
+		if !support.IsUnsupported(err) || !strings.Contains(err.Error(), storage.NoNFSMountReason) {
+			t.Fatalf("%v", err)
+		}
+	})
+	t.Run("kernel with the other recover_lost_locks is unsupported", func(t *testing.T) {
+		fakeKernel(t, true, "N")
+		s := nfsSpec(scenario.NFSClientKernel)
+		s.NFS.RecoverLostLocks = true
+		_, _, _, err := chooseNFSClient(s)
+		if !support.IsUnsupported(err) || !strings.Contains(err.Error(), "echo Y > /sys/module/nfs/parameters/recover_lost_locks") {
+			t.Fatalf("%v", err)
+		}
+	})
+	t.Run("an option the userspace client would ignore voids the run", func(t *testing.T) {
+		fakeKernel(t, false, "")
+		_, _, _, err := chooseNFSClient(nfsSpec(scenario.NFSClientAuto, "timeo=600"))
+		if !support.IsUnsupported(err) || !strings.Contains(err.Error(), "timeo=600") {
+			t.Fatalf("%v", err)
+		}
+	})
+	t.Run("userspace flags", func(t *testing.T) {
+		fakeKernel(t, true, "N")
+		s := nfsSpec(scenario.NFSClientUserspace, "noac")
+		s.NFS.RecoverLostLocks = true
+		_, _, args, err := chooseNFSClient(s)
+		if err != nil || strings.Join(args, " ") != "--actimeo 0s --recover-lost-locks" {
+			t.Fatalf("%v %v", args, err)
+		}
+	})
+}
+
+func TestUnitAndGuard(t *testing.T) {
+	g, err := storage.NewGanesha(storage.GaneshaConfig{Name: "rwxchaos-nfs-x", Image: "i", Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &nfsEnv{server: g, args: []string{"--actimeo", "3s"}}
+	u := n.unit("rwxchaos-x-worker2")
+	for _, want := range []string{"Before=kubelet.service", "StartLimitIntervalSec=0", "Restart=always",
+		"ExecStartPre=" + nfsGuardScript, "--name rwxchaos-x-worker2", "--mount " + nfsNodeMount, "--no-guard", "--actimeo 3s",
+		"--ready " + nfsReady, "WantedBy=multi-user.target"} {
+		if !strings.Contains(u, want) {
+			t.Errorf("unit lacks %q:\n%s", want, u)
+		}
+	}
+	for _, want := range []string{"umount -l", "mount --make-private", "remount,bind,ro", "mount --make-shared", "rm -f " + nfsReady} {
+		if !strings.Contains(guardScript, want) {
+			t.Errorf("guard script lacks %q", want)
+		}
+	}
+}
+
+func TestStorageCutScripts(t *testing.T) {
+	c := cutChain("run-1", "cut", "rwxchaos-x-worker")
+	if len(c) > 28 || !strings.HasPrefix(c, "RWXCHAOS-NFS-") || c == cutChain("run-1", "cut", "rwxchaos-x-worker2") {
+		t.Fatalf("chain %q", c)
+	}
+	f := &storageCut{node: "w", ip: "172.19.0.9", chain: c, egress: true}
+	s := f.script()
+	if !strings.Contains(s, "-d 172.19.0.9 -j DROP") || strings.Contains(s, "-s 172.19.0.9") {
+		t.Errorf("egress-only script %q", s)
+	}
+	if !strings.Contains(s, "iptables -I OUTPUT -j "+c) || !strings.Contains(s, "iptables -I INPUT -j "+c) {
+		t.Errorf("script does not jump to the chain: %q", s)
+	}
+	if u := f.undoScript(); !strings.Contains(u, "iptables -X "+c) || !strings.Contains(u, "iptables -D $c -j "+c) {
+		t.Errorf("undo %q", u)
+	}
+	if f.Target() != "w →⟂ nfs 172.19.0.9" {
+		t.Errorf("target %q", f.Target())
+	}
+}
