@@ -15,10 +15,17 @@
 //     exclude across servers: each server takes them on the one backing file
 //     system, in one kernel. Kernel caching is off (entry and attribute
 //     timeouts 0), so what one client writes is seen at once by the others.
-//   - backend nfs (NFSServer): one nfs-ganesha process (NFSv4 only, on
-//     127.0.0.1). Kernels without an NFS client (see KernelCanMountNFS)
-//     cannot mount it; it is still served and proven at the protocol level
-//     with libnfs-utils (ProbeNFS).
+//   - backend nfs on kind (GaneshaContainer): nfs-ganesha as a docker
+//     container on the nodes' network, NFSv4 only, serving a host
+//     directory, with the scenario's lease and grace and a recovery
+//     directory that survives its restarts (so a restart enters a real
+//     grace period). Its faults (ServerFault) are docker pause, kill and
+//     stop+start; the nodes' NFS clients (the kernel's, or rwxchaos-nfs
+//     under systemd in each node) are set up by the kind provider.
+//   - backend nfs as a host process (NFSServer): one nfs-ganesha process
+//     (NFSv4 only, on 127.0.0.1). Kernels without an NFS client (see
+//     KernelCanMountNFS) cannot mount it; it is still served and proven at
+//     the protocol level with libnfs-utils (ProbeNFS).
 //
 // Differences from NFS worth knowing: a client blocked on a stopped FUSE
 // server sleeps interruptibly (state S in request_wait_answer, killable),
