@@ -115,3 +115,36 @@ func TestStorageCutScripts(t *testing.T) {
 		t.Errorf("target %q", f.Target())
 	}
 }
+
+func TestPartitionStorage(t *testing.T) {
+	g, err := storage.NewGanesha(storage.GaneshaConfig{Name: "rwxchaos-nfs-x", Image: "i", Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{s: &scenario.Scenario{}, runID: "r1", cpNode: "x-control-plane", workers: []string{"x-worker", "x-worker2"}, nfs: &nfsEnv{server: g}}
+	ctx := t.Context()
+	fs, err := e.partition(ctx, scenario.FaultSpec{Name: "p", Action: scenario.ActionPartition, From: "x-worker2", To: "storage", Direction: scenario.DirectionEgress}, nil)
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("%v %v", fs, err)
+	}
+	if c := fs[0].(*storageCut); c.node != "x-worker2" || !c.egress || c.ingress {
+		t.Errorf("node→storage egress: %+v", c)
+	}
+	// From the storage's side, its ingress is the nodes' egress.
+	fs, err = e.partition(ctx, scenario.FaultSpec{Name: "p", Action: scenario.ActionPartition, From: "storage", To: "nodes", Direction: scenario.DirectionIngress}, nil)
+	if err != nil || len(fs) != 2 {
+		t.Fatalf("%v %v", fs, err)
+	}
+	for _, f := range fs {
+		if c := f.(*storageCut); !c.egress || c.ingress {
+			t.Errorf("storage ingress from nodes: %+v", c)
+		}
+	}
+	if _, err := e.partition(ctx, scenario.FaultSpec{Name: "p", Action: scenario.ActionPartition, From: "control-plane", To: "storage"}, nil); err == nil {
+		t.Error("the control plane (no NFS client) was cut off the storage")
+	}
+	e.nfs = nil
+	if _, err := e.partition(ctx, scenario.FaultSpec{Name: "p", Action: scenario.ActionPartition, From: "x-worker", To: "storage"}, nil); err == nil {
+		t.Error("a partition with storage worked without an NFS server")
+	}
+}
