@@ -49,3 +49,12 @@ lab-ci:
 #   RWXCHAOS_LAB=1 go test ./framework/provider/existing/ -run TestLabChaosMesh -v
 chaos-lab:
 	hack/chaosmesh/build.sh
+
+.PHONY: snapshot
+
+# What a release tag publishes (.goreleaser.yaml), built locally into dist/:
+# linux amd64/arm64 archives and checksums.txt; the image needs docker
+# buildx (drop --skip=docker). goreleaser: hack/ci-deps.sh installs it.
+SNAPSHOT_ARGS ?= --skip=docker
+snapshot:
+	goreleaser release --snapshot --clean $(SNAPSHOT_ARGS)

@@ -13,8 +13,10 @@
 //	             [--ready FILE] [--stats FILE] [--shared] [--no-guard]
 //	             [--allow-nonempty] [--debug]
 //
-// The work is done by nfsfuse.Main, so the rwxchaos CLI can expose the
-// same thing as a subcommand.
+// The work is done by nfsfuse.Main; the rwxchaos binary carries the same
+// client as the hidden subcommand `rwxchaos __nfs-mount` (framework/selfexec),
+// which is what runs in kind nodes; this standalone build is for
+// development (RWXCHAOS_NFS_BINARY).
 package main
 
 import (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -15,10 +16,7 @@ import (
 	"time"
 )
 
-var (
-	cliBin      string
-	pipelineBin string
-)
+var cliBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "rwxchaos-cli-test")
@@ -26,14 +24,12 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	cliBin = filepath.Join(dir, "rwxchaos")
-	pipelineBin = filepath.Join(dir, "edi-pipeline")
-	for pkg, out := range map[string]string{".": cliBin, "../edi-pipeline": pipelineBin} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
-			os.Exit(1)
-		}
+	// The one binary: it runs the pipeline and the file server itself.
+	cmd := exec.Command("go", "build", "-o", cliBin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build rwxchaos: %v\n%s", err, b)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -44,7 +40,7 @@ func TestMain(m *testing.M) {
 func cli(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(cliBin, args...)
-	cmd.Env = append(append(os.Environ(), "RWXCHAOS_PIPELINE_BINARY="+pipelineBin), env...)
+	cmd.Env = append(os.Environ(), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -55,6 +51,36 @@ func cli(t *testing.T, env []string, args ...string) (stdout, stderr string, cod
 		t.Fatal(err)
 	}
 	return o.String(), e.String(), code
+}
+
+// A role starts from selfexec's init, before the rest of the binary is
+// initialised: the engine, started every second, does not pay for
+// client-go's scheme and the like.
+func TestRolesStartBeforeTheCLIInitialises(t *testing.T) {
+	inits := func(args ...string) string {
+		cmd := exec.Command(cliBin, args...)
+		cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+		var e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &e
+		_ = cmd.Run()
+		return e.String()
+	}
+	// inittrace prints a line per package once its init is done; the role
+	// exits inside selfexec's init, so the packages after it never appear.
+	heavy := []string{"init k8s.io/client-go/kubernetes/scheme ",
+		"init github.com/chaos-mesh/chaos-mesh/api/v1alpha1 "}
+	all, role := inits("version"), inits("__pipeline", "help")
+	for _, h := range heavy {
+		if !strings.Contains(all, h) {
+			t.Fatalf("inittrace of the CLI lacks %q: the test no longer measures anything\n%.1500s", h, all)
+		}
+		if strings.Contains(role, h) {
+			t.Errorf("rwxchaos __pipeline ran %s before the role", strings.TrimSpace(h))
+		}
+	}
+	if n, m := strings.Count(role, "\ninit "), strings.Count(all, "\ninit "); n == 0 || n > m*3/4 {
+		t.Errorf("the role initialised %d packages, the CLI %d", n, m)
+	}
 }
 
 func TestValidateBrokenCorpus(t *testing.T) {
@@ -165,7 +191,7 @@ func TestInterruptedRunsLeaveNothing(t *testing.T) {
 		t.Run(fmt.Sprintf("%s-after-%s", sig, after), func(t *testing.T) {
 			tmp := t.TempDir()
 			cache, state := filepath.Join(tmp, "cache"), filepath.Join(tmp, "state")
-			env := []string{"RWXCHAOS_CACHE=" + cache, "RWXCHAOS_STATE=" + state, "RWXCHAOS_PIPELINE_BINARY=" + pipelineBin}
+			env := []string{"RWXCHAOS_CACHE=" + cache, "RWXCHAOS_STATE=" + state}
 			cmd := exec.Command(cliBin, "run", "engine-paused-past-lease", "-q", "--report-dir", filepath.Join(tmp, "reports"))
 			cmd.Env = append(os.Environ(), env...)
 			var logs bytes.Buffer
@@ -215,5 +241,37 @@ func TestInterruptedRunsLeaveNothing(t *testing.T) {
 				t.Fatalf("second cleanup: exit %d: %s", code, out)
 			}
 		})
+	}
+}
+
+// `rwxchaos report` says when the build re-checking a run is not the one
+// that judged it.
+func TestReportWarnsAboutAnotherJudge(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.CopyFS(dir, os.DirFS("../../framework/verdict/testdata/runs/pass")); err != nil {
+		t.Fatal(err)
+	}
+	res := filepath.Join(dir, "result.json")
+	b, err := os.ReadFile(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte(`{`), []byte(`{"judgedBy":"v0.0.1 (0123456789ab)",`), 1)
+	if err := os.WriteFile(res, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "recheck")
+	_, stderr, code := cli(t, nil, "report", dir, "--out", out)
+	if code != 0 || !strings.Contains(stderr, "warning: this run was judged by v0.0.1 (0123456789ab); re-checking it with ") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	// The new report names the build that re-judged it, and re-checking
+	// that one again warns no more.
+	nb, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil || bytes.Contains(nb, []byte("v0.0.1 (0123456789ab)")) || !bytes.Contains(nb, []byte(`"judgedBy"`)) {
+		t.Fatalf("the re-check's result.json does not name its own judge: %v", err)
+	}
+	if _, stderr, code := cli(t, nil, "report", out, "--out", filepath.Join(t.TempDir(), "again")); code != 0 || strings.Contains(stderr, "warning: this run was judged") {
+		t.Fatalf("re-check of a re-check: exit %d:\n%s", code, stderr)
 	}
 }

@@ -14,6 +14,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// `rwxchaos __pipeline ...`, `rwxchaos __fuse ...`: this binary
+	// re-executed as one of the programs it carries runs it from selfexec's
+	// init, before main.
+	_ "github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 func main() {

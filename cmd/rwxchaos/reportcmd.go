@@ -1,34 +1,163 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
+	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/verdict"
+	"github.com/rwxchaos/rwxchaos/framework/version"
 	"github.com/spf13/cobra"
 )
 
+type reportFlags struct {
+	out      string
+	scenario string
+	expect   []string
+}
+
 func newReportCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "report RUN-DIR",
-		Short: "Re-check a saved run offline and re-render its report",
-		Long: `Reloads <run-dir>/result.json and its history, runs the checkers again
-with the thresholds the run was judged with (no cluster needed), rewrites
-result.json, junit.xml, summary.md and report.html, and prints the summary.`,
+	var f reportFlags
+	cmd := &cobra.Command{
+		Use:     "report DIR",
+		Aliases: []string{"check"},
+		Short:   "Re-check a saved run or a bare history offline and write a new report",
+		Long: `Re-checks DIR offline (no cluster) with the same verdict function as a live
+run, and writes the new report (result.json, junit.xml, summary.md,
+report.html and a copy of the evidence) to --out, by default a sibling
+directory DIR-recheck. DIR itself is never modified.
+
+DIR may be a run directory (<report-dir>/<scenario>/<run-id>), a directory
+holding only history.ndjson (and optionally snapshot.json: a history
+written by hand or copied from elsewhere), or the partial directory of a
+run that was killed: the report then says it is incomplete (verdict error).
+
+Expectations are recomputed from --scenario (a file or a library name),
+else from the scenario the run recorded, else the defaults; --expect
+name=value overrides one (e.g. --expect noLoss=false --expect
+lockRecoveredWithin=7s). 'rwxchaos check DIR' is the same command.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := args[0]
-			if _, err := os.Stat(filepath.Join(dir, report.ResultFile)); err != nil {
-				return usageErr("%s is not a run directory (no %s): pass <report-dir>/<scenario>/<run-id>", dir, report.ResultFile)
-			}
-			r, err := report.RecheckSaved(dir)
-			if err != nil {
-				return infraErr("%v", err)
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), report.Summary(r))
-			fmt.Fprintf(cmd.OutOrStdout(), "\nReport: %s\n", filepath.Join(dir, report.HTMLFile))
-			return verdictErr(r)
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return reportE(cmd, args[0], f) },
 	}
+	cmd.Flags().StringVar(&f.out, "out", "", "directory for the new report (default: DIR-recheck, or DIR-recheck-N if taken)")
+	cmd.Flags().StringVar(&f.scenario, "scenario", "", "judge against this scenario (file or library name) instead of the one the run recorded")
+	cmd.Flags().StringArrayVar(&f.expect, "expect", nil, "override an expectation, name=value (repeatable), e.g. noLoss=false")
+	return cmd
+}
+
+func reportE(cmd *cobra.Command, dir string, f reportFlags) error {
+	sv, err := verdict.Load(dir)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if now := version.Get().Short(); sv.Run.JudgedBy != now && sv.Run.Verdict != "" {
+		by := sv.Run.JudgedBy
+		if by == "" {
+			by = "an rwxchaos that did not record its version"
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "rwxchaos: warning: this run was judged by %s; re-checking it with %s, whose checkers may decide differently (install the version that judged it to reproduce its verdict)\n", by, now)
+	}
+	o := verdict.Options{Expect: f.expect}
+	if f.scenario == "" && sv.Run.Spec == nil && sv.Run.ScenarioFile != "" {
+		// A run saved before result.json recorded its scenario: its file
+		// (or the library scenario of that name), when it is still there.
+		if s, err := loadScenario(sv.Run.ScenarioFile); err == nil {
+			o.Scenario, o.ScenarioName = s, sv.Run.ScenarioFile+" (the run's scenario file as it is now)"
+		}
+	}
+	if f.scenario != "" {
+		s, err := loadScenario(f.scenario)
+		if err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), err)
+			return usageErr("invalid scenario %s: fix the errors above", f.scenario)
+		}
+		o.Scenario, o.ScenarioName = s, f.scenario
+	}
+	r, err := verdict.Recheck(sv, o)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	out := f.out
+	if out == "" {
+		if out, err = siblingDir(dir); err != nil {
+			return infraErr("%v", err)
+		}
+	}
+	if same(out, dir) {
+		return usageErr("--out %s is the run directory itself: the evidence is never rewritten; choose another directory", out)
+	}
+	if err := report.WriteReport(out, r, sv.History); err != nil {
+		return infraErr("%v", err)
+	}
+	if err := copyEvidence(dir, out, sv.History); err != nil {
+		return infraErr("%v", err)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), report.Summary(r))
+	fmt.Fprintf(cmd.OutOrStdout(), "\nReport: %s\n", filepath.Join(out, report.HTMLFile))
+	return verdictErr(r)
+}
+
+// siblingDir is DIR-recheck, or DIR-recheck-2, -3 ... when taken.
+func siblingDir(dir string) (string, error) {
+	base := filepath.Clean(dir) + "-recheck"
+	for n := 1; n < 1000; n++ {
+		p := base
+		if n > 1 {
+			p = fmt.Sprintf("%s-%d", base, n)
+		}
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("too many re-checks beside %s: pass --out", dir)
+}
+
+func same(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// copyEvidence puts a copy of the judged evidence beside the new report,
+// so the report directory can itself be re-checked (a copy, not a link:
+// the original's inode is not touched either). Evidence read from
+// journals/ is saved merged.
+func copyEvidence(src, dst string, h *history.History) error {
+	var copied bool
+	for _, name := range []string{history.EventsFile, history.SnapshotFile} {
+		from := filepath.Join(src, name)
+		if _, err := os.Stat(from); err != nil {
+			continue
+		}
+		copied = true
+		if err := copyFile(from, filepath.Join(dst, name)); err != nil {
+			return fmt.Errorf("copy the evidence: %w", err)
+		}
+	}
+	if !copied && h != nil {
+		return h.Save(dst)
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
+	"github.com/rwxchaos/rwxchaos/framework/version"
 	"github.com/spf13/cobra"
 )
-
-var version = "dev"
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
@@ -25,14 +23,10 @@ func newRoot() *cobra.Command {
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, commit and build date",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := version
-			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-				v = bi.Main.Version
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "rwxchaos %s\n", v)
+			fmt.Fprint(cmd.OutOrStdout(), version.Get().String())
 			return nil
 		},
 	}

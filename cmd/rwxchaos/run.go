@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rwxchaos/rwxchaos/framework/provider/existing"
+	"github.com/rwxchaos/rwxchaos/framework/provider/kind"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
 	"github.com/spf13/cobra"
@@ -20,6 +22,7 @@ type runFlags struct {
 	quiet        bool
 	allowContext []string
 	dryRun       bool
+	appImage     string
 }
 
 func newRunCmd() *cobra.Command {
@@ -40,6 +43,7 @@ exit path, including Ctrl-C.`,
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	cmd.Flags().StringSliceVar(&f.allowContext, "allow-context", nil, "provider existing: kube contexts this run may touch (any other is refused)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "provider existing: print the objects it would create and create nothing")
+	cmd.Flags().StringVar(&f.appImage, "app-image", "", "a published rwxchaos image the nodes pull for the app (kind: instead of the image assembled from this binary; existing: required for workload pipeline)")
 	return cmd
 }
 
@@ -55,6 +59,10 @@ func runE(cmd *cobra.Command, arg string, f runFlags) error {
 	}
 	if f.dryRun {
 		os.Setenv("RWXCHAOS_DRY_RUN", "1")
+	}
+	if f.appImage != "" {
+		os.Setenv(kind.EnvAppImage, f.appImage)
+		os.Setenv(existing.EnvPipelineImage, f.appImage)
 	}
 	registerProviders()
 	out := cmd.OutOrStdout()

@@ -1,14 +1,33 @@
 // Package check turns a run's history into a verdict. It imports only
 // framework/history, so a saved run can be re-checked with no cluster.
+//
+// Run makes one pass over the events and one over the snapshot's files and
+// never panics (a checker bug becomes a void result with Crash set). It
+// trusts nothing it reads: every event is validated again (Event.Validate),
+// every snapshot entry's stage and key are re-derived from its path and
+// content, and every problem the reader found is reported as damage by the
+// history check; nothing is skipped silently.
+//
+// Lock safety is decided by order, not by comparing two machines' clocks:
+// each writer's own events are ordered on its one clock and fencing tokens
+// (epochs) are totally ordered, so a write the writer began after it
+// journaled losing or releasing its epoch, a write under an epoch no grant
+// produced, the last write landing in a file being an older epoch's, and a
+// lease broken while its holder kept renewing it are proven without
+// comparing two machines' clocks. Wall clocks only add evidence, with the
+// per-node offsets the runner measured (clock events) or, for nodes it did
+// not measure, Config.ClockSkew. Every anomaly names the events that prove
+// it (Anomaly.Evidence).
 package check
 
 import (
-	"encoding/hex"
 	"fmt"
-	"hash/maphash"
 	"iter"
+	"path"
+	"runtime/debug"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,9 +36,9 @@ import (
 
 // Check names, in the order they appear in a Result.
 const (
-	CheckHistory      = "history"       // the run's own assumptions
+	CheckHistory      = "history"       // the run's own assumptions and the evidence's integrity
 	CheckLedger       = "ledger"        // every interchange exactly once
-	CheckLockSafety   = "lock-safety"   // one holder per epoch, no stale writes
+	CheckLockSafety   = "lock-safety"   // one holder per epoch, no stale or unfenced writes
 	CheckLockRecovery = "lock-recovery" // time from a holder's death to the next grant
 	CheckLatency      = "latency"
 	CheckLeftovers    = "leftovers"
@@ -33,6 +52,10 @@ type Config struct {
 	// MinAcked is the number of acked uploads below which the run is void:
 	// with no traffic nothing was tested.
 	MinAcked int `json:"minAcked"`
+	// SteadyStateWithin bounds the time from the first upload to the
+	// MinAcked-th ack (plus 100 ms for the runner's polling); a slower
+	// start makes the run void. 0 skips the bound.
+	SteadyStateWithin time.Duration `json:"steadyStateWithin,omitempty"`
 
 	MaxLost          int `json:"maxLost"`
 	MaxDuplicated    int `json:"maxDuplicated"`
@@ -47,11 +70,14 @@ type Config struct {
 	// LockRecoveredWithin bounds the time from a holder's death (or last sign
 	// of life) to the next grant; 0 skips the bound.
 	LockRecoveredWithin time.Duration `json:"lockRecoveredWithin"`
-	// ClockSkew is how far apart the writers' clocks may be. Epoch order is
-	// judged by fencing tokens; wall-clock comparisons allow this much slack.
+	// ClockSkew bounds how far apart the clocks of two nodes whose offsets
+	// the runner did not measure (no clock events) may be. Comparisons
+	// between such nodes' timestamps allow this much slack; order proofs
+	// (seq, epochs, the volume) do not need it.
 	ClockSkew time.Duration `json:"clockSkew"`
-	// LeaseTTL is the engine lease's TTL: breaking a lease younger than this
-	// is stealing it from a live holder. 0 takes it from the snapshot's lease.
+	// LeaseTTL is the engine lease's TTL the scenario set: a takeover that
+	// journaled an age below it (or below the TTL it journaled itself)
+	// broke a live lease. 0: only the journaled TTL counts.
 	LeaseTTL time.Duration `json:"leaseTTL"`
 	// LatencyP99 bounds upload-ack → output p99; 0 skips the bound.
 	LatencyP99 time.Duration `json:"latencyP99"`
@@ -76,8 +102,11 @@ type Input struct {
 	Events iter.Seq[*history.Event]
 	Files  iter.Seq[*history.File]
 	Lease  *history.Lease
-	Stats  history.ReadStats
-	// HasSnapshot is false when the volume could not be scanned.
+	// Stats is what the reader found: torn lines, problems (lines that broke
+	// the format, reported as damage) and the journal files read.
+	Stats history.ReadStats
+	// HasSnapshot is false when the volume's final state is unknown: the
+	// ledger then judges outputs from the output events alone.
 	HasSnapshot bool
 	// SizeHint is the expected number of interchanges (0 if unknown); it
 	// only presizes the ledger.
@@ -89,54 +118,102 @@ func FromHistory(h *history.History) Input {
 	in := Input{Events: h.All(), Files: h.Files(), Stats: h.Stats, HasSnapshot: h.Snapshot != nil}
 	if h.Snapshot != nil {
 		in.SizeHint = len(h.Snapshot.Files)
-	}
-	if h.Snapshot != nil {
 		in.Lease = h.Snapshot.Lease
 	}
 	return in
 }
 
-// Run judges the input. It makes one pass over the events and one over the files.
-func Run(in Input, cfg Config) *Result {
-	l := newLedger(in.SizeHint)
-	lk := newLockState()
-	hi := newHistoryState()
-	for e := range in.Events {
-		hi.observe(e)
-		l.observe(e)
-		lk.observe(e)
+// Run judges the input. It makes one pass over the events and one over the
+// files, and never panics: a failure of the checker itself returns a void
+// result whose Crash says what happened.
+func Run(in Input, cfg Config) (res *Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = crashed(cfg, fmt.Sprintf("%v\n%s", p, debug.Stack()))
+		}
+	}()
+	return run(in, cfg)
+}
+
+func crashed(cfg Config, why string) *Result {
+	msg := "the checker crashed (a bug in rwxchaos: please report it with this run directory): " + firstLine(why)
+	res := &Result{Status: Void, Config: cfg, Crash: why, Classes: map[string]int{}}
+	res.Checks = append(res.Checks, CheckResult{Name: CheckHistory, Status: Void, Message: msg, AnomalyCount: 1,
+		Anomalies: []Anomaly{{Class: ClassCheckerCrash, Detail: firstLine(why)}}})
+	for _, n := range []string{CheckLedger, CheckLockSafety, CheckLockRecovery, CheckLatency, CheckLeftovers} {
+		res.Checks = append(res.Checks, CheckResult{Name: n, Status: Skip, Message: "not judged: the checker crashed"})
 	}
-	var left CheckResult
-	left.Name = CheckLeftovers
+	return res
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func run(in Input, cfg Config) *Result {
+	hi := newHistoryState(in, cfg)
+	l := newLedger(in.SizeHint, hi)
+	lk := newLockState(hi)
+	if in.Events != nil {
+		for e := range in.Events {
+			if e == nil {
+				continue
+			}
+			if err := e.Validate(); err != nil {
+				hi.invalid(e, err)
+				continue
+			}
+			p := hi.observe(e)
+			l.observe(e, p)
+			lk.observe(e, p)
+		}
+	}
+	left := CheckResult{Name: CheckLeftovers}
 	if in.Files != nil {
 		for f := range in.Files {
-			l.file(f)
-			switch f.Stage {
-			case history.StageTemp, history.StageSilly:
-				left.add(Anomaly{Class: ClassLeftover, Path: f.Path, Detail: leftoverWhy(f)})
+			if f == nil {
+				continue
 			}
+			stage, key, ok := hi.file(f)
+			if !ok {
+				continue
+			}
+			l.file(f, stage, key)
+			switch stage {
+			case history.StageTemp, history.StageSilly:
+				left.add(Anomaly{Class: ClassLeftover, Path: f.Path, Detail: leftoverWhy(stage), Evidence: []Ref{{Path: f.Path}}})
+			}
+		}
+	}
+	lease := in.Lease
+	if lease != nil {
+		if err := history.ValidateLease(lease); err != nil {
+			hi.damage(ClassBadSnapshot, history.LeaseFile, "snapshot lease: "+err.Error(), Ref{Path: history.LeaseFile})
+			lease = nil
 		}
 	}
 
 	res := &Result{Config: cfg}
-	hc := hi.result(in, l, cfg)
+	hc := hi.result(in)
 	res.Checks = append(res.Checks, hc)
 	if hc.Status == Void {
 		for _, n := range []string{CheckLedger, CheckLockSafety, CheckLockRecovery, CheckLatency, CheckLeftovers} {
 			res.Checks = append(res.Checks, CheckResult{Name: n, Status: Skip, Message: "not judged: " + hc.Message})
 		}
 		res.Status = Void
+		res.Classes = map[string]int{}
 		return res
 	}
-	lc, classes, lat := l.result(cfg)
+	lc, classes, lat := l.result(cfg, in.HasSnapshot)
 	res.Classes = classes
 	res.Latency = lat
 	res.Checks = append(res.Checks, lc)
-	ls, lr, tenures := lk.result(in.Lease, cfg)
+	ls, lr, tenures := lk.result(lease, cfg, l.staleByVolume)
 	res.Epochs = tenures
 	res.Checks = append(res.Checks, ls, lr)
 	res.Checks = append(res.Checks, latencyCheck(lat, cfg))
-	res.Checks = append(res.Checks, leftoverResult(left, in.Lease, lk, cfg))
+	res.Checks = append(res.Checks, leftoverResult(left, lease, lk, cfg, in.HasSnapshot))
 
 	res.Status = Pass
 	for _, c := range res.Checks {
@@ -147,14 +224,18 @@ func Run(in Input, cfg Config) *Result {
 	return res
 }
 
-func leftoverWhy(f *history.File) string {
-	if f.Stage == history.StageSilly {
+func leftoverWhy(stage string) string {
+	if stage == history.StageSilly {
 		return "NFS silly-rename file: a client deleted a file another process still had open"
 	}
 	return "temporary file never renamed into place or removed"
 }
 
-func leftoverResult(c CheckResult, lease *history.Lease, lk *lockState, cfg Config) CheckResult {
+func leftoverResult(c CheckResult, lease *history.Lease, lk *lockState, cfg Config, hasSnapshot bool) CheckResult {
+	if !hasSnapshot {
+		c.Status, c.Message = Skip, "no snapshot of the volume: leftovers cannot be seen"
+		return c
+	}
 	silly := 0
 	for _, a := range c.Anomalies {
 		if strings.HasPrefix(a.Detail, "NFS") {
@@ -163,7 +244,8 @@ func leftoverResult(c CheckResult, lease *history.Lease, lk *lockState, cfg Conf
 	}
 	if lease != nil && !lease.Released && lk.acquires > 0 {
 		c.add(Anomaly{Class: ClassStaleLease, Epoch: lease.Epoch, Proc: lease.Holder, Path: history.LeaseFile,
-			Detail: fmt.Sprintf("lease of epoch %d still held by %s after the run settled", lease.Epoch, lease.Holder)})
+			Detail:   fmt.Sprintf("lease of epoch %d still held by %s after the run settled", lease.Epoch, lease.Holder),
+			Evidence: []Ref{{Path: history.LeaseFile}}})
 	}
 	c.num("files", float64(c.AnomalyCount))
 	c.num("silly", float64(silly))
@@ -181,36 +263,135 @@ func leftoverResult(c CheckResult, lease *history.Lease, lk *lockState, cfg Conf
 	return c
 }
 
-// ---- history assumptions ----
+// ---- history: the run's own assumptions and the evidence's integrity ----
 
-type procSeq struct {
+// procState is what the checkers know of one writer (proc id).
+type procState struct {
+	name        string
+	idx         int32
+	role, node  string
 	min, max, n int64
+	// The mutation (claim, output, skip, done) with the highest seq: what
+	// the writer last did to the volume (renewals may follow it).
+	lastSeq   int64
+	lastType  string
+	lastKey   string
+	lastEpoch uint64
+}
+
+// target is a runner event naming a process (proc.start or proc.exit).
+type target struct {
+	ev     Ref
+	target string
+	call   int64
 }
 
 type historyState struct {
-	events int
-	procs  map[string]*procSeq
+	cfg   Config
+	procs map[string]*procState
+	list  []*procState
 	// A small cache of recent writers: merged journals interleave a few
-	// writers at a time, and a hit costs a pointer compare, not a hash.
-	recent [8]struct {
-		proc string
-		seq  *procSeq
-	}
-	next    int
-	uploads int
-	acked   int
-	minCall int64
-	maxCall int64
+	// writers at a time, and a hit costs a string compare, not a hash.
+	recent [8]*procState
+	next   int
+
+	events   int
+	uploads  int
+	acked    int
+	minCall  int64
+	maxCall  int64
+	firstUp  int64
+	ackTimes []int64 // ack returns, only when SteadyStateWithin is set
+
+	starts, exits []target
+	clocks        *clockModel
+	engineEvents  int
+
+	damaged CheckResult // anomalies of damaged evidence
+	dmg     map[string]int
 }
 
-func newHistoryState() *historyState {
-	return &historyState{procs: map[string]*procSeq{}}
+func newHistoryState(in Input, cfg Config) *historyState {
+	h := &historyState{cfg: cfg, procs: map[string]*procState{}, clocks: newClockModel(cfg.ClockSkew), dmg: map[string]int{}}
+	// Problems the reader found: each line that broke the format is damage.
+	for _, p := range in.Stats.Problems {
+		class := ClassBadEvent
+		switch p.Code {
+		case history.CodeSyntax, history.CodeTorn, history.CodeTooLong, history.CodeUnknownField:
+			class = ClassDamagedLine
+		case history.CodeSnapshot:
+			class = ClassBadSnapshot
+		}
+		ev := []Ref{{Path: p.File, Line: p.Line}}
+		if p.Proc != "" {
+			ev = append(ev, Ref{Proc: p.Proc, Seq: p.Seq})
+			if p.Seq >= 1 {
+				// The line is damage, not a gap: count its seq as seen.
+				h.seen(p.Proc, p.Seq)
+			}
+		}
+		h.damage(class, p.File, p.String(), ev...)
+	}
+	if extra := in.Stats.ProblemCount - len(in.Stats.Problems); extra > 0 {
+		h.damaged.AnomalyCount += extra
+		h.dmg[ClassDamagedLine] += extra
+	}
+	return h
+}
+
+func (h *historyState) damage(class, path, detail string, ev ...Ref) {
+	h.dmg[class]++
+	h.damaged.add(Anomaly{Class: class, Path: path, Detail: detail, Evidence: ev})
+}
+
+// invalid records an event that breaks the format (it is not used as evidence).
+func (h *historyState) invalid(e *history.Event, err error) {
+	if e.Proc != "" && e.Seq >= 1 && len(e.Proc) <= 200 {
+		h.seen(e.Proc, e.Seq)
+	}
+	h.damage(ClassBadEvent, "", fmt.Sprintf("%s seq %d: %v", clipStr(e.Proc), e.Seq, err), Ref{Proc: clipStr(e.Proc), Seq: e.Seq, Type: clipStr(e.Type)})
+}
+
+func clipStr(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}
+
+// proc returns the state of a writer, creating it.
+func (h *historyState) proc(name string) *procState {
+	for _, p := range h.recent {
+		if p != nil && p.name == name {
+			return p
+		}
+	}
+	p := h.procs[name]
+	if p == nil {
+		p = &procState{name: name, idx: int32(len(h.list))}
+		h.procs[name] = p
+		h.list = append(h.list, p)
+	}
+	h.recent[h.next] = p
+	h.next = (h.next + 1) % len(h.recent)
+	return p
+}
+
+func (h *historyState) seen(name string, seq int64) *procState {
+	p := h.proc(name)
+	if p.n == 0 {
+		p.min, p.max = seq, seq
+	}
+	p.n++
+	p.min = min(p.min, seq)
+	p.max = max(p.max, seq)
+	return p
 }
 
 // observe tracks, per writer, the range and count of sequence numbers: the
 // merged history is ordered by call time, not by append order, so gaps are
 // judged per writer once everything is seen.
-func (h *historyState) observe(e *history.Event) {
+func (h *historyState) observe(e *history.Event) *procState {
 	h.events++
 	if h.minCall == 0 || e.Call < h.minCall {
 		h.minCall = e.Call
@@ -218,310 +399,272 @@ func (h *historyState) observe(e *history.Event) {
 	if e.Call > h.maxCall {
 		h.maxCall = e.Call
 	}
-	var p *procSeq
-	for i := range h.recent {
-		if h.recent[i].seq != nil && h.recent[i].proc == e.Proc {
-			p = h.recent[i].seq
-			break
-		}
+	p := h.proc(e.Proc)
+	if history.IsMutation(e.Type) && e.Outcome != history.Fail && e.Seq >= p.lastSeq {
+		p.lastSeq, p.lastType, p.lastKey, p.lastEpoch = e.Seq, e.Type, e.Key, e.Epoch
 	}
-	if p == nil {
-		p = h.procs[e.Proc]
-		if p == nil {
-			p = &procSeq{min: e.Seq, max: e.Seq}
-			h.procs[e.Proc] = p
-		}
-		h.recent[h.next].proc, h.recent[h.next].seq = e.Proc, p
-		h.next = (h.next + 1) % len(h.recent)
+	if p.n == 0 {
+		p.min, p.max = e.Seq, e.Seq
 	}
 	p.n++
 	p.min = min(p.min, e.Seq)
 	p.max = max(p.max, e.Seq)
-	if e.Type == history.EvUpload {
+	if p.role == "" {
+		p.role, p.node = e.Role, e.Node
+	}
+	switch e.Type {
+	case history.EvUpload:
 		h.uploads++
+		if h.firstUp == 0 || e.Call < h.firstUp {
+			h.firstUp = e.Call
+		}
 		if e.Outcome == history.OK {
 			h.acked++
+			if h.cfg.SteadyStateWithin > 0 {
+				h.ackTimes = append(h.ackTimes, e.End())
+			}
 		}
+	case history.EvProcStart:
+		h.starts = append(h.starts, target{ev: Ref{Proc: e.Proc, Seq: e.Seq, Type: e.Type}, target: e.Target, call: e.Call})
+	case history.EvProcExit:
+		h.exits = append(h.exits, target{ev: Ref{Proc: e.Proc, Seq: e.Seq, Type: e.Type}, target: e.Target, call: e.Call})
+	case history.EvClock:
+		h.clocks.observe(e)
 	}
+	if e.Role == history.RoleEngine {
+		h.engineEvents++
+	}
+	return p
 }
 
-func (h *historyState) result(in Input, l *ledger, cfg Config) CheckResult {
+// file validates a snapshot entry and re-derives its stage and key from
+// its path and content; ok is false for an entry too damaged to use.
+func (h *historyState) file(f *history.File) (stage, key string, ok bool) {
+	p := f.Path
+	clean := p != "" && !path.IsAbs(p) && path.Clean(p) == p && p != ".." && !strings.HasPrefix(p, "../")
+	if clean && !strings.HasPrefix(p, "botssys/") {
+		// Not the Bots layout: an adapter's snapshot of another app's
+		// volume, whose stage and key are its matching (see the
+		// framework/history doc); they are taken as given, but checked.
+		switch f.Stage {
+		case history.StageInput, history.StageWork, history.StageOutput, history.StageTemp, history.StageSilly, history.StageOther:
+		default:
+			h.damage(ClassBadSnapshot, p, fmt.Sprintf("%s: stage %q is not a stage (input, work, output, temp, silly, other)", p, clipStr(f.Stage)), Ref{Path: p})
+			return "", "", false
+		}
+		if f.Key != "" && history.ValidKey(f.Key) != nil {
+			h.damage(ClassBadSnapshot, p, p+": "+history.ValidKey(f.Key).Error(), Ref{Path: p})
+			return "", "", false
+		}
+		if f.Size < 0 {
+			h.damage(ClassBadSnapshot, p, fmt.Sprintf("%s: size %d is negative", p, f.Size), Ref{Path: p})
+			return "", "", false
+		}
+		return f.Stage, f.Key, true
+	}
+	stage, key, err := f.Check()
+	if err != nil {
+		// A stored stage or key that contradicts the path is damage; the
+		// derived values are still the evidence.
+		h.damage(ClassBadSnapshot, clipStr(p), err.Error(), Ref{Path: clipStr(p)})
+	}
+	return stage, key, stage != ""
+}
+
+// known reports the writers that have a journal in the history: with
+// events, or listed (possibly empty) among the journal files read.
+func (h *historyState) known(in Input) (procs map[string]bool, rolePid map[string]bool) {
+	procs = map[string]bool{}
+	rolePid = map[string]bool{}
+	add := func(id string) {
+		procs[id] = true
+		if role, pid, ok := rolePidOf(id); ok {
+			rolePid[role+"/"+pid] = true
+		}
+	}
+	for _, p := range h.list {
+		add(p.name)
+	}
+	for _, j := range in.Stats.Journals {
+		for _, p := range j.Procs {
+			add(p)
+		}
+		if stem, ok := strings.CutSuffix(j.Path, ".ndjson"); ok {
+			add(stem)
+		}
+	}
+	return procs, rolePid
+}
+
+// rolePidOf splits a proc id "role-host-pid-startnanos" (history.ProcID).
+func rolePidOf(id string) (role, pid string, ok bool) {
+	parts := strings.Split(id, "-")
+	if len(parts) < 4 {
+		return "", "", false
+	}
+	if numeric(parts[len(parts)-2]) == "" {
+		return "", "", false
+	}
+	return parts[0], parts[len(parts)-2], true
+}
+
+// startedAs splits a supervisor target "role/index/pid".
+func startedAs(t string) (role, pid string, ok bool) {
+	parts := strings.Split(t, "/")
+	if len(parts) != 3 || numeric(parts[2]) == "" {
+		return "", "", false
+	}
+	return parts[0], parts[2], true
+}
+
+func (h *historyState) result(in Input) CheckResult {
+	c := h.damaged
+	c.Name = CheckHistory
+	// Gaps and repeats of each writer's sequence numbers.
 	var gaps, dups int64
-	var ex []string
-	for proc, p := range h.procs {
+	sorted := slices.Clone(h.list)
+	slices.SortFunc(sorted, func(a, b *procState) int { return strings.Compare(a.name, b.name) })
+	for _, p := range sorted {
+		if p.n == 0 {
+			continue
+		}
 		span := p.max - p.min + 1
+		ev := []Ref{{Proc: p.name, Seq: p.max}}
 		switch {
 		case p.min != 1:
 			gaps += p.min - 1
-			ex = append(ex, fmt.Sprintf("%s starts at seq %d", proc, p.min))
+			h.dmg[ClassSeqGap]++
+			c.add(Anomaly{Class: ClassSeqGap, Proc: p.name, Detail: fmt.Sprintf("%s starts at seq %d: its first %d lines are missing", p.name, p.min, p.min-1), Evidence: []Ref{{Proc: p.name, Seq: p.min}}})
 		case p.n < span:
 			gaps += span - p.n
-			ex = append(ex, fmt.Sprintf("%s misses %d of seq 1..%d", proc, span-p.n, p.max))
+			h.dmg[ClassSeqGap]++
+			c.add(Anomaly{Class: ClassSeqGap, Proc: p.name, Detail: fmt.Sprintf("%s misses %d of seq 1..%d", p.name, span-p.n, p.max), Evidence: ev})
 		case p.n > span:
 			dups += p.n - span
-			ex = append(ex, fmt.Sprintf("%s repeats %d sequence numbers (two writers share one proc id?)", proc, p.n-span))
+			h.dmg[ClassSeqRepeat]++
+			c.add(Anomaly{Class: ClassSeqRepeat, Proc: p.name, Detail: fmt.Sprintf("%s repeats %d sequence numbers (two writers share one proc id, or a journal was merged twice)", p.name, p.n-span), Evidence: ev})
 		}
 	}
-	sort.Strings(ex)
-	if len(ex) > 5 {
-		ex = ex[:5]
+	// Every process the runner started or saw exit must have a journal.
+	missing, noJournal := 0, 0
+	procs, rolePid := h.known(in)
+	exited := map[string]bool{}
+	for _, x := range h.exits {
+		if role, pid, ok := startedAs(x.target); ok {
+			exited[role+"/"+pid] = true
+			continue
+		}
+		if !procs[x.target] {
+			missing++
+			c.add(Anomaly{Class: ClassMissingJournal, Proc: x.target, Time: x.call,
+				Detail:   fmt.Sprintf("the runner saw %s exit (%s), but the history holds no journal of it: its events are missing", x.target, x.ev),
+				Evidence: []Ref{x.ev}})
+		}
 	}
-	c := CheckResult{Name: CheckHistory}
+	for _, s := range h.starts {
+		role, pid, ok := startedAs(s.target)
+		if !ok {
+			if !procs[s.target] {
+				missing++
+				c.add(Anomaly{Class: ClassMissingJournal, Proc: s.target, Time: s.call,
+					Detail: fmt.Sprintf("the runner started %s (%s), but the history holds no journal of it", s.target, s.ev), Evidence: []Ref{s.ev}})
+			}
+			continue
+		}
+		switch {
+		case rolePid[role+"/"+pid]:
+		case exited[role+"/"+pid]:
+			// Its exit names no journal: the supervisor found none when it
+			// ended (killed right after it started, before opening one).
+			noJournal++
+		default:
+			missing++
+			c.add(Anomaly{Class: ClassMissingJournal, Proc: s.target, Time: s.call,
+				Detail:   fmt.Sprintf("the runner started %s (%s), but the history holds no journal of a %s with pid %s and no exit without one: its events are missing", s.target, s.ev, role, pid),
+				Evidence: []Ref{s.ev}})
+		}
+	}
+	h.dmg[ClassMissingJournal] += missing
+
+	torn := in.Stats.Torn
 	c.num("events", float64(h.events))
-	c.num("processes", float64(len(h.procs)))
+	c.num("processes", float64(len(h.list)))
 	c.num("uploads", float64(h.uploads))
 	c.num("acked", float64(h.acked))
-	c.num("tornLines", float64(in.Stats.Torn))
+	c.num("tornLines", float64(torn))
 	c.num("seqGaps", float64(gaps))
 	c.num("seqRepeats", float64(dups))
+	c.num("damaged", float64(c.AnomalyCount))
+	c.num("clockProbes", float64(h.clocks.probes))
+	c.num("exitedWithoutJournal", float64(noJournal))
 	if h.maxCall > h.minCall {
 		c.num("spanSeconds", float64(h.maxCall-h.minCall)/1e9)
 	}
+	steady, steadyMsg := h.steady()
 	switch {
-	case h.events == 0:
+	case h.events == 0 && c.AnomalyCount == 0:
 		c.Status, c.Message = Void, "the history is empty: no process journaled anything"
-	case !in.HasSnapshot:
-		c.Status, c.Message = Void, "no snapshot of the volume: outputs cannot be counted"
-	case h.acked < cfg.MinAcked:
-		c.Status, c.Message = Void, fmt.Sprintf("only %d acked uploads (need %d): no traffic flowed, nothing was tested", h.acked, cfg.MinAcked)
-	case gaps > 0 || dups > 0:
-		// Missing journal lines could hide a duplicate or a stale write.
+	case c.AnomalyCount > 0:
+		// Damaged evidence could hide a duplicate or a stale write.
 		c.Status = Fail
-		c.Message = fmt.Sprintf("journals are incomplete: %d missing and %d repeated sequence numbers (%s)", gaps, dups, strings.Join(ex, "; "))
+		c.Message = fmt.Sprintf("the evidence is damaged: %s — the run cannot be trusted as it stands", dmgSummary(h.dmg))
+	case h.acked < h.cfg.MinAcked:
+		c.Status, c.Message = Void, fmt.Sprintf("only %d acked uploads (need %d): no traffic flowed, nothing was tested", h.acked, h.cfg.MinAcked)
+	case !steady:
+		c.Status, c.Message = Void, steadyMsg
 	default:
 		c.Status = Pass
-		c.Message = fmt.Sprintf("%d events from %d processes, %d uploads (%d acked), %d torn last lines", h.events, len(h.procs), h.uploads, h.acked, in.Stats.Torn)
+		c.Message = fmt.Sprintf("%d events from %d processes, %d uploads (%d acked), %d torn last lines", h.events, len(h.list), h.uploads, h.acked, torn)
+		if !in.HasSnapshot {
+			c.Message += "; no snapshot of the volume: outputs are judged from the journals alone"
+		}
+		if h.clocks.probes > 0 {
+			c.Message += fmt.Sprintf("; clock offsets measured for %d node(s)", len(h.clocks.lo))
+		}
 	}
+	sortAnomalies(c.Anomalies)
 	return c
 }
 
-// ---- ledger ----
-
-type keyState struct {
-	sha         [32]byte
-	ackTime     int64
-	firstOutput int64
-	acked       uint16
-	unknown     uint16
-	failed      uint16
-	outputEvs   uint16
-	outFiles    uint16
-	docs        uint16
-	stuck       uint16
-	uploaded    bool
-	shaSet      bool
-	shaConflict bool
-	corrupt     int32 // index+1 into ledger.why
+// steady reports whether MinAcked uploads were acked within
+// SteadyStateWithin of the first upload.
+func (h *historyState) steady() (bool, string) {
+	if h.cfg.SteadyStateWithin <= 0 || h.cfg.MinAcked <= 0 || len(h.ackTimes) < h.cfg.MinAcked {
+		return true, ""
+	}
+	slices.Sort(h.ackTimes)
+	at := time.Duration(h.ackTimes[h.cfg.MinAcked-1] - h.firstUp)
+	// The runner times steady state from just before the first upload and
+	// polls every 50 ms: allow that much more, so a run that reached
+	// steady state live is never void when re-checked.
+	if at <= h.cfg.SteadyStateWithin+steadySlack {
+		return true, ""
+	}
+	return false, fmt.Sprintf("no steady state: the %d-th ack came %s after the first upload (expected within %s)",
+		h.cfg.MinAcked, at.Round(time.Millisecond), h.cfg.SteadyStateWithin)
 }
 
-type ledger struct {
-	seed  maphash.Seed
-	idx   map[uint64]int32 // by maphash of the key: cheaper than string keys
-	spill map[string]int32 // keys whose hash collided with another key's
-	keys  []string
-	state []keyState
-	why   []string
+const steadySlack = 100 * time.Millisecond
+
+func dmgSummary(n map[string]int) string {
+	var parts []string
+	for k, v := range n {
+		if v > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", v, k))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
-func newLedger(hint int) *ledger {
-	return &ledger{seed: maphash.MakeSeed(), idx: make(map[uint64]int32, hint), spill: map[string]int32{},
-		keys: make([]string, 0, hint), state: make([]keyState, 0, hint)}
-}
-
-func (l *ledger) get(key string) *keyState {
-	h := maphash.String(l.seed, key)
-	i, ok := l.idx[h]
-	switch {
-	case ok && l.keys[i] == key:
-	case !ok:
-		i = l.add(key)
-		l.idx[h] = i
-	default: // another key has this hash
-		if i, ok = l.spill[key]; !ok {
-			i = l.add(key)
-			l.spill[key] = i
-		}
+func numeric(s string) string {
+	if s == "" {
+		return ""
 	}
-	return &l.state[i]
-}
-
-func (l *ledger) add(key string) int32 {
-	i := int32(len(l.state))
-	l.keys = append(l.keys, key)
-	l.state = append(l.state, keyState{})
-	return i
-}
-
-func (l *ledger) observe(e *history.Event) {
-	switch e.Type {
-	case history.EvUpload:
-		if e.Key == "" {
-			return
-		}
-		s := l.get(e.Key)
-		s.uploaded = true
-		switch e.Outcome {
-		case history.OK:
-			s.acked++
-			if s.ackTime == 0 || e.End() < s.ackTime {
-				s.ackTime = e.End()
-			}
-			var sha [32]byte
-			if _, err := hex.Decode(sha[:], []byte(e.SHA)); err == nil {
-				if s.shaSet && sha != s.sha {
-					s.shaConflict = true
-				}
-				s.sha, s.shaSet = sha, true
-			}
-		case history.Unknown:
-			s.unknown++
-		default:
-			s.failed++
-		}
-		if !s.shaSet && e.SHA != "" && e.Outcome == history.Unknown {
-			if _, err := hex.Decode(s.sha[:], []byte(e.SHA)); err == nil {
-				s.shaSet = true
-			}
-		}
-	case history.EvOutput:
-		if e.Key == "" {
-			return
-		}
-		s := l.get(e.Key)
-		s.outputEvs++
-		if s.firstOutput == 0 || e.End() < s.firstOutput {
-			s.firstOutput = e.End()
-		}
+	if _, err := strconv.ParseUint(s, 10, 63); err != nil {
+		return ""
 	}
-}
-
-func (l *ledger) file(f *history.File) {
-	switch f.Stage {
-	case history.StageInput, history.StageWork:
-		if f.Key != "" {
-			l.get(f.Key).stuck++
-		}
-	case history.StageOutput:
-		key := f.Key
-		if key == "" {
-			key = "?" + f.Path
-		}
-		s := l.get(key)
-		s.outFiles++
-		s.docs += uint16(len(f.Docs))
-		if f.Err != "" {
-			l.corrupt(s, fmt.Sprintf("%s: %s", f.Path, f.Err))
-			return
-		}
-		for _, d := range f.Docs {
-			if d.Key != key {
-				l.corrupt(s, fmt.Sprintf("%s: document names key %q", f.Path, d.Key))
-				return
-			}
-			if s.shaSet {
-				var sha [32]byte
-				if _, err := hex.Decode(sha[:], []byte(d.InputSHA)); err != nil || sha != s.sha {
-					l.corrupt(s, fmt.Sprintf("%s: output was made from input %.12s…, the upload was %x…", f.Path, d.InputSHA, s.sha[:6]))
-					return
-				}
-			}
-		}
-	}
-}
-
-func (l *ledger) corrupt(s *keyState, why string) {
-	if s.corrupt == 0 {
-		l.why = append(l.why, why)
-		s.corrupt = int32(len(l.why))
-	}
-}
-
-func (l *ledger) classify(s *keyState) (string, string) {
-	switch {
-	case !s.uploaded:
-		return ClassUnexpected, "an output exists for an interchange that was never uploaded"
-	case s.corrupt > 0:
-		return ClassCorrupt, l.why[s.corrupt-1]
-	case s.shaConflict:
-		return ClassDuplicated, "two different interchanges with this control reference were both acked"
-	case s.outFiles > 1:
-		return ClassDuplicated, fmt.Sprintf("%d output files", s.outFiles)
-	case s.docs > 1:
-		return ClassDuplicated, fmt.Sprintf("%d documents in one output file", s.docs)
-	case s.outputEvs > 1:
-		return ClassDuplicated, fmt.Sprintf("processed %d times (output written %d times)", s.outputEvs, s.outputEvs)
-	case s.stuck > 0:
-		if s.outFiles > 0 {
-			return ClassStuck, "output exists but the input is still in input/work: the next pass would process it again"
-		}
-		return ClassStuck, "still in input/work when the run ended"
-	case s.outFiles == 1:
-		if s.acked == 0 && s.unknown == 0 {
-			return ClassUnexpected, "output exists though every upload of it was refused"
-		}
-		return ClassOK, ""
-	case s.acked > 0:
-		return ClassLost, fmt.Sprintf("acked %d time(s), never output", s.acked)
-	case s.unknown > 0:
-		return ClassIndeterminate, "upload outcome unknown and no output: may never have been stored"
-	}
-	return ClassRejected, ""
-}
-
-func (l *ledger) result(cfg Config) (CheckResult, map[string]int, Quantiles) {
-	c := CheckResult{Name: CheckLedger}
-	classes := map[string]int{}
-	var lat []float64
-	for i := range l.state {
-		s := &l.state[i]
-		cls, why := l.classify(s)
-		classes[cls]++
-		switch cls {
-		case ClassOK:
-			if s.ackTime > 0 && s.firstOutput > 0 {
-				d := float64(s.firstOutput-s.ackTime) / 1e6
-				if d < 0 {
-					d = 0 // output landed before the client saw the ack
-				}
-				lat = append(lat, d)
-			}
-		case ClassRejected:
-		case ClassIndeterminate:
-			if cfg.MaxIndeterminate != Unlimited {
-				c.add(Anomaly{Class: cls, Key: l.keys[i], Detail: why})
-			}
-		default:
-			c.add(Anomaly{Class: cls, Key: l.keys[i], Time: s.firstOutput, Detail: why})
-		}
-	}
-	for _, k := range []string{ClassOK, ClassLost, ClassDuplicated, ClassCorrupt, ClassUnexpected, ClassIndeterminate, ClassStuck, ClassRejected} {
-		c.num(k, float64(classes[k]))
-	}
-	limits := []struct {
-		class string
-		max   int
-	}{
-		{ClassLost, cfg.MaxLost}, {ClassDuplicated, cfg.MaxDuplicated}, {ClassCorrupt, cfg.MaxCorrupt},
-		{ClassUnexpected, cfg.MaxUnexpected}, {ClassStuck, cfg.MaxStuck}, {ClassIndeterminate, cfg.MaxIndeterminate},
-	}
-	var bad []string
-	for _, lim := range limits {
-		if lim.max != Unlimited && classes[lim.class] > lim.max {
-			bad = append(bad, fmt.Sprintf("%d %s (max %d)", classes[lim.class], lim.class, lim.max))
-		}
-	}
-	summary := fmt.Sprintf("%d interchanges: %d ok, %d lost, %d duplicated, %d corrupt, %d unexpected, %d stuck, %d indeterminate, %d rejected",
-		len(l.state), classes[ClassOK], classes[ClassLost], classes[ClassDuplicated], classes[ClassCorrupt],
-		classes[ClassUnexpected], classes[ClassStuck], classes[ClassIndeterminate], classes[ClassRejected])
-	if len(bad) > 0 {
-		c.Status = Fail
-		c.Message = strings.Join(bad, ", ") + " — " + summary
-	} else {
-		c.Status = Pass
-		c.Message = summary
-	}
-	sortAnomalies(c.Anomalies)
-	return c, classes, quantiles(lat)
+	return s
 }
 
 func sortAnomalies(a []Anomaly) {
@@ -558,7 +701,7 @@ func latencyCheck(q Quantiles, cfg Config) CheckResult {
 		c.Status, c.Message = Pass, desc+" (no bound set)"
 	case q.N == 0:
 		c.Status, c.Message = Skip, "no interchange completed: latency cannot be judged"
-	case q.P99 > float64(cfg.LatencyP99.Milliseconds()):
+	case q.P99 > float64(cfg.LatencyP99)/float64(time.Millisecond):
 		c.Status, c.Message = Fail, fmt.Sprintf("p99 %.0f ms exceeds %s — %s", q.P99, cfg.LatencyP99, desc)
 	default:
 		c.Status, c.Message = Pass, desc

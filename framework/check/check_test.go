@@ -61,15 +61,26 @@ func (b *builder) process(proc string, epoch uint64, key string) {
 	for _, typ := range []string{history.EvClaim, history.EvOutput, history.EvDone} {
 		b.ev(proc, history.RoleEngine, typ, func(e *history.Event) { e.Key, e.SHA, e.Epoch = key, b.sha(key), epoch })
 	}
-	b.output(key, 1)
+	b.outputBy(key, 1, proc, epoch)
 }
 
-func (b *builder) output(key string, docs int) {
+// output leaves an output file of key with docs documents written by
+// "engine-x" under epoch 0 (tests without engine journals).
+func (b *builder) output(key string, docs int) { b.outputBy(key, docs, "engine-x", 0) }
+
+func (b *builder) outputBy(key string, docs int, engine string, epoch uint64) {
 	f := history.File{Path: history.DirOutput + "/default/" + history.FileName(key) + ".json", Stage: history.StageOutput, Key: key}
 	for i := 0; i < docs; i++ {
-		f.Docs = append(f.Docs, history.OutputDoc{Key: key, InputSHA: b.sha(key), Messages: 1})
+		f.Docs = append(f.Docs, doc(key, b.sha(key), engine, epoch))
 	}
 	b.h.Snapshot.Files = append(b.h.Snapshot.Files, f)
+}
+
+// doc is a well-formed output document of key.
+func doc(key, sha, engine string, epoch uint64) history.OutputDoc {
+	p := strings.Split(key, "/")
+	return history.OutputDoc{Key: key, Format: p[0], Sender: p[1], Receiver: p[2], Control: p[3], Messages: 1,
+		InputSHA: sha, Epoch: epoch, Engine: engine, Written: 1}
 }
 
 func (b *builder) run() *Result { return Run(FromHistory(&b.h), DefaultConfig()) }
@@ -100,44 +111,62 @@ func TestLedgerClasses(t *testing.T) {
 		class string
 		fail  bool
 	}{
-		{"lost", func(b *builder) { b.upload("K/1", history.OK) }, ClassLost, true},
-		{"duplicated-files", func(b *builder) { b.upload("K/1", history.OK); b.output("K/1", 1); b.output("K/1", 1) }, ClassDuplicated, true},
-		{"duplicated-docs", func(b *builder) { b.upload("K/1", history.OK); b.output("K/1", 2) }, ClassDuplicated, true},
+		{"lost", func(b *builder) { b.upload("X12/A/B/000000001", history.OK) }, ClassLost, true},
+		{"duplicated-files", func(b *builder) {
+			b.upload("X12/A/B/000000001", history.OK)
+			b.output("X12/A/B/000000001", 1)
+			f := b.h.Snapshot.Files[0]
+			f.Path = history.DirOutput + "/other/" + history.FileName("X12/A/B/000000001") + ".json"
+			b.h.Snapshot.Files = append(b.h.Snapshot.Files, f)
+		}, ClassDuplicated, true},
+		{"duplicated-docs", func(b *builder) { b.upload("X12/A/B/000000001", history.OK); b.output("X12/A/B/000000001", 2) }, ClassDuplicated, true},
 		{"processed-twice", func(b *builder) {
-			b.upload("K/1", history.OK)
+			b.upload("X12/A/B/000000001", history.OK)
 			b.acquire("e1", 1)
-			b.process("e1", 1, "K/1")
-			b.ev("e1", history.RoleEngine, history.EvOutput, func(e *history.Event) { e.Key, e.Epoch = "K/1", 1 })
+			b.process("e1", 1, "X12/A/B/000000001")
+			b.ev("e1", history.RoleEngine, history.EvOutput, func(e *history.Event) { e.Key, e.Epoch = "X12/A/B/000000001", 1 })
 			b.release("e1", 1)
 		}, ClassDuplicated, true},
 		{"corrupt-torn", func(b *builder) {
-			b.upload("K/1", history.OK)
-			b.h.Snapshot.Files = append(b.h.Snapshot.Files, history.File{Path: "botssys/outfile/d/K+1.json", Stage: history.StageOutput, Key: "K/1", Err: "unexpected EOF"})
+			b.upload("X12/A/B/000000001", history.OK)
+			b.h.Snapshot.Files = append(b.h.Snapshot.Files, history.File{Path: "botssys/outfile/d/X12+A+B+000000001.json", Stage: history.StageOutput, Key: "X12/A/B/000000001", Err: "unexpected EOF"})
 		}, ClassCorrupt, true},
 		{"corrupt-wrong-input", func(b *builder) {
-			b.upload("K/1", history.OK)
-			b.h.Snapshot.Files = append(b.h.Snapshot.Files, history.File{Path: "botssys/outfile/d/K+1.json", Stage: history.StageOutput, Key: "K/1",
-				Docs: []history.OutputDoc{{Key: "K/1", InputSHA: b.sha("other")}}})
+			b.upload("X12/A/B/000000001", history.OK)
+			b.h.Snapshot.Files = append(b.h.Snapshot.Files, history.File{Path: "botssys/outfile/d/X12+A+B+000000001.json", Stage: history.StageOutput, Key: "X12/A/B/000000001",
+				Docs: []history.OutputDoc{doc("X12/A/B/000000001", b.sha("other"), "engine-x", 0)}})
 		}, ClassCorrupt, true},
-		{"unexpected", func(b *builder) { b.upload("K/0", history.OK); b.output("K/0", 1); b.output("K/9", 1) }, ClassUnexpected, true},
-		{"unexpected-refused", func(b *builder) {
-			b.upload("K/0", history.OK)
-			b.output("K/0", 1)
-			b.upload("K/1", history.Fail)
-			b.output("K/1", 1)
+		{"unexpected", func(b *builder) {
+			b.upload("X12/A/B/000000000", history.OK)
+			b.output("X12/A/B/000000000", 1)
+			b.output("X12/A/B/000000009", 1)
 		}, ClassUnexpected, true},
-		{"indeterminate", func(b *builder) { b.upload("K/0", history.OK); b.output("K/0", 1); b.upload("K/1", history.Unknown) }, ClassIndeterminate, false},
+		{"unexpected-refused", func(b *builder) {
+			b.upload("X12/A/B/000000000", history.OK)
+			b.output("X12/A/B/000000000", 1)
+			b.upload("X12/A/B/000000001", history.Fail)
+			b.output("X12/A/B/000000001", 1)
+		}, ClassUnexpected, true},
+		{"indeterminate", func(b *builder) {
+			b.upload("X12/A/B/000000000", history.OK)
+			b.output("X12/A/B/000000000", 1)
+			b.upload("X12/A/B/000000001", history.Unknown)
+		}, ClassIndeterminate, false},
 		{"indeterminate-ok", func(b *builder) {
-			b.upload("K/0", history.OK)
-			b.output("K/0", 1)
-			b.upload("K/1", history.Unknown)
-			b.output("K/1", 1)
+			b.upload("X12/A/B/000000000", history.OK)
+			b.output("X12/A/B/000000000", 1)
+			b.upload("X12/A/B/000000001", history.Unknown)
+			b.output("X12/A/B/000000001", 1)
 		}, ClassOK, false},
 		{"stuck", func(b *builder) {
-			b.upload("K/1", history.OK)
-			b.h.Snapshot.Files = append(b.h.Snapshot.Files, history.File{Path: history.DirWork + "/d/K+1.edi", Stage: history.StageWork, Key: "K/1"})
+			b.upload("X12/A/B/000000001", history.OK)
+			b.h.Snapshot.Files = append(b.h.Snapshot.Files, history.File{Path: history.DirWork + "/d/X12+A+B+000000001.edi", Stage: history.StageWork, Key: "X12/A/B/000000001"})
 		}, ClassStuck, true},
-		{"rejected", func(b *builder) { b.upload("K/0", history.OK); b.output("K/0", 1); b.upload("K/1", history.Fail) }, ClassRejected, false},
+		{"rejected", func(b *builder) {
+			b.upload("X12/A/B/000000000", history.OK)
+			b.output("X12/A/B/000000000", 1)
+			b.upload("X12/A/B/000000001", history.Fail)
+		}, ClassRejected, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -198,26 +227,36 @@ func TestLockViolations(t *testing.T) {
 }
 
 func TestSkewTolerated(t *testing.T) {
-	// A write that started just before the new grant is not a stale write.
+	// A write on one node that started just after another node's grant,
+	// by less than the assumed skew of two unmeasured clocks, is not proven stale.
 	b := newBuilder()
-	b.upload("K/1", history.OK)
-	b.acquire("e1", 1)
-	b.ev("e1", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch = "K/1", 1 })
+	b.upload("X12/A/B/000000001", history.OK)
+	b.ev("e1", history.RoleEngine, history.EvLockAcquire, func(e *history.Event) { e.Epoch, e.Node = 1, "n1" })
+	b.ev("e1", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch, e.Node = "X12/A/B/000000001", 1, "n1" })
 	claimAt := b.h.Events[len(b.h.Events)-1].Call
-	b.acquire("e2", 2)
-	b.h.Events[len(b.h.Events)-1].Call = claimAt - int64(time.Millisecond)
-	b.h.Events[len(b.h.Events)-1].Return = claimAt - int64(10*time.Millisecond/10)
-	b.output("K/1", 1)
+	b.ev("e2", history.RoleEngine, history.EvLockAcquire, func(e *history.Event) { e.Epoch, e.Node = 2, "n2" })
+	b.h.Events[len(b.h.Events)-1].Call = claimAt - 2*int64(time.Millisecond)
+	b.h.Events[len(b.h.Events)-1].Return = claimAt - int64(time.Millisecond)
+	b.output("X12/A/B/000000001", 1)
 	r := b.run()
 	if c := r.Check(CheckLockSafety); c.Status != Pass {
 		t.Fatalf("lock-safety %s: %s %+v", c.Status, c.Message, c.Anomalies)
+	}
+	// On one clock (same node) the same order is proven: two holders at once.
+	for i := range b.h.Events {
+		if b.h.Events[i].Node == "n2" {
+			b.h.Events[i].Node = "n1"
+		}
+	}
+	if c := b.run().Check(CheckLockSafety); c.Status != Fail || c.Anomalies[0].Class != ClassStaleWrite || len(c.Anomalies[0].Evidence) != 2 {
+		t.Fatalf("one clock: lock-safety %s: %+v", c.Status, c.Anomalies)
 	}
 }
 
 func TestLockRecovery(t *testing.T) {
 	b := newBuilder()
-	b.upload("K/1", history.OK)
-	b.output("K/1", 1)
+	b.upload("X12/A/B/000000001", history.OK)
+	b.output("X12/A/B/000000001", 1)
 	b.acquire("engine-node1-4242-1", 1)
 	b.ev("runner", history.RoleRunner, history.EvProcExit, func(e *history.Event) { e.Target = "engine/0/4242"; e.Detail = "killed" })
 	b.t += int64(3 * time.Second)
@@ -244,24 +283,38 @@ func TestVoidRuns(t *testing.T) {
 		t.Fatalf("empty history: %s", r.Status)
 	}
 	b := newBuilder()
-	b.upload("K/1", history.Fail)
+	b.upload("X12/A/B/000000001", history.Fail)
 	if r := b.run(); r.Status != Void {
 		t.Fatalf("no acked upload: %s", r.Status)
 	}
-	b = newBuilder()
-	b.upload("K/1", history.OK)
+}
+
+// Without a snapshot the ledger judges outputs from the journals alone and
+// says so.
+func TestNoSnapshotJudgesFromJournals(t *testing.T) {
+	b := newBuilder()
+	b.upload("X12/A/B/000000001", history.OK)
+	b.upload("X12/A/B/000000002", history.OK)
+	b.acquire("e1", 1)
+	b.process("e1", 1, "X12/A/B/000000001")
+	b.release("e1", 1)
 	b.h.Snapshot = nil
-	if r := b.run(); r.Status != Void {
-		t.Fatalf("no snapshot: %s", r.Status)
+	r := b.run()
+	l := r.Check(CheckLedger)
+	if r.Status != Fail || r.Classes[ClassOK] != 1 || r.Classes[ClassLost] != 1 || !strings.Contains(l.Message, "no snapshot") {
+		t.Fatalf("%s %v: %s", r.Status, r.Classes, l.Message)
+	}
+	if c := r.Check(CheckLeftovers); c.Status != Skip {
+		t.Fatalf("leftovers %s", c.Status)
 	}
 }
 
 func TestJournalGapFailsHistory(t *testing.T) {
 	b := newBuilder()
-	b.upload("K/1", history.OK)
-	b.output("K/1", 1)
-	b.upload("K/2", history.OK)
-	b.output("K/2", 1)
+	b.upload("X12/A/B/000000001", history.OK)
+	b.output("X12/A/B/000000001", 1)
+	b.upload("X12/A/B/000000002", history.OK)
+	b.output("X12/A/B/000000002", 1)
 	b.h.Events = append(b.h.Events[:0], b.h.Events[1:]...) // lose client seq 1
 	r := b.run()
 	if c := r.Check(CheckHistory); c.Status != Fail {
@@ -271,8 +324,8 @@ func TestJournalGapFailsHistory(t *testing.T) {
 
 func TestLeftovers(t *testing.T) {
 	b := newBuilder()
-	b.upload("K/1", history.OK)
-	b.output("K/1", 1)
+	b.upload("X12/A/B/000000001", history.OK)
+	b.output("X12/A/B/000000001", 1)
 	b.h.Snapshot.Files = append(b.h.Snapshot.Files,
 		history.File{Path: "botssys/infile/d/.upload-1.tmp", Stage: history.StageTemp},
 		history.File{Path: "botssys/outfile/d/.nfs000123", Stage: history.StageSilly})
@@ -286,7 +339,7 @@ func TestLeftovers(t *testing.T) {
 
 func TestResultRoundTrip(t *testing.T) {
 	b := newBuilder()
-	b.upload("K/1", history.OK)
+	b.upload("X12/A/B/000000001", history.OK)
 	r := b.run()
 	p := t.TempDir() + "/result.json"
 	if err := r.Save(p); err != nil {
@@ -305,10 +358,10 @@ func TestCallOrderDiffersFromAppendOrder(t *testing.T) {
 	// A long operation is appended when it returns, after shorter ones that
 	// started later: sorted by call time, its seq comes out of order.
 	b := newBuilder()
-	b.upload("K/1", history.OK)
-	b.output("K/1", 1)
-	b.upload("K/2", history.OK)
-	b.output("K/2", 1)
+	b.upload("X12/A/B/000000001", history.OK)
+	b.output("X12/A/B/000000001", 1)
+	b.upload("X12/A/B/000000002", history.OK)
+	b.output("X12/A/B/000000002", 1)
 	b.h.Events[1].Call = b.h.Events[0].Call - 1
 	history.Sort(b.h.Events)
 	if c := b.run().Check(CheckHistory); c.Status != Pass {
@@ -320,8 +373,8 @@ func TestRecoveryOfHungHolderCountsFromLastSignOfLife(t *testing.T) {
 	// Holder paused past its lease: taken over, then resumed and killed. Its
 	// death comes after the next grant, so the gap runs from its last renewal.
 	b := newBuilder()
-	b.upload("K/1", history.OK)
-	b.output("K/1", 1)
+	b.upload("X12/A/B/000000001", history.OK)
+	b.output("X12/A/B/000000001", 1)
 	b.acquire("engine-h-100-1", 1)
 	b.ev("engine-h-100-1", history.RoleEngine, history.EvLockRenew, func(e *history.Event) { e.Epoch = 1 })
 	b.t += int64(3 * time.Second)
@@ -341,10 +394,10 @@ func TestFrozenOperationDoesNotHideRecoveryGap(t *testing.T) {
 	// The holder froze inside a claim: the claim returns after the takeover.
 	// Its call time, not its return, is the last sign of life.
 	b := newBuilder()
-	b.upload("K/1", history.OK)
-	b.output("K/1", 1)
+	b.upload("X12/A/B/000000001", history.OK)
+	b.output("X12/A/B/000000001", 1)
 	b.acquire("engine-h-100-1", 1)
-	b.ev("engine-h-100-1", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch = "K/1", 1 })
+	b.ev("engine-h-100-1", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch = "X12/A/B/000000001", 1 })
 	claim := len(b.h.Events) - 1
 	b.t += int64(3 * time.Second)
 	b.acquire("engine-h-200-2", 2)
@@ -360,13 +413,13 @@ func TestFrozenOperationDoesNotHideRecoveryGap(t *testing.T) {
 
 func TestStolenLease(t *testing.T) {
 	b := newBuilder()
-	b.upload("K/1", history.OK)
-	b.output("K/1", 1)
+	b.upload("X12/A/B/000000001", history.OK)
+	b.output("X12/A/B/000000001", 1)
 	b.acquire("e1", 1)
 	b.ev("e2", history.RoleEngine, history.EvLockTakeover, func(e *history.Event) { e.Epoch, e.Holder, e.Detail = 1, "e1", "age 400ms ttl 3s" })
 	b.acquire("e2", 2)
-	b.process("e2", 2, "K/2")
-	b.upload("K/2", history.OK)
+	b.process("e2", 2, "X12/A/B/000000002")
+	b.upload("X12/A/B/000000002", history.OK)
 	b.h.Snapshot.Lease = &history.Lease{Holder: "e2", Epoch: 2, TTLMillis: 3000, Released: true}
 	c := b.run().Check(CheckLockSafety)
 	if c.Status != Fail || c.Anomalies[0].Class != ClassStolenLease {
@@ -385,19 +438,19 @@ func TestStolenLease(t *testing.T) {
 
 func TestSplitBrainWritersAreReported(t *testing.T) {
 	b := newBuilder()
-	b.upload("K/1", history.OK)
-	b.upload("K/2", history.OK)
+	b.upload("X12/A/B/000000001", history.OK)
+	b.upload("X12/A/B/000000002", history.OK)
 	b.ev("runner", history.RoleRunner, history.EvFault, func(e *history.Event) {
 		e.Detail, e.Return = "partition isolate", e.Call+int64(time.Hour)
 	})
 	b.acquire("e1", 1)
-	b.ev("e1", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch, e.Node = "K/1", 1, "n1" })
+	b.ev("e1", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch, e.Node = "X12/A/B/000000001", 1, "n1" })
 	b.release("e1", 1)
 	b.acquire("e2", 2)
-	b.ev("e2", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch, e.Node = "K/2", 2, "n2" })
+	b.ev("e2", history.RoleEngine, history.EvClaim, func(e *history.Event) { e.Key, e.Epoch, e.Node = "X12/A/B/000000002", 2, "n2" })
 	b.release("e2", 2)
-	b.output("K/1", 1)
-	b.output("K/2", 1)
+	b.output("X12/A/B/000000001", 1)
+	b.output("X12/A/B/000000002", 1)
 	c := b.run().Check(CheckLockSafety)
 	if c.Status != Pass || c.Numbers["concurrentWriterNodes"] != 2 || !strings.Contains(c.Message, "engines on 2 nodes wrote (n1 1, n2 1)") {
 		t.Fatalf("%s %v: %s", c.Status, c.Numbers, c.Message)

@@ -18,6 +18,9 @@ const (
 	// Void: the run's own assumptions failed (no traffic flowed, no history):
 	// nothing can be concluded, which is never a pass.
 	Void Status = "void"
+	// Info: an observation shown for context (e.g. overlapping engine Jobs):
+	// not an expectation, it can neither pass nor fail a run.
+	Info Status = "info"
 )
 
 // Anomaly classes of the ledger (Jepsen set-full / total-queue style) and of
@@ -32,14 +35,46 @@ const (
 	ClassStuck         = "stuck"
 	ClassRejected      = "rejected" // upload definitely refused, never output: not an anomaly
 
-	ClassDoubleGrant  = "double-grant"  // one epoch granted to two holders
-	ClassStaleWrite   = "stale-write"   // a holder mutated after a newer epoch was granted
-	ClassUnfenced     = "unfenced"      // a mutation under no lock epoch
-	ClassEpochRegress = "epoch-regress" // a holder's epochs went backwards
-	ClassStolenLease  = "stolen-lease"  // a lease broken before its TTL ran out
+	ClassDoubleGrant  = "double-grant"  // one epoch held by two procs
+	ClassStaleWrite   = "stale-write"   // a holder mutated after its epoch was superseded, lost or released
+	ClassUnfenced     = "unfenced"      // a mutation under no epoch, an epoch never granted, or before the grant
+	ClassEpochRegress = "epoch-regress" // a proc acquired an epoch older than one it held
+	ClassStolenLease  = "stolen-lease"  // a lease broken while its holder's lease was fresh
+	ClassSlowRecovery = "slow-recovery" // the lock was re-granted later than expected
 	ClassLeftover     = "leftover"
 	ClassStaleLease   = "stale-lease"
+
+	// Damaged evidence (the history check).
+	ClassBadEvent       = "bad-event"       // an event whose values break the format
+	ClassDamagedLine    = "damaged-line"    // a line that is not an event (bad JSON, torn in a saved file, unknown field)
+	ClassBadSnapshot    = "bad-snapshot"    // snapshot.json unreadable, or an entry that contradicts its path
+	ClassSeqGap         = "seq-gap"         // a writer's journal misses lines
+	ClassSeqRepeat      = "seq-repeat"      // a writer's sequence numbers repeat (two writers, one proc id?)
+	ClassMissingJournal = "missing-journal" // a process the runner started or saw exit left no journal
+	ClassCheckerCrash   = "checker-crash"   // the checker itself failed (a bug in rwxchaos)
 )
+
+// Ref names one piece of evidence: a journal event (Proc, Seq) or a file
+// (Path, with Line for a line of it).
+type Ref struct {
+	Proc string `json:"proc,omitempty"`
+	Seq  int64  `json:"seq,omitempty"`
+	Type string `json:"type,omitempty"`
+	Path string `json:"path,omitempty"`
+	Line int    `json:"line,omitempty"`
+}
+
+func (r Ref) String() string {
+	switch {
+	case r.Proc != "" && r.Type != "":
+		return fmt.Sprintf("%s#%d %s", r.Proc, r.Seq, r.Type)
+	case r.Proc != "":
+		return fmt.Sprintf("%s#%d", r.Proc, r.Seq)
+	case r.Line > 0:
+		return fmt.Sprintf("%s:%d", r.Path, r.Line)
+	}
+	return r.Path
+}
 
 // Anomaly is one thing a checker found wrong, tied to an interchange, an
 // epoch or a file so a report can link to it.
@@ -51,6 +86,8 @@ type Anomaly struct {
 	Path   string `json:"path,omitempty"`
 	Time   int64  `json:"time,omitempty"` // Unix ns of the evidence, when known
 	Detail string `json:"detail"`
+	// Evidence names the events and files that prove the anomaly.
+	Evidence []Ref `json:"evidence,omitempty"`
 }
 
 // CheckResult is the verdict of one check.
@@ -95,6 +132,9 @@ type Result struct {
 	Latency Quantiles `json:"latencyMs"`
 	// Epochs lists every lock tenure, for timelines.
 	Epochs []Tenure `json:"epochs,omitempty"`
+	// Crash is set when the checker itself failed (a bug in rwxchaos): the
+	// status is then void and nothing was judged.
+	Crash string `json:"crash,omitempty"`
 }
 
 // Quantiles of a latency distribution, in milliseconds.

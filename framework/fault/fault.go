@@ -61,6 +61,16 @@ type Record struct {
 	Healed       int64  `json:"healed,omitempty"`
 	HealVerified int64  `json:"healVerified,omitempty"`
 	Err          string `json:"err,omitempty"`
+	// Trigger is the file operation that fired the fault (schedule.on),
+	// with its caller; Triggered when the storage layer received it.
+	Trigger   string `json:"trigger,omitempty"`
+	Triggered int64  `json:"triggered,omitempty"`
+}
+
+// Triggered is implemented by faults fired by a file operation: the
+// operation, described, and when the storage layer received it (Unix ns).
+type Triggered interface {
+	Trigger() (desc string, at int64)
 }
 
 // Options configures an Injector.
@@ -112,6 +122,9 @@ func (in *Injector) now() int64 { return in.o.Clock().UnixNano() }
 // ctx ends), heals and verifies healed. The record is complete on every path.
 func (in *Injector) Run(ctx context.Context, f Fault, d time.Duration) (Record, error) {
 	rec := &Record{Name: f.Name(), Action: f.Action(), Target: f.Target()}
+	if t, ok := f.(Triggered); ok {
+		rec.Trigger, rec.Triggered = t.Trigger()
+	}
 	in.mu.Lock()
 	in.active[f] = rec
 	in.mu.Unlock()

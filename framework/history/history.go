@@ -1,8 +1,11 @@
 package history
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"iter"
 	"os"
 	"path/filepath"
@@ -48,7 +51,10 @@ func (h *History) Files() iter.Seq[*File] {
 }
 
 // Save writes the history into dir (history.ndjson, snapshot.json). Each file
-// is written to a temp name and renamed, so a crash leaves no half file.
+// is written to a temp name and renamed, so a crash leaves no half file. The
+// journals the history was read from (Stats.Journals: their torn lines and
+// problems) are kept in the snapshot, so a re-check sees what the live
+// check saw.
 func (h *History) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("history dir: %w", err)
@@ -58,33 +64,86 @@ func (h *History) Save(dir string) error {
 	}); err != nil {
 		return err
 	}
-	snap := h.Snapshot
-	if snap == nil {
-		snap = &Snapshot{}
+	snap := Snapshot{Unscanned: true}
+	if h.Snapshot != nil {
+		snap = *h.Snapshot
+	} else if len(h.Stats.Journals) == 0 {
+		return nil // no snapshot, nothing to keep: snapshot.json stays absent
+	}
+	if len(h.Stats.Journals) > 0 {
+		snap.Journals = h.Stats.Journals
 	}
 	return writeAtomic(filepath.Join(dir, SnapshotFile), func(f *os.File) error {
 		enc := json.NewEncoder(f)
 		enc.SetIndent("", " ")
-		return enc.Encode(snap)
+		return enc.Encode(&snap)
 	})
 }
 
-// Load reads a history saved by Save.
+// Load reads a history from dir: history.ndjson (required) and
+// snapshot.json (optional: without it, or with one marked unscanned, the
+// volume's final state is unknown and Snapshot is nil). The events file is read as a saved history: every
+// line must be a valid event, and a line cut short is damage. Lines and
+// snapshot entries that break the format are Problems in Stats, never a
+// silent skip; the error is only for a missing or unreadable file.
 func Load(dir string) (*History, error) {
-	evs, st, err := ReadJournalFile(filepath.Join(dir, EventsFile), ReadOptions{})
+	path := filepath.Join(dir, EventsFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
+	}
+	evs, st, err := ReadJournal(EventsFile, f, ReadOptions{Saved: true})
+	f.Close()
 	if err != nil {
 		return nil, err
 	}
 	Sort(evs)
+	h := &History{Events: evs}
 	data, err := os.ReadFile(filepath.Join(dir, SnapshotFile))
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
 		return nil, fmt.Errorf("load snapshot: %w", err)
+	default:
+		snap, perr := ParseSnapshot(data)
+		if perr != nil {
+			st.ProblemCount++
+			st.Problems = append(st.Problems, Problem{File: SnapshotFile, Code: CodeSnapshot, Msg: perr.Error()})
+			break
+		}
+		if !snap.Unscanned {
+			h.Snapshot = snap
+		}
+		for _, j := range snap.Journals {
+			st.Torn += j.Torn
+			st.Foreign += j.Foreign
+			st.ProblemCount += max(j.ProblemCount, len(j.Problems))
+			for _, p := range j.Problems {
+				if p.File == "" {
+					p.File = j.Path
+				}
+				st.Problems = append(st.Problems, p)
+			}
+		}
+		st.Journals = snap.Journals
 	}
+	h.Stats = st
+	return h, nil
+}
+
+// ParseSnapshot decodes snapshot.json strictly: unknown fields and trailing
+// data are errors.
+func ParseSnapshot(data []byte) (*Snapshot, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
 	var snap Snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, SnapshotFile), err)
+	if err := d.Decode(&snap); err != nil {
+		return nil, fmt.Errorf("snapshot.json does not parse: %w", err)
 	}
-	return &History{Events: evs, Snapshot: &snap, Stats: st}, nil
+	if d.More() {
+		return nil, errors.New("snapshot.json has data after the snapshot object")
+	}
+	return &snap, nil
 }
 
 func writeAtomic(path string, fill func(*os.File) error) error {

@@ -2,6 +2,7 @@ package history
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ func TestJournalRoundTripAndTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		if err := j.Append(Event{Type: EvClaim, Key: "K/1", Epoch: 7}); err != nil {
+		if err := j.Append(Event{Type: EvClaim, Key: "X12/A/B/1", Epoch: 7}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -29,24 +30,63 @@ func TestJournalRoundTripAndTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 3 || st.Torn != 1 || evs[2].Seq != 3 || evs[0].Node != "n1" || evs[0].Epoch != 7 {
+	if len(evs) != 3 || st.Torn != 1 || evs[2].Seq != 3 || evs[0].Node != "n1" || evs[0].Epoch != 7 || st.ProblemCount != 0 {
 		t.Fatalf("events %+v stats %+v", evs, st)
+	}
+	if len(st.Journals) != 1 || st.Journals[0].Torn != 1 || st.Journals[0].Events != 3 || st.Journals[0].Procs[0] != "p1" {
+		t.Fatalf("journals %+v", st.Journals)
 	}
 }
 
-func TestBadMiddleLineIsAnError(t *testing.T) {
-	in := `{"proc":"p","seq":1,"role":"engine","type":"claim","call":1}
-{"proc":"p","seq":2,"rol":"engine","type":"claim","call":2}
-{"proc":"p","seq":3,"role":"engine","type":"claim","call":3}
+// A saved history is written whole: the same cut line is damage there.
+func TestSavedHistoryTornLineIsDamage(t *testing.T) {
+	in := `{"proc":"p","seq":1,"role":"engine","type":"run.start","call":1}` + "\n" + `{"proc":"p","seq":2,"role":"eng`
+	evs, st, err := ReadJournal("history.ndjson", strings.NewReader(in), ReadOptions{Saved: true})
+	if err != nil || len(evs) != 1 || st.Torn != 0 || st.ProblemCount != 1 || st.Problems[0].Code != CodeTorn || st.Problems[0].Line != 2 {
+		t.Fatalf("%v %+v %v", evs, st, err)
+	}
+}
+
+func TestBadLinesAreProblemsWithFileLine(t *testing.T) {
+	in := `{"proc":"p","seq":1,"role":"engine","type":"run.start","call":1}
+{"proc":"p","seq":2,"rol":"engine","type":"run.start","call":2}
+{"proc":"p","seq":3,"role":"engine","type":"lock.acquire","call":3,"epoch":1}
+{"proc":"p","seq":4,"role":"engine","type":"claim","call":4,"key":"X12/A/B/1","epoch":1,"outcome":"okay"}
+not json at all
 `
-	_, _, err := ReadJournal("j.ndjson", strings.NewReader(in), ReadOptions{})
-	if err == nil || !strings.Contains(err.Error(), "j.ndjson:2") {
-		t.Fatalf("want an error naming line 2, got %v", err)
+	evs, st, err := ReadJournal("j.ndjson", strings.NewReader(in), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || st.ProblemCount != 3 {
+		t.Fatalf("events %v problems %v", evs, st.Problems)
+	}
+	want := []struct {
+		line int
+		code string
+	}{{2, CodeUnknownField}, {4, CodeBadOutcome}, {5, CodeSyntax}}
+	for i, w := range want {
+		p := st.Problems[i]
+		if p.Line != w.line || p.Code != w.code || !strings.HasPrefix(p.String(), fmt.Sprintf("j.ndjson:%d: ", w.line)) {
+			t.Errorf("problem %d: %+v (%s), want line %d code %s", i, p, p, w.line, w.code)
+		}
+	}
+	if st.Problems[1].Proc != "p" || st.Problems[1].Seq != 4 {
+		t.Errorf("problem of a parsed line lacks its proc and seq: %+v", st.Problems[1])
+	}
+}
+
+func TestLongLineIsAProblem(t *testing.T) {
+	in := `{"proc":"p","seq":1,"role":"engine","type":"run.start","call":1}` + "\n" + strings.Repeat("x", MaxLine+10) + "\n" +
+		`{"proc":"p","seq":3,"role":"engine","type":"run.start","call":3}` + "\n"
+	evs, st, err := ReadJournal("j", strings.NewReader(in), ReadOptions{})
+	if err != nil || len(evs) != 2 || st.ProblemCount != 1 || st.Problems[0].Code != CodeTooLong || st.Problems[0].Line != 2 {
+		t.Fatalf("%d events, %+v, %v", len(evs), st.Problems, err)
 	}
 }
 
 func TestMixedStreamCountsForeignLines(t *testing.T) {
-	in := "starting webserver\n" + `{"proc":"p","seq":1,"role":"webserver","type":"stored","call":1}` + "\nGET /readyz 200\n"
+	in := "starting webserver\n" + `{"proc":"p","seq":1,"role":"webserver","type":"stored","call":1,"key":"X12/A/B/1"}` + "\nGET /readyz 200\n"
 	evs, st, err := ReadJournal("pod.log", strings.NewReader(in), ReadOptions{Mixed: true})
 	if err != nil || len(evs) != 1 || st.Foreign != 2 {
 		t.Fatalf("%v %+v %v", evs, st, err)
@@ -111,18 +151,18 @@ func TestScanClassifies(t *testing.T) {
 }
 
 func FuzzReadJournal(f *testing.F) {
-	f.Add([]byte(`{"proc":"p","seq":1,"role":"client","type":"upload","call":1,"ret":2,"outcome":"ok","key":"K"}` + "\n"))
+	f.Add([]byte(`{"proc":"p","seq":1,"role":"client","type":"upload","call":1,"ret":2,"outcome":"ok","key":"X12/A/B/1","sha":"` + strings.Repeat("ab", 32) + `"}` + "\n"))
 	f.Add([]byte("{\"proc\":\"p\",\"seq\":1,\"type\":\"x\",\"call\":1}\n{\"pro"))
 	f.Add([]byte("not json\n{}\n"))
 	f.Add([]byte(`{"proc":"p","seq":1,"type":"x","call":5,"ret":1}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, mixed := range []bool{false, true} {
-			evs, st, err := ReadJournal("fuzz", bytes.NewReader(data), ReadOptions{Mixed: mixed})
+		for _, o := range []ReadOptions{{}, {Mixed: true}, {Saved: true}} {
+			evs, st, err := ReadJournal("fuzz", bytes.NewReader(data), o)
 			if err != nil {
 				continue
 			}
-			if st.Lines < len(evs) {
-				t.Fatalf("%d events from %d lines", len(evs), st.Lines)
+			if st.Lines < len(evs)+st.ProblemCount+st.Foreign {
+				t.Fatalf("%d events, %d problems, %d foreign from %d lines", len(evs), st.ProblemCount, st.Foreign, st.Lines)
 			}
 			for i := range evs {
 				if err := evs[i].Validate(); err != nil {
@@ -134,8 +174,8 @@ func FuzzReadJournal(f *testing.F) {
 			if err := WriteEvents(&buf, evs); err != nil {
 				t.Fatal(err)
 			}
-			again, _, err := ReadJournal("again", &buf, ReadOptions{})
-			if err != nil || len(again) != len(evs) {
+			again, st2, err := ReadJournal("again", &buf, ReadOptions{Saved: true})
+			if err != nil || len(again) != len(evs) || st2.ProblemCount != 0 {
 				t.Fatalf("round trip: %d vs %d, %v", len(again), len(evs), err)
 			}
 		}

@@ -122,35 +122,124 @@ type ReadStats struct {
 	// Foreign counts lines that are not events (e.g. plain log lines in pod
 	// output mixed with journal lines). Only counted when reading mixed streams.
 	Foreign int `json:"foreign"`
+	// Problems are the lines that break the format, with file:line; such a
+	// line is not an event of the history (at most MaxProblems per file are
+	// kept; ProblemCount counts them all).
+	Problems     []Problem `json:"problems,omitempty"`
+	ProblemCount int       `json:"problemCount,omitempty"`
+	// Journals describes each journal file read (ReadJournalDir).
+	Journals []JournalFile `json:"journals,omitempty"`
 }
+
+// Add merges o into s.
+func (s *ReadStats) Add(o ReadStats) {
+	s.Lines += o.Lines
+	s.Torn += o.Torn
+	s.Foreign += o.Foreign
+	s.Problems = append(s.Problems, o.Problems...)
+	s.ProblemCount += o.ProblemCount
+	s.Journals = append(s.Journals, o.Journals...)
+}
+
+// Problem is one place where a history breaks the format: a line of a
+// journal or of a saved history, or an entry of the snapshot. The checkers
+// report every problem as damage; the line is not used as evidence.
+type Problem struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	Proc string `json:"proc,omitempty"` // of the line, when it could be read
+	Seq  int64  `json:"seq,omitempty"`
+	Code string `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.File != "" {
+		b.WriteString(p.File)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, ":%d", p.Line)
+		}
+		b.WriteString(": ")
+	}
+	if p.Proc != "" {
+		fmt.Fprintf(&b, "%s seq %d: ", p.Proc, p.Seq)
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// JournalFile is one journal a history was merged from, as the reader found
+// it. History.Save keeps the list in the snapshot, so a re-check sees the
+// torn lines and problems the live check saw.
+type JournalFile struct {
+	Path    string   `json:"path"`
+	Procs   []string `json:"procs,omitempty"` // writers found in it
+	Lines   int      `json:"lines"`
+	Events  int      `json:"events"`
+	Torn    int      `json:"torn,omitempty"`
+	Foreign int      `json:"foreign,omitempty"`
+	// Problems are its lines that break the format (dropped from the history).
+	Problems     []Problem `json:"problems,omitempty"`
+	ProblemCount int       `json:"problemCount,omitempty"`
+}
+
+// MaxProblems caps the problems kept per file; MaxLine is the longest line read.
+const (
+	MaxProblems = 1000
+	MaxLine     = 1 << 20
+)
 
 // ReadOptions configures ReadJournal.
 type ReadOptions struct {
 	// Mixed accepts lines that are not JSON objects (a pod's stdout carrying
-	// both log lines and events) and counts them as Foreign instead of failing.
+	// both log lines and events) and counts them as Foreign instead of
+	// reporting them.
 	Mixed bool
+	// Saved reads a history written whole by History.Save (or by hand): a
+	// last line cut short is damage, not the torn append of a killed writer.
+	Saved bool
 }
 
-// ReadJournal parses NDJSON events from r. A malformed line is an error with
-// its line number, except the very last line without a newline (torn append).
+// ReadJournal parses NDJSON events from r. Lines that break the format
+// (bad JSON, unknown fields, values the format does not allow) are not
+// returned as events; each is a Problem in the stats with name:line. The last
+// line of a live journal that ends without a newline in the middle of its
+// JSON is a torn append (counted, not a problem). The error is only for I/O
+// failures.
 func ReadJournal(name string, r io.Reader, o ReadOptions) ([]Event, ReadStats, error) {
 	var (
 		st  ReadStats
 		out []Event
 	)
-	br := bufio.NewReaderSize(r, 64<<10)
-	for lineNo := 1; ; lineNo++ {
-		line, err := br.ReadBytes('\n')
-		if len(line) == 0 && err == io.EOF {
-			break
+	problem := func(p Problem) {
+		st.ProblemCount++
+		if len(st.Problems) < MaxProblems {
+			p.File = name
+			st.Problems = append(st.Problems, p)
 		}
-		if err != nil && err != io.EOF {
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	for lineNo := 1; ; lineNo++ {
+		line, complete, tooLong, err := readLine(br, &buf)
+		if err != nil {
 			return out, st, fmt.Errorf("%s:%d: read: %w", name, lineNo, err)
 		}
-		complete := len(line) > 0 && line[len(line)-1] == '\n'
+		if line == nil && !complete && !tooLong {
+			break // EOF
+		}
+		if tooLong {
+			st.Lines++
+			problem(Problem{Line: lineNo, Code: CodeTooLong, Msg: fmt.Sprintf("line longer than %d bytes", MaxLine)})
+			if !complete {
+				break
+			}
+			continue
+		}
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
-			if err == io.EOF {
+			if !complete {
 				break
 			}
 			continue
@@ -158,33 +247,90 @@ func ReadJournal(name string, r io.Reader, o ReadOptions) ([]Event, ReadStats, e
 		st.Lines++
 		if o.Mixed && line[0] != '{' {
 			st.Foreign++
-			if err == io.EOF {
+			if !complete {
 				break
 			}
 			continue
 		}
 		var e Event
-		perr := decodeStrict(line, &e)
-		if perr == nil {
-			perr = e.Validate()
-		}
-		if perr != nil {
-			if !complete {
+		if perr := decodeStrict(line, &e); perr != nil {
+			cut := !complete && errors.Is(perr, io.ErrUnexpectedEOF)
+			switch {
+			case cut && !o.Saved:
 				st.Torn++
+			case o.Mixed:
+				st.Foreign++
+			case cut:
+				problem(Problem{Line: lineNo, Code: CodeTorn, Msg: "the last line is cut short (a saved history is written whole: it was truncated or edited): " + perr.Error()})
+			default:
+				code := CodeSyntax
+				if strings.Contains(perr.Error(), "unknown field") {
+					code = CodeUnknownField
+				}
+				// Name the line's writer when it can be read at all, so
+				// the damage is not also counted as a gap in its seq.
+				var id struct {
+					Proc string `json:"proc"`
+					Seq  int64  `json:"seq"`
+				}
+				_ = json.Unmarshal(line, &id)
+				problem(Problem{Line: lineNo, Proc: id.Proc, Seq: id.Seq, Code: code, Msg: "not an event: " + perr.Error()})
+			}
+			if !complete {
 				break
 			}
-			if o.Mixed {
-				st.Foreign++
-				continue
-			}
-			return out, st, fmt.Errorf("%s:%d: bad journal line (fix or remove it): %w", name, lineNo, perr)
+			continue
 		}
-		out = append(out, e)
-		if err == io.EOF {
+		if verr := e.Validate(); verr != nil {
+			p := Problem{Line: lineNo, Proc: e.Proc, Seq: e.Seq, Code: CodeSyntax, Msg: verr.Error()}
+			var fe *FormatError
+			if errors.As(verr, &fe) {
+				p.Code = fe.Code
+			}
+			problem(p)
+		} else {
+			out = append(out, e)
+		}
+		if !complete {
 			break
 		}
 	}
 	return out, st, nil
+}
+
+// readLine returns the next line without its newline. complete is false
+// for a last line that has no newline; line is nil and complete false at
+// EOF. A line longer than MaxLine is skipped (tooLong).
+func readLine(br *bufio.Reader, buf *[]byte) (line []byte, complete, tooLong bool, err error) {
+	*buf = (*buf)[:0]
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(*buf)+len(chunk) > MaxLine {
+			tooLong = true
+		} else {
+			*buf = append(*buf, chunk...)
+		}
+		switch {
+		case err == nil:
+			if tooLong {
+				return nil, true, true, nil
+			}
+			b := *buf
+			return b[:len(b)-1], true, false, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			if tooLong {
+				return nil, false, true, nil
+			}
+			if len(*buf) == 0 {
+				return nil, false, false, nil
+			}
+			return *buf, false, false, nil
+		default:
+			return nil, false, false, err
+		}
+	}
 }
 
 func decodeStrict(b []byte, v any) error {
@@ -199,17 +345,38 @@ func decodeStrict(b []byte, v any) error {
 	return nil
 }
 
-// ReadJournalFile reads one journal file.
+// ReadJournalFile reads one live journal file (a torn last line is a killed
+// writer's, not damage).
 func ReadJournalFile(path string, o ReadOptions) ([]Event, ReadStats, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, ReadStats{}, fmt.Errorf("open journal: %w", err)
 	}
 	defer f.Close()
-	return ReadJournal(path, f, o)
+	name := filepath.Base(path)
+	if o.Saved {
+		name = path
+	}
+	evs, st, err := ReadJournal(name, f, o)
+	if err != nil {
+		return nil, st, err
+	}
+	jf := JournalFile{Path: filepath.Base(path), Lines: st.Lines, Events: len(evs), Torn: st.Torn, Foreign: st.Foreign,
+		Problems: st.Problems, ProblemCount: st.ProblemCount}
+	seen := map[string]bool{}
+	for i := range evs {
+		if p := evs[i].Proc; !seen[p] && len(jf.Procs) < 100 {
+			seen[p] = true
+			jf.Procs = append(jf.Procs, p)
+		}
+	}
+	st.Journals = []JournalFile{jf}
+	return evs, st, nil
 }
 
-// ReadJournalDir reads every *.ndjson file in dir (not recursive) and merges them.
+// ReadJournalDir reads every *.ndjson file in dir (not recursive) and merges
+// them. Stats.Journals lists every file, including empty ones: a process
+// that journaled nothing still shows that it opened its journal.
 func ReadJournalDir(dir string) ([]Event, ReadStats, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -227,9 +394,7 @@ func ReadJournalDir(dir string) ([]Event, ReadStats, error) {
 		if err != nil {
 			return nil, tot, err
 		}
-		tot.Lines += st.Lines
-		tot.Torn += st.Torn
-		tot.Foreign += st.Foreign
+		tot.Add(st)
 		all = append(all, evs...)
 	}
 	Sort(all)

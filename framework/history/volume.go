@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -70,14 +71,107 @@ type OutputDoc struct {
 	Written  int64  `json:"written"`
 }
 
-// File is one file found on the volume at the end of a run.
+// File is one file found on the volume at the end of a run. Stage and Key
+// are derived from Path and Docs (Derive); checkers re-derive them and
+// report a snapshot whose stored values disagree.
 type File struct {
 	Path  string      `json:"path"` // relative to the volume root
-	Stage string      `json:"stage"`
+	Stage string      `json:"stage,omitempty"`
 	Size  int64       `json:"size"`
 	Key   string      `json:"key,omitempty"`  // interchange key from the name or the content
 	Docs  []OutputDoc `json:"docs,omitempty"` // outputs only
 	Err   string      `json:"err,omitempty"`  // outputs only: why the content does not parse
+}
+
+// Derive re-derives a file's stage (from its path, Classify) and
+// interchange key (from its name, see FileName; for an output whose name
+// is not a key, from its first document). key is "" when neither gives one.
+func (f *File) Derive() (stage, key string) {
+	stage = Classify(f.Path)
+	switch stage {
+	case StageInput, StageWork, StageOutput:
+		base := path.Base(f.Path)
+		if f.Key != "" && NameHasKey(base, f.Key) && ValidKey(f.Key) == nil {
+			return stage, f.Key // the stored key is the one the name encodes
+		}
+		k, ok := KeyFromName(base)
+		if ok && ValidKey(k) == nil {
+			return stage, k
+		}
+		if stage == StageOutput && len(f.Docs) > 0 && ValidKey(f.Docs[0].Key) == nil {
+			return stage, f.Docs[0].Key
+		}
+	}
+	return stage, ""
+}
+
+// ValidateFile checks a snapshot entry's own values: a clean relative path
+// under botssys/, a size ≥ 0, stage and key (when given) equal to what
+// Derive finds. Output documents are content, checked by the ledger.
+func ValidateFile(f *File) error {
+	_, _, err := f.Check()
+	return err
+}
+
+// Check is ValidateFile that also returns the derived stage and key. When
+// only the stored stage or key disagree with the derived ones, stage and key
+// are still returned (use them, report the error); stage is "" when the
+// entry cannot be used at all.
+func (f *File) Check() (stage, key string, err error) {
+	p := f.Path
+	switch {
+	case p == "" || path.IsAbs(p) || path.Clean(p) != p || strings.HasPrefix(p, "../") || !strings.HasPrefix(p, "botssys/"):
+		return "", "", ferr(CodeSnapshot, "file path %q is not a clean relative path under botssys/", clip(p))
+	case f.Size < 0:
+		return "", "", ferr(CodeSnapshot, "%s: size %d is negative", p, f.Size)
+	}
+	stage, key = f.Derive()
+	switch {
+	case f.Stage != "" && f.Stage != stage:
+		err = ferr(CodeSnapshot, "%s: stage says %q, its path says %q", p, clip(f.Stage), stage)
+	case f.Key != "" && key != "" && f.Key != key:
+		err = ferr(CodeSnapshot, "%s: key says %q, its name and content say %q", p, clip(f.Key), key)
+	case f.Key != "" && key == "" && (stage == StageInput || stage == StageWork || stage == StageOutput):
+		err = ferr(CodeSnapshot, "%s: key says %q, but its name does not encode a key (see FileName)", p, clip(f.Key))
+	case (len(f.Docs) > 0 || f.Err != "") && stage != StageOutput:
+		err = ferr(CodeSnapshot, "%s: only output files have documents", p)
+	}
+	return stage, key, err
+}
+
+// ValidateDoc checks an output document's fields: a valid key made of its
+// own header fields, 64-hex inputSha256, messages ≥ 1, the writing engine.
+func ValidateDoc(d *OutputDoc) error {
+	switch {
+	case ValidKey(d.Key) != nil:
+		return ValidKey(d.Key)
+	case Key(d.Format, d.Sender, d.Receiver, d.Control) != d.Key:
+		return ferr(CodeBadKey, "document key %q does not match its header fields format %q, sender %q, receiver %q, control %q", clip(d.Key), clip(d.Format), clip(d.Sender), clip(d.Receiver), clip(d.Control))
+	case !ValidSHA(d.InputSHA):
+		return ferr(CodeBadSHA, "document inputSha256 %q is not 64 lowercase hex digits", clip(d.InputSHA))
+	case d.Messages < 1:
+		return ferr(CodeNegative, "document says %d messages (an interchange holds at least one)", d.Messages)
+	case d.Engine == "":
+		return ferr(CodeNoProc, "document does not name the engine that wrote it")
+	case d.Written < 0:
+		return ferr(CodeNegative, "document written time %d is negative", d.Written)
+	}
+	return nil
+}
+
+// ValidateLease checks the lease record's values.
+func ValidateLease(l *Lease) error {
+	switch {
+	case l.Epoch == 0:
+		return ferr(CodeSnapshot, "lease epoch is 0: every grant makes an epoch ≥ 1")
+	case l.Holder == "":
+		return ferr(CodeSnapshot, "lease of epoch %d names no holder", l.Epoch)
+	case l.TTLMillis <= 0:
+		return ferr(CodeSnapshot, "lease of epoch %d has ttlMillis %d (must be > 0)", l.Epoch, l.TTLMillis)
+	case l.Heartbeat <= 0:
+		return ferr(CodeSnapshot, "lease of epoch %d has no heartbeat", l.Epoch)
+	}
+	return nil
 }
 
 // Snapshot is the state of the volume when the run ended.
@@ -85,6 +179,13 @@ type Snapshot struct {
 	Taken int64  `json:"taken"` // Unix ns
 	Files []File `json:"files"`
 	Lease *Lease `json:"lease,omitempty"`
+	// Journals lists the journal files the history was merged from (set by
+	// History.Save from the reader's stats): their torn last lines and the
+	// lines that broke the format, which are not in history.ndjson.
+	Journals []JournalFile `json:"journals,omitempty"`
+	// Unscanned: the volume was not scanned; Files is unknown, not empty
+	// (Save writes it for a history without a snapshot, to keep Journals).
+	Unscanned bool `json:"unscanned,omitempty"`
 }
 
 // FileName turns an interchange key into a file-name stem: each key segment is
@@ -113,29 +214,78 @@ func KeyFromName(name string) (key string, ok bool) {
 	if stem == "" {
 		return "", false
 	}
-	var b strings.Builder
+	b := make([]byte, 0, len(stem))
 	for i := 0; i < len(stem); i++ {
 		c := stem[i]
 		switch {
 		case c == '+':
-			b.WriteByte('/')
+			b = append(b, '/')
 		case c == '%':
 			if i+2 >= len(stem) {
 				return "", false
 			}
-			var v byte
-			if _, err := fmt.Sscanf(stem[i+1:i+3], "%02X", &v); err != nil {
+			hi, ok1 := unhex(stem[i+1])
+			lo, ok2 := unhex(stem[i+2])
+			if !ok1 || !ok2 {
 				return "", false
 			}
-			b.WriteByte(v)
+			b = append(b, hi<<4|lo)
 			i += 2
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
-			b.WriteByte(c)
+		case plainName(c):
+			b = append(b, c)
 		default:
 			return "", false
 		}
 	}
-	return b.String(), true
+	return string(b), true
+}
+
+// NameHasKey reports whether KeyFromName(name) would return key, without
+// allocating: the checkers verify a snapshot's stored key this way.
+func NameHasKey(name, key string) bool {
+	j := 0
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c == '/':
+			if j >= len(name) || name[j] != '+' {
+				return false
+			}
+			j++
+		case plainName(c):
+			if j >= len(name) || name[j] != c {
+				return false
+			}
+			j++
+		default:
+			if j+2 >= len(name) || name[j] != '%' {
+				return false
+			}
+			hi, ok1 := unhex(name[j+1])
+			lo, ok2 := unhex(name[j+2])
+			if !ok1 || !ok2 || hi<<4|lo != c {
+				return false
+			}
+			j += 3
+		}
+	}
+	return j > 0 && (j == len(name) || name[j] == '.')
+}
+
+func plainName(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 // ParseOutput reads the documents of one output file. A file that is empty,
@@ -205,7 +355,7 @@ func Scan(root string, now time.Time) (*Snapshot, error) {
 				snap.Lease = &l
 			}
 		case StageInput, StageWork:
-			f.Key, _ = KeyFromName(d.Name())
+			_, f.Key = f.Derive()
 		case StageOutput:
 			data, err := os.ReadFile(p)
 			if err != nil {
@@ -216,11 +366,7 @@ func Scan(root string, now time.Time) (*Snapshot, error) {
 			if perr != nil {
 				f.Err = perr.Error()
 			}
-			if len(docs) > 0 {
-				f.Key = docs[0].Key
-			} else {
-				f.Key, _ = KeyFromName(d.Name())
-			}
+			_, f.Key = f.Derive()
 		}
 		snap.Files = append(snap.Files, f)
 		return nil

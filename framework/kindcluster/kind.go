@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -383,10 +384,6 @@ func (c *Cluster) Nodes(ctx context.Context) ([]nodes.Node, error) {
 // LoadImage copies a local docker image into every node's containerd, like
 // `kind load docker-image` (docker save once, ctr import per node).
 func (c *Cluster) LoadImage(ctx context.Context, image string) error {
-	ns, err := c.Nodes(ctx)
-	if err != nil {
-		return err
-	}
 	tmp, err := os.CreateTemp("", "rwxchaos-image-*.tar")
 	if err != nil {
 		return fmt.Errorf("kind: load image: %w", err)
@@ -396,25 +393,48 @@ func (c *Cluster) LoadImage(ctx context.Context, image string) error {
 	if out, err := exec.CommandContext(ctx, "docker", "save", "-o", tmp.Name(), image).CombinedOutput(); err != nil {
 		return fmt.Errorf("kind: docker save %s: %w: %s", image, err, strings.TrimSpace(string(out)))
 	}
-	// Open after saving: docker save -o replaces the file rather than writing
-	// into it.
-	archive, err := os.Open(tmp.Name())
+	return c.LoadArchive(ctx, tmp.Name(), image, "")
+}
+
+// LoadArchive imports an image archive (docker-archive, as `docker save`
+// writes it) into every node's containerd like `kind load image-archive`,
+// all nodes at once. With id (the image ID, "sha256:..."), a node that
+// already holds ref as that image is skipped.
+func (c *Cluster) LoadArchive(ctx context.Context, archive, ref, id string) error {
+	ns, err := c.Nodes(ctx)
 	if err != nil {
-		return fmt.Errorf("kind: load image: %w", err)
+		return err
 	}
-	defer archive.Close()
-	for _, n := range ns {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if _, err := archive.Seek(0, 0); err != nil {
-			return err
-		}
-		if err := nodeutils.LoadImageArchive(n, archive); err != nil {
-			return fmt.Errorf("kind: load %s into node %s: %w%s", image, n.String(), err, commandOutput(err))
-		}
+	errs := make([]error, len(ns))
+	var wg sync.WaitGroup
+	for i, n := range ns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				return
+			}
+			if id != "" {
+				if have, err := nodeutils.ImageID(n, ref); err == nil && have == id {
+					return
+				}
+			}
+			// Each node reads its own handle: docker save -o replaces the
+			// file rather than writing into it, so open it only now.
+			f, err := os.Open(archive)
+			if err != nil {
+				errs[i] = fmt.Errorf("kind: load %s: %w", ref, err)
+				return
+			}
+			defer f.Close()
+			if err := nodeutils.LoadImageArchive(n, f); err != nil {
+				errs[i] = fmt.Errorf("kind: load %s into node %s: %w%s", ref, n.String(), err, commandOutput(err))
+			}
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // CollectLogs exports the nodes' logs (journal, containers, pods) into dir.

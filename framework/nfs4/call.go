@@ -89,22 +89,16 @@ func (c *Client) encodeSequenced(xid uint32, cred Cred, s *session, sl *slot, rq
 	return [][]byte{hdr, body}
 }
 
-// do sends one COMPOUND (SEQUENCE + rq) and returns its reply, resending
-// on a new slot after NFS4ERR_DELAY from SEQUENCE and after the session
-// was re-established. Operation results are the caller's to read.
-func (c *Client) do(ctx context.Context, cred Cred, rq *request, o callOpts) (*reply, error) {
+// do sends one COMPOUND (SEQUENCE + rq) on session sess and returns its
+// reply, resending on a new slot after NFS4ERR_DELAY from SEQUENCE.
+// Operation results are the caller's to read. If the session is gone it
+// returns errSessionReset (recovery is started): the caller rebuilds the
+// request, whose stateids and client ID recovery may have replaced.
+func (c *Client) do(ctx context.Context, cred Cred, rq *request, sess *session, o callOpts) (*reply, error) {
 	backoff := 10 * time.Millisecond
 	for {
 		if c.closed() {
 			return nil, ErrClosed
-		}
-		sess := o.sess
-		if sess == nil {
-			s, err := c.session(ctx)
-			if err != nil {
-				return nil, err
-			}
-			sess = s
 		}
 		sl, err := sess.acquire(ctx, c.stop)
 		if err != nil {
@@ -152,12 +146,14 @@ func (c *Client) do(ctx context.Context, cred Cred, rq *request, o callOpts) (*r
 				backoff = time.Second
 			}
 		case actSessionLost:
-			if o.sess != nil {
-				return nil, err
-			}
+			return nil, fmt.Errorf("%w: %w", errSessionReset, err)
 		}
 	}
 }
+
+// errSessionReset says the session a request was sent on is gone; the
+// request must be built again and sent on the next session.
+var errSessionReset = errors.New("nfs4: session reset")
 
 var errNotExecuted = errors.New("nfs4: request was not executed (retry needed)")
 
@@ -233,9 +229,12 @@ func (c *Client) finish(sess *session, sl *slot, sent time.Time, res rtResult) (
 		sess.release(sl)
 		return nil, actRetryNow, nil
 	case StatusRetryUncachedRep:
+		// A resend of a request the server executed without caching its
+		// reply (we ask for caching only for non-idempotent compounds):
+		// run it again under a new sequence id, as Linux does.
 		sl.seq++
 		sess.release(sl)
-		return nil, actDone, &Error{Op: "SEQUENCE", Status: seqSt}
+		return nil, actRetryNow, nil
 	}
 	// BADSESSION, DEADSESSION, BADSLOT, SEQ_MISORDERED, ...: re-establish
 	// the session (and the client ID if that is gone too).
@@ -265,6 +264,13 @@ func (c *Client) call(ctx context.Context, cred Cred, tag string, build func(*re
 	backoff := 20 * time.Millisecond
 	staleIDs := 0
 	for {
+		sess := o.sess
+		if sess == nil {
+			var err error
+			if sess, err = c.session(ctx); err != nil {
+				return err
+			}
+		}
 		rq := newRequest(tag)
 		if err := build(rq); err != nil {
 			return err
@@ -279,7 +285,10 @@ func (c *Client) call(ctx context.Context, cred Cred, tag string, build func(*re
 				late(nil, err)
 			}
 		}
-		p, err := c.do(ctx, cred, rq, lo)
+		p, err := c.do(ctx, cred, rq, sess, lo)
+		if errors.Is(err, errSessionReset) && o.sess == nil {
+			continue // rebuilt with what recovery left
+		}
 		if err == nil {
 			err = parse(p)
 		}
@@ -288,6 +297,13 @@ func (c *Client) call(ctx context.Context, cred Cred, tag string, build func(*re
 			return err
 		}
 		switch {
+		case e.Status == StatusRetryUncachedRep:
+			// A resend of a request the server executed without caching
+			// its reply (only non-idempotent compounds ask for caching;
+			// RFC 8881 puts this status on the operation after
+			// SEQUENCE): run it again under a new sequence id, as Linux
+			// does.
+			continue
 		case e.Status == StatusDelay:
 			c.st.delays.Add(1)
 		case e.Status == StatusGrace:

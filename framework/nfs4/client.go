@@ -127,12 +127,16 @@ type Stats struct {
 	LockPolls      int64  `json:"lockPolls"`      // attempts of blocking locks that were denied
 	ClientID       string `json:"clientID"`       // current client ID (hex)
 	Lease          string `json:"lease"`          // the server's lease time
+	// LastRenewal is when the last SEQUENCE the server answered was sent:
+	// the server cannot expire this client before LastRenewal + lease.
+	LastRenewal time.Time `json:"lastRenewal"`
 }
 
 // Stats returns the counters.
 func (c *Client) Stats() Stats {
 	c.mu.Lock()
 	id := c.clientID
+	last := c.lastRenew
 	c.mu.Unlock()
 	s := &c.st
 	return Stats{
@@ -143,7 +147,7 @@ func (c *Client) Stats() Stats {
 		ReclaimedOpens: s.reclaimedOpens.Load(), ReclaimedLocks: s.reclaimedLocks.Load(),
 		RecoveredOpens: s.recoveredOpens.Load(), RecoveredLocks: s.recoveredLocks.Load(),
 		Revocations: s.revocations.Load(), LockPolls: s.lockPolls.Load(),
-		ClientID: fmt.Sprintf("%016x", id), Lease: c.fsi.lease.String(),
+		ClientID: fmt.Sprintf("%016x", id), Lease: c.fsi.lease.String(), LastRenewal: last,
 	}
 }
 
@@ -356,10 +360,10 @@ func (c *Client) Lease() time.Duration { return c.fsi.lease }
 // MaxIO returns the READ and WRITE sizes in use.
 func (c *Client) MaxIO() (int, int) { return int(c.maxRead), int(c.maxWrite) }
 
-// Close destroys the session and the client ID (so the server frees
-// every lock at once instead of after the lease) when the server answers
-// before ctx ends, then closes the connection. Open files should be
-// closed first.
+// Close releases every lock and open the client still holds, destroys
+// the session and the client ID (so the server frees our state at once
+// instead of after the lease) when the server answers before ctx ends,
+// and closes the connection. Files still open fail from then on.
 func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closing {
@@ -373,6 +377,10 @@ func (c *Client) Close(ctx context.Context) error {
 	if sess != nil {
 		done := make(chan error, 1)
 		go func() {
+			// The server refuses DESTROY_CLIENTID while we hold state:
+			// give back locks and opens first (their files are gone with
+			// the mount), so other clients get the locks at once.
+			c.releaseAll(ctx)
 			if err := c.sessionless(ctx, "umount", func(rq *request) {
 				rq.op(opDestroySession)
 				rq.e.fixed(sess.id[:])

@@ -2,6 +2,7 @@ package nfs4
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -31,6 +32,15 @@ type fakeServer struct {
 	// before execution) and says what to do with it.
 	hook func(tag string, attempt int) fakeAction
 	seen map[string]int
+
+	// open state: stateids handed out by OPEN, and those revoked.
+	nextState uint32
+	revoked   map[[stateIDOther]byte]bool
+	seqFlags  uint32 // status flags of every SEQUENCE reply
+	// honourCacheThis keeps replies only for sa_cachethis requests, as
+	// ganesha does (otherwise every reply is kept).
+	honourCacheThis bool
+	opens           int
 }
 
 type fakeAction struct {
@@ -48,14 +58,16 @@ type fakeSession struct {
 }
 
 type fakeSlot struct {
-	seq    uint32
-	cached []byte
-	busy   bool
+	seq       uint32
+	cached    []byte
+	busy      bool
+	wantCache bool // sa_cachethis: keep the reply for a resend
+	uncached  bool // executed, reply not kept: a resend gets RETRY_UNCACHED_REP
 }
 
 func newFakeServer(t *testing.T, nslots uint32) *fakeServer {
 	return &fakeServer{t: t, sessions: map[[sessionIDSize]byte]*fakeSession{}, nslots: nslots,
-		executed: map[string]int{}, seen: map[string]int{}}
+		executed: map[string]int{}, seen: map[string]int{}, revoked: map[[stateIDOther]byte]bool{}}
 }
 
 func (s *fakeServer) dial(ctx context.Context, _ string) (net.Conn, error) {
@@ -144,8 +156,18 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 	var slot *fakeSlot
 	var sess *fakeSession
 	first := true
+	uncachedReplay := false
 	for i := 0; i < nops && status == StatusOK; i++ {
 		op := d.u32()
+		if uncachedReplay {
+			// RFC 8881: the operation after SEQUENCE carries it.
+			out.u32(op)
+			nres++
+			status = StatusRetryUncachedRep
+			out.u32(uint32(status))
+			slot = nil
+			break
+		}
 		out.u32(op)
 		nres++
 		switch op {
@@ -201,7 +223,7 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 			copy(sid[:], d.fixed(sessionIDSize))
 			seq, slotID := d.u32(), d.u32()
 			d.u32()
-			d.bool()
+			cacheThis := d.bool()
 			s.mu.Lock()
 			sess = s.sessions[sid]
 			s.seen[tag]++
@@ -226,6 +248,8 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 					sess.slots[slotID] = slot
 				}
 				switch {
+				case seq == slot.seq && slot.uncached:
+					uncachedReplay = true
 				case seq == slot.seq && slot.cached != nil:
 					s.replays++
 					cached := slot.cached
@@ -238,7 +262,8 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 				case seq != slot.seq+1:
 					st = StatusSeqMisordered
 				default:
-					slot.seq, slot.cached, slot.busy = seq, nil, true
+					slot.seq, slot.cached, slot.busy, slot.uncached = seq, nil, true, false
+					slot.wantCache = cacheThis
 				}
 			}
 			s.mu.Unlock()
@@ -246,6 +271,15 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 			if st != StatusOK {
 				status = st
 				slot = nil
+				break
+			}
+			if uncachedReplay {
+				out.fixed(sid[:])
+				out.u32(seq)
+				out.u32(slotID)
+				out.u32(s.nslots - 1)
+				out.u32(s.nslots - 1)
+				out.u32(0)
 				break
 			}
 			if act.stall != nil {
@@ -256,7 +290,9 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 			out.u32(slotID)
 			out.u32(s.nslots - 1)
 			out.u32(s.nslots - 1)
-			out.u32(0)
+			s.mu.Lock()
+			out.u32(s.seqFlags)
+			s.mu.Unlock()
 		case opReclaimComplete:
 			d.bool()
 			out.u32(uint32(StatusOK))
@@ -310,6 +346,72 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 			}
 			out.bitmap(m)
 			out.opaque(vals.bytes())
+		case opOpen:
+			d.u32()
+			d.u32()
+			d.u32()
+			d.u64()
+			d.opaque(opaqueLimit)
+			if d.u32() != openNoCreate {
+				s.t.Errorf("fake server: OPEN with create")
+			}
+			if claim := d.u32(); claim == claimNull {
+				d.str(opaqueLimit)
+			}
+			s.mu.Lock()
+			s.nextState++
+			s.opens++
+			var sid stateID
+			sid.seq = 1
+			copy(sid.other[:], fmt.Sprintf("open%08d", s.nextState))
+			s.mu.Unlock()
+			out.u32(uint32(StatusOK))
+			encodeStateID(out, sid)
+			out.bool(true)
+			out.u64(1)
+			out.u64(2)
+			out.u32(0)      // rflags
+			out.bitmap(nil) // attrset
+			out.u32(delegNone)
+		case opRead:
+			sid := decodeStateID(d)
+			d.u64()
+			n := d.u32()
+			s.mu.Lock()
+			bad := s.revoked[sid.other]
+			s.mu.Unlock()
+			if bad {
+				status = StatusExpired
+				out.u32(uint32(status))
+				break
+			}
+			out.u32(uint32(StatusOK))
+			out.bool(true)
+			out.opaque(bytes.Repeat([]byte("x"), int(min(n, 4))))
+		case opTestStateID:
+			n := d.u32()
+			out.u32(uint32(StatusOK))
+			out.u32(n)
+			for i := uint32(0); i < n; i++ {
+				sid := decodeStateID(d)
+				s.mu.Lock()
+				bad := s.revoked[sid.other]
+				s.mu.Unlock()
+				if bad {
+					out.u32(uint32(StatusExpired))
+				} else {
+					out.u32(uint32(StatusOK))
+				}
+			}
+		case opFreeStateID, opClose:
+			if op == opClose {
+				d.u32()
+			}
+			sid := decodeStateID(d)
+			out.u32(uint32(StatusOK))
+			if op == opClose {
+				encodeStateID(out, sid)
+			}
 		default:
 			s.t.Errorf("fake server: unexpected op %d", op)
 			status = StatusNotSupp
@@ -327,7 +429,12 @@ func (s *fakeServer) handle(rec []byte) ([]byte, fakeAction) {
 	res := append(body.bytes(), out.bytes()...)
 	s.mu.Lock()
 	if slot != nil {
-		slot.cached, slot.busy = res, false
+		slot.busy = false
+		if slot.wantCache || !s.honourCacheThis {
+			slot.cached = res
+		} else {
+			slot.uncached = true
+		}
 	}
 	if status == StatusOK || slot != nil {
 		s.executed[tag]++

@@ -307,3 +307,34 @@ func (f *File) HeldLocks(owner uint64) int {
 	}
 	return len(ls.held.r)
 }
+
+// releaseAll gives back every lock and open (Close).
+func (c *Client) releaseAll(ctx context.Context) {
+	for _, st := range c.liveStates() {
+		c.mu.Lock()
+		var owners []*lockState
+		for _, ls := range st.locks {
+			if ls.has && !ls.lost {
+				owners = append(owners, ls)
+			}
+		}
+		c.mu.Unlock()
+		for _, ls := range owners {
+			if ctx.Err() != nil {
+				return
+			}
+			_ = c.unlockLocked(ctx, ls, 0, ToEOF)
+		}
+		_ = c.call(ctx, st.cred, "close", func(rq *request) error {
+			c.mu.Lock()
+			sid := st.sid.current()
+			c.mu.Unlock()
+			rq.putFH(st.key.fh)
+			rq.close(sid)
+			return nil
+		}, func(p *reply) error { return p.ok(opPutFH) }, callOpts{})
+		c.mu.Lock()
+		st.valid = false
+		c.mu.Unlock()
+	}
+}

@@ -150,3 +150,44 @@ func TestGaneshaRecoverLostLocksSilentlyRetakes(t *testing.T) {
 	t.Logf("split brain shown: the other client held the lock at %s, the first client re-took it silently: %+v",
 		heldByB.Format(time.TimeOnly), a.Stats())
 }
+
+// A server that is down for longer than the lease (storage killed, then
+// started again) could not expire anyone meanwhile: the lock holder
+// reclaims its lock in the grace period, as Linux does.
+func TestGaneshaDownPastLeaseStillReclaims(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIPPED in -short: keeps the server down past a 10 s lease")
+	}
+	srv := ganeshatest.Start(t, ganeshatest.Config{})
+	a := dial(t, srv, "a", func(c *nfs4.Config) { c.CallTimeout = 3 * time.Second })
+	ctx := context.Background()
+	fa, fh, _, err := a.Create(ctx, nfs4.Root, a.Root(), "lock", nfs4.CreateUnchecked, nil, nfs4.AccessReadWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	if err := fa.Lock(ctx, 1, true, 0, nfs4.ToEOF, false); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	time.Sleep(srv.Lease() + 3*time.Second) // the outage itself, not a synchronisation
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the holder to reclaim", func() bool { st := a.Stats(); return st.ReclaimedLocks+st.LostLocks >= 1 })
+	if st := a.Stats(); st.ReclaimedLocks != 1 || st.LostLocks != 0 {
+		t.Fatalf("after an outage past the lease: %+v, want the lock reclaimed", st)
+	}
+	b := dial(t, srv, "b", nil)
+	fb, _, err := b.Open(ctx, nfs4.Root, fh, nfs4.AccessReadWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	if err := fb.Lock(ctx, 9, true, 0, nfs4.ToEOF, false); !errors.Is(err, syscall.EAGAIN) {
+		t.Fatalf("other client after the outage: %v, want EAGAIN", err)
+	}
+	if _, err := fa.WriteAt(ctx, []byte("still mine"), 0); err != nil {
+		t.Fatalf("holder's write after the outage: %v", err)
+	}
+}

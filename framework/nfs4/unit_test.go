@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"sync"
 	"syscall"
@@ -354,7 +355,8 @@ func TestCallTimeoutReconnectsAndResends(t *testing.T) {
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Fatalf("answered after %s, before the call timeout", d)
 	}
-	if st := c.Stats(); st.Timeouts != 1 || st.Reconnects != 1 {
+	// At least one timeout and reconnect (a loaded machine may add more).
+	if st := c.Stats(); st.Timeouts < 1 || st.Reconnects < 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	if n := s.count("slow"); n != 1 {
@@ -486,5 +488,83 @@ func TestAttrCacheMimicsKernelTimeouts(t *testing.T) {
 	off.put("f", Attr{})
 	if _, ok := off.get("f"); ok {
 		t.Fatal("cache is on without actimeo")
+	}
+}
+
+// SEQUENCE status flags saying state was revoked make the client test its
+// stateids (TEST_STATEID): a revoked open is lost (EIO from then on) by
+// default, and re-opened silently with RecoverLostLocks.
+func TestRevocationFlagsLoseOrRecoverState(t *testing.T) {
+	for _, recover := range []bool{false, true} {
+		t.Run(fmt.Sprintf("recover=%v", recover), func(t *testing.T) {
+			s := newFakeServer(t, 4)
+			c := dialFake(t, s, func(cfg *Config) { cfg.RecoverLostLocks = recover })
+			ctx := context.Background()
+			f, _, err := c.Open(ctx, Root, "fh-file", AccessRead)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 4)
+			if _, err := f.ReadAt(ctx, buf, 0); err != nil && !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			for id := uint32(1); id <= s.nextState; id++ {
+				var o [stateIDOther]byte
+				copy(o[:], fmt.Sprintf("open%08d", id))
+				s.revoked[o] = true
+			}
+			s.seqFlags = seqStatusExpiredSome
+			s.mu.Unlock()
+			if err := c.Ping(ctx); err != nil { // its SEQUENCE carries the flags
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			s.seqFlags = 0
+			s.mu.Unlock()
+			waitUntil(t, func() bool {
+				st := c.Stats()
+				return st.LostOpens+st.RecoveredOpens >= 1
+			})
+			_, err = f.ReadAt(ctx, buf, 0)
+			if recover {
+				if err != nil && !errors.Is(err, io.EOF) {
+					t.Fatalf("read after a silent re-open: %v", err)
+				}
+				s.mu.Lock()
+				opens := s.opens
+				s.mu.Unlock()
+				if opens != 2 {
+					t.Fatalf("%d OPENs, want 2 (the re-open)", opens)
+				}
+			} else if !errors.Is(err, ErrStateLost) || Errno(err) != syscall.EIO {
+				t.Fatalf("read after revocation: %v, want ErrStateLost (EIO)", err)
+			}
+			if st := c.Stats(); st.Revocations < 1 {
+				t.Fatalf("stats %+v", st)
+			}
+			f.Close()
+		})
+	}
+}
+
+// A resend of an idempotent request whose reply the server did not cache
+// (NFS4ERR_RETRY_UNCACHED_REP, as ganesha answers a WRITE resent after a
+// stall) is run again under a new sequence id, not failed.
+func TestUncachedReplyIsRunAgain(t *testing.T) {
+	s := newFakeServer(t, 4)
+	s.honourCacheThis = true
+	s.hook = func(tag string, attempt int) fakeAction {
+		if tag == "idem" && attempt == 1 {
+			return fakeAction{drop: true}
+		}
+		return fakeAction{}
+	}
+	c := dialFake(t, s, nil)
+	if err := c.tagged(context.Background(), "idem"); err != nil {
+		t.Fatalf("resent idempotent call: %v", err)
+	}
+	if n := s.count("idem"); n != 2 {
+		t.Fatalf("executed %d times, want 2 (first, then again under a new sequence id)", n)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 // Roles of the children, as in history.
@@ -29,10 +30,13 @@ const (
 // CurrentRun, as an engine index, means "the newest engine run still alive".
 const CurrentRun = -1
 
-// Config describes the local cluster. Binary and Root are required.
+// Config describes the local cluster. Root is required.
 type Config struct {
-	// Binary is the edi-pipeline executable (BuildBinary makes one).
-	Binary string
+	// Binary runs the pipeline, after BinaryArgs: an edi-pipeline, or
+	// rwxchaos with BinaryArgs ["__pipeline"]. Empty: selfexec.Pipeline
+	// (this rwxchaos binary itself, or $RWXCHAOS_PIPELINE_BINARY).
+	Binary     string
+	BinaryArgs []string
 	// Root is the shared volume directory; created if missing.
 	Root string
 	// Webservers is the number of webserver processes (0: none).
@@ -124,10 +128,14 @@ func PidDir(root string) string { return filepath.Join(root, ".rwxchaos", "pids"
 // necessarily ready: see WaitReady). On error, whatever was started is stopped.
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Binary == "" {
-		return nil, errors.New("local: no binary: set Config.Binary (BuildBinary builds ./cmd/edi-pipeline)")
+		argv, err := selfexec.Pipeline.Command()
+		if err != nil {
+			return nil, fmt.Errorf("local: %w", err)
+		}
+		cfg.Binary, cfg.BinaryArgs = argv[0], argv[1:]
 	}
 	if st, err := os.Stat(cfg.Binary); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		return nil, fmt.Errorf("local: binary %q is not an executable file: build it with BuildBinary", cfg.Binary)
+		return nil, fmt.Errorf("local: pipeline binary %q is not an executable file: leave Config.Binary empty to use this rwxchaos binary", cfg.Binary)
 	}
 	if cfg.Root == "" {
 		return nil, errors.New("local: no root: set Config.Root to the shared volume directory")

@@ -49,11 +49,7 @@ func TestMain(m *testing.M) {
 	if root := os.Getenv(envRunner); root != "" {
 		os.Exit(runnerMain(root))
 	}
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 // fakeMain: webserver/jobqueue serve /readyz until SIGTERM; engine moves

@@ -59,7 +59,7 @@ func (c *Cluster) LeaseHolder() (*Holder, error) {
 	// Not ours directly: accept only a live process of our binary running
 	// "engine" (the jobqueue's child), never an unrelated reused pid.
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil || kernelState(pid) == "Z" || !strings.HasPrefix(string(cmdline), c.cfg.Binary+"\x00engine\x00") {
+	if err != nil || kernelState(pid) == "Z" || !strings.HasPrefix(string(cmdline), strings.Join(append([]string{c.cfg.Binary}, c.cfg.BinaryArgs...), "\x00")+"\x00engine\x00") {
 		return nil, fmt.Errorf("local: lease holder %s (epoch %d) is not a live engine of this cluster: it died holding the lock", l.Holder, l.Epoch)
 	}
 	return h, nil

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -219,13 +220,13 @@ func (c *Cluster) spawn(role string, idx int, args []string) (*Process, error) {
 			c.reapers.Done()
 		}
 	}()
-	cmd := exec.Command(c.cfg.Binary, args...)
+	cmd := exec.Command(c.cfg.Binary, append(slices.Clip(c.cfg.BinaryArgs), args...)...)
 	cmd.Dir = c.cfg.Root
 	cmd.Env = append(os.Environ(), c.cfg.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	fmt.Fprintf(logf, "=== rwxchaos local: %s %d starting at %s: %s %s\n", role, idx,
-		time.Now().UTC().Format(time.RFC3339Nano), c.cfg.Binary, strings.Join(args, " "))
+		time.Now().UTC().Format(time.RFC3339Nano), c.cfg.Binary, strings.Join(append(slices.Clip(c.cfg.BinaryArgs), args...), " "))
 	if err := startOnSpawner(cmd); err != nil {
 		return nil, fmt.Errorf("start %s %d (%s): %w", role, idx, c.cfg.Binary, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,31 +17,9 @@ import (
 
 // Real-process tests build cmd/edi-pipeline once per test binary.
 var (
-	buildOnce sync.Once
-	buildDir  string
-	buildBin  string
-	buildErr  error
-
 	seedFlag = flag.Int64("seed", 0, "seed of the proof test's faults and traffic (0: from the clock; env RWXCHAOS_SEED)")
 	keepFlag = flag.Bool("keep", false, "keep the volume and logs of passing real-process tests")
 )
-
-func pipelineBinary(tb testing.TB) string {
-	tb.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "rwxchaos-local-bin-")
-		if buildErr != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		buildBin, buildErr = BuildBinary(ctx, buildDir)
-	})
-	if buildErr != nil {
-		tb.Fatalf("build edi-pipeline: %v", buildErr)
-	}
-	return buildBin
-}
 
 // testSeed is -seed, else $RWXCHAOS_SEED, else the clock; logged for replay.
 func testSeed(tb testing.TB) int64 {
@@ -99,7 +76,8 @@ func newRig(tb testing.TB, cfg Config) *rig {
 		return j
 	}
 	r.runner, r.client = open("runner", history.RoleRunner), open("client", history.RoleClient)
-	cfg.Binary = pipelineBinary(tb)
+	// Binary empty: this test binary re-executes itself as the pipeline
+	// (TestMain calls selfexec.Dispatch), as the rwxchaos binary does.
 	cfg.Root = root
 	cfg.Node = "test"
 	cfg.Journal = r.runner

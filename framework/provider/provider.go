@@ -12,6 +12,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
 // Env is one place a scenario runs: the cluster (or host), the pipeline on
@@ -51,12 +52,52 @@ type Config struct {
 	Clock func() time.Time
 	// Logf prints a progress line in the run's log.
 	Logf func(format string, args ...any)
+	// Trigger is the unix socket of the run's trigger controller when a
+	// fault is fired by file operations (schedule.on): the environment's
+	// file servers dial it (storage.FuseConfig.Trigger). "" otherwise.
+	Trigger string
+}
+
+// Triggers is an optional Env capability: the environment's file servers
+// dial Config.Trigger and report file operations, and it can say who made
+// one and aim a fault at them. Envs without it cannot run schedule.on.
+type Triggers interface {
+	// TriggerServers is how many file servers dial the socket, and the
+	// volume's directory relative to their root ("" when they serve it).
+	TriggerServers() (n int, root string)
+	// Caller says who made a reported call: its role, node and a
+	// description for the report.
+	Caller(ctx context.Context, r *trigger.Report) (trigger.Caller, error)
+	// CallerFault resolves a fault aimed at the caller: target select
+	// caller or caller-node, a partition from or to caller-node, or any
+	// other target as Fault does.
+	CallerFault(ctx context.Context, spec scenario.FaultSpec, c trigger.Caller, rng *rand.Rand) ([]fault.Fault, error)
 }
 
 // Counter is an optional Env capability: count of output files now, for
 // progress display.
 type Counter interface {
 	Outputs() int
+}
+
+// ClockProber is an optional Env capability: it measures each node's wall
+// clock against the runner's, which the runner does at the start and the
+// end of a run and records in the history (clock events), so the checkers
+// compare timestamps written on different nodes with measured offsets
+// instead of a guessed bound.
+type ClockProber interface {
+	// ClockOffsets returns the offset of every node it could probe; the
+	// error says which it could not (a stopped node, say).
+	ClockOffsets(ctx context.Context) (map[string]ClockOffset, error)
+}
+
+// ClockOffset is one node's clock: node clock − runner clock = Offset,
+// true within ±Uncertainty; Start and End are the runner's clock around
+// the probe.
+type ClockOffset struct {
+	Offset      time.Duration
+	Uncertainty time.Duration
+	Start, End  time.Time
 }
 
 // Observations is what an Env saw of the cluster during the run.

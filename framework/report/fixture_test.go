@@ -148,7 +148,7 @@ func buildFixture() (*Run, *history.History) {
 	// recovers key 9 from work/ by appending a second document, then
 	// processes everything left in input/ (key 10 never reached the disk).
 	b.add(eng2.ev(history.EvRunStart, 118.3, 0, history.Event{}))
-	b.add(eng2.ev(history.EvLockTakeover, 118.4, 118.42, history.Event{Holder: eng1.id, Epoch: 1, Detail: "lease age 59.9s > ttl 15s"}))
+	b.add(eng2.ev(history.EvLockTakeover, 118.4, 118.42, history.Event{Holder: eng1.id, Epoch: 1, Detail: "age 59.9s ttl 15s"}))
 	b.add(eng2.ev(history.EvLockAcquire, 118.42, 118.45, history.Event{Epoch: 2, Holder: eng1.id}))
 	b.add(eng2.ev(history.EvOutput, 118.5, 118.55, history.Event{Key: fxKey(9), Epoch: 2, Path: outPath(9), Msgs: 1, Detail: "recovered from work/"}))
 	b.add(eng2.ev(history.EvDone, 118.6, 118.61, history.Event{Key: fxKey(9), Epoch: 2}))
@@ -255,10 +255,14 @@ func buildFixture() (*Run, *history.History) {
 			{"engine-29391797-q8w2n log", "logs/engine-29391797-q8w2n.log"},
 		},
 	}
+	r.Observed = &Observed{Watched: true, Reschedules: []Reschedule{
+		{Fault: "stop-engine-node", Component: "webserver", From: fxWorker + "/webserver-6d8f7b9c4-2xkqp", To: fxWorker2, After: 33300 * time.Millisecond}}}
 	cfg := fixtureConfig()
 	r.CheckConfig = &cfg
 	r.Check = check.Run(check.FromHistory(h), cfg)
-	r.Decide()
+	// The fixture's verdict as framework/verdict decides it (its tests
+	// re-check this directory): a lost and a duplicated interchange fail it.
+	r.Verdict, r.ExitCode = VerdictFail, 1
 	return r, h
 }
 

@@ -37,6 +37,7 @@ type expRow struct{ Name, Status, Want, Got, Message string }
 
 type faultRow struct {
 	Name, Action, Target, Injected, Verified, Healed, HealVerified, Lasted, Err string
+	Trigger, Triggered                                                          string
 }
 
 type phaseRow struct{ Name, Start, Took, Err string }
@@ -45,6 +46,7 @@ type anRow struct {
 	ID, Check, Class, Key, KeyHref, Proc, Path, Time, Detail string
 	Epoch                                                    uint64
 	EpochHref                                                string
+	Evidence                                                 string
 }
 
 type anGroup struct {
@@ -138,7 +140,7 @@ func (m *model) view() *htmlView {
 		{"Started", m.abs(r.Started)}, {"Duration", dur}, {"Exit code", fmt.Sprint(r.ExitCode)},
 	}
 	if r.Rechecked != 0 {
-		v.Rechecked = m.abs(r.Rechecked)
+		v.Rechecked = m.abs(r.Rechecked) + " against " + cmpOr(r.JudgedWith, "the defaults")
 	}
 	if m.h != nil {
 		v.HistoryStats = fmt.Sprintf("%d events, %d processes; %d torn journal lines", len(m.h.Events), len(m.procs), m.h.Stats.Torn)
@@ -196,7 +198,10 @@ func (m *model) view() *htmlView {
 
 	for _, f := range m.faults() {
 		row := faultRow{Name: f.Name, Action: f.Action, Target: f.Target, Injected: m.rel(f.Injected), Verified: m.rel(f.Verified),
-			Healed: m.rel(f.Healed), HealVerified: m.rel(f.HealVerified), Err: f.Err}
+			Healed: m.rel(f.Healed), HealVerified: m.rel(f.HealVerified), Err: f.Err, Trigger: f.Trigger}
+		if f.Trigger != "" {
+			row.Triggered = m.rel(f.Triggered)
+		}
 		if f.Healed >= f.Injected && f.Injected > 0 {
 			row.Lasted = time.Duration(f.Healed - f.Injected).Round(100 * time.Millisecond).String()
 		}
@@ -331,6 +336,11 @@ func (m *model) view() *htmlView {
 func (m *model) anRow(a *anomRef) anRow {
 	row := anRow{ID: a.ID, Check: a.Check, Class: a.A.Class, Key: a.A.Key, Proc: a.A.Proc, Path: a.A.Path,
 		Time: m.rel(a.T), Detail: a.A.Detail, Epoch: a.A.Epoch}
+	var ev []string
+	for _, r := range a.A.Evidence {
+		ev = append(ev, r.String())
+	}
+	row.Evidence = strings.Join(ev, " · ")
 	if id, ok := m.ixID[a.A.Key]; ok {
 		row.KeyHref = "#" + id
 	}

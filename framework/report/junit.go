@@ -128,7 +128,7 @@ func JUnit(r *Run) ([]byte, error) {
 				msg = fmt.Sprintf("want %s, got %s", e.Want, e.Got)
 			}
 			c.Failure = &JUnitProblem{Type: "fail", Message: oneLine(msg), Text: text}
-		case check.Skip, check.Void:
+		case check.Skip, check.Void, check.Info:
 			c.Skipped = &JUnitSkipped{Message: oneLine(string(e.Status) + ": " + e.Message)}
 		default:
 			c.SystemOut = text
@@ -258,6 +258,9 @@ func junitSummary(r *Run) string {
 	if r.BackendNote != "" {
 		fmt.Fprintf(&b, "note: %s\n", r.BackendNote)
 	}
-	fmt.Fprintf(&b, "replay: %s\nreport: %s (timeline, anomalies, per-interchange events)\n", ReplayCommand(r), HTMLFile)
+	if cmd := ReplayCommand(r); cmd != "" {
+		fmt.Fprintf(&b, "replay: %s\n", cmd)
+	}
+	fmt.Fprintf(&b, "report: %s (timeline, anomalies, per-interchange events)\n", HTMLFile)
 	return b.String()
 }

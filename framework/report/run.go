@@ -3,8 +3,9 @@
 // A run directory holds the Run record (result.json), the history it was
 // judged on (history.ndjson, snapshot.json) and files derived from both:
 // junit.xml for CI test tabs, summary.md for a GitHub Actions job summary and
-// report.html, one self-contained page with a timeline. The derived files can
-// be rebuilt offline from the first three (Recheck, RecheckSaved).
+// report.html, one self-contained page with a timeline. The verdict is
+// decided by framework/verdict (Judge), for live runs and offline re-checks
+// alike; this package records and renders it.
 //
 // Run directories live at <report-dir>/<scenario>/<run-id>/, with run-id the
 // UTC start time and the seed, e.g. 20261123T141502Z-s42 (NewRunDir).
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/check"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
 
 // Files of a run directory.
@@ -32,7 +34,9 @@ const (
 )
 
 // SchemaVersion of result.json; it changes when Run changes incompatibly.
-const SchemaVersion = 1
+// Version 2 records what the verdict is decided from (Spec, Void, Errors,
+// Observed); LoadRun reads version 1 files too.
+const SchemaVersion = 2
 
 // Verdict of a whole run.
 type Verdict string
@@ -100,19 +104,42 @@ type Run struct {
 
 	Started int64 `json:"started"`
 	Ended   int64 `json:"ended"`
-	// Rechecked is when the checker last re-ran offline (Recheck); 0 if never.
+	// Rechecked is when the run was last re-checked offline; 0 if never.
 	Rechecked int64 `json:"rechecked,omitempty"`
+	// JudgedBy is the rwxchaos build (version.Info.Short) whose checkers
+	// decided this verdict (verdict.Judge): the live run's, or the re-check's.
+	JudgedBy string `json:"judgedBy,omitempty"`
 
 	Verdict  Verdict `json:"verdict"`
 	Reason   string  `json:"reason,omitempty"` // why void or error
 	ExitCode int     `json:"exitCode"`
 
+	// What the verdict is decided from, besides the history (see
+	// framework/verdict): kept so that an offline re-check decides the same.
+
+	// Spec is the scenario as it ran (defaults applied): a re-check
+	// recomputes the expectations from it.
+	Spec *scenario.Scenario `json:"spec,omitempty"`
+	// JudgedWith says where the last judgment took its expectations from.
+	JudgedWith string `json:"judgedWith,omitempty"`
+	// Void is why the runner found the run void before judging it (no
+	// steady state, the environment cannot run it here).
+	Void string `json:"void,omitempty"`
+	// Errors are the framework's own failures (provisioning, a fault that
+	// could not be injected or healed, collection, an interrupted run).
+	Errors []string `json:"errors,omitempty"`
+	// Incomplete says why a re-checked run directory is not whole (the run
+	// was killed before it wrote its result or collected its history).
+	Incomplete string `json:"incomplete,omitempty"`
+	// Observed is what the environment saw of the cluster.
+	Observed *Observed `json:"observed,omitempty"`
+
 	Phases       []Phase       `json:"phases"`
 	Faults       []Fault       `json:"faults"`
 	Expectations []Expectation `json:"expectations"`
 	Check        *check.Result `json:"check,omitempty"`
-	// CheckConfig is what the checker was run with, so that a saved run can
-	// be re-checked offline the same way (RecheckSaved).
+	// CheckConfig is the thresholds the last judgment used (derived from
+	// Spec by framework/verdict; a re-check derives them again).
 	CheckConfig *check.Config `json:"checkConfig,omitempty"`
 
 	Nodes []string `json:"nodes"`
@@ -120,6 +147,31 @@ type Run struct {
 	Pods      []Pod       `json:"pods"`
 	Events    []KubeEvent `json:"events"`
 	Artifacts []Artifact  `json:"artifacts"`
+}
+
+// Observed is what an environment saw of the cluster during the run, kept
+// so that a re-check judges the same expectations.
+type Observed struct {
+	// Watched: the environment watched the workload's pods (providers kind
+	// and existing); StuckTerminating and OverlappingJobs mean something
+	// only then.
+	Watched bool `json:"watched"`
+	// Reschedules: per fault, how long until the workload it hit was whole
+	// again on healthy nodes (pods Ready elsewhere, or processes restarted).
+	Reschedules []Reschedule `json:"reschedules,omitempty"`
+	// StuckTerminating counts pods still Terminating when the run ended.
+	StuckTerminating int `json:"stuckTerminating"`
+	// OverlappingJobs counts times two engine Jobs ran at once.
+	OverlappingJobs int `json:"overlappingJobs"`
+}
+
+// Reschedule is one workload recovery after a fault.
+type Reschedule struct {
+	Fault     string        `json:"fault"`
+	Component string        `json:"component"`
+	From      string        `json:"from"` // node or process that was lost
+	To        string        `json:"to"`   // where it came back ("" = never)
+	After     time.Duration `json:"after"`
 }
 
 // Phase is one step of the run.
@@ -144,6 +196,10 @@ type Fault struct {
 	Healed       int64  `json:"healed,omitempty"`
 	HealVerified int64  `json:"healVerified,omitempty"`
 	Err          string `json:"err,omitempty"`
+	// Trigger is the file operation that fired the fault (schedule.on),
+	// with its caller; Triggered when the storage layer received it.
+	Trigger   string `json:"trigger,omitempty"`
+	Triggered int64  `json:"triggered,omitempty"`
 }
 
 // Expectation is one `expect:` item of the scenario, judged.
@@ -204,78 +260,12 @@ func BackendNote(backend string) string {
 	return backend + ": not NFS; NFS-specific behaviour may not be exercised"
 }
 
-// Config is the saved check configuration, or check.DefaultConfig.
-func (r *Run) Config() check.Config {
-	if r.CheckConfig != nil {
-		return *r.CheckConfig
-	}
-	return check.DefaultConfig()
-}
-
 // Duration is Ended-Started.
 func (r *Run) Duration() time.Duration {
 	if r.Ended <= r.Started {
 		return 0
 	}
 	return time.Duration(r.Ended - r.Started)
-}
-
-// Decide sets Verdict, Reason and ExitCode from the phases, faults, check
-// result and expectations, unless Verdict is already set (a runner that knows
-// better, e.g. a void steady state, sets it first).
-//
-// Order: a phase or fault error is an error; a void check result is void; any
-// failed check or expectation is a fail; otherwise pass. A run with no check
-// result is an error.
-func (r *Run) Decide() {
-	if r.Verdict == "" {
-		r.Verdict, r.Reason = r.decide()
-	}
-	r.ExitCode = r.Verdict.ExitCode()
-}
-
-func (r *Run) decide() (Verdict, string) {
-	for _, p := range r.Phases {
-		if p.Err != "" {
-			return VerdictError, fmt.Sprintf("phase %s: %s", p.Name, p.Err)
-		}
-	}
-	for _, f := range r.Faults {
-		if f.Err != "" {
-			return VerdictError, fmt.Sprintf("fault %s: %s", f.Name, f.Err)
-		}
-	}
-	if r.Check == nil {
-		return VerdictError, "no check result"
-	}
-	if r.Check.Status == check.Void {
-		for _, c := range r.Check.Checks {
-			if c.Status == check.Void {
-				return VerdictVoid, c.Name + ": " + c.Message
-			}
-		}
-		return VerdictVoid, "the checker found nothing to judge"
-	}
-	for _, e := range r.Expectations {
-		if e.Status == check.Void {
-			return VerdictVoid, e.Name + ": " + e.Message
-		}
-	}
-	var failed []string
-	for _, c := range r.Check.Checks {
-		if c.Status == check.Fail {
-			failed = append(failed, c.Name)
-		}
-	}
-	for _, e := range r.Expectations {
-		if e.Status == check.Fail {
-			failed = append(failed, e.Name)
-		}
-	}
-	if len(failed) > 0 || r.Check.Status == check.Fail {
-		return VerdictFail, ""
-	}
-	return VerdictPass, ""
 }
 
 // Failed lists the names of failed checks and expectations.
@@ -363,6 +353,16 @@ func LoadRun(dir string) (*Run, error) {
 	}
 	if r.SchemaVersion > SchemaVersion {
 		return nil, fmt.Errorf("%s: schema version %d is newer than this rwxchaos reads (%d)", path, r.SchemaVersion, SchemaVersion)
+	}
+	if r.SchemaVersion < 2 {
+		// Version 1 did not record why a run was void or errored, only
+		// the verdict: keep it, so a re-check does not turn void into error.
+		switch r.Verdict {
+		case VerdictVoid:
+			r.Void = r.Reason
+		case VerdictError:
+			r.Errors = []string{r.Reason}
+		}
 	}
 	return &r, nil
 }

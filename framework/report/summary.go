@@ -13,8 +13,12 @@ import (
 // at most 1 MiB).
 const maxSummaryFaults = 50
 
-// ReplayCommand is the command line that repeats the run with its seed.
+// ReplayCommand is the command line that repeats the run with its seed; ""
+// for a history that no recorded run produced (a bare or hand-written one).
 func ReplayCommand(r *Run) string {
+	if r.Started == 0 && r.ScenarioFile == "" && r.Spec == nil {
+		return ""
+	}
 	file := r.ScenarioFile
 	if file == "" {
 		file = r.Scenario + ".yaml"
@@ -53,6 +57,8 @@ func statusIcon(s check.Status) string {
 		return "⏭️ skip"
 	case check.Void:
 		return "⚪ void"
+	case check.Info:
+		return "ℹ️ info"
 	}
 	return "❔ " + string(s)
 }
@@ -110,6 +116,13 @@ func (c ClassCount) String() string {
 	return fmt.Sprint(c.Count)
 }
 
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
 // Summary renders the run as Markdown for a GitHub Actions job summary.
 func Summary(r *Run) string {
 	var b strings.Builder
@@ -131,10 +144,12 @@ func Summary(r *Run) string {
 		p("> [!WARNING]\n> %s\n\n", mdText(r.BackendNote))
 	}
 	if r.Rechecked != 0 {
-		p("> [!NOTE]\n> Re-checked offline at %s; expectations are as judged at run time.\n\n",
-			time.Unix(0, r.Rechecked).UTC().Format(time.RFC3339))
+		p("> [!NOTE]\n> Re-checked offline at %s against %s.\n\n",
+			time.Unix(0, r.Rechecked).UTC().Format(time.RFC3339), mdText(cmpOr(r.JudgedWith, "the defaults")))
 	}
-	p("Replay:\n\n```sh\n%s\n```\n\n", ReplayCommand(r))
+	if cmd := ReplayCommand(r); cmd != "" {
+		p("Replay:\n\n```sh\n%s\n```\n\n", cmd)
+	}
 
 	if r.Check != nil && len(r.Check.Checks) > 0 {
 		p("### Checks\n\n| Status | Check | Anomalies | Message |\n|---|---|---:|---|\n")
@@ -184,7 +199,11 @@ func Summary(r *Run) string {
 			if f.Healed >= f.Injected && f.Injected > 0 {
 				lasted = time.Duration(f.Healed - f.Injected).Round(100 * time.Millisecond).String()
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(f.Name), mdCell(f.Action), mdCell(f.Target),
+			action := f.Action
+			if f.Trigger != "" {
+				action += " (triggered by " + f.Trigger + " at " + rel(r, f.Triggered) + ")"
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdCell(f.Name), mdCell(action), mdCell(f.Target),
 				rel(r, f.Injected), rel(r, f.Verified), rel(r, f.Healed), rel(r, f.HealVerified), lasted, mdCell(f.Err))
 		}
 		p("\nTimes are relative to the run start.\n\n")

@@ -160,6 +160,13 @@ func (m *model) timeline() svgDoc {
 					label += " → " + f.Target
 				}
 				bar(&c.mid, x0, x1, yy, rowH-1, cls, title, "#faults", label)
+				if f.Triggered > 0 {
+					// The file operation that fired it: a triangle on the
+					// lane, pointing at the moment the storage layer got it.
+					tx := m.x(f.Triggered)
+					c.front = append(c.front, shape{Kind: "path", D: triangle(tx, yy-1, 5), Class: "tmark",
+						Title: "triggered by " + f.Trigger + " at " + m.rel(f.Triggered), Href: "#faults"})
+				}
 				if x1-x0 < 3 {
 					c.front = append(c.front, shape{Kind: "path", D: diamond(x0, yy+rowH/2-0.5, 5), Class: "fmark", Title: title, Href: "#faults"})
 					if textW(label, 9) < plotX1-x0-10 {
@@ -674,6 +681,9 @@ func faultTitle(m *model, f *Fault) string {
 	if f.HealVerified > 0 {
 		fmt.Fprintf(&b, ", heal verified %s", m.rel(f.HealVerified))
 	}
+	if f.Trigger != "" {
+		fmt.Fprintf(&b, "\ntriggered by %s at %s", f.Trigger, m.rel(f.Triggered))
+	}
 	if f.Err != "" {
 		fmt.Fprintf(&b, "\nerror: %s", f.Err)
 	}
@@ -736,6 +746,11 @@ func clip(s string, n int) string {
 
 func diamond(x, y, r float64) string {
 	return fmt.Sprintf("M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1fZ", x, y-r, x+r, y, x, y+r, x-r, y)
+}
+
+// triangle points down at (x, y+r), its base r above y.
+func triangle(x, y, r float64) string {
+	return fmt.Sprintf("M%.1f %.1fL%.1f %.1fL%.1f %.1fZ", x-r, y-r, x+r, y-r, x, y+r)
 }
 
 func cross(x, y, r float64) string {

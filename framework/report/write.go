@@ -6,9 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
-	"github.com/rwxchaos/rwxchaos/framework/check"
 	"github.com/rwxchaos/rwxchaos/framework/history"
 )
 
@@ -43,11 +41,26 @@ func Write(dir string, r *Run, h *history.History) error {
 	return writeDerived(dir, derived)
 }
 
-// WriteDerived rewrites only the files derived from the run and its history
-// (junit.xml, summary.md, report.html).
-func WriteDerived(dir string, r *Run, h *history.History) error {
+// WriteReport writes result.json and the files derived from the run and
+// its history (junit.xml, summary.md, report.html) into dir, but not the
+// history itself: a re-check writes its report beside evidence it must not
+// touch.
+func WriteReport(dir string, r *Run, h *history.History) error {
+	if r == nil {
+		return errors.New("write report: no run")
+	}
+	res, err := r.marshal()
+	if err != nil {
+		return err
+	}
 	derived, err := render(r, h)
 	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, ResultFile), res); err != nil {
 		return err
 	}
 	return writeDerived(dir, derived)
@@ -102,63 +115,4 @@ func Load(dir string) (*Run, *history.History, error) {
 		return nil, nil, fmt.Errorf("load run %s: %w", dir, err)
 	}
 	return r, h, nil
-}
-
-// Recheck reloads a saved run, re-runs the checker on its history offline
-// with cfg, re-decides the verdict (a framework error stays an error) and
-// rewrites result.json and the derived files. The history is not touched.
-// Expectations stay as judged at run time.
-func Recheck(dir string, cfg check.Config) (*Run, error) {
-	return recheck(dir, &cfg, func(h *history.History) *check.Result {
-		return check.Run(check.FromHistory(h), cfg)
-	})
-}
-
-// RecheckSaved is Recheck with the configuration saved in the run
-// (Run.CheckConfig, else check.DefaultConfig): `rwxchaos report DIR`.
-func RecheckSaved(dir string) (*Run, error) {
-	r, err := LoadRun(dir)
-	if err != nil {
-		return nil, fmt.Errorf("recheck: %w", err)
-	}
-	return Recheck(dir, r.Config())
-}
-
-// RecheckWith is Recheck with any checker.
-func RecheckWith(dir string, checker func(*history.History) *check.Result) (*Run, error) {
-	return recheck(dir, nil, checker)
-}
-
-func recheck(dir string, cfg *check.Config, checker func(*history.History) *check.Result) (*Run, error) {
-	r, h, err := Load(dir)
-	if err != nil {
-		return nil, fmt.Errorf("recheck: %w", err)
-	}
-	if h == nil {
-		return nil, fmt.Errorf("recheck %s: the run saved no history (%s)", dir, history.EventsFile)
-	}
-	r.Check = checker(h)
-	if cfg != nil {
-		r.CheckConfig = cfg
-	}
-	r.Rechecked = time.Now().UnixNano()
-	if r.Verdict != VerdictError {
-		r.Verdict, r.Reason = "", ""
-	}
-	r.Decide()
-	res, err := r.marshal()
-	if err != nil {
-		return nil, err
-	}
-	derived, err := render(r, h)
-	if err != nil {
-		return nil, fmt.Errorf("recheck: %w", err)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, ResultFile), res); err != nil {
-		return nil, fmt.Errorf("recheck: %w", err)
-	}
-	if err := writeDerived(dir, derived); err != nil {
-		return nil, fmt.Errorf("recheck: %w", err)
-	}
-	return r, nil
 }

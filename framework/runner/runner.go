@@ -12,11 +12,11 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/rwxchaos/rwxchaos/framework/check"
 	"github.com/rwxchaos/rwxchaos/framework/fault"
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
@@ -24,6 +24,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/rwxchaos/rwxchaos/framework/support"
 	"github.com/rwxchaos/rwxchaos/framework/traffic"
+	"github.com/rwxchaos/rwxchaos/framework/verdict"
 )
 
 // EnvFactory builds the environment for a scenario.
@@ -103,6 +104,11 @@ type run struct {
 	skipped []report.Fault
 	infra   []error
 	unsup   string
+	probed  bool // the clocks were probed at the start
+	// trig runs the faults fired by file operations (nil without any).
+	trig *triggers
+	// trafficEnded is closed when the traffic driver returns.
+	trafficEnded chan struct{}
 }
 
 func (r *run) now() time.Time { return r.o.Clock() }
@@ -132,7 +138,7 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	if o.Seed != 0 {
 		seed, s.Run.Seed = o.Seed, o.Seed
 	}
-	r := &run{o: o, s: s, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), active: map[string]bool{}}
+	r := &run{o: o, s: s, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), active: map[string]bool{}, trafficEnded: make(chan struct{})}
 	r.start = r.now()
 	dir, runID, err := report.NewRunDir(o.ReportDir, s.Metadata.Name, r.start, seed)
 	if err != nil {
@@ -164,6 +170,11 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	// Verification waits up to 3 minutes: a restarted kind node takes tens
 	// of seconds to be Ready again.
 	r.inj = fault.NewInjector(fault.Options{Clock: o.Clock, Journal: r.journal, StateDir: o.StateDir, RunID: r.rep.RunID, VerifyTimeout: 3 * time.Minute})
+	if hasTriggers(s) {
+		if r.trig, err = newTriggers(r); err != nil {
+			return nil, fmt.Errorf("runner: triggers: %w", err)
+		}
+	}
 
 	if d := s.Run.Timeout.D(); d > 0 {
 		var cancel context.CancelFunc
@@ -182,11 +193,26 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 			if err := r.inj.HealAll(); err != nil {
 				r.infra = append(r.infra, err)
 			}
+			// After the heal: every call still held proceeds.
+			r.trig.close()
 		}()
 		hist, obs = r.execute(ctx)
 	}()
 
-	r.finish(hist, obs)
+	// Judging runs under its own recover: damaged evidence must not crash
+	// the run before its report is written.
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err := fmt.Errorf("panic while judging: %v\n%s", p, debug.Stack())
+				r.infra = append(r.infra, err)
+				r.rep.Errors = append(r.rep.Errors, err.Error())
+				r.rep.Verdict, r.rep.Reason = verdict.Decide(r.rep)
+				r.rep.ExitCode = r.rep.Verdict.ExitCode()
+			}
+		}()
+		r.finish(hist, obs)
+	}()
 	r.phaseDo(report.PhaseReport, func() error { return report.Write(dir, r.rep, hist) })
 	if r.env != nil && !o.Keep {
 		r.phaseDo(report.PhaseTeardown, func() error {
@@ -257,17 +283,25 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 		r.infra = append(r.infra, fmt.Errorf("provider %q is not available in this build", r.s.Cluster.Provider))
 		return nil, obs
 	}
-	env, err := newEnv(provider.Config{Scenario: r.s, RunDir: r.dir, RunID: r.rep.RunID, Seed: r.seed, Clock: r.o.Clock, Logf: r.logf})
+	pc := provider.Config{Scenario: r.s, RunDir: r.dir, RunID: r.rep.RunID, Seed: r.seed, Clock: r.o.Clock, Logf: r.logf}
+	if r.trig != nil {
+		pc.Trigger = r.trig.ctl.Path()
+	}
+	env, err := newEnv(pc)
 	if err != nil {
 		r.infra = append(r.infra, fmt.Errorf("provider %s: %w", r.s.Cluster.Provider, err))
 		return nil, obs
 	}
 	r.env = env
+	if r.trig != nil {
+		if err := r.trig.attach(env); err != nil {
+			r.unsup = err.Error()
+			return nil, obs
+		}
+	}
 	if err := r.phaseDo(report.PhaseProvision, func() error { return env.Provision(ctx) }); err != nil {
 		if support.IsUnsupported(err) {
 			r.unsup = err.Error()
-			r.rep.Verdict = report.VerdictVoid
-			r.rep.Reason = "cannot run here: " + err.Error()
 			return nil, obs
 		}
 		r.infra = append(r.infra, fmt.Errorf("provision: %w", err))
@@ -277,6 +311,7 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 		r.infra = append(r.infra, fmt.Errorf("deploy: %w", err))
 		return r.collect(ctx)
 	}
+	r.probeClocks(ctx)
 
 	tctx, stopTraffic := context.WithCancel(ctx)
 	defer stopTraffic()
@@ -300,8 +335,7 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 
 	steadyAt := r.now()
 	if err := r.phaseDo(report.PhaseSteadyState, func() error { return r.steady(ctx, trafficDone) }); err != nil {
-		r.rep.Verdict = report.VerdictVoid
-		r.rep.Reason = "no steady state before any fault: " + err.Error()
+		r.rep.Void = "no steady state before any fault: " + err.Error()
 		stopTraffic()
 		<-trafficDone
 		return r.collect(ctx)
@@ -319,6 +353,11 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 		}
 		if ferr != nil {
 			r.infra = append(r.infra, ferr)
+		}
+		if terr != nil && !errors.Is(terr, context.Canceled) && !errors.Is(terr, context.DeadlineExceeded) {
+			// The driver stops only for a journal it cannot write: the
+			// uploads are not all recorded, the run cannot be judged.
+			r.infra = append(r.infra, fmt.Errorf("traffic: %w", terr))
 		}
 		return errors.Join(ferr, terr)
 	})
@@ -344,6 +383,9 @@ func (r *run) collect(ctx context.Context) (*history.History, provider.Observati
 		h   *history.History
 		obs provider.Observations
 	)
+	if r.probed {
+		r.probeClocks(ctx) // and again at the end: drift widens the offsets' intervals
+	}
 	_ = r.phaseDo(report.PhaseCollect, func() error {
 		cctx := ctx
 		if ctx.Err() != nil {
@@ -363,8 +405,7 @@ func (r *run) collect(ctx context.Context) (*history.History, provider.Observati
 			return err
 		}
 		h.Events = append(h.Events, own...)
-		h.Stats.Lines += st.Lines
-		h.Stats.Torn += st.Torn
+		h.Stats.Add(st)
 		history.Sort(h.Events)
 		return nil
 	})
@@ -390,7 +431,11 @@ func (r *run) startTraffic(ctx context.Context, done chan<- error) error {
 		return err
 	}
 	r.driver = d
-	go func() { done <- d.Run(ctx) }()
+	go func() {
+		err := d.Run(ctx)
+		close(r.trafficEnded)
+		done <- err
+	}()
 	return nil
 }
 
@@ -440,12 +485,27 @@ func (r *run) runFaults(ctx context.Context, steadyAt time.Time) error {
 	for _, f := range r.s.Faults {
 		done[f.Name] = make(chan struct{})
 	}
+	if r.trig != nil {
+		if err := r.trig.connected(ctx); err != nil {
+			if support.IsUnsupported(err) {
+				r.mu.Lock()
+				r.unsup = err.Error()
+				r.mu.Unlock()
+				return nil
+			}
+			return fmt.Errorf("triggers cannot be armed: %w", err)
+		}
+	}
 	for _, f := range r.s.Faults {
 		wg.Add(1)
 		go func(f scenario.FaultSpec) {
 			defer wg.Done()
 			defer close(done[f.Name])
-			if err := r.playFault(ctx, f, steadyAt, done); err != nil {
+			play := r.playFault
+			if f.Schedule.On != nil {
+				play = r.playTriggered
+			}
+			if err := play(ctx, f, steadyAt, done); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -456,24 +516,31 @@ func (r *run) runFaults(ctx context.Context, steadyAt time.Time) error {
 	return errors.Join(errs...)
 }
 
-func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time.Time, done map[string]chan struct{}) error {
+// waitSchedule waits until a fault may start (or its trigger be armed):
+// at after steady state, or after the fault named in after; false when ctx
+// ends first.
+func (r *run) waitSchedule(ctx context.Context, f scenario.FaultSpec, steadyAt time.Time, done map[string]chan struct{}) bool {
 	sch := f.Schedule
 	switch {
 	case sch.After != "" && sch.After != scenario.SteadyStateAfter:
 		select {
 		case <-done[sch.After]:
 		case <-ctx.Done():
-			return nil
+			return false
 		}
 		if sch.At != nil {
-			if !sleepCtx(ctx, sch.At.D()) {
-				return nil
-			}
+			return sleepCtx(ctx, sch.At.D())
 		}
 	case sch.At != nil:
-		if !sleepCtx(ctx, time.Until(steadyAt.Add(sch.At.D()))) {
-			return nil
-		}
+		return sleepCtx(ctx, time.Until(steadyAt.Add(sch.At.D())))
+	}
+	return ctx.Err() == nil
+}
+
+func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time.Time, done map[string]chan struct{}) error {
+	sch := f.Schedule
+	if !r.waitSchedule(ctx, f, steadyAt, done) {
+		return nil
 	}
 	times := sch.Times
 	if times <= 0 {
@@ -550,55 +617,69 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// finish checks the history and decides the verdict.
+// probeClocks measures every node's clock against the runner's (when the
+// environment can) and journals one clock event per node: the history then
+// carries each node's offset, measured at the start and at the end.
+func (r *run) probeClocks(ctx context.Context) {
+	cp, ok := r.env.(provider.ClockProber)
+	if !ok {
+		return
+	}
+	pctx := ctx
+	if ctx.Err() != nil {
+		pctx = context.Background() // interrupted: the end probe still belongs in the evidence
+	}
+	pctx, cancel := context.WithTimeout(pctx, 30*time.Second)
+	defer cancel()
+	start := r.now()
+	offs, err := cp.ClockOffsets(pctx)
+	r.probed = true
+	nodes := make([]string, 0, len(offs))
+	for n := range offs {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	for _, n := range nodes {
+		o := offs[n]
+		e := history.Event{Type: history.EvClock, Target: n, Outcome: history.OK, Call: o.Start.UnixNano(), Return: o.End.UnixNano(),
+			Detail: history.ClockDetail(o.Offset, o.Uncertainty)}
+		if o.Start.IsZero() || o.End.Before(o.Start) {
+			e.Call, e.Return = start.UnixNano(), r.now().UnixNano()
+		}
+		_ = r.journal.Append(e)
+	}
+	if err != nil {
+		r.logf("clock probe: %v", err)
+		_ = r.journal.Append(history.Event{Type: history.EvClock, Target: "nodes", Outcome: history.Fail, Call: start.UnixNano(),
+			Return: r.now().UnixNano(), Err: err.Error()})
+	}
+}
+
+// finish records what the verdict is decided from and judges the run with
+// the one verdict function (framework/verdict), which the offline re-check
+// uses too.
 func (r *run) finish(h *history.History, obs provider.Observations) {
 	r.rep.Nodes, r.rep.Pods, r.rep.Events = obs.Nodes, obs.Pods, obs.Events
 	if obs.StorageNote != "" {
 		r.rep.BackendNote = obs.StorageNote
 	}
 	r.rep.Artifacts = append(r.rep.Artifacts, obs.Artifacts...)
+	r.rep.Observed = Observed(r.s, obs)
 	for _, rec := range r.inj.Records() {
 		r.rep.Faults = append(r.rep.Faults, report.Fault(rec))
 	}
 	r.rep.Faults = append(r.rep.Faults, r.skipped...)
-	if h != nil {
-		_ = r.phaseDo(report.PhaseCheck, func() error {
-			cfg := Config(r.s)
-			res := check.Run(check.FromHistory(h), cfg)
-			r.rep.Check = res
-			r.rep.CheckConfig = &cfg
-			r.rep.Expectations = Expectations(r.s, res, r.rep.Faults, obs)
-			return nil
-		})
+	r.rep.Spec = r.s
+	r.rep.JudgedWith = "the scenario as run"
+	if r.unsup != "" && r.rep.Void == "" {
+		r.rep.Void = "cannot run here: " + r.unsup
 	}
+	for _, err := range r.infra {
+		r.rep.Errors = append(r.rep.Errors, err.Error())
+	}
+	_ = r.phaseDo(report.PhaseCheck, func() error {
+		verdict.Judge(r.rep, r.s, h)
+		return nil
+	})
 	r.rep.Ended = r.now().UnixNano()
-	r.rep.Verdict, r.rep.Reason = verdict(r.rep, r.infra, r.unsup)
-	r.rep.ExitCode = r.rep.Verdict.ExitCode()
-}
-
-func verdict(rep *report.Run, infra []error, unsup string) (report.Verdict, string) {
-	if rep.Verdict == report.VerdictVoid {
-		return report.VerdictVoid, rep.Reason
-	}
-	if unsup != "" {
-		return report.VerdictVoid, "cannot run here: " + unsup
-	}
-	if len(infra) > 0 {
-		return report.VerdictError, errors.Join(infra...).Error()
-	}
-	if rep.Check == nil {
-		return report.VerdictError, "no history was collected"
-	}
-	if rep.Check.Status == check.Void {
-		return report.VerdictVoid, rep.Check.Checks[0].Message
-	}
-	for _, e := range rep.Expectations {
-		if e.Status == check.Fail {
-			return report.VerdictFail, ""
-		}
-	}
-	if rep.Check.Status == check.Fail {
-		return report.VerdictFail, ""
-	}
-	return report.VerdictPass, ""
 }

@@ -202,7 +202,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, fi *fieldIn
 		nv := reflect.New(t.Elem())
 		before := len(d.errs)
 		d.decode(n, nv.Elem(), path, fi)
-		if len(d.errs) == before {
+		// A struct with a bad field is still there (its bad fields stay
+		// unset and marked bad), so that the rules about its presence
+		// hold; a bad scalar is not set at all.
+		if len(d.errs) == before || t.Elem().Kind() == reflect.Struct {
 			v.Set(nv)
 		}
 	case t.Kind() == reflect.Struct:

@@ -166,6 +166,28 @@ func (s *Scenario) Default() {
 		if f.Schedule.At == nil && f.Schedule.After == "" {
 			f.Schedule.After = SteadyStateAfter
 		}
+		if on := f.Schedule.On; on != nil {
+			if on.When == "" {
+				on.When = WhenAfter
+			}
+			if on.Nth == 0 {
+				on.Nth = 1
+			}
+			if on.Probability == 0 {
+				on.Probability = 1
+			}
+			if info, ok := actions[f.Action]; ok && f.Target.isZeroSelector() && f.Target.Count == 0 {
+				switch info.target {
+				case targetProcess:
+					f.Target.Select = SelectCaller
+				case targetNode:
+					f.Target.Select = SelectCallerNode
+				}
+			}
+			if f.Action == ActionPartition && f.From == "" {
+				f.From = string(SelectCallerNode)
+			}
+		}
 		if info, ok := actions[f.Action]; ok {
 			if info.target != targetNone && info.target != targetEndpoints && f.Target.Count == 0 && !f.Target.isZeroSelector() {
 				f.Target.Count = 1

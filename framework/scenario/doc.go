@@ -77,6 +77,36 @@
 // number of firings. Parse rejects schedules that cannot end before
 // run.timeout.
 //
+// # Faults fired by a file operation
+//
+// With schedule.on a fault fires when the application makes a matching
+// file operation on the volume instead of at a time:
+//
+//	faults:
+//	  - name: kill-after-output
+//	    action: process-kill            # target defaults to select: caller
+//	    schedule:
+//	      on:
+//	        op: rename                  # close-write | rename | unlink | fsync | lock | unlock
+//	        path: botssys/outfile/*/*.json   # glob under the volume; ** spans directories
+//	        by: engine                  # only calls made by this role
+//	        when: after                 # performed, reply withheld (before: not performed)
+//	        nth: 1                      # first eligible call; then every: N ...
+//	        every: 20                   # ... up to schedule.times firings
+//	      times: 3
+//
+// The storage layer holds the matching call until the fault is injected
+// (a kill or pause of the caller lands while its reply is withheld), so
+// the application cannot run past the moment, and the report shows the
+// operation (path, caller, time) next to the fault. at and after arm the
+// trigger (calls before are not counted). Process actions hit the caller
+// (select: caller), node actions its node (select: caller-node); a
+// partition's from defaults to caller-node. storage-error fails the call
+// with errno and storage-delay holds it for the duration. Only a storage
+// layer in every operation's path can do this (TriggerLayer): storage
+// backend fuse, with providers local and kind; validation refuses it
+// elsewhere and says why.
+//
 // # Which faults work where
 //
 // Actions are checked against the provider and storage backend, and the
@@ -91,6 +121,7 @@
 //     framework runs (backends fuse, nfs, local); storage-cutoff needs kind
 //     and fuse or nfs.
 //   - chaos-*: provider existing (Chaos Mesh).
+//   - storage-error, storage-delay: only with schedule.on (backend fuse).
 //
 // Process and pod actions take target.role or target.select lock-holder /
 // random-webserver; node actions take target.node or any target.select;

@@ -117,6 +117,10 @@ const (
 	ActionStorageRestart Action = "storage-restart"
 	// ActionStorageCutoff cuts the target node off the storage server for the duration.
 	ActionStorageCutoff Action = "storage-cutoff"
+	// ActionStorageError fails the triggering file operation with errno (needs schedule.on).
+	ActionStorageError Action = "storage-error"
+	// ActionStorageDelay holds the triggering file operation for the duration (needs schedule.on).
+	ActionStorageDelay Action = "storage-delay"
 	// ActionChaosPodKill is a Chaos Mesh PodChaos pod-kill.
 	ActionChaosPodKill Action = "chaos-pod-kill"
 	// ActionChaosPodFailure is a Chaos Mesh PodChaos pod-failure for the duration.
@@ -155,6 +159,40 @@ const (
 	SelectRandomWorker Selector = "random-worker"
 	// SelectRandomWebserver is a webserver chosen with the run's seed (or the node running it).
 	SelectRandomWebserver Selector = "random-webserver"
+	// SelectCaller is the process or pod whose file operation fired the trigger (schedule.on).
+	SelectCaller Selector = "caller"
+	// SelectCallerNode is the node of that process or pod.
+	SelectCallerNode Selector = "caller-node"
+)
+
+// FileOp is a file operation a triggered fault fires on.
+type FileOp string
+
+// File operations (the names match framework/trigger).
+const (
+	// FileOpCloseWrite is the close of a file opened for writing: every close(2) of such a descriptor (a dup'ed one closes twice).
+	FileOpCloseWrite FileOp = "close-write"
+	// FileOpRename is a rename; the path is matched against the old and the new name.
+	FileOpRename FileOp = "rename"
+	// FileOpUnlink is the removal of a file.
+	FileOpUnlink FileOp = "unlink"
+	// FileOpFsync is an fsync or fdatasync of a file or directory.
+	FileOpFsync FileOp = "fsync"
+	// FileOpLock takes a lock (flock, or a POSIX read or write lock).
+	FileOpLock FileOp = "lock"
+	// FileOpUnlock releases a lock explicitly (the release when a file is closed is not seen).
+	FileOpUnlock FileOp = "unlock"
+)
+
+// When says whether a triggered fault lands before or after the file operation.
+type When string
+
+// Moments.
+const (
+	// WhenBefore lands the fault before the operation is performed.
+	WhenBefore When = "before"
+	// WhenAfter lands it once the operation is performed, before the caller sees the result.
+	WhenAfter When = "after"
 )
 
 // Direction says which packets a partition drops.
@@ -211,8 +249,14 @@ func (Role) enumValues() []string {
 }
 
 func (Selector) enumValues() []string {
-	return []string{string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver)}
+	return []string{string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver), string(SelectCaller), string(SelectCallerNode)}
 }
+
+func (FileOp) enumValues() []string {
+	return []string{string(FileOpCloseWrite), string(FileOpRename), string(FileOpUnlink), string(FileOpFsync), string(FileOpLock), string(FileOpUnlock)}
+}
+
+func (When) enumValues() []string { return []string{string(WhenBefore), string(WhenAfter)} }
 
 func (Direction) enumValues() []string {
 	return []string{string(DirectionBoth), string(DirectionIngress), string(DirectionEgress)}

@@ -214,7 +214,7 @@ type Mix struct {
 type FaultSpec struct {
 	// Unique name of the fault, a DNS label; other faults refer to it with schedule.after. "steady-state" is reserved.
 	Name string `json:"name" scenario:"required,pattern=dnsLabel"`
-	// What to do. Process level (providers local and kind): process-kill (SIGKILL; the supervisor or Kubernetes restarts it), process-pause (SIGSTOP, SIGCONT after duration), process-restart (graceful stop, start after duration). Node level (kind): node-kill, node-stop (down for duration; 0 = stays down), node-pause (frozen for duration), node-reboot. Network (kind): partition (from/to, for duration). Storage server (backends fuse, nfs, local): storage-pause, storage-kill (down for duration), storage-restart; storage-cutoff (kind, fuse or nfs) cuts the target node off the storage for duration. Chaos Mesh (provider existing): chaos-pod-kill, chaos-pod-failure, chaos-partition, chaos-io-latency, chaos-io-fault.
+	// What to do. Process level (providers local and kind): process-kill (SIGKILL; the supervisor or Kubernetes restarts it), process-pause (SIGSTOP, SIGCONT after duration), process-restart (graceful stop, start after duration). Node level (kind): node-kill, node-stop (down for duration; 0 = stays down), node-pause (frozen for duration), node-reboot. Network (kind): partition (from/to, for duration). Storage server (backends fuse, nfs, local): storage-pause, storage-kill (down for duration), storage-restart; storage-cutoff (kind, fuse or nfs) cuts the target node off the storage for duration. The triggering call only (needs schedule.on): storage-error (the call fails with errno), storage-delay (the call is held for duration). Chaos Mesh (provider existing): chaos-pod-kill, chaos-pod-failure, chaos-partition, chaos-io-latency, chaos-io-fault.
 	Action Action `json:"action" scenario:"required"`
 	// What the action hits. Required for process-*, node-*, storage-cutoff and chaos-*; not allowed for partition (use from/to) or storage-pause/kill/restart (they hit the storage server).
 	Target TargetSpec `json:"target,omitzero"`
@@ -230,7 +230,7 @@ type FaultSpec struct {
 	Duration Duration `json:"duration,omitempty"`
 	// chaos-io-latency only: delay added to each file operation. Required.
 	Latency Duration `json:"latency,omitempty"`
-	// chaos-io-fault only: errno returned by failed file operations, for example 5 (EIO). Required; 1 to 133.
+	// chaos-io-fault and storage-error: errno returned by the failed file operations, for example 5 (EIO) or 28 (ENOSPC). Required; 1 to 133.
 	Errno int `json:"errno,omitempty" scenario:"min=1,max=133"`
 	// chaos-io-latency and chaos-io-fault: percent of file operations affected. Default 100; 1 to 100.
 	Percent int `json:"percent,omitempty" scenario:"min=1,max=100"`
@@ -242,22 +242,42 @@ type TargetSpec struct {
 	Role Role `json:"role,omitempty"`
 	// A node by name, for node-* and storage-cutoff (kind: <cluster>-worker, <cluster>-worker2, ...).
 	Node string `json:"node,omitempty"`
-	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline only), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one).
+	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline only), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one), caller (the process or pod whose file operation fired schedule.on; the default target of process actions with schedule.on), caller-node (its node; the default of node actions with schedule.on).
 	Select Selector `json:"select,omitempty"`
 	// How many to hit. Default 1; at most the number available (replicas for a role, workers for random-worker); must be 1 with node, lock-holder and engine-node.
 	Count int `json:"count,omitempty" scenario:"min=1,max=100"`
 }
 
-// ScheduleSpec says when a fault fires. No fault fires before steady state (traffic flowing, see expect.steadyState); at is a delay from there, or from the end of the fault named in after.
+// ScheduleSpec says when a fault fires: at a time, or, with on, at a file operation of the application. No fault fires before steady state (traffic flowing, see expect.steadyState); at is a delay from there, or from the end of the fault named in after.
 type ScheduleSpec struct {
+	// Fire when the application makes a matching file operation on the volume, instead of at a time; at and after then say when the trigger is armed. Needs a storage layer the framework runs in every file operation's path (storage backend fuse).
+	On *OnSpec `json:"on,omitempty"`
 	// Delay before the first firing, for example 5s: counted from steady state, or, with after, from the moment that fault has finished. Default 0.
 	At *Duration `json:"at,omitempty"`
 	// Wait until this fault has finished (healed after its last firing) before counting at. "steady-state" (the default) waits only for steady state.
 	After string `json:"after,omitempty"`
-	// Pause between the end (heal) of one firing and the start of the next. Needs times.
+	// Pause between the end (heal) of one firing and the start of the next. Needs times. Not with on (on.every counts calls instead).
 	Every Duration `json:"every,omitempty"`
-	// How many times to fire in total; needs every. 1 to 1000.
+	// How many times to fire in total; needs every (or on.every). 1 to 1000.
 	Times int `json:"times,omitempty" scenario:"min=1,max=1000"`
+}
+
+// OnSpec aims a fault at a file operation: the storage layer holds the matching call while the fault is injected, so the application cannot run past the moment (a kill lands with the call's reply withheld). The run records the operation (path, caller, time) next to the fault.
+type OnSpec struct {
+	// The file operation: close-write (close of a file opened for writing), rename, unlink, fsync, lock or unlock. Required.
+	Op FileOp `json:"op" scenario:"required"`
+	// Which files, as a glob relative to the volume root: * and ? within a path element, ** for any number of elements, for example botssys/outfile/**/*.json. For rename the old and the new name are matched. Required.
+	Path string `json:"path" scenario:"required"`
+	// Only calls made by processes (or pods) of this role: webserver, engine or jobqueue. Default: any caller.
+	By Role `json:"by,omitempty"`
+	// before: the fault lands before the operation is performed (a kill: it never happens); after: once performed, before the caller sees its result. Default after.
+	When When `json:"when,omitempty"`
+	// Fire at the nth eligible call (matching, by the role, after the trigger is armed, while no firing of this fault is in progress). Default 1.
+	Nth int `json:"nth,omitempty" scenario:"min=1,max=1000000"`
+	// After the first firing, fire again at every every-th eligible call, up to schedule.times firings. Default: fire once.
+	Every int `json:"every,omitempty" scenario:"min=1,max=1000000"`
+	// Chance that a call due to fire does fire, drawn from run.seed (the same seed fires at the same calls). More than 0, at most 1. Default 1.
+	Probability float64 `json:"probability,omitempty" scenario:"positive,max=1"`
 }
 
 // ExpectSpec lists what must hold at the end of the run.

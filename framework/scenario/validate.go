@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
 // validator checks the semantic rules that the decoder cannot: ranges that
@@ -18,6 +20,21 @@ type validator struct {
 	key  map[string]position
 	bad  map[string]bool
 	errs ErrorList
+	// on: the fault being checked is fired by a file operation, so the
+	// caller selectors apply (and are offered in messages).
+	on bool
+}
+
+// selectors lists the target selectors that apply to the fault being
+// checked.
+func (v *validator) selectors() []string {
+	var out []string
+	for _, s := range Selector("").enumValues() {
+		if v.on || (s != string(SelectCaller) && s != string(SelectCallerNode)) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // parentPath strips the last ".field", "[i]" or `["key"]` from p.
@@ -579,6 +596,8 @@ func (v *validator) faults() {
 
 func (v *validator) fault(p string, f *FaultSpec) {
 	s := v.s
+	v.on = f.Schedule.On != nil
+	defer func() { v.on = false }()
 	info, ok := actions[f.Action]
 	if !ok {
 		if f.Action == "" {
@@ -654,10 +673,11 @@ func (v *validator) fault(p string, f *FaultSpec) {
 	} else if f.Action != ActionChaosIOLatency && f.Latency != 0 {
 		v.errf(p+".latency", "only applies to action chaos-io-latency")
 	}
-	if f.Action == ActionChaosIOFault && f.Errno == 0 {
-		v.errf(p+".errno", "is required for chaos-io-fault: the errno to return, such as 5 (EIO)")
-	} else if f.Action != ActionChaosIOFault && f.Errno != 0 {
-		v.errf(p+".errno", "only applies to action chaos-io-fault")
+	errnoAction := f.Action == ActionChaosIOFault || f.Action == ActionStorageError
+	if errnoAction && f.Errno == 0 {
+		v.errf(p+".errno", "is required for %s: the errno to return, such as 5 (EIO) or 28 (ENOSPC)", f.Action)
+	} else if !errnoAction && f.Errno != 0 {
+		v.errf(p+".errno", "only applies to actions chaos-io-fault and storage-error")
 	}
 	if !io && f.Percent != 0 {
 		v.errf(p+".percent", "only applies to actions chaos-io-latency and chaos-io-fault")
@@ -668,11 +688,62 @@ func (v *validator) fault(p string, f *FaultSpec) {
 
 	// schedule
 	sc := &f.Schedule
+	if sc.On != nil {
+		v.trigger(p, f)
+		return
+	}
+	if f.Action.NeedsTrigger() {
+		v.errf(p+".schedule.on", "is required for %s: it acts on the file operation that fires it; say which one (op, path)", f.Action)
+	}
 	if sc.Every != 0 && sc.Times == 0 {
 		v.errf(p+".schedule.every", "needs times: how many times to fire in total")
 	}
 	if sc.Times != 0 && sc.Every == 0 {
 		v.errf(p+".schedule.times", "needs every: the pause between firings")
+	}
+}
+
+// triggerActions lists the actions schedule.on can fire, for messages.
+func triggerActions() string {
+	var out []string
+	for _, a := range actionOrder {
+		if a.Triggerable() {
+			out = append(out, string(a))
+		}
+	}
+	return orList(out)
+}
+
+// trigger checks a fault fired by a file operation (schedule.on).
+func (v *validator) trigger(p string, f *FaultSpec) {
+	s := v.s
+	sc, on := &f.Schedule, f.Schedule.On
+	pp := p + ".schedule.on"
+	if ok, why := TriggerLayer(s.Cluster.Provider, s.Storage.Backend); !ok && s.Cluster.Provider != "" {
+		v.errf(pp, "needs a storage layer that sees every file operation and its caller, which provider %s with storage backend %s does not have: %s", s.Cluster.Provider, s.Storage.Backend, why)
+	}
+	if !f.Action.Triggerable() && f.Action != "" {
+		v.errf(p+".action", "%s cannot be fired by a file operation; with schedule.on use %s", f.Action, triggerActions())
+	}
+	if f.Action == ActionNodePause && on.When == WhenBefore {
+		v.errf(pp+".when", "node-pause cannot land before the operation: a process waiting on a held file call cannot be frozen by the cgroup freezer; use when: after, or process-pause")
+	}
+	if on.Path != "" {
+		if err := trigger.Glob(on.Path).Check(); err != nil {
+			v.errf(pp+".path", "%v", err)
+		}
+	}
+	if on.By != "" {
+		v.roleExists(pp+".by", on.By)
+	}
+	if sc.Every != 0 {
+		v.errf(p+".schedule.every", "does not apply with schedule.on: use on.every, which counts file operations")
+	}
+	if sc.Times > 1 && on.Every == 0 {
+		v.errf(p+".schedule.times", "%d firings need on.every: fire again at every on.every-th matching call", sc.Times)
+	}
+	if on.Every != 0 && sc.Times == 0 {
+		v.errf(pp+".every", "needs schedule.times: how many firings at most")
 	}
 }
 
@@ -690,13 +761,17 @@ func (v *validator) endpoint(p, e string) {
 	s := v.s
 	switch {
 	case e == "":
-		v.errf(p, "is required for partition: control-plane, nodes, storage, a node name, or %s", strings.Join(Selector("").enumValues(), ", "))
+		v.errf(p, "is required for partition: control-plane, nodes, storage, a node name, or %s", strings.Join(v.selectors(), ", "))
 	case e == "storage":
 		if s.Storage.Backend != BackendNFS {
 			v.errf(p, "storage is only on the network with backend nfs (this scenario uses %s); to cut a node off fuse storage use storage-cutoff", s.Storage.Backend)
 		}
 	case e == string(SelectLockHolder):
 		v.needPipeline(p, "lock-holder")
+	case e == string(SelectCallerNode):
+		if !v.on {
+			v.errf(p, "caller-node needs schedule.on: it is the node of the process whose file operation fired the fault")
+		}
 	case contains(endpointKeywords, e):
 	case s.Cluster.Provider == ProviderKind && s.Cluster.Kind.Name != "":
 		if nodes := s.kindNodes(); !contains(nodes, e) {
@@ -759,10 +834,13 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 		set = append(set, "select")
 	}
 	processSelect := []string{string(SelectLockHolder), string(SelectRandomWebserver)}
+	if v.on {
+		processSelect = append(processSelect, string(SelectCaller))
+	}
 	switch {
 	case len(set) == 0:
 		if kind == targetNode {
-			v.errf(p, "%s needs a target: set node, or select (%s)", a, strings.Join(Selector("").enumValues(), ", "))
+			v.errf(p, "%s needs a target: set node, or select (%s)", a, strings.Join(v.selectors(), ", "))
 		} else {
 			v.errf(p, "%s needs a target: set role, or select (%s)", a, strings.Join(processSelect, ", "))
 		}
@@ -791,6 +869,14 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 			}
 		}
 	case t.Select != "":
+		if (t.Select == SelectCaller || t.Select == SelectCallerNode) && !v.on {
+			v.errf(p+".select", "%s needs schedule.on: it is the process (or its node) whose file operation fired the fault", t.Select)
+			return
+		}
+		if kind == targetNode && t.Select == SelectCaller {
+			v.errf(p+".select", "caller is a process, but %s hits nodes: use caller-node", a)
+			return
+		}
 		if kind != targetNode && !contains(processSelect, string(t.Select)) {
 			v.errf(p+".select", "%s selects a node, but %s hits processes or pods: use %s", t.Select, a, orList(processSelect))
 			return
@@ -799,7 +885,7 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 		case SelectLockHolder:
 			v.needPipeline(p+".select", "lock-holder")
 			available = 1
-		case SelectEngineNode:
+		case SelectEngineNode, SelectCaller, SelectCallerNode:
 			available = 1
 		case SelectRandomWorker:
 			if s.Cluster.Provider == ProviderKind {
@@ -818,7 +904,7 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 	} else if available > 0 && t.Count > available {
 		what := set[0] + " " + string(t.Role) + t.Node + string(t.Select)
 		switch {
-		case t.Node != "" || t.Select == SelectLockHolder || t.Select == SelectEngineNode || t.Role == RoleEngine:
+		case t.Node != "" || t.Select == SelectLockHolder || t.Select == SelectEngineNode || t.Select == SelectCaller || t.Select == SelectCallerNode || t.Role == RoleEngine:
 			v.errf(p+".count", "%s is a single target; count must be 1, got %d", what, t.Count)
 		default:
 			v.errf(p+".count", "%d is more than the %d available for %s", t.Count, available, what)

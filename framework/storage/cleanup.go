@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 // Cleanup stops the fuse servers of an interrupted run whose state directory
@@ -84,14 +86,14 @@ func Cleanup(ctx context.Context, dir string) ([]string, error) {
 	return did, errors.Join(errs...)
 }
 
-// isFuseServer reports whether pid runs rwxchaos-fuse (pids get reused).
+// isFuseServer reports whether pid runs the fuse server, `rwxchaos __fuse`
+// or rwxchaos-fuse (pids get reused).
 func isFuseServer(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
 		return false
 	}
-	argv0, _, _ := strings.Cut(string(b), "\x00")
-	return filepath.Base(argv0) == "rwxchaos-fuse"
+	return selfexec.Fuse.Runs(strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00"))
 }
 
 func waitGone(ctx context.Context, pid int, d time.Duration) bool {

@@ -13,13 +13,17 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 // FuseConfig configures a FuseServer.
 type FuseConfig struct {
-	// Binary is the rwxchaos-fuse executable (BuildFuse builds one; env
-	// RWXCHAOS_FUSE_BINARY names one). Required.
-	Binary string
+	// Binary runs the file server, after BinaryArgs: rwxchaos-fuse, or
+	// rwxchaos with BinaryArgs ["__fuse"]. Empty: selfexec.Fuse (this
+	// rwxchaos binary itself, or $RWXCHAOS_FUSE_BINARY).
+	Binary     string
+	BinaryArgs []string
 	// Dir keeps the server's state: run/<name>.json (ready records that
 	// Cleanup reads), logs/<name>.log, the guard directory, and backing/ and
 	// mnt/<name>/ unless Backing and Mounts say otherwise. Required.
@@ -37,6 +41,10 @@ type FuseConfig struct {
 	Shared bool
 	// ReadyTimeout bounds one server's start. Default 10 s.
 	ReadyTimeout time.Duration
+	// Trigger is the unix socket of the runner's trigger controller
+	// (framework/trigger); every server dials it and holds the calls its
+	// rules name. "" runs without triggers.
+	Trigger string
 }
 
 // FuseServer runs rwxchaos-fuse processes over one backing directory. See
@@ -64,10 +72,11 @@ const sharedName = "shared"
 // NewFuse returns a FuseServer; Start starts it.
 func NewFuse(cfg FuseConfig) (*FuseServer, error) {
 	if cfg.Binary == "" {
-		cfg.Binary = os.Getenv("RWXCHAOS_FUSE_BINARY")
-	}
-	if cfg.Binary == "" {
-		return nil, errors.New("storage: no rwxchaos-fuse binary: set FuseConfig.Binary (BuildFuse builds ./cmd/rwxchaos-fuse) or RWXCHAOS_FUSE_BINARY")
+		argv, err := selfexec.Fuse.Command()
+		if err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+		cfg.Binary, cfg.BinaryArgs = argv[0], argv[1:]
 	}
 	if cfg.Dir == "" {
 		return nil, errors.New("storage: FuseConfig.Dir is required (the server's state directory)")
@@ -251,7 +260,10 @@ func (s *FuseServer) startLocked(ctx context.Context, p *fuseProc) error {
 	if s.cfg.Shared {
 		args = append(args, "--shared")
 	}
-	cmd := exec.Command(s.cfg.Binary, args...)
+	if s.cfg.Trigger != "" {
+		args = append(args, "--trigger", s.cfg.Trigger)
+	}
+	cmd := exec.Command(s.cfg.Binary, append(slices.Clip(s.cfg.BinaryArgs), args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group: a Ctrl-C to the runner must not take the
 	// storage away before the pipeline is stopped; Stop ends it.

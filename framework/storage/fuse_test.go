@@ -7,19 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/fault"
-)
-
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-	binDir    string
 )
 
 // needFuse skips without root or /dev/fuse, except under CI=true where the
@@ -41,35 +33,21 @@ func needFuse(t *testing.T) {
 	t.Skipf("backend fuse cannot be tested: %s", why)
 }
 
-func fuseBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "rwxchaos-fuse-bin-")
-		if buildErr == nil {
-			builtBin, buildErr = BuildFuse(context.Background(), binDir)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
 // startFuse starts a server in a temp dir and makes sure that whatever
 // happens to the test, nothing stays stopped or mounted.
 func startFuse(t *testing.T, clients ...string) *FuseServer {
 	t.Helper()
+	return startFuseWith(t, FuseConfig{Clients: clients})
+}
+
+// startFuseWith is startFuse with more of the configuration (Binary and Dir
+// are filled in).
+func startFuseWith(t *testing.T, cfg FuseConfig) *FuseServer {
+	t.Helper()
 	needFuse(t)
 	dir := t.TempDir()
-	s, err := NewFuse(FuseConfig{Binary: fuseBinary(t), Dir: dir, Clients: clients})
+	cfg.Dir = dir
+	s, err := NewFuse(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +399,7 @@ func TestFuseFaultsThroughInjector(t *testing.T) {
 func TestCleanupStopsAbandonedServer(t *testing.T) {
 	needFuse(t)
 	dir := t.TempDir()
-	s, err := NewFuse(FuseConfig{Binary: fuseBinary(t), Dir: dir})
+	s, err := NewFuse(FuseConfig{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +448,7 @@ func TestTopMountIn(t *testing.T) {
 func TestFuseShutdownWithOpenFilesAndShared(t *testing.T) {
 	needFuse(t)
 	dir := t.TempDir()
-	s, err := NewFuse(FuseConfig{Binary: fuseBinary(t), Dir: dir, Shared: true})
+	s, err := NewFuse(FuseConfig{Dir: dir, Shared: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +499,7 @@ func TestFuseShutdownWithOpenFilesAndShared(t *testing.T) {
 func TestFuseOrphanedWhilePausedUnmounts(t *testing.T) {
 	if dir := os.Getenv("RWXCHAOS_TEST_ORPHAN_DIR"); dir != "" {
 		// The "runner": start, pause, and die without Stop.
-		s, err := NewFuse(FuseConfig{Binary: os.Getenv("RWXCHAOS_TEST_FUSE_BIN"), Dir: filepath.Join(dir, "state"),
+		s, err := NewFuse(FuseConfig{Dir: filepath.Join(dir, "state"),
 			Mounts: map[string]string{"": filepath.Join(dir, "volume")}})
 		if err != nil {
 			t.Fatal(err)
@@ -550,7 +528,7 @@ func TestFuseOrphanedWhilePausedUnmounts(t *testing.T) {
 		}
 	})
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFuseOrphanedWhilePausedUnmounts$")
-	cmd.Env = append(os.Environ(), "RWXCHAOS_TEST_ORPHAN_DIR="+dir, "RWXCHAOS_TEST_FUSE_BIN="+fuseBinary(t))
+	cmd.Env = append(os.Environ(), "RWXCHAOS_TEST_ORPHAN_DIR="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("helper runner: %v\n%s", err, out)
 	}

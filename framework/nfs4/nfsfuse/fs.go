@@ -14,6 +14,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/rwxchaos/rwxchaos/framework/nfs4"
+	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
 // Config configures a mount.
@@ -28,6 +29,10 @@ type Config struct {
 	Debug bool
 	// Logf receives notices. Default: discarded.
 	Logf func(string, ...any)
+	// Trigger, when set, holds the close-write, rename, unlink, fsync,
+	// lock and unlock calls the runner's trigger rules name
+	// (framework/trigger).
+	Trigger *trigger.Hook
 }
 
 // Mount is a mounted file system.
@@ -49,7 +54,7 @@ func New(cfg Config) (*Mount, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	fsys := &fileSystem{c: cfg.Client, logf: cfg.Logf}
+	fsys := &fileSystem{c: cfg.Client, logf: cfg.Logf, hook: cfg.Trigger}
 	root := &node{fsys: fsys, fh: cfg.Client.Root()}
 	zero := time.Duration(0)
 	opts := &fs.Options{
@@ -148,6 +153,7 @@ func (r *rawFS) owner(ctx context.Context) (reqOwner, bool) {
 }
 
 type fileSystem struct {
+	hook *trigger.Hook
 	c    *nfs4.Client
 	raw  *rawFS
 	logf func(string, ...any)
@@ -178,6 +184,7 @@ var (
 	_ fs.NodeGetlker    = (*node)(nil)
 	_ fs.NodeSetlker    = (*node)(nil)
 	_ fs.NodeSetlkwer   = (*node)(nil)
+	_ fs.NodeFsyncer    = (*node)(nil)
 )
 
 // cred is the caller's identity, sent as AUTH_SYS (without supplementary
@@ -194,6 +201,16 @@ func errno(err error) syscall.Errno {
 		return 0
 	}
 	return nfs4.Errno(err)
+}
+
+// ioErrno is errno for data operations, logging why an EIO happened: the
+// application sees only EIO.
+func (h *handle) ioErrno(op string, err error) syscall.Errno {
+	e := errno(err)
+	if e == syscall.EIO {
+		h.n.fsys.logf("%s on file %x: EIO: %v", op, []byte(h.f.FH()), err)
+	}
+	return e
 }
 
 // stable gives go-fuse the identity of a file: its fileid as inode
@@ -224,7 +241,10 @@ func (n *node) newChild(ctx context.Context, fh nfs4.FH, a nfs4.Attr, out *fuse.
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	fh, a, err := n.fsys.c.Lookup(ctx, cred(ctx), n.fh, name)
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	fh, a, err := n.fsys.c.Lookup(ctx, cr, n.fh, name)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -232,7 +252,16 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 }
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	a, err := n.fsys.c.Getattr(ctx, cred(ctx), n.fh)
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	// The kernel revalidates attributes through the open file before a
+	// read from its page cache: failing here makes a read of a file
+	// whose state was lost fail with EIO even when its pages are cached.
+	if h, ok := f.(*handle); ok && h.f.Lost() {
+		return syscall.EIO
+	}
+	a, err := n.fsys.c.Getattr(ctx, cr, n.fh)
 	if err != nil {
 		return errno(err)
 	}
@@ -241,6 +270,9 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 }
 
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
 	var s nfs4.SetAttr
 	if m, ok := in.GetMode(); ok {
 		m &= 07777
@@ -270,7 +302,7 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	if h, ok := f.(*handle); ok && s.Size != nil {
 		a, err = h.f.Setattr(ctx, &s)
 	} else {
-		a, err = n.fsys.c.Setattr(ctx, cred(ctx), n.fh, &s)
+		a, err = n.fsys.c.Setattr(ctx, cr, n.fh, &s)
 	}
 	if err != nil {
 		return errno(err)
@@ -290,31 +322,40 @@ func accessOf(flags uint32) uint32 {
 }
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	f, _, err := n.fsys.c.Open(ctx, cred(ctx), n.fh, accessOf(flags))
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	f, _, err := n.fsys.c.Open(ctx, cr, n.fh, accessOf(flags))
 	if err != nil {
 		return nil, 0, errno(err)
 	}
 	// No FOPEN_KEEP_CACHE: the kernel drops this file's cached pages at
 	// every open (close-to-open consistency).
-	return &handle{n: n, f: f}, 0, 0
+	return &handle{n: n, f: f, writable: flags&syscall.O_ACCMODE != syscall.O_RDONLY}, 0, 0
 }
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
 	how := nfs4.CreateUnchecked
 	if flags&syscall.O_EXCL != 0 {
 		how = nfs4.CreateGuarded
 	}
 	m := mode & 07777
-	f, fh, a, err := n.fsys.c.Create(ctx, cred(ctx), n.fh, name, how, &nfs4.SetAttr{Mode: &m}, accessOf(flags))
+	f, fh, a, err := n.fsys.c.Create(ctx, cr, n.fh, name, how, &nfs4.SetAttr{Mode: &m}, accessOf(flags))
 	if err != nil {
 		return nil, nil, 0, errno(err)
 	}
 	child := n.newChild(ctx, fh, a, out)
-	return child, &handle{n: child.Operations().(*node), f: f}, 0, 0
+	return child, &handle{n: child.Operations().(*node), f: f, writable: flags&syscall.O_ACCMODE != syscall.O_RDONLY}, 0, 0
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	fh, a, err := n.fsys.c.Mkdir(ctx, cred(ctx), n.fh, name, mode)
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	fh, a, err := n.fsys.c.Mkdir(ctx, cr, n.fh, name, mode)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -322,7 +363,10 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 }
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	fh, a, err := n.fsys.c.Symlink(ctx, cred(ctx), n.fh, name, target)
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	fh, a, err := n.fsys.c.Symlink(ctx, cr, n.fh, name, target)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -330,7 +374,10 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 }
 
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	s, err := n.fsys.c.Readlink(ctx, cred(ctx), n.fh)
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	s, err := n.fsys.c.Readlink(ctx, cr, n.fh)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -338,11 +385,14 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 }
 
 func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
 	t, ok := target.(*node)
 	if !ok {
 		return nil, syscall.EXDEV
 	}
-	a, err := n.fsys.c.Link(ctx, cred(ctx), t.fh, n.fh, name)
+	a, err := n.fsys.c.Link(ctx, cr, t.fh, n.fh, name)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -350,14 +400,41 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 }
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
-	return errno(n.fsys.c.Remove(ctx, cred(ctx), n.fh, name))
+	if h := n.fsys.hook; h.Wants(trigger.OpUnlink) {
+		return h.Do(trigger.OpUnlink, n.child(name), "", callerTid(ctx), func() syscall.Errno { return n.unlink(ctx, name) })
+	}
+	return n.unlink(ctx, name)
+}
+
+func (n *node) unlink(ctx context.Context, name string) syscall.Errno {
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	return errno(n.fsys.c.Remove(ctx, cr, n.fh, name))
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
-	return errno(n.fsys.c.Remove(ctx, cred(ctx), n.fh, name))
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	return errno(n.fsys.c.Remove(ctx, cr, n.fh, name))
 }
 
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if h := n.fsys.hook; h.Wants(trigger.OpRename) {
+		to := newName
+		if p := newParent.EmbeddedInode().Path(n.Root()); p != "" {
+			to = p + "/" + newName
+		}
+		return h.Do(trigger.OpRename, n.child(name), to, callerTid(ctx), func() syscall.Errno { return n.rename(ctx, name, newParent, newName, flags) })
+	}
+	return n.rename(ctx, name, newParent, newName, flags)
+}
+
+func (n *node) rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
 	if flags != 0 {
 		return syscall.EINVAL // no RENAME_NOREPLACE/EXCHANGE over NFSv4, as on Linux
 	}
@@ -365,11 +442,14 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if !ok {
 		return syscall.EXDEV
 	}
-	return errno(n.fsys.c.Rename(ctx, cred(ctx), n.fh, name, np.fh, newName))
+	return errno(n.fsys.c.Rename(ctx, cr, n.fh, name, np.fh, newName))
 }
 
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	ents, err := n.fsys.c.ReadDir(ctx, cred(ctx), n.fh)
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	ents, err := n.fsys.c.ReadDir(ctx, cr, n.fh)
 	if err != nil {
 		return nil, errno(err)
 	}
@@ -384,7 +464,10 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 }
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	s, err := n.fsys.c.Statfs(ctx, cred(ctx))
+	cr := cred(ctx)
+	ctx, done := killable(ctx)
+	defer done()
+	s, err := n.fsys.c.Statfs(ctx, cr)
 	if err != nil {
 		return errno(err)
 	}
@@ -410,6 +493,8 @@ func lockRange(lk *fuse.FileLock) (uint64, uint64) {
 }
 
 func (n *node) Getlk(ctx context.Context, f fs.FileHandle, owner uint64, lk *fuse.FileLock, flags uint32, out *fuse.FileLock) syscall.Errno {
+	ctx, done := killable(ctx)
+	defer done()
 	h, ok := f.(*handle)
 	if !ok {
 		return syscall.EBADF
@@ -448,6 +533,17 @@ func (n *node) Setlkw(ctx context.Context, f fs.FileHandle, owner uint64, lk *fu
 // process). Like Linux's NFS client, flock locks are whole-file NFSv4
 // locks, so flock and POSIX locks conflict with each other over NFS.
 func (n *node) setlk(ctx context.Context, f fs.FileHandle, owner uint64, lk *fuse.FileLock, wait bool) syscall.Errno {
+	op := trigger.OpLock
+	if lk.Typ == syscall.F_UNLCK {
+		op = trigger.OpUnlock
+	}
+	if hk := n.fsys.hook; hk.Wants(op) {
+		return hk.Do(op, n.Path(n.Root()), "", callerTid(ctx), func() syscall.Errno { return n.setlk1(ctx, f, owner, lk, wait) })
+	}
+	return n.setlk1(ctx, f, owner, lk, wait)
+}
+
+func (n *node) setlk1(ctx context.Context, f fs.FileHandle, owner uint64, lk *fuse.FileLock, wait bool) syscall.Errno {
 	h, ok := f.(*handle)
 	if !ok {
 		return syscall.EBADF
@@ -467,8 +563,9 @@ func (n *node) setlk(ctx context.Context, f fs.FileHandle, owner uint64, lk *fus
 
 // handle is an open file.
 type handle struct {
-	n *node
-	f *nfs4.File
+	n        *node
+	f        *nfs4.File
+	writable bool // opened for writing: its close is a close-write
 }
 
 var (
@@ -480,17 +577,21 @@ var (
 )
 
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	ctx, done := killable(ctx)
+	defer done()
 	n, err := h.f.ReadAt(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, errno(err)
+		return nil, h.ioErrno("read", err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	ctx, done := killable(ctx)
+	defer done()
 	n, err := h.f.WriteAt(ctx, data, off)
 	if err != nil {
-		return uint32(n), errno(err)
+		return uint32(n), h.ioErrno("write", err)
 	}
 	return uint32(n), 0
 }
@@ -500,18 +601,51 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 // lock owner of FLUSH) and written data is committed, as the NFS client
 // does on close (close-to-open).
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
-	if o, ok := h.n.fsys.raw.owner(ctx); ok {
+	if hk := h.n.fsys.hook; h.writable && hk.Wants(trigger.OpCloseWrite) {
+		return hk.Do(trigger.OpCloseWrite, h.n.Path(h.n.Root()), "", callerTid(ctx), func() syscall.Errno { return h.flush(ctx) })
+	}
+	return h.flush(ctx)
+}
+
+func (h *handle) flush(ctx context.Context) syscall.Errno {
+	o, ok := h.n.fsys.raw.owner(ctx) // before ctx is replaced
+	ctx, done := killable(ctx)
+	defer done()
+	if ok {
 		if err := h.f.ReleaseOwner(ctx, o.owner); err != nil {
 			h.n.fsys.logf("flush: release POSIX locks of owner %x: %v", o.owner, err)
 		}
 	} else {
 		h.n.fsys.logf("flush: lock owner unknown (go-fuse internals changed?): POSIX locks of the closing process stay held")
 	}
-	return errno(h.f.Flush(ctx))
+	return h.ioErrno("flush", h.f.Flush(ctx))
+}
+
+// Fsync of a node without one of our open-file handles: a directory
+// (FSYNCDIR) or a file synced through another path. NFS servers make
+// CREATE, REMOVE, RENAME and the other directory operations stable before
+// they reply, so there is nothing to send, and Linux's NFS client answers
+// fsync on a directory with success too (nfs_fsync_dir). Programs that fsync
+// a directory after a rename (the pipeline does) rely on that: EOPNOTSUPP
+// would fail them where a kernel mount would not.
+func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	if h, ok := f.(*handle); ok {
+		return h.Fsync(ctx, flags)
+	}
+	return 0
 }
 
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return errno(h.f.Sync(ctx))
+	if hk := h.n.fsys.hook; hk.Wants(trigger.OpFsync) {
+		return hk.Do(trigger.OpFsync, h.n.Path(h.n.Root()), "", callerTid(ctx), func() syscall.Errno { return h.fsync(ctx) })
+	}
+	return h.fsync(ctx)
+}
+
+func (h *handle) fsync(ctx context.Context) syscall.Errno {
+	ctx, done := killable(ctx)
+	defer done()
+	return h.ioErrno("fsync", h.f.Sync(ctx))
 }
 
 // Release runs when the last descriptor of the open file is gone: its
@@ -524,4 +658,39 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		}
 	}
 	return errno(h.f.Close())
+}
+
+// NFSv4.1 has no extended attributes: ENOSYS tells the kernel so once
+// (it then answers EOPNOTSUPP itself, as Linux's NFSv4.1 client does)
+// instead of asking at every write for security.capability.
+func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
+func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
+func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+// callerTid is the calling thread as the kernel names it (0 unknown).
+func callerTid(ctx context.Context) uint32 {
+	if c, ok := fuse.FromContext(ctx); ok {
+		return c.Pid
+	}
+	return 0
+}
+
+// child is the path of name in directory n, relative to the mount root.
+func (n *node) child(name string) string {
+	if p := n.Path(n.Root()); p != "" {
+		return p + "/" + name
+	}
+	return name
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/nfs4"
+	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
 // Ready is the record written to --ready once the mount serves.
@@ -45,11 +46,17 @@ NFS client needed) through FUSE.
   rwxchaos-nfs --server HOST:PORT --mount DIR [--export /export] [--name NODE]
                [--actimeo DUR] [--recover-lost-locks] [--timeo DUR]
                [--ready FILE] [--stats FILE] [--shared] [--no-guard]
-               [--allow-nonempty] [--debug]
+               [--allow-nonempty] [--debug] [--trigger SOCKET]
 
 It must run as root (it mounts with mount(2); there is no fusermount).
 SIGTERM, SIGINT or SIGHUP unmount (lazily if files are open), destroy the
 session and client ID when the server answers within 3 s, and exit 0.
+Mount guard: the mountpoint must be empty (--allow-nonempty overrides), and
+an empty read-only tmpfs is mounted under the FUSE mount (--no-guard skips
+it). If the client dies, its mount answers ENOTCONN; if that dead mount is
+then detached (umount -l), the path shows the guard and writes fail with
+EROFS: they never land silently on the local disk. A clean exit removes it.
+
 Behaviour (hard mount, lease loss -> EIO, recover_lost_locks, actimeo,
 close-to-open) is documented in package framework/nfs4.
 `
@@ -67,6 +74,7 @@ type options struct {
 	actimeo, timeo              time.Duration
 	recover, debug, shared      bool
 	noGuard, allowNonEmpty      bool
+	trigger                     string
 }
 
 func run(args []string, stderr io.Writer) int {
@@ -86,9 +94,10 @@ func run(args []string, stderr io.Writer) int {
 	fl.StringVar(&o.ready, "ready", "", "write a JSON ready record (pid, mount, server, started) here once the mount serves; removed on clean exit")
 	fl.StringVar(&o.stats, "stats", "", "write the client's counters as JSON here every second and at exit")
 	fl.BoolVar(&o.shared, "shared", false, "make the mount shared (mount --make-shared) so bind mounts with HostToContainer propagation see it")
-	fl.BoolVar(&o.noGuard, "no-guard", false, "do not put a read-only empty tmpfs under the mount (see --help: mount guard)")
+	fl.BoolVar(&o.noGuard, "no-guard", false, "do not mount the read-only empty tmpfs guard under the mount (see Mount guard above)")
 	fl.BoolVar(&o.allowNonEmpty, "allow-nonempty", false, "mount over a non-empty directory")
 	fl.BoolVar(&o.debug, "debug", false, "log every FUSE request")
+	fl.StringVar(&o.trigger, "trigger", "", "unix socket of the runner's trigger controller: hold the file operations its rules name until released (framework/trigger)")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -161,7 +170,16 @@ func serve(o options, logger *log.Logger) error {
 			}
 		}
 	}
-	mnt, err := New(Config{Client: c, MountPoint: m, Name: o.name, Debug: o.debug, Logf: cfg.Logf})
+	var hook *trigger.Hook
+	if o.trigger != "" {
+		if hook, err = trigger.NewHook(trigger.HookConfig{Socket: o.trigger, Server: o.name, Logf: cfg.Logf}); err != nil {
+			removeGuard()
+			closeClient()
+			return err
+		}
+		defer hook.Close() // after the unmount: nothing waits on a held call
+	}
+	mnt, err := New(Config{Client: c, MountPoint: m, Name: o.name, Debug: o.debug, Logf: cfg.Logf, Trigger: hook})
 	if err != nil {
 		removeGuard()
 		closeClient()

@@ -50,7 +50,9 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 	"github.com/rwxchaos/rwxchaos/framework/support"
+	"github.com/rwxchaos/rwxchaos/framework/version"
 )
 
 // JobqueueEvery is how often the pipeline's jobqueue runs an engine job.
@@ -71,8 +73,8 @@ type Options struct {
 	PipelineImage string
 	// PullPolicy of the pipeline and helper images; default IfNotPresent.
 	PullPolicy corev1.PullPolicy
-	// HelperImage for the volume helper pod; "" reads EnvHelperImage, then
-	// DefaultHelperImage.
+	// HelperImage for the volume helper pod (an rwxchaos image); "" reads
+	// EnvHelperImage, then PipelineImage, then this release's image.
 	HelperImage string
 	// Daemon is where Chaos Mesh's chaos-daemon runs (capability check).
 	Daemon chaosmesh.DaemonRef
@@ -133,7 +135,7 @@ func New(base Options) func(provider.Config) (provider.Env, error) {
 			o.HelperImage = os.Getenv(EnvHelperImage)
 		}
 		if o.HelperImage == "" {
-			o.HelperImage = DefaultHelperImage
+			o.HelperImage = defaultHelperImage(o.PipelineImage)
 		}
 		if o.PullPolicy == "" {
 			o.PullPolicy = corev1.PullIfNotPresent
@@ -208,11 +210,14 @@ func (e *Env) Provision(ctx context.Context) error {
 			return fmt.Errorf("namespace %s: %s", e.ns, redact(err.Error()))
 		}
 	}
+	if e.o.HelperImage == "" {
+		return fmt.Errorf("the volume helper pod runs `rwxchaos __volume` from an rwxchaos image the cluster can pull, and this build (%s) is not a release with a published one: pass --app-image (or set %s)", version.Get().Short(), EnvHelperImage)
+	}
 	if e.external() {
 		return e.checkExternal(ctx)
 	}
 	if e.o.PipelineImage == "" {
-		return fmt.Errorf("workload pipeline needs the edi-pipeline image in a registry the cluster can pull from: build it (`make build`, then an image holding bin/edi-pipeline) and set %s", EnvPipelineImage)
+		return fmt.Errorf("workload pipeline needs an rwxchaos image the cluster can pull (the release's OCI image %s:vX.Y.Z, or any image with rwxchaos on its PATH): pass --app-image (or set %s)", version.ReleaseRepo, EnvPipelineImage)
 	}
 	if e.s.Storage.Backend != scenario.BackendStorageClass {
 		return &support.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "existing",
@@ -234,7 +239,7 @@ func (e *Env) pipelineObjects() (*k8s.Objects, error) {
 		image = "<" + EnvPipelineImage + ">"
 	}
 	objs, err := k8s.Pipeline(k8s.PipelineInput{
-		Namespace: e.ns, Run: e.runID, Image: image, PullPolicy: e.o.PullPolicy,
+		Namespace: e.ns, Run: e.runID, Image: image, Command: selfexec.Pipeline.ImageCommand(), PullPolicy: e.o.PullPolicy,
 		Webservers: w.Replicas.Webserver, Jobqueue: w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
 		JobqueueEvery: JobqueueEvery, EngineSchedule: cron,
 		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), Defects: defects,

@@ -2,6 +2,7 @@ package existing
 
 import (
 	"fmt"
+	"github.com/rwxchaos/rwxchaos/framework/version"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,16 +21,25 @@ const (
 	EnvAllowContext = "RWXCHAOS_ALLOW_CONTEXT"
 	// EnvDryRun=1 prints the objects a run would create and creates nothing.
 	EnvDryRun = "RWXCHAOS_DRY_RUN"
-	// EnvPipelineImage is the edi-pipeline image for workload mode pipeline,
-	// pullable by the cluster's nodes.
+	// EnvPipelineImage is the app image for workload mode pipeline, pullable
+	// by the cluster's nodes: an rwxchaos image (the release's OCI image, or
+	// any with rwxchaos on its PATH), run as `rwxchaos __pipeline`.
 	EnvPipelineImage = "RWXCHAOS_PIPELINE_IMAGE"
 	// EnvHelperImage is the image of the helper pod that mounts the shared
-	// volume (needs sh, cat, mv, find, tar: busybox is enough).
+	// volume: an rwxchaos image (it runs `rwxchaos __volume`). Default: the
+	// app image (EnvPipelineImage), else this release's published image.
 	EnvHelperImage = "RWXCHAOS_HELPER_IMAGE"
 )
 
-// DefaultHelperImage is used when neither Options nor EnvHelperImage name one.
-const DefaultHelperImage = "busybox:1.36"
+// defaultHelperImage is the helper image when none is named: the app's
+// rwxchaos image, else this release's published one; "" for a build that
+// is not a release and has no app image.
+func defaultHelperImage(pipelineImage string) string {
+	if pipelineImage != "" {
+		return pipelineImage
+	}
+	return version.Get().Image()
+}
 
 // cluster is the resolved connection (no secrets kept beyond rest.Config).
 type cluster struct {

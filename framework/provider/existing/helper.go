@@ -23,13 +23,15 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 // VolumeMount is where the helper pod mounts the shared volume.
 const VolumeMount = "/data"
 
 // helper is a pod that mounts the shared volume so the runner can read and
-// write it through exec (sh, find, tar, cat, mv: busybox is enough).
+// write it through exec of `rwxchaos __volume` (framework/volhelper): it
+// runs the app's rwxchaos image, no shell needed.
 type helper struct {
 	e   *Env
 	pod string
@@ -37,6 +39,10 @@ type helper struct {
 
 func (e *Env) helperPod(pvc string) *corev1.Pod {
 	grace := int64(1)
+	image := e.o.HelperImage
+	if image == "" {
+		image = "<" + EnvHelperImage + ">" // dry run of a build with no published image
+	}
 	labels := map[string]string{k8s.LabelRun: e.runID, k8s.LabelComponent: "rwxchaos-helper",
 		"app.kubernetes.io/managed-by": "rwxchaos"}
 	return &corev1.Pod{
@@ -46,14 +52,19 @@ func (e *Env) helperPod(pvc string) *corev1.Pod {
 			TerminationGracePeriodSeconds: &grace,
 			RestartPolicy:                 corev1.RestartPolicyAlways,
 			Containers: []corev1.Container{{
-				Name: "helper", Image: e.o.HelperImage, ImagePullPolicy: e.o.PullPolicy,
-				Command:      []string{"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"},
+				Name: "helper", Image: image, ImagePullPolicy: e.o.PullPolicy,
+				Command:      volume("idle"),
 				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: VolumeMount}},
 			}},
 			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
 				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc}}}},
 		},
 	}
+}
+
+// volume is the helper's command line for a volhelper command.
+func volume(args ...string) []string {
+	return append([]string{"rwxchaos", selfexec.Volume.Subcommand()}, args...)
 }
 
 func shortRun(runID string) string {
@@ -96,7 +107,7 @@ func (e *Env) startHelper(ctx context.Context, pvc string) (*helper, error) {
 					}
 				}
 			}
-			return nil, fmt.Errorf("helper pod %s/%s not running after 3m: %s %v: check that image %s is pullable (set %s) and PVC %s binds",
+			return nil, fmt.Errorf("helper pod %s/%s not running after 3m: %s %v: check that image %s is pullable (an rwxchaos image; set %s or --app-image) and PVC %s binds",
 				e.ns, p.Name, why, err, e.o.HelperImage, EnvHelperImage, pvc)
 		}
 		select {
@@ -128,12 +139,12 @@ func (h *helper) exec(ctx context.Context, stdin io.Reader, stdout io.Writer, ar
 func (h *helper) list(ctx context.Context, dir string) ([]string, error) {
 	var out bytes.Buffer
 	root := path.Join(VolumeMount, dir)
-	if err := h.exec(ctx, nil, &out, "sh", "-c", `[ -d "$1" ] || exit 0; cd "$1" && find . -type f`, "sh", root); err != nil {
+	if err := h.exec(ctx, nil, &out, volume("list", root)...); err != nil {
 		return nil, err
 	}
 	var files []string
 	for _, l := range strings.Split(out.String(), "\n") {
-		if l = strings.TrimPrefix(strings.TrimSpace(l), "./"); l != "" {
+		if l = strings.TrimSpace(l); l != "" {
 			files = append(files, l)
 		}
 	}
@@ -147,8 +158,7 @@ func (h *helper) write(ctx context.Context, rel string, data []byte) error {
 	// The temp file lives outside the target directory (same volume, so the
 	// rename is atomic): an app polling its input directory must never see
 	// a half-written file, whatever its file pattern.
-	script := `mkdir -p "$(dirname "$1")" "$2" && t="$2/$(basename "$1").$$" && cat > "$t" && sync && mv "$t" "$1"`
-	return h.exec(ctx, bytes.NewReader(data), io.Discard, "sh", "-c", script, "sh", p, path.Join(VolumeMount, ".rwxchaos-tmp"))
+	return h.exec(ctx, bytes.NewReader(data), io.Discard, volume("write", p, path.Join(VolumeMount, ".rwxchaos-tmp"))...)
 }
 
 // copyOut copies dir (relative to the volume) into local through tar.
@@ -156,7 +166,7 @@ func (h *helper) copyOut(ctx context.Context, dir, local string) error {
 	pr, pw := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
-		err := h.exec(ctx, nil, pw, "sh", "-c", `[ -d "$1/$2" ] || mkdir -p "$1/$2"; tar -C "$1" -cf - "$2"`, "sh", VolumeMount, dir)
+		err := h.exec(ctx, nil, pw, volume("tar", VolumeMount, dir)...)
 		pw.CloseWithError(err)
 		errc <- err
 	}()

@@ -29,7 +29,6 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/chaosmesh"
 	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
-	"github.com/rwxchaos/rwxchaos/framework/proc"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/provider/all"
 	"github.com/rwxchaos/rwxchaos/framework/provider/existing"
@@ -37,6 +36,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 	"github.com/rwxchaos/rwxchaos/framework/support"
 )
 
@@ -137,14 +137,6 @@ func TestLabChaosMesh(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	bin, err := proc.BuildBinary(ctx, filepath.Join(lab.CacheDir(), "bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	image, err := kind.PipelineImage(ctx, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Create(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +148,13 @@ func TestLabChaosMesh(t *testing.T) {
 		}
 	})
 	t.Logf("cluster up in %s", time.Since(start).Round(time.Second))
-	for _, img := range []string{image, ci.ControllerManager, ci.Daemon} {
+	// The app image, assembled from this test binary (TestMain dispatches
+	// its roles) and loaded into the nodes, as provider kind does.
+	image, _, err := kind.PipelineImage(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range []string{ci.ControllerManager, ci.Daemon} {
 		if err := c.LoadImage(ctx, img); err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +327,7 @@ func labExternal(ctx context.Context, t *testing.T, cfg *rest.Config, cc client.
 		PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: vol, Type: &hp}}}}); err != nil {
 		t.Fatal(err)
 	}
-	objs, err := k8s.Pipeline(k8s.PipelineInput{Namespace: ns, Run: "the-app", Image: image, Webservers: 1, Jobqueue: true,
+	objs, err := k8s.Pipeline(k8s.PipelineInput{Namespace: ns, Run: "the-app", Image: image, Command: selfexec.Pipeline.ImageCommand(), Webservers: 1, Jobqueue: true,
 		JobqueueEvery: 3 * time.Second, Volume: k8s.Volume{StorageClass: sc}})
 	if err != nil {
 		t.Fatal(err)

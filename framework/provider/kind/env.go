@@ -31,7 +31,6 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
-	"github.com/rwxchaos/rwxchaos/framework/proc"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
@@ -69,19 +68,17 @@ type Env struct {
 	urls    []string
 	mu      sync.Mutex // guards faults (appended by fault goroutines)
 	faults  []nodeFault
-	binary  string
-	image   string
+	app     *appImage
 	fuse    *storage.FuseServer
+	// trigger is the runner's trigger socket the file server dials.
+	trigger string
+	pods    podCache
 	nfs     *nfsEnv // backend nfs
 }
 
 func (e *Env) startFuse(ctx context.Context, name string) error {
-	bin, err := storage.BuildFuse(ctx, filepath.Join(lab.CacheDir(), "bin"))
-	if err != nil {
-		return fmt.Errorf("build the fuse server: %w", err)
-	}
 	dir := filepath.Join(lab.CacheDir(), "kind-fuse", kindcluster.NamePrefix+name)
-	srv, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: dir, Mounts: map[string]string{"": e.shared}, Shared: true})
+	srv, err := storage.NewFuse(storage.FuseConfig{Dir: dir, Mounts: map[string]string{"": e.shared}, Shared: true, Trigger: e.trigger})
 	if err != nil {
 		return err
 	}
@@ -113,7 +110,7 @@ func New(base Options) func(provider.Config) (provider.Env, error) {
 		}
 		runID := filepath.Base(runDir)
 		seed := pc.Seed
-		return &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed,
+		return &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed, trigger: pc.Trigger,
 			ns: "rwxchaos-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))}, nil
 	}
 }
@@ -184,20 +181,16 @@ func (e *Env) Provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Build the image before creating the cluster so a build error costs nothing.
-	bin, err := proc.BuildBinary(ctx, filepath.Join(lab.CacheDir(), "bin"))
-	if err != nil {
-		return fmt.Errorf("build the pipeline: %w", err)
-	}
-	e.binary = bin
-	if e.image, err = pipelineImage(ctx, bin); err != nil {
+	// Assemble the app image before creating the cluster so an error costs
+	// nothing.
+	if e.app, err = chooseAppImage(); err != nil {
 		return err
 	}
 	if err := c.Create(ctx); err != nil {
 		return err
 	}
 	e.cluster = c
-	if err := c.LoadImage(ctx, e.image); err != nil {
+	if err := e.app.load(ctx, c, e.o.Logf); err != nil {
 		return err
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigPath())
@@ -268,7 +261,7 @@ func (e *Env) Deploy(ctx context.Context) error {
 		defects = append(defects, string(d))
 	}
 	objs, err := k8s.Pipeline(k8s.PipelineInput{
-		Namespace: e.ns, Run: e.runID, Image: e.image, PullPolicy: corev1.PullNever,
+		Namespace: e.ns, Run: e.runID, Image: e.app.ref, Command: e.app.command, PullPolicy: e.app.pull,
 		Webservers: w.Replicas.Webserver, Jobqueue: w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
 		JobqueueEvery: JobqueueEvery, EngineSchedule: cron,
 		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), StepDelay: w.Engine.StepDelay.D(), Defects: defects,

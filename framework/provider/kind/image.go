@@ -1,53 +1,93 @@
 package kind
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"strings"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/rwxchaos/rwxchaos/framework/binimage"
+	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
-// pipelineImage turns the static edi-pipeline binary into a one-file image
-// (no base image: there is no registry here, and the binary needs nothing
-// else) and returns its reference. The tag is the binary's hash, so the
-// image always matches the checkout and is rebuilt only when it changes.
-func pipelineImage(ctx context.Context, binary string) (string, error) {
-	data, err := os.ReadFile(binary)
+// EnvAppImage names a published rwxchaos image (rwxchaos on its PATH, as
+// the release's OCI image) for the app instead of the one assembled from
+// the running binary; the nodes pull it (`rwxchaos run --app-image`).
+const EnvAppImage = "RWXCHAOS_APP_IMAGE"
+
+// appImage is how the pipeline's pods get the app.
+type appImage struct {
+	ref     string
+	command []string // the pipeline's command in the image
+	pull    corev1.PullPolicy
+	build   *binimage.Image // nil for a published image
+	took    time.Duration   // to assemble build
+}
+
+// chooseAppImage picks the published image, or assembles one in process
+// from the program that acts as the pipeline (this rwxchaos binary).
+func chooseAppImage() (*appImage, error) {
+	if ref := os.Getenv(EnvAppImage); ref != "" {
+		return &appImage{ref: ref, command: selfexec.Pipeline.ImageCommand(), pull: corev1.PullIfNotPresent}, nil
+	}
+	argv, err := selfexec.Pipeline.Command()
 	if err != nil {
-		return "", fmt.Errorf("pipeline image: %w", err)
+		return nil, fmt.Errorf("the app image: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	ref := "rwxchaos/edi-pipeline:bin-" + hex.EncodeToString(sum[:])[:12]
-	if exec.CommandContext(ctx, "docker", "image", "inspect", ref).Run() == nil {
-		return ref, nil
+	o := binimage.Options{}
+	if len(argv) > 1 {
+		o.Name = "rwxchaos" // a multi-role binary (a test binary too) is rwxchaos in the image
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, d := range []string{"usr/", "usr/local/", "usr/local/bin/", "tmp/"} {
-		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o1777}); err != nil {
-			return "", err
-		}
+	start := time.Now()
+	img, err := binimage.Build(argv, o)
+	if err != nil {
+		return nil, fmt.Errorf("the app image: %w", err)
 	}
-	if err := tw.WriteHeader(&tar.Header{Name: "usr/local/bin/edi-pipeline", Mode: 0o755, Size: int64(len(data))}); err != nil {
-		return "", err
+	return &appImage{ref: img.Ref, command: img.Command, pull: corev1.PullNever, build: img, took: time.Since(start)}, nil
+}
+
+// load writes the assembled image as an archive and imports it into every
+// node (a node that has it already is skipped); a published one is pulled
+// by the nodes themselves.
+func (a *appImage) load(ctx context.Context, c *kindcluster.Cluster, logf func(string, ...any)) error {
+	if a.build == nil {
+		logf("app image %s (published; the nodes pull it)", a.ref)
+		return nil
 	}
-	if _, err := tw.Write(data); err != nil {
-		return "", err
+	start := time.Now()
+	dir, err := os.MkdirTemp("", "rwxchaos-app-image-")
+	if err != nil {
+		return fmt.Errorf("the app image: %w", err)
 	}
-	if err := tw.Close(); err != nil {
-		return "", err
+	defer os.RemoveAll(dir)
+	archive := filepath.Join(dir, "image.tar")
+	if err := a.build.WriteArchiveFile(archive); err != nil {
+		return err
 	}
-	cmd := exec.CommandContext(ctx, "docker", "import",
-		"--change", "ENV PATH=/usr/local/bin", "--change", `ENTRYPOINT ["edi-pipeline"]`, "-", ref)
-	cmd.Stdin = io.Reader(&buf)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("docker import %s: %w: %s", ref, err, strings.TrimSpace(string(out)))
+	written := time.Since(start)
+	if err := c.LoadArchive(ctx, archive, a.ref, a.build.ID); err != nil {
+		return err
 	}
-	return ref, nil
+	logf("app image %s (%d MB, %d files) assembled in %s, archive written in %s, loaded into the nodes in %s",
+		a.ref, a.build.Size>>20, len(a.build.Files), a.took.Round(time.Millisecond), written.Round(time.Millisecond), (time.Since(start) - written).Round(time.Millisecond))
+	return nil
+}
+
+// PipelineImage assembles the app image from the program that acts as the
+// pipeline (this binary) and loads it into c; it returns the image
+// reference and the pipeline's command in it (for other providers' lab
+// tests that bring their own cluster).
+func PipelineImage(ctx context.Context, c *kindcluster.Cluster) (ref string, command []string, err error) {
+	a, err := chooseAppImage()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := a.load(ctx, c, func(string, ...any) {}); err != nil {
+		return "", nil, err
+	}
+	return a.ref, a.command, nil
 }

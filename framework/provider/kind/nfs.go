@@ -16,10 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
+	"github.com/rwxchaos/rwxchaos/framework/binimage"
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 	"github.com/rwxchaos/rwxchaos/framework/storage"
 	"github.com/rwxchaos/rwxchaos/framework/support"
 )
@@ -28,8 +30,9 @@ import (
 // docker network, serving a host directory), and an NFS client on every
 // worker:
 //
-//   - userspace: rwxchaos-nfs (a static binary from a host directory
-//     mounted read-only into every node) runs as the systemd unit
+//   - userspace: rwxchaos __nfs-mount (this binary, bundled by
+//     binimage.Bundle into a host directory mounted read-only into every
+//     node at the same path) runs as the systemd unit
 //     rwxchaos-nfs.service inside each worker, ordered before the kubelet,
 //     and mounts the export at nfsNodeMount with FUSE. The unit lives in the
 //     node's writable layer, so it comes back after a node restart (node-
@@ -53,7 +56,6 @@ const (
 	nfsNodeDir     = "/var/lib/rwxchaos-nfs"
 	nfsNodeMount   = nfsNodeDir + "/mnt"
 	nfsNodeGuard   = nfsNodeDir + "/guard"
-	nfsNodeBin     = "/rwxchaos/bin"
 	nfsUnit        = "rwxchaos-nfs.service"
 	nfsGuardScript = "/usr/local/sbin/rwxchaos-nfs-guard"
 	nfsRunDir      = "/run/rwxchaos-nfs"
@@ -71,7 +73,7 @@ type nfsEnv struct {
 	why     string             // why that one
 	args    []string           // rwxchaos-nfs flags from the mount options
 	dir     string             // host: server state, export, client binary, journals
-	binary  string             // host: the client binary (userspace)
+	command []string           // runs the userspace client inside a node
 	image   string             // the lab's nfs-ganesha image
 	server  *storage.GaneshaContainer
 	workers []string // nodes with a client unit (userspace)
@@ -162,24 +164,20 @@ func (e *Env) newNFS(ctx context.Context, cluster string) (*nfsEnv, []v1alpha4.M
 		dir: filepath.Join(lab.CacheDir(), "kind-nfs", cluster)}
 	mounts := []v1alpha4.Mount{{HostPath: filepath.Join(n.dir, "journal", "{node}"), ContainerPath: journalNodeDir}}
 	if client == scenario.NFSClientUserspace {
-		bin, err := storage.BuildNFSClient(ctx, filepath.Join(lab.CacheDir(), "bin"))
+		// The client is this rwxchaos binary's own __nfs-mount (or
+		// RWXCHAOS_NFS_BINARY), bundled into a directory every node mounts
+		// at the same path: it runs there on the node's root, whatever its
+		// libc. A copy per cluster, renamed into place: a later run must
+		// not replace the binary that running nodes execute.
+		argv, err := selfexec.NFSMount.Command()
 		if err != nil {
-			return nil, nil, fmt.Errorf("build the userspace NFS client: %w", err)
+			return nil, nil, fmt.Errorf("the userspace NFS client: %w", err)
 		}
-		// A copy per cluster: a rebuild must not replace the binary that
-		// running nodes execute.
 		binDir := filepath.Join(n.dir, "bin")
-		if err := os.MkdirAll(binDir, 0o755); err != nil {
-			return nil, nil, err
+		if n.command, err = binimage.Bundle(argv, binDir); err != nil {
+			return nil, nil, fmt.Errorf("put the userspace NFS client where the nodes mount it: %w", err)
 		}
-		n.binary = filepath.Join(binDir, "rwxchaos-nfs")
-		if err := copyFile(bin, n.binary+".new", 0o755); err != nil {
-			return nil, nil, err
-		}
-		if err := os.Rename(n.binary+".new", n.binary); err != nil {
-			return nil, nil, err
-		}
-		mounts = append(mounts, v1alpha4.Mount{HostPath: binDir, ContainerPath: nfsNodeBin, Readonly: true})
+		mounts = append(mounts, v1alpha4.Mount{HostPath: binDir, ContainerPath: binDir, Readonly: true})
 	}
 	return n, mounts, nil
 }
@@ -262,11 +260,11 @@ fi
 
 // unit is the client's systemd unit on node.
 func (n *nfsEnv) unit(node string) string {
-	args := append([]string{nfsNodeBin + "/rwxchaos-nfs", "--server", n.server.Addr(), "--export", "/export",
+	args := append(append(append([]string(nil), n.command...), "--server", n.server.Addr(), "--export", "/export",
 		"--mount", nfsNodeMount, "--name", node, "--ready", nfsReady, "--stats", nfsStats,
 		// The unit's guard outlives the client (and covers the time before
 		// it starts); the client's own would stack up with every restart.
-		"--no-guard"}, n.args...)
+		"--no-guard"), n.args...)
 	return fmt.Sprintf(`# Written by rwxchaos: the userspace NFS client of this node.
 [Unit]
 Description=rwxchaos-nfs: userspace NFSv4.1 client of %[1]s:/export on %[2]s

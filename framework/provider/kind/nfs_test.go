@@ -79,10 +79,10 @@ func TestUnitAndGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &nfsEnv{server: g, args: []string{"--actimeo", "3s"}}
+	n := &nfsEnv{server: g, args: []string{"--actimeo", "3s"}, command: []string{"/b/rwxchaos", "__nfs-mount"}}
 	u := n.unit("rwxchaos-x-worker2")
 	for _, want := range []string{"Before=kubelet.service", "StartLimitIntervalSec=0", "Restart=always",
-		"ExecStartPre=" + nfsGuardScript, "--name rwxchaos-x-worker2", "--mount " + nfsNodeMount, "--no-guard", "--actimeo 3s",
+		"ExecStartPre=" + nfsGuardScript, "ExecStart=/b/rwxchaos __nfs-mount --server", "--name rwxchaos-x-worker2", "--mount " + nfsNodeMount, "--no-guard", "--actimeo 3s",
 		"--ready " + nfsReady, "WantedBy=multi-user.target"} {
 		if !strings.Contains(u, want) {
 			t.Errorf("unit lacks %q:\n%s", want, u)

@@ -23,6 +23,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 	"github.com/rwxchaos/rwxchaos/framework/storage"
 	"github.com/rwxchaos/rwxchaos/framework/support"
 )
@@ -33,21 +34,24 @@ type Env struct {
 	runDir  string
 	root    string
 	node    string
-	binary  string
+	binary  []string // runs the pipeline: [rwxchaos __pipeline] or [edi-pipeline]
 	journal *history.Journal
 	c       *proc.Cluster
 	logf    func(string, ...any)
 	// store serves root from <cache>/storage/<run> with backend fuse; nil
 	// with backend local.
 	store *storage.FuseServer
+	// trigger is the runner's trigger socket the store dials ("" none).
+	trigger string
 }
 
 // Options for New.
 type Options struct {
-	// Binary is a prebuilt edi-pipeline; built from the checkout when empty
-	// (env RWXCHAOS_PIPELINE_BINARY also names one).
+	// Binary is a standalone edi-pipeline to run instead of this rwxchaos
+	// binary's own (selfexec.Pipeline, which also reads
+	// RWXCHAOS_PIPELINE_BINARY).
 	Binary string
-	// CacheDir holds the built binary. Default: $RWXCHAOS_CACHE or the user cache dir.
+	// CacheDir holds run volumes. Default: $RWXCHAOS_CACHE or the user cache dir.
 	CacheDir string
 	Logf     func(string, ...any)
 }
@@ -60,9 +64,9 @@ func New(o Options) func(provider.Config) (provider.Env, error) {
 			return nil, fmt.Errorf("local provider: scenario %s asks for provider %s", s.Metadata.Name, s.Cluster.Provider)
 		}
 		host, _ := os.Hostname()
-		bin := o.Binary
-		if bin == "" {
-			bin = os.Getenv("RWXCHAOS_PIPELINE_BINARY")
+		var bin []string
+		if o.Binary != "" {
+			bin = []string{o.Binary}
 		}
 		logf := o.Logf
 		if logf == nil {
@@ -75,11 +79,11 @@ func New(o Options) func(provider.Config) (provider.Env, error) {
 		if cache == "" {
 			cache = CacheDir()
 		}
-		return &Env{s: s, runDir: runDir, node: host, binary: bin, logf: logf, root: filepath.Join(cache, "volumes", filepath.Base(runDir))}, nil
+		return &Env{s: s, runDir: runDir, node: host, binary: bin, logf: logf, root: filepath.Join(cache, "volumes", filepath.Base(runDir)), trigger: pc.Trigger}, nil
 	}
 }
 
-// CacheDir is where built binaries and run volumes live, outside the repo.
+// CacheDir is where run volumes live, outside the repo.
 func CacheDir() string {
 	if d := os.Getenv("RWXCHAOS_CACHE"); d != "" {
 		return d
@@ -93,7 +97,7 @@ func CacheDir() string {
 // Name implements provider.Env.
 func (e *Env) Name() string { return "local" }
 
-// Provision builds the pipeline binary (if needed) and creates the volume.
+// Provision finds the pipeline program and creates the volume.
 func (e *Env) Provision(ctx context.Context) error {
 	switch e.s.Storage.Backend {
 	case "", scenario.BackendLocal, scenario.BackendFuse:
@@ -101,12 +105,12 @@ func (e *Env) Provision(ctx context.Context) error {
 		return &support.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "local",
 			Reason: "the local provider shares a plain host directory or serves it with the go-fuse server (backend fuse); use provider kind for other backends"}
 	}
-	if e.binary == "" {
-		bin, err := proc.BuildBinary(ctx, filepath.Join(CacheDir(), "bin"))
+	if e.binary == nil {
+		argv, err := selfexec.Pipeline.Command()
 		if err != nil {
-			return fmt.Errorf("build the pipeline (or set RWXCHAOS_PIPELINE_BINARY): %w", err)
+			return fmt.Errorf("the pipeline: %w", err)
 		}
-		e.binary = bin
+		e.binary = argv
 	}
 	if err := os.MkdirAll(e.root, 0o755); err != nil {
 		return fmt.Errorf("volume: %w", err)
@@ -133,7 +137,8 @@ func (e *Env) Deploy(ctx context.Context) error {
 		every = time.Second
 	}
 	cfg := proc.Config{
-		Binary:     e.binary,
+		Binary:     e.binary[0],
+		BinaryArgs: e.binary[1:],
 		Root:       e.root,
 		Webservers: w.Replicas.Webserver,
 		Jobqueue:   w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
@@ -412,11 +417,7 @@ func (e *Env) startStore(ctx context.Context) error {
 		return &support.Unsupported{Action: "storage backend fuse", Env: "local",
 			Reason: "the go-fuse server mounts with mount(2) directly, which needs root and /dev/fuse (there is no fusermount); run as root, or use backend local"}
 	}
-	bin, err := storage.BuildFuse(ctx, filepath.Join(CacheDir(), "bin"))
-	if err != nil {
-		return fmt.Errorf("build the fuse server (or set RWXCHAOS_FUSE_BINARY): %w", err)
-	}
-	st, err := storage.NewFuse(storage.FuseConfig{Binary: bin, Dir: e.storeDir(), Mounts: map[string]string{"": e.root}})
+	st, err := storage.NewFuse(storage.FuseConfig{Dir: e.storeDir(), Mounts: map[string]string{"": e.root}, Trigger: e.trigger})
 	if err != nil {
 		return err
 	}
@@ -424,7 +425,7 @@ func (e *Env) startStore(ctx context.Context) error {
 		return fmt.Errorf("volume: %w", err)
 	}
 	e.store = st
-	e.logf("volume %s served by rwxchaos-fuse pid %v from %s", e.root, st.Pids(""), st.Backing())
+	e.logf("volume %s served by the fuse server, pid %v from %s", e.root, st.Pids(""), st.Backing())
 	return nil
 }
 

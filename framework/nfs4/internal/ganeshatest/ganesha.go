@@ -40,6 +40,11 @@ type Server struct {
 	started time.Time
 }
 
+// LeaseSlack is how much earlier than "last renewal + lease" ganesha may
+// expire a client: it keeps lease times in whole seconds (seen: a lock
+// handed over 9.98 s after the holder's last renewal with a 10 s lease).
+const LeaseSlack = time.Second
+
 // Binary finds ganesha.nfsd.
 func Binary() (string, error) {
 	for _, p := range []string{"ganesha.nfsd", "/usr/bin/ganesha.nfsd", "/usr/sbin/ganesha.nfsd"} {
@@ -179,7 +184,6 @@ func (s *Server) Start() error {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
 	s.cmd = cmd
-	s.started = time.Now()
 	ch := make(chan struct{})
 	s.exited = ch
 	s.paused = false
@@ -194,6 +198,9 @@ func (s *Server) Start() error {
 		last = nfs4.Probe(ctx, s.Addr())
 		cancel()
 		if last == nil {
+			// ganesha took its epoch (the start of its client and
+			// session IDs) before it answered: Restart waits past it.
+			s.started = time.Now()
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -230,8 +237,43 @@ func (s *Server) Pid() int {
 	return s.cmd.Process.Pid
 }
 
-// Pause stops the server (SIGSTOP): every call hangs.
-func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+// Pause stops the server (SIGSTOP) and waits until every thread of it is
+// stopped: from then on every call hangs.
+func (s *Server) Pause() error {
+	if err := s.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	return WaitStopped(s.Pid(), 10*time.Second)
+}
+
+// WaitStopped waits until every thread of process pid is in the stopped
+// state (after SIGSTOP, which takes effect asynchronously).
+func WaitStopped(pid int, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := len(tasks) > 0
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue // thread gone
+			}
+			// "pid (comm) S ...": the state follows the last ')'.
+			i := strings.LastIndexByte(string(b), ')')
+			if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d not stopped %s after SIGSTOP", pid, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // Resume continues a paused server (SIGCONT).
 func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
@@ -254,9 +296,10 @@ func (s *Server) Kill() {
 
 // Restart kills the server and starts it again on the same port with the
 // same recovery directory (so it enters its grace period). It waits for
-// the wall clock to reach the next second first: ganesha derives client
-// and session IDs from its start time in seconds, and a restart within
-// the same second would hand out the IDs of the previous run again.
+// the wall clock to pass the second in which the previous run answered
+// first: ganesha derives client and session IDs from its start time in
+// seconds, and a restart within the same second would hand out the IDs of
+// the previous run again.
 func (s *Server) Restart() error {
 	s.mu.Lock()
 	s.killLocked()

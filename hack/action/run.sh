@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs scenarios for the GitHub Action (action.yml) with the rwxchaos on
+# PATH and keeps going after a failure, so every report is written.
+#   SCENARIOS   names from the library, scenario files, or provider=P for
+#               every library scenario of provider P; space or newline separated
+#   REPORT_DIR  base directory for reports (default reports)
+#   ARGS        extra arguments for every `rwxchaos run` (e.g. --seed 7)
+# Appends every summary.md to $GITHUB_STEP_SUMMARY and writes exit-code,
+# passed, failed and unjudged to $GITHUB_OUTPUT. Exit code: 1 if any
+# scenario failed, else 3 if any could not be judged (void, error) or was
+# invalid, else 0.
+set -uo pipefail
+: "${SCENARIOS:?SCENARIOS is required: library names, files, or provider=kind}"
+REPORT_DIR=${REPORT_DIR:-reports}
+GITHUB_OUTPUT=${GITHUB_OUTPUT:-/dev/null}
+GITHUB_STEP_SUMMARY=${GITHUB_STEP_SUMMARY:-/dev/null}
+read -r -a extra <<<"${ARGS:-}"
+
+list=()
+for s in $SCENARIOS; do
+  case "$s" in
+    provider=*)
+      want=${s#provider=}
+      # `rwxchaos list`: NAME PROVIDER BACKEND FAULTS DESCRIPTION
+      mapfile -t names < <(rwxchaos list | awk -v p="$want" 'NR > 1 && $2 == p {print $1}')
+      if [ ${#names[@]} -eq 0 ]; then
+        echo "run: no library scenario has provider $want (rwxchaos list)" >&2
+        echo "exit-code=2" >>"$GITHUB_OUTPUT"
+        exit 2
+      fi
+      list+=("${names[@]}")
+      ;;
+    *) list+=("$s") ;;
+  esac
+done
+
+passed=0 failed=0 unjudged=0
+for s in "${list[@]}"; do
+  echo "::group::rwxchaos run $s"
+  rwxchaos run "$s" --report-dir "$REPORT_DIR" "${extra[@]}"
+  code=$?
+  echo "::endgroup::"
+  case $code in
+    0) passed=$((passed + 1)) ;;
+    1) failed=$((failed + 1)); echo "::error title=rwxchaos $s::an expectation failed (exit 1): see its report" ;;
+    *) unjudged=$((unjudged + 1)); echo "::error title=rwxchaos $s::could not be judged (exit $code): see the log above" ;;
+  esac
+done
+for f in "$REPORT_DIR"/*/*/summary.md; do
+  [ -f "$f" ] && { cat "$f"; echo; } >>"$GITHUB_STEP_SUMMARY"
+done
+code=0
+if [ $failed -gt 0 ]; then code=1; elif [ $unjudged -gt 0 ]; then code=3; fi
+{
+  echo "exit-code=$code"
+  echo "passed=$passed"
+  echo "failed=$failed"
+  echo "unjudged=$unjudged"
+} >>"$GITHUB_OUTPUT"
+echo "rwxchaos: ${#list[@]} scenarios: $passed passed, $failed failed, $unjudged not judged"
+exit $code
