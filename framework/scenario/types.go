@@ -104,7 +104,7 @@ type StorageSpec struct {
 
 // NFSSpec configures backend nfs: the nfs-ganesha server the framework runs beside the cluster (a container on the nodes' network, NFSv4 only) and the NFS client on every node.
 type NFSSpec struct {
-	// Which NFS client mounts the export on the nodes. kernel: the host kernel's client (an in-tree nfs volume mounted by the kubelet with mountOptions); needs a kernel with NFS (CONFIG_NFS_FS), which this run's host may lack: the run is then void with the reason, never a pass. userspace: rwxchaos-nfs, the framework's NFSv4.1 client, run under systemd inside every node and mounted with FUSE (works on any kernel with FUSE); it honours only nfsvers=4.1, hard, actimeo and noac. auto: kernel where the host has an NFS client, else userspace. The report says which one ran. Default auto.
+	// Which NFS client mounts the export on the nodes. kernel: the host kernel's client (an in-tree nfs volume mounted by the kubelet with mountOptions); needs a kernel with NFS (CONFIG_NFS_FS), which this run's host may lack: the run is then void with the reason, never a pass. userspace: the framework's NFSv4.1 client (rwxchaos __nfs-mount), run under systemd inside every node and mounted with FUSE (works on any kernel with FUSE); it honours only nfsvers=4.1, hard, actimeo and noac. auto: kernel where the host has an NFS client, else userspace. The report says which one ran. Default auto.
 	Client NFSClient `json:"client,omitempty"`
 	// The server's NFSv4 lease lifetime: a client that does not renew its lease for this long (plus the server's reaper period, about 5s) loses its opens and locks to the others. Default 90s (Linux nfsd's); whole seconds from 1s to 180s.
 	Lease Duration `json:"lease,omitempty"`

@@ -507,7 +507,7 @@ func (e *Env) nfsNote(grace []storage.GraceWindow) string {
 	}
 	switch n.client {
 	case scenario.NFSClientUserspace:
-		fmt.Fprintf(&b, "; client: userspace rwxchaos-nfs (NFSv4.1 over FUSE, under systemd in every worker) — %s", n.why)
+		fmt.Fprintf(&b, "; client: userspace (rwxchaos __nfs-mount: NFSv4.1 over FUSE, under systemd in every worker) — %s", n.why)
 		if len(n.args) > 0 {
 			fmt.Fprintf(&b, "; client flags %s", strings.Join(n.args, " "))
 		}
