@@ -17,14 +17,16 @@ build:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
-# Everything, including the lab's kind tests when RWXCHAOS_LAB=1 or CI=true.
+# Everything, including the lab's kind tests when RWXCHAOS_LAB=1 or CI=true,
+# under the race detector.
 test: lint
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 # Fast tests only (no kind, no scenario suites).
 unit:
-	$(GO) test -short ./framework/... ./fixtures/... ./cmd/...
+	$(GO) test -race -short ./framework/... ./fixtures/... ./cmd/...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./framework/check/ ./framework/proc/

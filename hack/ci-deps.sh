@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test dependencies beyond Go that are not part of the lab: Debian's
-# chromium renders report.html for the screenshot test.
+# chromium renders report.html for the screenshot test; gcc for -race.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -8,6 +8,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -d /usr/share/fonts/truetype/liberation ] || need+=(fonts-liberation)
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 command -v make >/dev/null 2>&1 || need+=(make)
+# make test runs under the race detector, which needs cgo and a C compiler.
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 # The NFS server fixture is proven at the protocol level with a userspace
 # server and client (the kernel here has no NFS).
 command -v ganesha.nfsd >/dev/null 2>&1 || need+=(nfs-ganesha nfs-ganesha-vfs)

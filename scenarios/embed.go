@@ -31,12 +31,34 @@ func Names() []string {
 	return out
 }
 
-// Load parses a library scenario by name.
+// Load parses a library scenario by name. An unknown name gets the closest
+// library name ("did you mean"), or the list.
 func Load(name string) (*scenario.Scenario, error) {
 	p := path.Join("library", name+".yaml")
 	b, err := library.ReadFile(p)
 	if err != nil {
-		return nil, fmt.Errorf("no scenario %q in the library (have: %s)", name, strings.Join(Names(), ", "))
+		if s := Suggest(name, Names()); s != "" {
+			return nil, fmt.Errorf("no scenario %q in the library; did you mean %s? (`rwxchaos list` shows them all)", name, s)
+		}
+		return nil, fmt.Errorf("no scenario %q in the library and no such file; `rwxchaos list` shows the library (have: %s)", name, strings.Join(Names(), ", "))
 	}
 	return scenario.Parse("scenarios/"+p, b)
+}
+
+// Suggest returns the candidate name is most likely a typo of, or the one
+// candidate it is a part of, or "".
+func Suggest(name string, candidates []string) string {
+	if c := scenario.Closest(name, candidates); c != "" {
+		return c
+	}
+	var hit []string
+	for _, c := range candidates {
+		if len(name) >= 4 && strings.Contains(c, name) {
+			hit = append(hit, c)
+		}
+	}
+	if len(hit) == 1 {
+		return hit[0]
+	}
+	return ""
 }

@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/rwxchaos/rwxchaos/framework/provider/all"
+	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
@@ -52,11 +53,20 @@ func Gate(s *scenario.Scenario) string {
 	return fmt.Sprintf("provider %s is not known to this suite", s.Cluster.Provider)
 }
 
-// Run runs one scenario through the one runner, as the CLI does, writing its
-// report under ReportDir().
-func Run(ctx context.Context, s *scenario.Scenario) Verdict {
-	all.Register()
-	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: ReportDir()})
+// Run runs one scenario through the one runner with the given providers (the
+// suites pass provider/all.Default, as the CLI does), writing its report
+// under ReportDir().
+func Run(ctx context.Context, s *scenario.Scenario, providers provider.Set) Verdict {
+	if s.Cluster.Provider == scenario.ProviderKind {
+		// One kind cluster at a time on the machine: the suites and other
+		// test packages run in parallel under `go test ./...`.
+		release, _, err := lab.LockForTest(ctx)
+		if err != nil {
+			return Verdict{Failure: err.Error()}
+		}
+		defer release()
+	}
+	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: ReportDir(), Providers: providers})
 	v := Verdict{Outcome: out}
 	switch {
 	case out == nil:

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 
 	"github.com/rwxchaos/rwxchaos/framework/chaosmesh"
 	"github.com/rwxchaos/rwxchaos/framework/fault"
@@ -28,6 +27,7 @@ processes of local runs, and their volumes. Runs whose runner is still alive are
 left alone unless --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			markHealing() // an interrupt lets the heal in progress finish
 			out := cmd.OutOrStdout()
 			healed, failed := 0, 0
 			states, paths, err := fault.LoadStates(filepath.Join(stateDir(), "faults"))
@@ -35,7 +35,7 @@ left alone unless --force.`,
 				return infraErr("%v", err)
 			}
 			for i, st := range states {
-				if !force && alive(st.Pid) {
+				if !force && st.Runner().Alive() {
 					fmt.Fprintf(out, "run %s: runner pid %d still alive, skipped (use --force)\n", st.RunID, st.Pid)
 					continue
 				}
@@ -124,15 +124,6 @@ left alone unless --force.`,
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "also heal runs whose runner still seems alive")
 	return cmd
-}
-
-// alive: the process exists and is not a zombie (an exited runner whose
-// parent has not reaped it yet is dead).
-func alive(pid int) bool {
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	return fault.ProcState(pid) != 'Z'
 }
 
 func dirExists(p string) bool {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,6 +44,12 @@ func newListCmd() *cobra.Command {
 			fmt.Fprintln(w, "NAME\tPROVIDER\tBACKEND\tFAULTS\tDESCRIPTION")
 			bad := 0
 			for _, r := range rows {
+				var list scenario.ErrorList
+				if errors.As(r.err, &list) && list.Unsupported() && r.s != nil {
+					// Well-formed; the support table says why it cannot run.
+					fmt.Fprintf(w, "%s\t%s\t%s\t-\tCANNOT RUN: %s\n", r.s.Metadata.Name, r.s.Cluster.Provider, r.s.Storage.Backend, list[0].Msg)
+					continue
+				}
 				if r.err != nil {
 					bad++
 					fmt.Fprintf(w, "%s\t-\t-\t-\tINVALID: %s\n", r.name, firstLine(r.err.Error()))

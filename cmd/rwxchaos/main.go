@@ -11,8 +11,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	// `rwxchaos __pipeline ...`, `rwxchaos __fuse ...`: this binary
@@ -22,10 +24,53 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := handleSignals(cancel, os.Stderr, os.Exit)
 	err := newRoot().ExecuteContext(ctx)
 	stop()
 	os.Exit(exitCode(err))
+}
+
+// healing is set once a command has something to heal on the way out (a
+// run's faults and environment): then the first SIGINT or SIGTERM cancels
+// the command's context and it heals and tears down before exiting.
+var healing atomic.Bool
+
+func markHealing() { healing.Store(true) }
+
+// handleSignals makes SIGINT and SIGTERM always end the process: with
+// nothing to heal, at once; during a run, the first one cancels (faults are
+// healed, the environment torn down, the report written) and a second one
+// exits at once, pointing at `rwxchaos cleanup`. It returns a function that
+// stops handling.
+func handleSignals(cancel context.CancelFunc, stderr io.Writer, exit func(int)) (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			if !healing.Load() {
+				fmt.Fprintf(stderr, "\nrwxchaos: %s: stopped\n", s)
+				exit(exitInfra)
+				return
+			}
+			fmt.Fprintf(stderr, "\nrwxchaos: %s: stopping — healing faults and tearing down (again to exit at once)\n", s)
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(stderr, "rwxchaos: second %s: exiting now without healing; run `rwxchaos cleanup` to heal what is left\n", s)
+			exit(exitInfra)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }
 
 // Exit codes.

@@ -10,14 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// clusterLock serialises kind clusters on a shared machine: whoever creates
-// one holds this lock for the cluster's lifetime.
-const clusterLock = "/tmp/rwxchaos-cluster.lock"
+	"github.com/rwxchaos/rwxchaos/framework/lab/labtest"
+)
 
 // TestNewcomerInstall is the promise of a released rwxchaos: `go install
 // ./cmd/rwxchaos` gives one binary that, copied alone into an empty
@@ -119,8 +116,7 @@ func TestNewcomerInstall(t *testing.T) {
 		if os.Getenv("RWXCHAOS_LAB") == "" && os.Getenv("CI") != "true" {
 			t.Skip("kind scenario: set RWXCHAOS_LAB=1 after `make lab` (CI=true requires it)")
 		}
-		unlock := lockFile(t, clusterLock)
-		defer unlock()
+		labtest.Lock(t)
 		res := runScenario(t, run, dir, "node-kill-engine-node")
 		if m := regexp.MustCompile(`app image \S+ \(.*\) assembled in \S+, archive written in \S+, loaded into the nodes in \S+`).FindString(res.out); m != "" {
 			t.Log(m)
@@ -208,22 +204,4 @@ func copyBinary(t *testing.T, src, dst string) {
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// lockFile takes an exclusive flock on p, waiting for other holders.
-func lockFile(t *testing.T, p string) func() {
-	t.Helper()
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatalf("lock %s: %v", p, err)
-	}
-	if w := time.Since(start); w > time.Second {
-		t.Logf("waited %s for %s (another kind cluster)", w.Round(time.Second), p)
-	}
-	return func() { f.Close() }
 }

@@ -1,17 +1,19 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/rwxchaos/rwxchaos/framework/provider/existing"
-	"github.com/rwxchaos/rwxchaos/framework/provider/kind"
+	"github.com/rwxchaos/rwxchaos/framework/provider/all"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/spf13/cobra"
 )
 
@@ -42,7 +44,7 @@ exit path, including Ctrl-C.`,
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "leave the environment up after the run")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	cmd.Flags().StringSliceVar(&f.allowContext, "allow-context", nil, "provider existing: kube contexts this run may touch (any other is refused)")
-	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "provider existing: print the objects it would create and create nothing")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print what the run would create and do (cluster, volume, manifests, fault schedule), create nothing; exits void (3)")
 	cmd.Flags().StringVar(&f.appImage, "app-image", "", "a published rwxchaos image the nodes pull for the app (kind: instead of the image assembled from this binary; existing: required for workload pipeline)")
 	return cmd
 }
@@ -51,22 +53,28 @@ func runE(cmd *cobra.Command, arg string, f runFlags) error {
 	s, err := loadScenario(arg)
 	if err != nil {
 		fmt.Fprintln(cmd.ErrOrStderr(), err)
-		return &exitError{code: exitUsage, msg: "invalid scenario: fix the errors above (rwxchaos validate " + arg + ")"}
+		var list scenario.ErrorList
+		if errors.As(err, &list) && list.Unsupported() {
+			return &exitError{code: exitUsage, msg: "nothing was started: no provider can run this scenario as written (the reason is above)"}
+		}
+		if errors.As(err, &list) {
+			return &exitError{code: exitUsage, msg: "invalid scenario: fix the errors above (rwxchaos validate " + arg + ")"}
+		}
+		return &exitError{code: exitUsage}
 	}
-	// The existing-cluster guardrails are read by its environment.
+	// The providers are handed to the runner explicitly; the existing
+	// cluster's guardrails and the app image come from the flags.
+	var opts all.Options
 	if len(f.allowContext) > 0 {
-		os.Setenv("RWXCHAOS_ALLOW_CONTEXT", strings.Join(f.allowContext, ","))
-	}
-	if f.dryRun {
-		os.Setenv("RWXCHAOS_DRY_RUN", "1")
+		opts.Existing.AllowContexts = f.allowContext
 	}
 	if f.appImage != "" {
-		os.Setenv(kind.EnvAppImage, f.appImage)
-		os.Setenv(existing.EnvPipelineImage, f.appImage)
+		opts.Kind.AppImage = f.appImage
+		opts.Existing.PipelineImage = f.appImage
 	}
-	registerProviders()
 	out := cmd.OutOrStdout()
-	o := runner.Options{Scenario: s, ReportDir: f.reportDir, Seed: f.seed, Keep: f.keep, StateDir: filepath.Join(stateDir(), "faults")}
+	o := runner.Options{Scenario: s, ReportDir: f.reportDir, Seed: f.seed, Keep: f.keep, StateDir: filepath.Join(stateDir(), "faults"),
+		Providers: all.Default(opts), DryRun: f.dryRun}
 	tty := isTTY(os.Stderr)
 	if !f.quiet {
 		if tty {
@@ -77,12 +85,21 @@ func runE(cmd *cobra.Command, arg string, f runFlags) error {
 			o.Log = cmd.ErrOrStderr()
 		}
 	}
+	markHealing() // from here on, a first Ctrl-C heals before exiting
 	res, err := runner.Run(cmd.Context(), o)
 	if tty && !f.quiet {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
+	if errors.Is(err, runner.ErrNoDryRun) {
+		return usageErr("--dry-run: %v", err)
+	}
 	if res == nil {
 		return infraErr("%v", err)
+	}
+	if f.dryRun && res.Plan != "" {
+		fmt.Fprintln(out, res.Plan)
+		fmt.Fprintf(out, "Dry run: nothing was created. Plan and void report: %s\n", res.Dir)
+		return verdictErr(res.Run)
 	}
 	if err != nil {
 		fmt.Fprintln(cmd.ErrOrStderr(), "rwxchaos: the framework hit errors:", err)
@@ -109,13 +126,18 @@ func isTTY(f *os.File) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
 }
 
-// ttyProgress redraws one status line.
+// ttyProgress redraws one status line. The runner's progress ticker and
+// its log lines (from fault goroutines too) both write through it, so
+// every write holds mu.
 type ttyProgress struct {
+	mu   sync.Mutex
 	w    io.Writer
 	last string
 }
 
 func (p *ttyProgress) show(st runner.Status) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	t := st.Traffic
 	line := fmt.Sprintf("%-14s %5s  uploads %d/%d ok %d fail %d unknown %d  outputs %d",
 		st.Phase, st.Elapsed.Round(time.Second), t.Done(), st.Target, t.OK, t.Fail, t.Unknown, st.Outputs)
@@ -130,6 +152,8 @@ func (p *ttyProgress) show(st runner.Status) {
 type clearingWriter struct{ p *ttyProgress }
 
 func (c *clearingWriter) Write(b []byte) (int, error) {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
 	fmt.Fprintf(c.p.w, "\r\033[K%s", b)
 	if c.p.last != "" {
 		fmt.Fprint(c.p.w, c.p.last)

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rwxchaos/rwxchaos/framework/fault"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 )
 
 // Scheme knows the core Kubernetes types and chaos-mesh.org/v1alpha1.
@@ -161,25 +163,29 @@ func (f *Fault) Times() (injected, recovered time.Time) {
 // retried for up to a minute.
 func (f *Fault) Inject(ctx context.Context) error {
 	obj := f.obj.DeepCopyObject().(Object)
-	deadline := time.Now().Add(time.Minute)
-	for {
+	var last error
+	err := intervals.Get(intervals.ChaosCreate).Until(ctx, func(ctx context.Context) (bool, error) {
 		err := f.c.Create(ctx, obj)
 		if err == nil || apierrors.IsAlreadyExists(err) {
-			f.mu.Lock()
-			f.created = true
-			f.mu.Unlock()
-			f.o.Logf("chaos: created %s %s/%s", kindOf(f.obj), f.obj.GetNamespace(), f.obj.GetName())
-			return nil
+			return true, nil
 		}
-		if !transient(err) || time.Now().After(deadline) {
-			return fmt.Errorf("create %s %s/%s: %w%s", kindOf(f.obj), f.obj.GetNamespace(), f.obj.GetName(), err, hint(err))
+		if !transient(err) {
+			return false, fmt.Errorf("create %s %s/%s: %w%s", kindOf(f.obj), f.obj.GetNamespace(), f.obj.GetName(), err, hint(err))
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("create %s %s: %w (last: %v)", kindOf(f.obj), f.obj.GetName(), ctx.Err(), err)
-		case <-time.After(2 * time.Second):
-		}
+		last = err
+		return false, nil
+	})
+	switch {
+	case err == nil:
+		f.mu.Lock()
+		f.created = true
+		f.mu.Unlock()
+		f.o.Logf("chaos: created %s %s/%s", kindOf(f.obj), f.obj.GetNamespace(), f.obj.GetName())
+		return nil
+	case last != nil && wait.Interrupted(err):
+		return fmt.Errorf("create %s %s/%s: %w (last: %v)%s", kindOf(f.obj), f.obj.GetNamespace(), f.obj.GetName(), err, last, hint(last))
 	}
+	return err
 }
 
 // transient: the webhook or API server is not answering yet.

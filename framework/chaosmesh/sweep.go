@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/rwxchaos/rwxchaos/framework/fault"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/support"
 )
 
@@ -78,23 +79,20 @@ func Sweep(ctx context.Context, c client.Client, namespaces []string, runID stri
 			}
 		}
 	}
-	deadline := time.Now().Add(wait)
-	for len(pending) > 0 {
-		var left []client.Object
-		for _, o := range pending {
-			cur := o.DeepCopyObject().(client.Object)
-			if err := c.Get(ctx, client.ObjectKeyFromObject(o), cur); err == nil {
-				left = append(left, o)
+	if len(pending) > 0 { // wait 0: the chaos-sweep default
+		err := intervals.Get(intervals.ChaosSweep).WithTimeout(wait).Until(ctx, func(ctx context.Context) (bool, error) {
+			var left []client.Object
+			for _, o := range pending {
+				cur := o.DeepCopyObject().(client.Object)
+				if err := c.Get(ctx, client.ObjectKeyFromObject(o), cur); err == nil {
+					left = append(left, o)
+				}
 			}
-		}
-		pending = left
-		if len(pending) == 0 || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done():
+			pending = left
+			return len(pending) == 0, nil
+		})
+		if err != nil && ctx.Err() != nil {
 			return res, errors.Join(append(errs, ctx.Err())...)
-		case <-time.After(500 * time.Millisecond):
 		}
 	}
 	if len(pending) > 0 {
@@ -158,20 +156,14 @@ func ApplyUndo(ctx context.Context, u *fault.Undo) error {
 		}
 		return fmt.Errorf("undo: delete %s: %w%s", u.Obj, err, hint(err))
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); apierrors.IsNotFound(err) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("undo: %s still present a minute after deletion (Chaos Mesh has not recovered it: see the chaos-controller-manager logs)", u.Obj)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+	iv := intervals.Get(intervals.ChaosGone)
+	err = iv.Until(ctx, func(ctx context.Context) (bool, error) {
+		return apierrors.IsNotFound(c.Get(ctx, client.ObjectKeyFromObject(obj), obj)), nil
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("undo: %s still present %s after deletion (Chaos Mesh has not recovered it: see the chaos-controller-manager logs)", u.Obj, iv.Timeout)
 	}
+	return err
 }
 
 // AnnotationUnsupported on the chaos-daemon DaemonSet lists chaos kinds the

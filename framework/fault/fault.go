@@ -12,10 +12,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/procid"
 )
 
 // Fault is one injectable failure against one resolved target.
@@ -44,11 +46,15 @@ type Fault interface {
 // runner state: resume a process, unpause or start a container, delete an
 // iptables rule, delete a Kubernetes object.
 type Undo struct {
-	Kind string   `json:"kind"` // signal | docker | exec | kube-delete
-	Pid  int      `json:"pid,omitempty"`
-	Sig  int      `json:"sig,omitempty"`
-	Args []string `json:"args,omitempty"` // docker or exec argv
-	Obj  string   `json:"obj,omitempty"`  // kube-delete: apiVersion/kind/namespace/name
+	Kind string `json:"kind"`          // signal | docker | exec | kube-delete
+	Pid  int    `json:"pid,omitempty"` // signal: the pid, or -pgid for a group
+	// Start is the start time of the process (the group's leader) that Pid
+	// named (procid): Apply signals nothing once the pid names another
+	// process. 0 in state files from before start times were kept.
+	Start uint64   `json:"start,omitempty"`
+	Sig   int      `json:"sig,omitempty"`
+	Args  []string `json:"args,omitempty"` // docker or exec argv
+	Obj   string   `json:"obj,omitempty"`  // kube-delete: apiVersion/kind/namespace/name
 }
 
 // Record is what happened to one fault, on the runner's clock (Unix ns).
@@ -135,23 +141,25 @@ func (in *Injector) Run(ctx context.Context, f Fault, d time.Duration) (Record, 
 		in.done = append(in.done, *rec)
 		in.mu.Unlock()
 		in.persist()
-		in.journal(rec)
+		in.journal(in.snapshot(rec))
 	}()
 
-	rec.Injected = in.now()
-	if err := f.Inject(ctx); err != nil {
-		rec.Err = fmt.Sprintf("inject: %v", err)
+	injected := in.now()
+	in.update(rec, func(r *Record) { r.Injected = injected })
+	if err := safely(ctx, f.Inject); err != nil {
+		in.update(rec, func(r *Record) { r.Err = fmt.Sprintf("inject: %v", err) })
 		herr := in.heal(f, rec)
-		return *rec, errors.Join(fmt.Errorf("fault %s (%s on %s): inject: %w", rec.Name, rec.Action, rec.Target, err), herr)
+		return in.snapshot(rec), errors.Join(fmt.Errorf("fault %s (%s on %s): inject: %w", rec.Name, rec.Action, rec.Target, err), herr)
 	}
 	if err := in.poll(ctx, f.Verify); err != nil {
-		rec.Err = fmt.Sprintf("verify: %v", err)
+		in.update(rec, func(r *Record) { r.Err = fmt.Sprintf("verify: %v", err) })
 		herr := in.heal(f, rec)
-		return *rec, errors.Join(fmt.Errorf("fault %s (%s on %s) did not take effect: %w", rec.Name, rec.Action, rec.Target, err), herr)
+		return in.snapshot(rec), errors.Join(fmt.Errorf("fault %s (%s on %s) did not take effect: %w", rec.Name, rec.Action, rec.Target, err), herr)
 	}
-	rec.Verified = in.now()
+	verified := in.now()
+	in.update(rec, func(r *Record) { r.Verified = verified })
 	if d > 0 {
-		t := time.NewTimer(d - time.Duration(rec.Verified-rec.Injected))
+		t := time.NewTimer(d - time.Duration(verified-injected))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -159,9 +167,24 @@ func (in *Injector) Run(ctx context.Context, f Fault, d time.Duration) (Record, 
 		}
 	}
 	if err := in.heal(f, rec); err != nil {
-		return *rec, err
+		return in.snapshot(rec), err
 	}
-	return *rec, nil
+	return in.snapshot(rec), nil
+}
+
+// update changes a record under the lock: persist (from other faults'
+// goroutines) and HealAll read records concurrently.
+func (in *Injector) update(rec *Record, fn func(*Record)) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	fn(rec)
+}
+
+// snapshot copies a record under the lock.
+func (in *Injector) snapshot(rec *Record) Record {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return *rec
 }
 
 // heal runs Heal and VerifyHealed with their own deadlines: healing must
@@ -169,19 +192,37 @@ func (in *Injector) Run(ctx context.Context, f Fault, d time.Duration) (Record, 
 func (in *Injector) heal(f Fault, rec *Record) error {
 	hctx, cancel := context.WithTimeout(context.Background(), in.o.HealTimeout)
 	defer cancel()
-	rec.Healed = in.now()
-	if err := f.Heal(hctx); err != nil {
-		rec.Err = joinMsg(rec.Err, "heal: "+err.Error())
+	healed := in.now()
+	in.update(rec, func(r *Record) { r.Healed = healed })
+	if err := safely(hctx, f.Heal); err != nil {
+		in.update(rec, func(r *Record) { r.Err = joinMsg(r.Err, "heal: "+err.Error()) })
 		return fmt.Errorf("fault %s (%s on %s): heal failed, run `rwxchaos cleanup`: %w", rec.Name, rec.Action, rec.Target, err)
 	}
 	vctx, vcancel := context.WithTimeout(context.Background(), in.o.VerifyTimeout)
 	defer vcancel()
 	if err := in.poll(vctx, f.VerifyHealed); err != nil {
-		rec.Err = joinMsg(rec.Err, "verify healed: "+err.Error())
+		in.update(rec, func(r *Record) { r.Err = joinMsg(r.Err, "verify healed: "+err.Error()) })
 		return fmt.Errorf("fault %s (%s on %s): not healed: %w", rec.Name, rec.Action, rec.Target, err)
 	}
-	rec.HealVerified = in.now()
+	verified := in.now()
+	in.update(rec, func(r *Record) { r.HealVerified = verified })
 	return nil
+}
+
+// ErrPanic marks an error that was a panic in a fault's own code (a
+// provider bug): the fault was healed, but the run should stop.
+var ErrPanic = errors.New("panic")
+
+// safely calls one step of a fault, turning a panic (a provider bug) into
+// an error wrapping ErrPanic, so that the step after it — healing — still
+// runs.
+func safely(ctx context.Context, step func(context.Context) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v\n%s", ErrPanic, p, debug.Stack())
+		}
+	}()
+	return step(ctx)
 }
 
 func joinMsg(a, b string) string {
@@ -196,7 +237,7 @@ func (in *Injector) poll(ctx context.Context, fn func(context.Context) error) er
 	defer cancel()
 	var last error
 	for {
-		if last = fn(ctx); last == nil {
+		if last = safely(ctx, fn); last == nil {
 			return nil
 		}
 		select {
@@ -237,7 +278,7 @@ func (in *Injector) Records() []Record {
 	return append([]Record(nil), in.done...)
 }
 
-func (in *Injector) journal(rec *Record) {
+func (in *Injector) journal(rec Record) {
 	if in.o.Journal == nil {
 		return
 	}
@@ -254,10 +295,16 @@ func (in *Injector) journal(rec *Record) {
 
 // State is the on-disk list of a run's active faults.
 type State struct {
-	RunID  string  `json:"runId"`
-	Pid    int     `json:"pid"` // the runner's pid
+	RunID string `json:"runId"`
+	Pid   int    `json:"pid"` // the runner's pid
+	// Start is the runner's start time (procid): with Pid it tells a live
+	// runner from a process that got its pid later.
+	Start  uint64  `json:"start,omitempty"`
 	Active []Entry `json:"active"`
 }
+
+// Runner is the process that wrote the state.
+func (s State) Runner() procid.ID { return procid.ID{Pid: s.Pid, Start: s.Start} }
 
 // Entry is one active fault in a State.
 type Entry struct {
@@ -270,7 +317,8 @@ func (in *Injector) persist() {
 		return
 	}
 	in.mu.Lock()
-	st := State{RunID: in.o.RunID, Pid: os.Getpid()}
+	me := procid.Self()
+	st := State{RunID: in.o.RunID, Pid: me.Pid, Start: me.Start}
 	for f, rec := range in.active {
 		st.Active = append(st.Active, Entry{Record: *rec, Undo: f.Undo()})
 	}

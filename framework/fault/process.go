@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+
+	"github.com/rwxchaos/rwxchaos/framework/procid"
 )
 
 // Signal is a process-level fault: kill (SIGKILL), pause (SIGSTOP until
@@ -18,6 +20,10 @@ type Signal struct {
 	Act       string // process-kill | process-pause | process-restart
 	Desc      string // e.g. "engine/0 pid 1234"
 	Pid       int
+	// Start is the target's start time (procid), read at Inject when 0:
+	// heal and cleanup then refuse to signal the pid once it names another
+	// process.
+	Start uint64
 	// Healed, when set, is polled after Heal until the service is whole again
 	// (e.g. a replacement process is running and ready).
 	Healed func(ctx context.Context) error
@@ -37,13 +43,22 @@ func (s *Signal) sig() syscall.Signal {
 	return syscall.SIGKILL
 }
 
-// Inject signals the process group.
+// Inject signals the process group (or, if the target is not a group
+// leader, the process).
 func (s *Signal) Inject(context.Context) error {
 	if s.Pid <= 0 {
 		return fmt.Errorf("no process to signal for %s", s.Desc)
 	}
-	if err := syscall.Kill(-s.Pid, s.sig()); err != nil {
-		if err := syscall.Kill(s.Pid, s.sig()); err != nil {
+	id := procid.ID{Pid: s.Pid, Start: s.Start}
+	if id.Start == 0 {
+		var err error
+		if id, err = procid.Of(s.Pid); err != nil {
+			return fmt.Errorf("signal %s: %w", s.Desc, err)
+		}
+		s.Start = id.Start
+	}
+	if err := id.SignalGroup(s.sig()); err != nil {
+		if err := id.Signal(s.sig()); err != nil {
 			return fmt.Errorf("signal %s: %w", s.Desc, err)
 		}
 	}
@@ -66,15 +81,18 @@ func (s *Signal) Verify(context.Context) error {
 	return nil
 }
 
-// Heal resumes a paused process; kills need no undo.
+// Heal resumes a paused process; kills need no undo. A target that is
+// gone, or whose pid now names another process, needs no resuming.
 func (s *Signal) Heal(context.Context) error {
 	if s.Act != "process-pause" {
 		return nil
 	}
-	if err := syscall.Kill(-s.Pid, syscall.SIGCONT); err != nil && !errors.Is(err, syscall.ESRCH) {
+	id := procid.ID{Pid: s.Pid, Start: s.Start}
+	err := id.SignalGroup(syscall.SIGCONT)
+	if err != nil && !errors.Is(err, procid.ErrGone) && !errors.Is(err, procid.ErrReused) {
 		return fmt.Errorf("resume %s: %w", s.Desc, err)
 	}
-	_ = syscall.Kill(s.Pid, syscall.SIGCONT)
+	_ = id.Signal(syscall.SIGCONT) // a target that leads no group
 	return nil
 }
 
@@ -96,7 +114,7 @@ func (s *Signal) Undo() *Undo {
 	if s.Act != "process-pause" {
 		return nil
 	}
-	return &Undo{Kind: "signal", Pid: -s.Pid, Sig: int(syscall.SIGCONT)}
+	return &Undo{Kind: "signal", Pid: -s.Pid, Start: s.Start, Sig: int(syscall.SIGCONT)}
 }
 
 // ProcState returns the state letter of /proc/<pid>/stat, or 0 if there is
@@ -118,7 +136,14 @@ func ProcState(pid int) byte {
 func (u *Undo) Apply(ctx context.Context) error {
 	switch u.Kind {
 	case "signal":
-		if err := syscall.Kill(u.Pid, syscall.Signal(u.Sig)); err != nil && !errors.Is(err, syscall.ESRCH) {
+		// Only the process recorded: a pid reused since is not ours.
+		id := procid.ID{Pid: u.Pid, Start: u.Start}
+		send := id.Signal
+		if u.Pid < 0 {
+			id.Pid = -u.Pid
+			send = id.SignalGroup
+		}
+		if err := send(syscall.Signal(u.Sig)); err != nil && !errors.Is(err, procid.ErrGone) && !errors.Is(err, procid.ErrReused) {
 			return fmt.Errorf("signal %d to %d: %w", u.Sig, u.Pid, err)
 		}
 		return nil

@@ -482,19 +482,3 @@ func List(ctx context.Context) ([]string, error) {
 	}
 	return ours, nil
 }
-
-// DeleteAll deletes every rwxchaos cluster (cleanup after interrupted runs).
-func DeleteAll(ctx context.Context) error {
-	names, err := List(ctx)
-	if err != nil {
-		return err
-	}
-	p := cluster.NewProvider(cluster.ProviderWithDocker())
-	var errs []error
-	for _, n := range names {
-		if err := p.Delete(n, ""); err != nil {
-			errs = append(errs, fmt.Errorf("kind: delete %s: %w", n, err))
-		}
-	}
-	return errors.Join(errs...)
-}

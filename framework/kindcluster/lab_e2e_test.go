@@ -18,12 +18,13 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/lab/labtest"
 )
 
 const workers = 3
@@ -43,6 +44,7 @@ func requireLab(t *testing.T) *lab.Manifest {
 	if out, err := exec.Command("docker", "image", "inspect", m.Images.Node, m.Images.Toolbox).CombinedOutput(); err != nil {
 		t.Fatalf("lab images missing from docker (rerun `make lab`): %v: %s", err, out)
 	}
+	labtest.Lock(t)
 	return m
 }
 
@@ -283,7 +285,7 @@ try $i: $out"; sleep 1; done; printf '%s\n' "$log"; exit 1`
 func waitServiceEndpoints(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string) {
 	t.Helper()
 	var last string
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := intervals.Get(intervals.ServiceEndpoint).Until(ctx, func(ctx context.Context) (bool, error) {
 		sl, err := cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
 		if err != nil {
 			last = err.Error()
@@ -300,7 +302,7 @@ func waitServiceEndpoints(ctx context.Context, t *testing.T, cs kubernetes.Inter
 		return false, nil
 	})
 	if err != nil {
-		t.Fatalf("service %s/%s has no ready endpoint after 2m: %s", ns, name, last)
+		t.Fatalf("service %s/%s has no ready endpoint: %v: %s", ns, name, err, last)
 	}
 }
 
@@ -309,7 +311,7 @@ func waitServiceEndpoints(ctx context.Context, t *testing.T, cs kubernetes.Inter
 func waitCoreDNS(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
 	t.Helper()
 	var last string
-	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := intervals.Get(intervals.CoreDNSReady).Until(ctx, func(ctx context.Context) (bool, error) {
 		d, err := cs.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
 		if err != nil {
 			last = err.Error()
@@ -335,7 +337,7 @@ func waitCoreDNS(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
 		return false, nil
 	})
 	if err != nil {
-		t.Fatalf("coredns not available after 3m: %s", last)
+		t.Fatalf("coredns not available: %v: %s", err, last)
 	}
 }
 
@@ -344,7 +346,7 @@ func waitNodesReady(ctx context.Context, t *testing.T, cs kubernetes.Interface, 
 	t.Helper()
 	var names []string
 	var last string
-	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := intervals.Get(intervals.NodesReady).Until(ctx, func(ctx context.Context) (bool, error) {
 		nl, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			last = err.Error()
@@ -403,7 +405,7 @@ func toolboxPod(name, node, image, shared, script string) *corev1.Pod {
 func waitPod(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string, ok func(*corev1.Pod) bool) *corev1.Pod {
 	t.Helper()
 	var p *corev1.Pod
-	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := intervals.Get(intervals.PodPhase).Until(ctx, func(ctx context.Context) (bool, error) {
 		var err error
 		p, err = cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {

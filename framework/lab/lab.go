@@ -4,11 +4,13 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -111,4 +113,38 @@ func Write(path string, m *Manifest) error {
 		return fmt.Errorf("write lab manifest: %w", err)
 	}
 	return nil
+}
+
+// TestLockPath is the file kind-creating tests flock so that only one of
+// them builds a cluster at a time on a machine: `go test ./...` runs
+// packages in parallel, and two 4-node clusters at once on 2 cores make
+// every timing in both runs meaningless. It is a file of its own (not a
+// lock a person might hold around `go test` by hand), so a test can never
+// wait for a lock its own parent holds.
+const TestLockPath = "/tmp/rwxchaos-kind-tests.lock"
+
+// LockForTest waits (until ctx ends) for TestLockPath and returns its
+// release. waited is how long it took, for the test log.
+func LockForTest(ctx context.Context) (release func(), waited time.Duration, err error) {
+	f, err := os.OpenFile(TestLockPath, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, 0, fmt.Errorf("kind test lock: %w", err)
+	}
+	start := time.Now()
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, time.Since(start), nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, 0, fmt.Errorf("kind test lock %s: %w", TestLockPath, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, time.Since(start), fmt.Errorf("kind test lock %s still held by another test after %s: %w", TestLockPath, time.Since(start).Round(time.Second), ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/procid"
 )
 
 // Process states as Processes reports them.
@@ -295,14 +296,11 @@ func procStat(pid int) []string {
 }
 
 // startTicks is the process start time in clock ticks since boot (field
-// 22); with the pid it identifies a process across pid reuse.
+// 22; see procid); with the pid it identifies a process across pid reuse.
+// 0 when there is no such process.
 func startTicks(pid int) uint64 {
-	f := procStat(pid)
-	if len(f) < 20 {
-		return 0
-	}
-	v, _ := strconv.ParseUint(f[19], 10, 64)
-	return v
+	st, _ := procid.StartTime(pid)
+	return st
 }
 
 func kernelState(pid int) string {

@@ -52,15 +52,35 @@ type Config struct {
 	Clock func() time.Time
 	// Logf prints a progress line in the run's log.
 	Logf func(format string, args ...any)
+	// DryRun: the run only plans (Planner); nothing may be created.
+	DryRun bool
 	// Trigger is the unix socket of the run's trigger controller when a
 	// fault is fired by file operations (schedule.on): the environment's
-	// file servers dial it (storage.FuseConfig.Trigger). "" otherwise.
+	// file servers dial it (storage.FuseConfig.Trigger). "" otherwise (and
+	// in a dry run, which listens on nothing).
 	Trigger string
+}
+
+// Factory builds the environment of one run.
+type Factory func(Config) (Env, error)
+
+// Set is the providers a runner can use, by scenario provider name. The
+// CLI and the suites build one (provider/all.Default) and hand it to
+// runner.Run: there is no global registry.
+type Set map[scenario.Provider]Factory
+
+// Planner is an optional Env capability used by dry runs (`rwxchaos run
+// --dry-run`): Plan describes what Provision and Deploy would create (the
+// cluster, nodes, images, volume, manifests) and creates nothing. A
+// provider without it refuses dry runs rather than ignoring the flag.
+type Planner interface {
+	Plan(ctx context.Context) (string, error)
 }
 
 // Triggers is an optional Env capability: the environment's file servers
 // dial Config.Trigger and report file operations, and it can say who made
-// one and aim a fault at them. Envs without it cannot run schedule.on.
+// one and aim a fault at them. Envs without it cannot run schedule.on
+// (the support table says where it can: framework/support).
 type Triggers interface {
 	// TriggerServers is how many file servers dial the socket, and the
 	// volume's directory relative to their root ("" when they serve it).

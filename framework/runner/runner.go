@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
@@ -27,9 +29,6 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/verdict"
 )
 
-// EnvFactory builds the environment for a scenario.
-type EnvFactory func(provider.Config) (provider.Env, error)
-
 // Options configures one run.
 type Options struct {
 	Scenario *scenario.Scenario
@@ -40,8 +39,13 @@ type Options struct {
 	Seed int64
 	// Keep leaves the environment up after the run (for debugging).
 	Keep bool
-	// NewEnv builds the environment; defaults to the registered providers.
-	NewEnv EnvFactory
+	// Providers build the environment, by the scenario's provider name
+	// (provider/all.Default for the real ones). Required.
+	Providers provider.Set
+	// DryRun prints what the run would create and do (the provider's Plan
+	// and the fault plan with its resolved schedule), creates nothing, and
+	// ends void. A provider that cannot plan refuses (ErrNoDryRun).
+	DryRun bool
 	// StateDir keeps active faults on disk for `rwxchaos cleanup`.
 	StateDir string
 	// Log receives plain progress lines; nil discards them.
@@ -62,19 +66,6 @@ type Status struct {
 	Faults  []string // active faults
 }
 
-var (
-	factoriesMu sync.Mutex
-	factories   = map[scenario.Provider]EnvFactory{}
-)
-
-// Register makes a provider available to Run by name (called from the
-// provider packages' wiring in cmd/ and tests).
-func Register(p scenario.Provider, f EnvFactory) {
-	factoriesMu.Lock()
-	defer factoriesMu.Unlock()
-	factories[p] = f
-}
-
 // Outcome is what Run returns: the report record and where it was written.
 type Outcome struct {
 	Run *report.Run
@@ -83,7 +74,13 @@ type Outcome struct {
 	// (e.g. NFS on a kernel without an NFS client). The verdict is void and
 	// the reason is given: callers skip, never pass.
 	Unsupported string
+	// Plan is what a dry run would have created and done (Options.DryRun).
+	Plan string
 }
+
+// ErrNoDryRun: the scenario's provider cannot plan, so a dry run is refused
+// rather than run for real.
+var ErrNoDryRun = errors.New("this provider cannot do a dry run")
 
 type run struct {
 	o       Options
@@ -91,7 +88,6 @@ type run struct {
 	rep     *report.Run
 	dir     string
 	seed    int64
-	rng     *rand.Rand
 	env     provider.Env
 	inj     *fault.Injector
 	journal *history.Journal // runner events
@@ -99,11 +95,14 @@ type run struct {
 	driver  *traffic.Driver
 	start   time.Time
 	phase   string
+	logMu   sync.Mutex // one log line at a time (fault goroutines log too)
 	mu      sync.Mutex
 	active  map[string]bool
 	skipped []report.Fault
 	infra   []error
 	unsup   string
+	plan    string // dry run
+	dryErr  error
 	probed  bool // the clocks were probed at the start
 	// trig runs the faults fired by file operations (nil without any).
 	trig *triggers
@@ -115,6 +114,8 @@ func (r *run) now() time.Time { return r.o.Clock() }
 
 func (r *run) logf(format string, args ...any) {
 	if r.o.Log != nil {
+		r.logMu.Lock()
+		defer r.logMu.Unlock()
 		fmt.Fprintf(r.o.Log, "%s %s\n", r.now().UTC().Format("15:04:05.000"), strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
 	}
 }
@@ -127,6 +128,10 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	if o.Scenario == nil {
 		return nil, errors.New("runner: no scenario: load one with scenario.Load")
 	}
+	newEnv := o.Providers[o.Scenario.Cluster.Provider]
+	if newEnv == nil {
+		return nil, fmt.Errorf("runner: no provider %q in Options.Providers (pass provider/all.Default, or your own)", o.Scenario.Cluster.Provider)
+	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
@@ -138,7 +143,7 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	if o.Seed != 0 {
 		seed, s.Run.Seed = o.Seed, o.Seed
 	}
-	r := &run{o: o, s: s, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed)), active: map[string]bool{}, trafficEnded: make(chan struct{})}
+	r := &run{o: o, s: s, seed: seed, active: map[string]bool{}, trafficEnded: make(chan struct{})}
 	r.start = r.now()
 	dir, runID, err := report.NewRunDir(o.ReportDir, s.Metadata.Name, r.start, seed)
 	if err != nil {
@@ -170,7 +175,7 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	// Verification waits up to 3 minutes: a restarted kind node takes tens
 	// of seconds to be Ready again.
 	r.inj = fault.NewInjector(fault.Options{Clock: o.Clock, Journal: r.journal, StateDir: o.StateDir, RunID: r.rep.RunID, VerifyTimeout: 3 * time.Minute})
-	if hasTriggers(s) {
+	if hasTriggers(s) && !o.DryRun { // a dry run listens on nothing
 		if r.trig, err = newTriggers(r); err != nil {
 			return nil, fmt.Errorf("runner: triggers: %w", err)
 		}
@@ -213,6 +218,13 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 		}()
 		r.finish(hist, obs)
 	}()
+	if errors.Is(r.dryErr, ErrNoDryRun) {
+		// Refused before anything ran: leave no report behind.
+		_ = r.journal.Close()
+		_ = r.client.Close()
+		_ = os.RemoveAll(dir)
+		return nil, r.dryErr
+	}
 	r.phaseDo(report.PhaseReport, func() error { return report.Write(dir, r.rep, hist) })
 	if r.env != nil && !o.Keep {
 		r.phaseDo(report.PhaseTeardown, func() error {
@@ -228,7 +240,7 @@ func Run(ctx context.Context, o Options) (out *Outcome, err error) {
 	_ = r.journal.Close()
 	_ = r.client.Close()
 	r.logf("verdict %s — report: %s", r.rep.Verdict, filepath.Join(dir, report.HTMLFile))
-	return &Outcome{Run: r.rep, Dir: dir, Unsupported: r.unsup}, errors.Join(r.infra...)
+	return &Outcome{Run: r.rep, Dir: dir, Unsupported: r.unsup, Plan: r.plan}, errors.Join(r.infra...)
 }
 
 // phaseDo runs one phase, recording its span and error.
@@ -247,6 +259,19 @@ func (r *run) phaseDo(name string, fn func() error) error {
 	}
 	r.rep.Phases = append(r.rep.Phases, p)
 	return err
+}
+
+// safeProgress is progress for the ticker goroutine: a panic in the
+// provider's Outputs is logged and stops the progress display, not the run.
+func (r *run) safeProgress() (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.logf("progress display stopped: panic: %v", p)
+			ok = false
+		}
+	}()
+	r.progress()
+	return true
 }
 
 func (r *run) progress() {
@@ -273,23 +298,18 @@ func (r *run) progress() {
 // the verdict is decided in finish.
 func (r *run) execute(ctx context.Context) (*history.History, provider.Observations) {
 	var obs provider.Observations
-	newEnv := r.o.NewEnv
-	if newEnv == nil {
-		factoriesMu.Lock()
-		newEnv = factories[r.s.Cluster.Provider]
-		factoriesMu.Unlock()
-	}
-	if newEnv == nil {
-		r.infra = append(r.infra, fmt.Errorf("provider %q is not available in this build", r.s.Cluster.Provider))
-		return nil, obs
-	}
-	pc := provider.Config{Scenario: r.s, RunDir: r.dir, RunID: r.rep.RunID, Seed: r.seed, Clock: r.o.Clock, Logf: r.logf}
+	newEnv := r.o.Providers[r.s.Cluster.Provider]
+	pc := provider.Config{Scenario: r.s, RunDir: r.dir, RunID: r.rep.RunID, Seed: r.seed, Clock: r.o.Clock, Logf: r.logf, DryRun: r.o.DryRun}
 	if r.trig != nil {
 		pc.Trigger = r.trig.ctl.Path()
 	}
 	env, err := newEnv(pc)
 	if err != nil {
 		r.infra = append(r.infra, fmt.Errorf("provider %s: %w", r.s.Cluster.Provider, err))
+		return nil, obs
+	}
+	if r.o.DryRun {
+		r.dryRun(ctx, env)
 		return nil, obs
 	}
 	r.env = env
@@ -315,8 +335,8 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 
 	tctx, stopTraffic := context.WithCancel(ctx)
 	defer stopTraffic()
-	trafficDone := make(chan error, 1)
-	if err := r.startTraffic(tctx, trafficDone); err != nil {
+	traffic := &trafficRun{done: make(chan struct{})}
+	if err := r.startTraffic(tctx, traffic); err != nil {
 		r.infra = append(r.infra, fmt.Errorf("traffic: %w", err))
 		return r.collect(ctx)
 	}
@@ -328,16 +348,18 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 			case <-tctx.Done():
 				return
 			case <-tick.C:
-				r.progress()
+				if !r.safeProgress() {
+					return
+				}
 			}
 		}
 	}()
 
 	steadyAt := r.now()
-	if err := r.phaseDo(report.PhaseSteadyState, func() error { return r.steady(ctx, trafficDone) }); err != nil {
+	if err := r.phaseDo(report.PhaseSteadyState, func() error { return r.steady(ctx, traffic) }); err != nil {
 		r.rep.Void = "no steady state before any fault: " + err.Error()
 		stopTraffic()
-		<-trafficDone
+		<-traffic.done
 		return r.collect(ctx)
 	}
 	steadyAt = r.now()
@@ -346,10 +368,12 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 		ferr := r.runFaults(ctx, steadyAt)
 		var terr error
 		select {
-		case terr = <-trafficDone:
+		case <-traffic.done:
+			terr = traffic.err
 		case <-ctx.Done():
 			stopTraffic()
-			terr = <-trafficDone
+			<-traffic.done
+			terr = traffic.err
 		}
 		if ferr != nil {
 			r.infra = append(r.infra, ferr)
@@ -376,6 +400,65 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 		return env.Drain(sctx, r.s.Run.Settle.D())
 	})
 	return r.collect(ctx)
+}
+
+// dryRun asks the provider what it would create, adds the traffic and the
+// fault plan with its resolved schedule, and makes the run void: nothing is
+// created (the environment is not even kept for teardown).
+func (r *run) dryRun(ctx context.Context, env provider.Env) {
+	pl, ok := env.(provider.Planner)
+	if !ok {
+		r.dryErr = fmt.Errorf("%w: provider %s has no plan to show; run without --dry-run", ErrNoDryRun, env.Name())
+		return
+	}
+	var text string
+	err := r.phaseDo("plan", func() error {
+		var err error
+		text, err = pl.Plan(ctx)
+		return err
+	})
+	if err != nil {
+		r.infra = append(r.infra, fmt.Errorf("dry run: plan: %w", err))
+		return
+	}
+	host := "host check: this host has what the scenario needs"
+	if err := r.s.Gate(env.Name()); err != nil {
+		host = fmt.Sprintf("host check: %v — a real run here would be void", err)
+	} else if _, ok := env.(provider.Triggers); hasTriggers(r.s) && !ok {
+		host = fmt.Sprintf("host check: provider %s reports no file operations, so faults with schedule.on cannot fire — a real run here would be void", env.Name())
+	}
+	r.plan = strings.TrimRight(text, "\n") + "\n" + host + "\n\n" + r.schedulePlan()
+	if err := os.WriteFile(filepath.Join(r.dir, "plan.txt"), []byte(r.plan), 0o644); err != nil {
+		r.infra = append(r.infra, fmt.Errorf("dry run: %w", err))
+		return
+	}
+	r.logf("dry run: plan written to %s", filepath.Join(r.dir, "plan.txt"))
+	r.rep.Void = "dry run: printed what the run would create and do, created nothing"
+}
+
+// schedulePlan is the traffic and every fault firing on the run's
+// timeline, as the runner would play them.
+func (r *run) schedulePlan() string {
+	s := r.s
+	var b strings.Builder
+	t := s.Workload.Traffic
+	ss := s.Expect.SteadyState
+	fmt.Fprintf(&b, "run %s, seed %d: timeout %s, settle %s\n", r.rep.RunID, r.seed, s.Run.Timeout, s.Run.Settle)
+	fmt.Fprintf(&b, "traffic: %d uploads at %g/s (%s), %d at a time\n", t.Count, t.Rate, t.TrafficDuration().Round(time.Millisecond), t.Concurrency)
+	fmt.Fprintf(&b, "steady state: once %d uploads are acked (at least %s of traffic), within %s, else the run is void\n",
+		max(ss.MinUploads, 1), (time.Duration(float64(max(ss.MinUploads, 1)) / max(t.Rate, 1e-9) * float64(time.Second))).Round(time.Millisecond), ss.Within)
+	plan := s.FaultPlan()
+	if len(plan) == 0 {
+		b.WriteString("faults: none\n")
+		return b.String()
+	}
+	b.WriteString("faults (from steady state; verifying and healing each firing adds to these times):\n")
+	for _, p := range plan {
+		for _, line := range strings.Split(p.String(), "\n") {
+			b.WriteString("  " + line + "\n")
+		}
+	}
+	return b.String()
 }
 
 func (r *run) collect(ctx context.Context) (*history.History, provider.Observations) {
@@ -412,7 +495,15 @@ func (r *run) collect(ctx context.Context) (*history.History, provider.Observati
 	return h, obs
 }
 
-func (r *run) startTraffic(ctx context.Context, done chan<- error) error {
+// trafficRun is the traffic driver's end: done closes when it returned, and
+// err is then its error. Closing (not sending) lets every phase that waits
+// for the traffic see the end, however many look.
+type trafficRun struct {
+	done chan struct{}
+	err  error
+}
+
+func (r *run) startTraffic(ctx context.Context, tr *trafficRun) error {
 	t := r.s.Workload.Traffic
 	d, err := traffic.New(traffic.Options{
 		Targets:     r.env.Endpoints(),
@@ -432,15 +523,15 @@ func (r *run) startTraffic(ctx context.Context, done chan<- error) error {
 	}
 	r.driver = d
 	go func() {
-		err := d.Run(ctx)
+		tr.err = d.Run(ctx)
+		close(tr.done)
 		close(r.trafficEnded)
-		done <- err
 	}()
 	return nil
 }
 
 // steady waits until the scenario's minimum of uploads is acked.
-func (r *run) steady(ctx context.Context, trafficDone <-chan error) error {
+func (r *run) steady(ctx context.Context, traffic *trafficRun) error {
 	ss := r.s.Expect.SteadyState
 	want := int64(ss.MinUploads)
 	if want <= 0 {
@@ -463,11 +554,11 @@ func (r *run) steady(ctx context.Context, trafficDone <-chan error) error {
 			return ctx.Err()
 		case <-deadline.C:
 			return fmt.Errorf("only %d of %d uploads acked within %s (%d failed, %d unknown): traffic does not flow", st.OK, want, within, st.Fail, st.Unknown)
-		case err := <-trafficDone:
+		case <-traffic.done:
 			if st := r.driver.Stats(); st.OK >= want {
 				return nil
 			}
-			return fmt.Errorf("traffic ended before steady state: %v", err)
+			return fmt.Errorf("traffic ended before steady state (%d of %d acked, %d failed, %d unknown): %v", st.OK, want, st.Fail, st.Unknown, traffic.err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -485,6 +576,18 @@ func (r *run) runFaults(ctx context.Context, steadyAt time.Time) error {
 	for _, f := range r.s.Faults {
 		done[f.Name] = make(chan struct{})
 	}
+	// A panic in any fault's handling (a provider bug) stops every fault:
+	// the ones holding are healed now rather than at their end.
+	ctx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		if errors.Is(err, fault.ErrPanic) {
+			abort(err)
+		}
+	}
 	if r.trig != nil {
 		if err := r.trig.connected(ctx); err != nil {
 			if support.IsUnsupported(err) {
@@ -501,14 +604,19 @@ func (r *run) runFaults(ctx context.Context, steadyAt time.Time) error {
 		go func(f scenario.FaultSpec) {
 			defer wg.Done()
 			defer close(done[f.Name])
+			defer func() {
+				// A provider's panic must not take the process down before
+				// the safety net (HealAll) runs: it is an error of the run.
+				if p := recover(); p != nil {
+					fail(fmt.Errorf("fault %s: %w: %v\n%s", f.Name, fault.ErrPanic, p, debug.Stack()))
+				}
+			}()
 			play := r.playFault
 			if f.Schedule.On != nil {
 				play = r.playTriggered
 			}
 			if err := play(ctx, f, steadyAt, done); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+				fail(err)
 			}
 		}(f)
 	}
@@ -546,12 +654,17 @@ func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time
 	if times <= 0 {
 		times = 1
 	}
+	// Each fault draws its targets from its own generator, seeded by the
+	// run's seed and the fault's name: the same seed picks the same targets
+	// whatever order concurrent faults fire in (and no two goroutines share
+	// one generator).
+	rng := faultRand(r.seed, f.Name)
 	var errs []error
 	for i := 0; i < times; i++ {
 		if i > 0 && !sleepCtx(ctx, sch.Every.D()) {
 			break
 		}
-		fs, err := r.env.Fault(ctx, f, r.rng)
+		fs, err := r.env.Fault(ctx, f, rng)
 		if err != nil {
 			rec := report.Fault{Name: f.Name, Action: string(f.Action), Injected: r.now().UnixNano(), Err: err.Error()}
 			r.mu.Lock()
@@ -575,6 +688,13 @@ func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time
 			wg.Add(1)
 			go func(ft fault.Fault) {
 				defer wg.Done()
+				defer func() {
+					if p := recover(); p != nil {
+						r.mu.Lock()
+						errs = append(errs, fmt.Errorf("fault %s on %s: %w: %v\n%s", f.Name, ft.Target(), fault.ErrPanic, p, debug.Stack()))
+						r.mu.Unlock()
+					}
+				}()
 				label := f.Name + " → " + ft.Target()
 				r.setActive(label, true)
 				defer r.setActive(label, false)
@@ -591,6 +711,13 @@ func (r *run) playFault(ctx context.Context, f scenario.FaultSpec, steadyAt time
 		wg.Wait()
 	}
 	return errors.Join(errs...)
+}
+
+// faultRand is the random source of one fault's target choices.
+func faultRand(seed int64, fault string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(fault))
+	return rand.New(rand.NewPCG(uint64(seed), h.Sum64()))
 }
 
 func (r *run) setActive(label string, on bool) {

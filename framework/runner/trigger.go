@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -85,9 +86,8 @@ func newTriggers(r *run) (*triggers, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fault %s: %w", f.Name, err)
 		}
-		h := fnv.New64a()
-		h.Write([]byte(f.Name))
-		t.by[f.Name] = &trig{spec: f, count: c, rng: rand.New(rand.NewPCG(uint64(r.seed), h.Sum64())), exhausted: make(chan struct{})}
+		// The same per-fault random source as a timed fault's (faultRand).
+		t.by[f.Name] = &trig{spec: f, count: c, rng: faultRand(r.seed, f.Name), exhausted: make(chan struct{})}
 	}
 	h := fnv.New32a()
 	h.Write([]byte(r.dir))
@@ -169,7 +169,21 @@ func (t *triggers) handle(call *trigger.Call) {
 
 // take decides whether call fires tr and, if so, runs the firing to its
 // end (heal included).
-func (t *triggers) take(tr *trig, call *trigger.Call) bool {
+func (t *triggers) take(tr *trig, call *trigger.Call) (took bool) {
+	defer func() {
+		// A panic in the provider's Caller or CallerFault must not take the
+		// process down before the safety net (HealAll) runs: the call
+		// proceeds, the trigger stops, and the run has the error (as a
+		// timed fault's panic, it stops every fault).
+		if p := recover(); p != nil {
+			_ = call.Release(0)
+			tr.mu.Lock()
+			tr.errs = append(tr.errs, fmt.Errorf("fault %s: %w: %v\n%s", tr.spec.Name, fault.ErrPanic, p, debug.Stack()))
+			tr.mu.Unlock()
+			tr.exOnce.Do(func() { close(tr.exhausted) })
+			took = true
+		}
+	}()
 	tr.mu.Lock()
 	ok := tr.armed && !tr.busy
 	ctx := tr.ctx

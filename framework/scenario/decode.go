@@ -497,10 +497,19 @@ func contains(list []string, s string) bool {
 
 // suggest returns ` (did you mean "x"?)` for the closest valid word, or "".
 func suggest(s string, valid []string) string {
+	if c := Closest(s, valid); c != "" {
+		return fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	return ""
+}
+
+// Closest returns the entry of valid that s is most likely a typo of (a
+// small edit distance, ignoring case), or "" when none is close.
+func Closest(s string, valid []string) string {
 	best, bestD := "", 1<<30
 	for _, v := range valid {
 		if strings.EqualFold(s, v) {
-			return fmt.Sprintf(" (did you mean %q?)", v)
+			return v
 		}
 		if dd := levenshtein(strings.ToLower(s), strings.ToLower(v)); dd < bestD {
 			best, bestD = v, dd
@@ -511,7 +520,7 @@ func suggest(s string, valid []string) string {
 		limit = 3
 	}
 	if best != "" && bestD <= limit && bestD < len(s) {
-		return fmt.Sprintf(" (did you mean %q?)", best)
+		return best
 	}
 	return ""
 }

@@ -27,8 +27,8 @@
 //	    nodeMonitorGracePeriod: 20s
 //	    unreachableTolerationSeconds: 30
 //	storage:
-//	  backend: nfs                      # hostpath | fuse | nfs | storageclass | local
-//	  mountOptions: [nfsvers=4.1, hard, timeo=600]
+//	  backend: fuse                     # hostpath | fuse | nfs | storageclass | local
+//	  # mountOptions: [nfsvers=4.1, hard]  # backends nfs and storageclass
 //	workload:
 //	  mode: pipeline                    # pipeline (ours) | external (e.g. real Bots)
 //	  replicas: {webserver: 3, jobqueue: 1}
@@ -102,30 +102,31 @@
 // trigger (calls before are not counted). Process actions hit the caller
 // (select: caller), node actions its node (select: caller-node); a
 // partition's from defaults to caller-node. storage-error fails the call
-// with errno and storage-delay holds it for the duration. Only a storage
-// layer in every operation's path can do this (TriggerLayer): storage
-// backend fuse, with providers local and kind; validation refuses it
+// with errno and storage-delay holds it for the duration (both exist only
+// with schedule.on). Only a storage layer in every operation's path can do
+// this: storage backend fuse, with providers local and kind. The support
+// table (framework/support, feature "trigger") says so, with the reason
+// for every other backend and provider; validation refuses schedule.on
 // elsewhere and says why.
 //
 // # Which faults work where
 //
-// Actions are checked against the provider and storage backend, and the
-// error says why a combination cannot work:
-//
-//   - process-kill, process-pause, process-restart: providers local and
-//     kind (on kind the container's process is signalled through the node's
-//     runtime). Not on existing clusters, where there is no node access:
-//     use chaos-pod-kill or chaos-pod-failure there.
-//   - node-kill, node-stop, node-pause, node-reboot, partition: kind only.
-//   - storage-pause, storage-kill, storage-restart: a storage server the
-//     framework runs (backends fuse, nfs, local); storage-cutoff needs kind
-//     and fuse or nfs.
-//   - chaos-*: provider existing (Chaos Mesh).
-//   - storage-error, storage-delay: only with schedule.on (backend fuse).
+// What each provider can do (backends, actions, selectors, expectations)
+// is one table, in framework/support; Parse reads it and refuses, with the
+// reason and what to use instead, any feature the scenario's provider
+// cannot run (such an error has FieldError.Unsupported set). The same
+// table writes the "Runs on" lines of the JSON Schema and the library
+// README, and the providers check it again before they create anything.
+// Some features also need something of the host (root and /dev/fuse for
+// the go-fuse server, Docker for kind, a kernel NFS client): Needs lists
+// them, `rwxchaos validate` says "runs only where ..." when this host lacks
+// one, and a run here is void with that reason.
 //
 // Process and pod actions take target.role or target.select lock-holder /
 // random-webserver; node actions take target.node or any target.select;
 // partition takes from/to; storage-pause/kill/restart take no target.
+// With schedule.on, process actions also take select caller and node
+// actions (and a partition's side) select caller-node.
 //
 // # Reading files
 //

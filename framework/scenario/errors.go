@@ -20,6 +20,10 @@ type FieldError struct {
 	Path string
 	// Msg says what is wrong and, where possible, what to write instead.
 	Msg string
+	// Unsupported marks a well-formed request that the support table
+	// refuses on the scenario's provider (framework/support): the file is
+	// fine, but nothing can run it as written.
+	Unsupported bool
 }
 
 // Error formats the error as "file:line:col: path: message", leaving out
@@ -49,11 +53,21 @@ func (e *FieldError) Error() string {
 // invalid; use errors.As to get at the individual FieldErrors.
 type ErrorList []*FieldError
 
-// Error prints one FieldError per line.
+// MaxShownErrors is how many errors ErrorList.Error prints before it says
+// how many more there are: the first ones are what to fix; thousands of
+// lines bury them.
+const MaxShownErrors = 50
+
+// Error prints one FieldError per line, the first MaxShownErrors of them
+// and then "... and N more".
 func (l ErrorList) Error() string {
-	lines := make([]string, len(l))
-	for i, e := range l {
+	n := min(len(l), MaxShownErrors)
+	lines := make([]string, n, n+1)
+	for i, e := range l[:n] {
 		lines[i] = e.Error()
+	}
+	if len(l) > n {
+		lines = append(lines, fmt.Sprintf("... and %d more errors (fix the ones above first)", len(l)-n))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -65,6 +79,18 @@ func (l ErrorList) Unwrap() []error {
 		out[i] = e
 	}
 	return out
+}
+
+// Unsupported reports whether every error in the list is a refusal by the
+// support table (the file is well-formed; no provider can run it as
+// written). Suites skip such a scenario with the reason instead of failing.
+func (l ErrorList) Unsupported() bool {
+	for _, e := range l {
+		if !e.Unsupported {
+			return false
+		}
+	}
+	return len(l) > 0
 }
 
 func (l ErrorList) sort() {

@@ -39,7 +39,7 @@ faults:
 `))
 	fmt.Println(err)
 	// Output:
-	// bad.yaml:7:13: faults[0].action: node-kill needs provider kind (it stops or freezes kind node containers); this scenario uses provider local
+	// bad.yaml:7:13: faults[0].action: node-kill cannot run on provider local: provider local runs processes on one host and has no nodes: use provider kind
 	// bad.yaml:8:20: faults[0].target.role: node-kill hits nodes: use node, or select engine-node to hit the node running the engine
 	// bad.yaml:9:23: faults[0].schedule.after: no fault is named "nothing"; use "kill" or "steady-state"
 }

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,8 @@ func TestLibrary(t *testing.T) {
 		t.Fatal(err)
 	}
 	all, err := LoadDir(libraryDir)
-	if err != nil {
+	var list ErrorList
+	if err != nil && !(errors.As(err, &list) && list.Unsupported()) {
 		t.Errorf("LoadDir(%s):\n%v", libraryDir, err)
 	}
 	have := map[string]bool{}
@@ -41,12 +43,20 @@ func TestLibrary(t *testing.T) {
 			if filepath.Ext(name) != ".yaml" {
 				t.Fatalf("%s: library files must end in .yaml", name)
 			}
+			base := strings.TrimSuffix(name, ".yaml")
+			have[base] = true
+			data, _ := os.ReadFile(path)
 			s, err := Load(path)
+			var list ErrorList
+			if errors.As(err, &list) && list.Unsupported() {
+				// Well-formed, but no provider runs it yet: the library
+				// README (generated from the support table) says why.
+				t.Logf("cannot run yet:\n%v", err)
+				err = nil
+			}
 			if err != nil {
 				t.Fatalf("invalid scenario:\n%v", err)
 			}
-			base := strings.TrimSuffix(name, ".yaml")
-			have[base] = true
 			if s.Metadata.Name != base {
 				t.Errorf("metadata.name %q differs from the file name %q", s.Metadata.Name, base)
 			}
@@ -59,7 +69,6 @@ func TestLibrary(t *testing.T) {
 			if len(s.Faults) == 0 {
 				t.Errorf("a library scenario should inject at least one fault")
 			}
-			data, _ := os.ReadFile(path)
 			if !strings.HasPrefix(string(data), "# yaml-language-server: $schema=../../framework/scenario/scenario.schema.json\n") {
 				t.Errorf("first line must point editors at the schema")
 			}
@@ -80,7 +89,7 @@ func TestLibrary(t *testing.T) {
 			}
 		})
 	}
-	if len(all) != len(have) {
+	if len(all)+cannotRun(t) != len(have) {
 		t.Errorf("LoadDir loaded %d scenarios, the directory holds %d", len(all), len(have))
 	}
 	for _, n := range libraryNames {
@@ -88,4 +97,19 @@ func TestLibrary(t *testing.T) {
 			t.Errorf("library scenario %s.yaml is missing", n)
 		}
 	}
+}
+
+// cannotRun counts the library files that are well-formed but refused by
+// the support table.
+func cannotRun(t *testing.T) int {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(libraryDir, "*.yaml"))
+	n := 0
+	for _, f := range files {
+		var list ErrorList
+		if _, err := Load(f); errors.As(err, &list) && list.Unsupported() {
+			n++
+		}
+	}
+	return n
 }

@@ -11,18 +11,72 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 )
 
+// MaxFileSize is the largest scenario file Load reads. Real scenarios are a
+// few kilobytes; the limit keeps a wrong argument (a log, /dev/zero) from
+// eating the machine.
+const MaxFileSize = 1 << 20
+
 // Load reads and parses the scenario file at path. Like Parse, it returns
-// an ErrorList naming every problem in the file.
+// an ErrorList naming every problem in the file. path must be a regular
+// file of at most MaxFileSize bytes: a FIFO, device or directory is refused
+// at once (never read, so it cannot hang or fill memory).
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// ReadFile reads a scenario file with Load's limits: a regular file of at
+// most MaxFileSize bytes. It opens without blocking (O_NONBLOCK: a FIFO with
+// no writer would otherwise block the open forever) and checks the opened
+// file, not the name, so a swapped path cannot slip past.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read scenario file: %w", err)
 	}
-	return Parse(path, data)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read scenario file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is %s, not a regular file: give the path of a scenario .yaml file", path, fileKind(st.Mode()))
+	}
+	if st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%s is %d bytes; a scenario file is at most %d (1 MiB): is this the right file?", path, st.Size(), MaxFileSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read scenario file: %w", err)
+	}
+	if len(data) > MaxFileSize { // grew while we read
+		return nil, fmt.Errorf("%s is more than %d bytes (1 MiB); a scenario file is at most that: is this the right file?", path, MaxFileSize)
+	}
+	return data, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file (" + m.Type().String() + ")"
 }
 
 // LoadDir loads every *.yaml and *.yml file in dir (not recursively), in
@@ -73,8 +127,17 @@ func LoadDir(dir string) ([]*Scenario, error) {
 // Parse decodes a scenario from data, applies defaults (Default) and
 // validates it. filename is only used in error positions. On failure the
 // error is an ErrorList holding every problem found, each with its
-// file:line:column; the returned Scenario is then nil.
+// file:line:column, and the returned Scenario is nil — except when every
+// problem is a refusal by the support table (ErrorList.Unsupported: the
+// file is well-formed, but no provider can run it as written); then the
+// Scenario is returned too, so that callers can still describe it.
 func Parse(filename string, data []byte) (*Scenario, error) {
+	return parse(filename, data, true)
+}
+
+// parse is Parse, optionally without the support table's refusals (tests
+// of files that set fields no provider can run yet).
+func parse(filename string, data []byte, withSupport bool) (*Scenario, error) {
 	root, errs := parseYAML(filename, data)
 	if errs != nil {
 		return nil, errs
@@ -86,12 +149,16 @@ func Parse(filename string, data []byte) (*Scenario, error) {
 	s.file = filename
 	s.pos = d.val
 	s.Default()
-	v := &validator{s: s, file: filename, val: d.val, key: d.key, bad: d.bad}
+	v := &validator{s: s, file: filename, val: d.val, key: d.key, bad: d.bad, noSupport: !withSupport}
 	v.validate()
 	all := append(d.errs, v.errs...)
 	if len(all) > 0 {
 		all.sort()
-		return nil, all.dedupe()
+		all = all.dedupe()
+		if all.Unsupported() {
+			return s, all
+		}
+		return nil, all
 	}
 	return s, nil
 }

@@ -123,7 +123,8 @@ func TestInvalid(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Parse succeeded, want errors:\n%s", strings.Join(wants, "\n"))
 			}
-			if s != nil {
+			var list ErrorList
+			if s != nil && !(errors.As(err, &list) && list.Unsupported()) {
 				t.Errorf("Parse returned a Scenario along with errors")
 			}
 			got := errorLines(t, name, err)
@@ -147,6 +148,12 @@ func validFiles(t testing.TB) []string {
 	return out
 }
 
+const cannotRunPrefix = "# cannot-run: "
+
+// TestValid: every file in testdata/valid parses. A file may set features
+// that no provider can run yet (the support table refuses them); it lists
+// them as "# cannot-run: path" lines, and must then fail with exactly
+// those refusals and nothing else.
 func TestValid(t *testing.T) {
 	files, _ := filepath.Glob("testdata/valid/*.yaml")
 	if len(files) < 3 {
@@ -154,8 +161,36 @@ func TestValid(t *testing.T) {
 	}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			s, err := Load(path)
+			data, err := os.ReadFile(path)
 			if err != nil {
+				t.Fatal(err)
+			}
+			var cannot []string
+			for _, l := range strings.Split(string(data), "\n") {
+				if c, ok := strings.CutPrefix(l, cannotRunPrefix); ok {
+					cannot = append(cannot, c)
+				}
+			}
+			s, err := Load(path)
+			if len(cannot) > 0 {
+				var list ErrorList
+				if !errors.As(err, &list) || !list.Unsupported() {
+					t.Fatalf("Load: want only support-table refusals at %v, got %v", cannot, err)
+				}
+				var got []string
+				for _, e := range list {
+					got = append(got, e.Path)
+				}
+				if strings.Join(got, " ") != strings.Join(cannot, " ") {
+					t.Errorf("refused %v, the file says %v\n%v", got, cannot, err)
+				}
+				if s == nil {
+					t.Fatalf("Parse returned no Scenario with only support refusals")
+				}
+				if _, err := parse(path, data, false); err != nil {
+					t.Fatalf("parse without the support table: %v", err)
+				}
+			} else if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
 			if s.File() != path {
@@ -167,7 +202,8 @@ func TestValid(t *testing.T) {
 			if !reflect.DeepEqual(before, *s) {
 				t.Errorf("Default changed a parsed scenario")
 			}
-			if err := s.Validate(); err != nil {
+			var list ErrorList
+			if err := s.Validate(); err != nil && (len(cannot) == 0 || !errors.As(err, &list) || !list.Unsupported()) {
 				t.Errorf("Validate after Parse: %v", err)
 			}
 		})
@@ -257,7 +293,7 @@ func TestValidateProgrammatic(t *testing.T) {
 	if err == nil {
 		t.Fatal("Validate accepted node-kill on provider local")
 	}
-	want := "faults[0].action: node-kill needs provider kind (it stops or freezes kind node containers); this scenario uses provider local"
+	want := "faults[0].action: node-kill cannot run on provider local: provider local runs processes on one host and has no nodes: use provider kind"
 	if err.Error() != want {
 		t.Errorf("got  %q\nwant %q", err.Error(), want)
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/rwxchaos/rwxchaos/framework/support"
 )
 
 // The scenario types and enums are embedded so that their doc comments can
@@ -160,6 +162,28 @@ func nullable(s map[string]any) {
 	}
 }
 
+// supportKinds maps enum types to the support table's feature kinds: their
+// values' descriptions say where each runs.
+var supportKinds = map[string]string{
+	"Provider": support.FeatureProvider,
+	"Backend":  support.FeatureBackend,
+	"Action":   support.FeatureAction,
+	"Selector": support.FeatureSelect,
+}
+
+// runsOn is the support table's summary for a feature, as a sentence to
+// append to its description ("" when the table says nothing).
+func runsOn(kind, name string) string {
+	if kind == "" {
+		return ""
+	}
+	lines := support.Describe(kind, name)
+	if len(lines) == 0 {
+		return ""
+	}
+	return " Runs on — " + strings.Join(lines, "; ") + "."
+}
+
 // Patterns for string fields, by the name used in `scenario:"pattern=..."`
 // tags. They mirror the checks in validate.go.
 var schemaPatterns = map[string]string{
@@ -196,7 +220,7 @@ func (d *docs) schemaFor(t reflect.Type, fi *fieldInfo) map[string]any {
 		if cd := d.consts[t.Name()]; cd != nil {
 			descs := make([]string, len(vals))
 			for i, v := range vals {
-				descs[i] = cd[v]
+				descs[i] = cd[v] + runsOn(supportKinds[t.Name()], v)
 			}
 			s["enumDescriptions"] = descs
 		}
@@ -215,6 +239,12 @@ func (d *docs) schemaFor(t reflect.Type, fi *fieldInfo) map[string]any {
 			f := f
 			ps := d.schemaFor(t.Field(f.index).Type, &f)
 			if doc := d.fields[t.Name()][f.goName]; doc != "" {
+				if t == reflect.TypeOf(ExpectSpec{}) {
+					doc += runsOn(support.FeatureExpect, f.name)
+				}
+				if t == reflect.TypeOf(ScheduleSpec{}) && f.name == "on" {
+					doc += runsOn(support.FeatureTrigger, support.Trigger)
+				}
 				ps["description"] = doc
 			}
 			if f.required {

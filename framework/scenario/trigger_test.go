@@ -2,8 +2,10 @@ package scenario
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/rwxchaos/rwxchaos/framework/support"
 	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
@@ -57,12 +59,16 @@ faults:
 	if s.Faults[2].From != string(SelectCallerNode) {
 		t.Errorf("partition from default: %q", s.Faults[2].From)
 	}
-	for _, b := range []Backend{BackendLocal, BackendHostPath, BackendNFS, BackendStorageClass} {
-		if ok, why := TriggerLayer(ProviderKind, b); ok || why == "" {
-			t.Errorf("TriggerLayer(kind, %s) = %v %q: want refused with a reason", b, ok, why)
+	// Where a file operation can fire a fault is the support table's:
+	// backend fuse with providers local and kind, refused with the reason
+	// everywhere else.
+	for _, p := range Provider("").enumValues() {
+		for _, b := range Backend("").enumValues() {
+			d := support.Decide(support.Query{Provider: p, Kind: support.FeatureTrigger, Name: support.Trigger, Facts: []string{"backend=" + b}})
+			want := b == string(BackendFuse) && p != string(ProviderExisting)
+			if d.OK != want || !d.Declared || (!d.OK && !strings.Contains(d.Reason, ":")) {
+				t.Errorf("schedule.on on provider %s with backend %s: %+v (want OK %v, with a reason and what to do when refused)", p, b, d, want)
+			}
 		}
-	}
-	if ok, _ := TriggerLayer(ProviderLocal, BackendFuse); !ok {
-		t.Error("TriggerLayer(local, fuse) refused")
 	}
 }

@@ -20,6 +20,8 @@ type validator struct {
 	key  map[string]position
 	bad  map[string]bool
 	errs ErrorList
+	// noSupport skips the support table (tests only).
+	noSupport bool
 	// on: the fault being checked is fired by a file operation, so the
 	// caller selectors apply (and are offered in messages).
 	on bool
@@ -54,6 +56,16 @@ func parentPath(p string) string {
 // it was not written, at its nearest written ancestor. Errors under a path
 // that already failed to decode are dropped: they would only repeat it.
 func (v *validator) errf(p, format string, args ...any) {
+	v.add(p, false, format, args...)
+}
+
+// unsupported records a feature the support table refuses: the file is
+// well-formed, but no provider can run it as written.
+func (v *validator) unsupported(p, format string, args ...any) {
+	v.add(p, true, format, args...)
+}
+
+func (v *validator) add(p string, unsupported bool, format string, args ...any) {
 	for q := p; ; q = parentPath(q) {
 		if v.bad[q] {
 			return
@@ -80,7 +92,7 @@ func (v *validator) errf(p, format string, args ...any) {
 			}
 		}
 	}
-	v.errs = append(v.errs, &FieldError{File: v.file, Line: pos.line, Column: pos.col, Path: p, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &FieldError{File: v.file, Line: pos.line, Column: pos.col, Path: p, Msg: fmt.Sprintf(format, args...), Unsupported: unsupported})
 }
 
 var (
@@ -137,6 +149,9 @@ func (v *validator) validate() {
 	v.faults()
 	v.expect()
 	v.run()
+	if !v.noSupport {
+		v.supported()
+	}
 }
 
 func (v *validator) cluster() {
@@ -190,26 +205,6 @@ func isZeroExisting(e ExistingCluster) bool {
 	return e.Kubeconfig == "" && e.Context == "" && len(e.Namespaces) == 0
 }
 
-// backendWhy says what each backend is and which providers can use it.
-var backendProviders = map[Backend]struct {
-	providers []Provider
-	why       string
-}{
-	BackendLocal:        {[]Provider{ProviderLocal}, "it is a plain directory on the local host"},
-	BackendHostPath:     {[]Provider{ProviderKind}, "it shares a host directory into kind nodes"},
-	BackendFuse:         {[]Provider{ProviderLocal, ProviderKind}, "the framework runs the go-fuse server on the local host"},
-	BackendNFS:          {[]Provider{ProviderKind}, "the framework runs nfs-ganesha next to the kind nodes"},
-	BackendStorageClass: {[]Provider{ProviderKind, ProviderExisting}, "it needs a Kubernetes StorageClass"},
-}
-
-func providerList(ps []Provider) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = string(p)
-	}
-	return orList(s)
-}
-
 func orList(s []string) string {
 	switch len(s) {
 	case 0:
@@ -222,16 +217,6 @@ func orList(s []string) string {
 
 func (v *validator) storage() {
 	st := &v.s.Storage
-	prov := v.s.Cluster.Provider
-	if bp, ok := backendProviders[st.Backend]; ok && prov != "" && !hasProvider(bp.providers, prov) {
-		var fit []string
-		for _, b := range Backend("").enumValues() {
-			if hasProvider(backendProviders[Backend(b)].providers, prov) {
-				fit = append(fit, b)
-			}
-		}
-		v.errf("storage.backend", "backend %s does not work with provider %s (%s); use %s", st.Backend, prov, bp.why, orList(fit))
-	}
 	external := v.s.Workload.Mode == ModeExternal
 	if st.Backend == BackendStorageClass {
 		if st.StorageClassName == "" && !external {
@@ -252,15 +237,6 @@ func (v *validator) storage() {
 	if !quantity.MatchString(st.Size) {
 		v.errf("storage.size", "%q is not a size; write a Kubernetes quantity such as 1Gi or 500Mi", clip(st.Size))
 	}
-}
-
-func hasProvider(ps []Provider, p Provider) bool {
-	for _, x := range ps {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }
 
 func (v *validator) nfs(st *StorageSpec) {
@@ -573,8 +549,17 @@ func (s *Scenario) NodeNames() []string {
 
 var endpointKeywords = []string{"control-plane", "nodes", "storage", string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver)}
 
+// MaxFaults is the most faults a scenario may hold. Real ones have a
+// handful; a generated file with thousands is a mistake, and is reported
+// once instead of once per fault.
+const MaxFaults = 1000
+
 func (v *validator) faults() {
 	s := v.s
+	if len(s.Faults) > MaxFaults {
+		v.errf("faults", "holds %d faults; a scenario holds at most %d (use schedule.every and times to repeat one)", len(s.Faults), MaxFaults)
+		return
+	}
 	names := map[string]int{}
 	for i := range s.Faults {
 		f := &s.Faults[i]
@@ -605,17 +590,6 @@ func (v *validator) fault(p string, f *FaultSpec) {
 		}
 		return
 	}
-	prov := s.Cluster.Provider
-	if prov != "" && !hasProvider(info.Providers, prov) {
-		v.errf(p+".action", "%s needs provider %s (%s); this scenario uses provider %s", f.Action, providerList(info.Providers), info.Why, prov)
-	} else if info.Backends != nil && s.Storage.Backend != "" && !hasBackend(info.Backends, s.Storage.Backend) {
-		bs := make([]string, len(info.Backends))
-		for i, b := range info.Backends {
-			bs[i] = string(b)
-		}
-		v.errf(p+".action", "%s needs storage backend %s (%s); this scenario uses backend %s", f.Action, orList(bs), info.Why, s.Storage.Backend)
-	}
-
 	// duration
 	switch info.duration {
 	case durRequired:
@@ -716,12 +690,11 @@ func triggerActions() string {
 
 // trigger checks a fault fired by a file operation (schedule.on).
 func (v *validator) trigger(p string, f *FaultSpec) {
-	s := v.s
 	sc, on := &f.Schedule, f.Schedule.On
 	pp := p + ".schedule.on"
-	if ok, why := TriggerLayer(s.Cluster.Provider, s.Storage.Backend); !ok && s.Cluster.Provider != "" {
-		v.errf(pp, "needs a storage layer that sees every file operation and its caller, which provider %s with storage backend %s does not have: %s", s.Cluster.Provider, s.Storage.Backend, why)
-	}
+	// Where a file operation can fire a fault (a storage layer in every
+	// operation's path) is the support table's (feature trigger): supported
+	// reports it at pp.
 	if !f.Action.Triggerable() && f.Action != "" {
 		v.errf(p+".action", "%s cannot be fired by a file operation; with schedule.on use %s", f.Action, triggerActions())
 	}
@@ -745,15 +718,6 @@ func (v *validator) trigger(p string, f *FaultSpec) {
 	if on.Every != 0 && sc.Times == 0 {
 		v.errf(pp+".every", "needs schedule.times: how many firings at most")
 	}
-}
-
-func hasBackend(bs []Backend, b Backend) bool {
-	for _, x := range bs {
-		if x == b {
-			return true
-		}
-	}
-	return false
 }
 
 // endpoint checks one side of a partition.
@@ -1024,10 +988,6 @@ func (v *validator) expect() {
 		v.errf("expect.lockRecoveredWithin", "%s cannot be met: a dead holder's lock is only taken over after leaseTTL (%s); allow more than that", x.LockRecoveredWithin, s.Workload.Engine.LeaseTTL)
 	}
 	switch s.Cluster.Provider {
-	case ProviderLocal:
-		if x.RescheduledWithin != 0 {
-			v.errf("expect.rescheduledWithin", "does not apply to provider local: there are no nodes to reschedule from")
-		}
 	case ProviderKind, ProviderExisting:
 		t := s.Cluster.Timings
 		if x.RescheduledWithin != 0 && t.UnreachableTolerationSeconds != nil {

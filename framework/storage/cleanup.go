@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rwxchaos/rwxchaos/framework/procid"
 	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
@@ -37,8 +38,9 @@ func Cleanup(ctx context.Context, dir string) ([]string, error) {
 			continue
 		}
 		var r struct {
-			Pid   int
-			Mount string
+			Pid        int
+			StartTicks uint64
+			Mount      string
 		}
 		if err := json.Unmarshal(b, &r); err != nil {
 			errs = append(errs, fmt.Errorf("%s does not parse (%v): delete it and unmount by hand", f, err))
@@ -47,11 +49,20 @@ func Cleanup(ctx context.Context, dir string) ([]string, error) {
 		if r.Mount != "" {
 			mounts[r.Mount] = true
 		}
-		if r.Pid > 0 && isFuseServer(r.Pid) {
-			_ = syscall.Kill(r.Pid, syscall.SIGCONT)
-			_ = syscall.Kill(r.Pid, syscall.SIGTERM)
+		// The server by pid and start time; a record from before start
+		// times were kept falls back to the command name.
+		id := procid.ID{Pid: r.Pid, Start: r.StartTicks}
+		switch err := id.Check(); {
+		case r.Pid <= 0 || err != nil:
+			if errors.Is(err, procid.ErrReused) {
+				did = append(did, fmt.Sprintf("fuse server pid %d on %s is gone (the pid now names another process: left alone)", r.Pid, r.Mount))
+			}
+		case r.StartTicks == 0 && !isFuseServer(r.Pid):
+		default:
+			_ = id.Signal(syscall.SIGCONT)
+			_ = id.Signal(syscall.SIGTERM)
 			if !waitGone(ctx, r.Pid, 5*time.Second) {
-				_ = syscall.Kill(r.Pid, syscall.SIGKILL)
+				_ = id.Signal(syscall.SIGKILL)
 			}
 			did = append(did, fmt.Sprintf("stopped fuse server pid %d on %s", r.Pid, r.Mount))
 		}

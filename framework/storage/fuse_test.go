@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -316,9 +317,13 @@ func TestFusePerClientCutoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Held until the checks are done: they run while the cutoff is known
+	// to be in place, not at a guessed moment.
+	held := holdVerified(f)
+	ctx, release := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { _, err := in.Run(context.Background(), f, 1500*time.Millisecond); done <- err }()
-	time.Sleep(900 * time.Millisecond)
+	go func() { _, err := in.Run(ctx, held, time.Hour); done <- err }()
+	<-held.verified
 	if err := s.Healthy(context.Background(), "node-b"); err != nil {
 		t.Fatalf("node-b during node-a's cutoff: %v", err)
 	}
@@ -328,6 +333,7 @@ func TestFusePerClientCutoff(t *testing.T) {
 	if u := f.Undo(); u == nil || u.Kind != "signal" || u.Pid != s.Pids("node-a")[0] || u.Sig != int(syscall.SIGCONT) {
 		t.Fatalf("undo %+v", u)
 	}
+	release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -367,15 +373,20 @@ func TestFuseFaultsThroughInjector(t *testing.T) {
 				rec fault.Record
 				err error
 			}
+			held := holdVerified(f)
+			ctx, release := context.WithCancel(context.Background())
+			defer release()
 			done := make(chan res, 1)
-			go func() { r, err := in.Run(context.Background(), f, tc.hold); done <- res{r, err} }()
+			go func() { r, err := in.Run(ctx, held, time.Hour); done <- res{r, err} }()
+			<-held.verified // in place: its undo is persisted
 			if tc.undo != "" {
-				time.Sleep(tc.hold / 2)
 				sts, _, err := fault.LoadStates(stateDir)
 				if err != nil || len(sts) != 1 || sts[0].Active[0].Undo == nil || sts[0].Active[0].Undo.Kind != tc.undo {
 					t.Fatalf("persisted undo: %+v %v", sts, err)
 				}
 			}
+			time.Sleep(tc.hold) // the fault's duration: how long the server stays down
+			release()
 			r := <-done
 			if r.err != nil {
 				t.Fatal(r.err)
@@ -554,4 +565,24 @@ func TestFuseOrphanedWhilePausedUnmounts(t *testing.T) {
 	if Mounted(m) {
 		t.Fatalf("%s still mounted after Cleanup", m)
 	}
+}
+
+// heldFault says when its fault was verified (in place), so a test can
+// look at the world during the fault instead of sleeping into it.
+type heldFault struct {
+	fault.Fault
+	once     sync.Once
+	verified chan struct{}
+}
+
+func holdVerified(f fault.Fault) *heldFault {
+	return &heldFault{Fault: f, verified: make(chan struct{})}
+}
+
+func (h *heldFault) Verify(ctx context.Context) error {
+	err := h.Fault.Verify(ctx)
+	if err == nil {
+		h.once.Do(func() { close(h.verified) })
+	}
+	return err
 }

@@ -184,25 +184,11 @@ func randHex(n int) string {
 }
 
 // KernelCanMountNFS reports whether this kernel has an NFS client
-// (/proc/filesystems lists nfs or nfs4). Without one no NFS mount can
-// succeed, in a container or not.
-func KernelCanMountNFS() bool {
-	b, err := os.ReadFile("/proc/filesystems")
-	if err != nil {
-		return false
-	}
-	return kernelHasNFS(string(b))
-}
+// (/proc/filesystems lists nfs or nfs4): the support table's KernelNFS
+// capability. Without one no NFS mount can succeed, in a container or not.
+func KernelCanMountNFS() bool { return support.KernelNFS.Check() == nil }
 
-func kernelHasNFS(filesystems string) bool {
-	for _, line := range splitLines(filesystems) {
-		f := fieldsOf(line)
-		if len(f) > 0 && (f[len(f)-1] == "nfs" || f[len(f)-1] == "nfs4") {
-			return true
-		}
-	}
-	return false
-}
+func kernelHasNFS(filesystems string) bool { return support.HasNFS(filesystems) }
 
 // NoNFSMountReason explains why an NFS mount cannot work here.
 const NoNFSMountReason = "this kernel has no NFS client (/proc/filesystems lists neither nfs nor nfs4; if it is a module, `modprobe nfsv4` loads it), so no NFS volume can be mounted on this host or in its containers; use backend fuse (a userspace file server with the same stall/kill/cutoff faults), or run on a machine whose kernel has CONFIG_NFS_FS"

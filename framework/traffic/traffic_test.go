@@ -343,11 +343,15 @@ func TestCancelIsPromptAndJournalsInFlight(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for d.Stats().InFlight < 4 && time.Now().Before(deadline) {
+	// Cancel only once all four bodies reached the server: an upload
+	// cancelled before it was sent is rightly "fail" (it cannot have
+	// happened), which is not what this test is about. On a loaded machine
+	// the driver counts an upload in flight well before it is on the wire.
+	for (d.Stats().InFlight < 4 || arrived.Load() < 4) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if st := d.Stats(); st.InFlight != 4 {
-		t.Fatalf("stats %+v, want 4 in flight", st)
+	if st := d.Stats(); st.InFlight != 4 || arrived.Load() != 4 {
+		t.Fatalf("stats %+v, %d arrived at the server, want 4 in flight and arrived", st, arrived.Load())
 	}
 	cancel()
 	t0 := time.Now()

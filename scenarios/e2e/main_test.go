@@ -7,9 +7,12 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 
+	"github.com/rwxchaos/rwxchaos/framework/provider/all"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/rwxchaos/rwxchaos/scenarios"
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -28,10 +31,19 @@ func TestMain(m *testing.M) {
 }
 
 func TestLibrary(t *testing.T) {
+	// The providers are handed to the runner explicitly: the same set the
+	// CLI uses, configured from the environment as the CLI is.
+	providers := all.Default(all.Options{})
 	var feats []features.Feature
 	for _, name := range scenarios.Names() {
 		s, err := scenarios.Load(name)
-		if err != nil {
+		var list scenario.ErrorList
+		cannot := ""
+		switch {
+		case errors.As(err, &list) && list.Unsupported():
+			// Well-formed, but no provider runs it yet: skip with the reason.
+			cannot = list.Error()
+		case err != nil:
 			t.Fatalf("library scenario %s: %v", name, err)
 		}
 		b := features.New(s.Metadata.Name)
@@ -39,10 +51,13 @@ func TestLibrary(t *testing.T) {
 			b = b.WithLabel(k, v)
 		}
 		feats = append(feats, b.Assess("holds its expectations", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			if cannot != "" {
+				t.Skip(cannot)
+			}
 			if why := scenarios.Gate(s); why != "" {
 				t.Skip(why)
 			}
-			v := scenarios.Run(ctx, s)
+			v := scenarios.Run(ctx, s, providers)
 			if v.Skip != "" {
 				t.Skip(v.Skip)
 			}

@@ -5,8 +5,9 @@
 // Guardrails: the kube context must be in the allow-list (EnvAllowContext,
 // the CLI's --allow-context), or nothing is touched; the provider reads,
 // creates and deletes only in the namespaces the scenario lists; with
-// EnvDryRun=1 it prints the objects it would create to the run log (and
-// dry-run.yaml in the run directory), creates nothing, and the run is void;
+// `rwxchaos run --dry-run` (Plan) or EnvDryRun=1 it prints the objects it
+// would create (EnvDryRun also to dry-run.yaml in the run directory),
+// creates nothing, and the run is void;
 // the kubeconfig is never copied into the run directory and messages that
 // reach the report are scrubbed of credential-looking values.
 //
@@ -47,6 +48,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
 	"github.com/rwxchaos/rwxchaos/framework/chaosmesh"
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
@@ -105,7 +107,7 @@ type Env struct {
 	created []string // what this run created, for the log
 }
 
-// New returns a factory for runner.Register.
+// New returns the provider.Factory for provider.Set (see provider/all).
 func New(base Options) func(provider.Config) (provider.Env, error) {
 	return func(pc provider.Config) (provider.Env, error) {
 		o := base
@@ -173,32 +175,17 @@ func (e *Env) external() bool { return e.s.Workload.Mode == scenario.ModeExterna
 // Provision resolves and checks the cluster (guardrails first), or in dry
 // run prints what the run would create and stops with a void verdict.
 func (e *Env) Provision(ctx context.Context) error {
-	ex := e.s.Cluster.Existing
-	kc := ex.Kubeconfig
-	if e.o.Kubeconfig != "" {
-		kc = e.o.Kubeconfig
-	}
-	cl, err := resolve(kc, ex.Context, e.o.AllowContexts)
-	if err != nil {
+	// The support table decides what runs on an existing cluster.
+	if err := e.s.Gate(e.Name()); err != nil {
 		return err
 	}
-	e.cl = cl
-	if err := e.allowed(e.ns); err != nil {
-		return err
-	}
-	e.logf("kube context %s (server %s), namespaces %s, workload %s in %s", cl.context, cl.server,
-		strings.Join(ex.Namespaces, ","), e.s.Workload.Mode, e.ns)
-	cfg := *cl.cfg
-	cfg.Timeout = 30 * time.Second
-	if e.cs, err = kubernetes.NewForConfig(&cfg); err != nil {
-		return fmt.Errorf("kube client: %w", err)
-	}
-	if e.cc, err = chaosmesh.NewClient(&cfg); err != nil {
+	if err := e.connect(); err != nil {
 		return err
 	}
 	if e.dry {
 		return e.dryRun(ctx)
 	}
+	cl := e.cl
 	if _, err := e.cs.Discovery().ServerVersion(); err != nil {
 		return fmt.Errorf("cannot reach the API server of context %s at %s: %s", cl.context, cl.server, redact(err.Error()))
 	}
@@ -222,6 +209,38 @@ func (e *Env) Provision(ctx context.Context) error {
 	if e.s.Storage.Backend != scenario.BackendStorageClass {
 		return &support.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "existing",
 			Reason: "an existing cluster's shared volume comes from a StorageClass: use backend storageclass with storageClassName"}
+	}
+	return nil
+}
+
+// connect resolves the kube context through the guardrails (allow-list,
+// namespaces) and builds the clients; it talks to no server.
+func (e *Env) connect() error {
+	if e.cs != nil {
+		return nil
+	}
+	ex := e.s.Cluster.Existing
+	kc := ex.Kubeconfig
+	if e.o.Kubeconfig != "" {
+		kc = e.o.Kubeconfig
+	}
+	cl, err := resolve(kc, ex.Context, e.o.AllowContexts)
+	if err != nil {
+		return err
+	}
+	e.cl = cl
+	if err := e.allowed(e.ns); err != nil {
+		return err
+	}
+	e.logf("kube context %s (server %s), namespaces %s, workload %s in %s", cl.context, cl.server,
+		strings.Join(ex.Namespaces, ","), e.s.Workload.Mode, e.ns)
+	cfg := *cl.cfg
+	cfg.Timeout = 30 * time.Second
+	if e.cs, err = kubernetes.NewForConfig(&cfg); err != nil {
+		return fmt.Errorf("kube client: %w", err)
+	}
+	if e.cc, err = chaosmesh.NewClient(&cfg); err != nil {
+		return err
 	}
 	return nil
 }
@@ -270,7 +289,7 @@ func (e *Env) Deploy(ctx context.Context) error {
 		if err := e.applyPipeline(ctx, objs); err != nil {
 			return err
 		}
-		if err := k8s.WaitReady(ctx, e.cs, objs, 5*time.Minute); err != nil {
+		if err := k8s.WaitReady(ctx, e.cs, objs, intervals.Get(intervals.PipelineExisting)); err != nil {
 			return err
 		}
 		pvc = objs.PVC.Name
@@ -406,20 +425,18 @@ func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		n, err := e.pending(ctx)
-		if err == nil && n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			e.logf("drain: %d files still pending after %s (last error: %v)", n, timeout, err)
-			return nil
-		case <-time.After(2 * time.Second):
-		}
+	var n int
+	var lastErr error
+	iv := intervals.Get(intervals.DrainVolume).WithTimeout(timeout)
+	iv.Poll = max(iv.Poll, 2*time.Second) // each look is a pod exec
+	if err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
+		n, lastErr = e.pending(ctx)
+		return lastErr == nil && n == 0, nil
+	}); err != nil {
+		// Not a framework failure: the ledger reports what is stuck.
+		e.logf("drain: %d files still pending after %s (last error: %v)", n, timeout, lastErr)
 	}
+	return nil
 }
 
 func (e *Env) pending(ctx context.Context) (int, error) {
@@ -574,37 +591,60 @@ func (e *Env) deleteRunObjects(ctx context.Context) error {
 			_ = client.IgnoreNotFound(e.cc.Delete(ctx, &svcs.Items[i]))
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var pvcs corev1.PersistentVolumeClaimList
-		var pods corev1.PodList
+	var pvcs corev1.PersistentVolumeClaimList
+	var pods corev1.PodList
+	iv := intervals.Get(intervals.RunObjectsGone)
+	if err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
 		err1 := e.cc.List(ctx, &pvcs, client.InNamespace(ns), sel)
 		err2 := e.cc.List(ctx, &pods, client.InNamespace(ns), sel)
-		if err1 == nil && err2 == nil && len(pvcs.Items) == 0 && len(pods.Items) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			errs = append(errs, fmt.Errorf("teardown: %d pods and %d PVCs of run %s still in %s after a minute: check finalizers, then `rwxchaos cleanup`", len(pods.Items), len(pvcs.Items), e.runID, ns))
-			break
-		}
-		select {
-		case <-ctx.Done():
+		return err1 == nil && err2 == nil && len(pvcs.Items) == 0 && len(pods.Items) == 0, nil
+	}); err != nil {
+		if ctx.Err() != nil {
 			return errors.Join(append(errs, ctx.Err())...)
-		case <-time.After(time.Second):
 		}
+		errs = append(errs, fmt.Errorf("teardown: %d pods and %d PVCs of run %s still in %s after %s: check finalizers, then `rwxchaos cleanup`", len(pods.Items), len(pvcs.Items), e.runID, ns, iv.Timeout))
 	}
 	return errors.Join(errs...)
 }
 
-// dryRun prints every object the run would create and returns Unsupported
-// so the verdict is void.
+// Plan implements provider.Planner (`rwxchaos run --dry-run`): after the
+// guardrails (the context must be allowed), every object the run would
+// create, as YAML; nothing is created and no server is contacted.
+func (e *Env) Plan(ctx context.Context) (string, error) {
+	if err := e.connect(); err != nil {
+		return "", err
+	}
+	objs, text, err := e.planObjects(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("provider existing: context %s (server %s), namespace %s: would create %d objects:\n%s", e.cl.context, e.cl.server, e.ns, objs, text), nil
+}
+
+// dryRun (EnvDryRun=1) logs the plan and returns Unsupported so the
+// verdict is void.
 func (e *Env) dryRun(ctx context.Context) error {
+	n, text, err := e.planObjects(ctx)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(e.runDir, "dry-run.yaml")
+	if e.runDir != "" {
+		_ = os.WriteFile(path, []byte(text), 0o644)
+	}
+	e.logf("dry run: %d objects would be created (also in %s):\n%s", n, path, text)
+	return &support.Unsupported{Action: "run", Env: "existing",
+		Reason: fmt.Sprintf("dry run (%s=1): printed the %d objects it would create, created nothing", EnvDryRun, n)}
+}
+
+// planObjects renders every object the run would create.
+func (e *Env) planObjects(ctx context.Context) (int, string, error) {
 	var objs []client.Object
 	pvc := e.s.Workload.External.PVC
 	if !e.external() {
 		po, err := e.pipelineObjects()
 		if err != nil {
-			return err
+			return 0, "", err
 		}
 		objs = append(objs, po.PVC, po.Webserver, po.Service)
 		if po.Jobqueue != nil {
@@ -620,11 +660,7 @@ func (e *Env) dryRun(ctx context.Context) error {
 	for _, f := range e.s.Faults {
 		co, _, err := e.buildChaos(ctx, f, rng, true)
 		if err != nil {
-			if support.IsUnsupported(err) {
-				e.logf("dry run: fault %s would be skipped: %v", f.Name, err)
-				continue
-			}
-			e.logf("dry run: fault %s: %v", f.Name, err)
+			e.logf("dry run: fault %s would be skipped: %v", f.Name, err)
 			continue
 		}
 		objs = append(objs, co)
@@ -633,7 +669,7 @@ func (e *Env) dryRun(ctx context.Context) error {
 	for _, o := range objs {
 		b, err := chaosmesh.YAML(o)
 		if err != nil {
-			return err
+			return 0, "", err
 		}
 		buf.WriteString("---\n")
 		buf.Write(b)
@@ -641,11 +677,5 @@ func (e *Env) dryRun(ctx context.Context) error {
 			buf.WriteByte('\n')
 		}
 	}
-	path := filepath.Join(e.runDir, "dry-run.yaml")
-	if e.runDir != "" {
-		_ = os.WriteFile(path, buf.Bytes(), 0o644)
-	}
-	e.logf("dry run: %d objects would be created (also in %s):\n%s", len(objs), path, buf.String())
-	return &support.Unsupported{Action: "run", Env: "existing",
-		Reason: fmt.Sprintf("dry run (%s=1): printed the %d objects it would create, created nothing", EnvDryRun, len(objs))}
+	return len(objs), buf.String(), nil
 }

@@ -14,7 +14,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
@@ -90,32 +90,31 @@ func (e *Env) startHelper(ctx context.Context, pvc string) (*helper, error) {
 	if err := e.cc.Create(ctx, p); err != nil {
 		return nil, fmt.Errorf("create helper pod %s/%s: %s%s", e.ns, p.Name, redact(err.Error()), rbacHint(err))
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		got, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, p.Name, metav1.GetOptions{})
-		if err == nil && got.Status.Phase == corev1.PodRunning {
-			e.logf("helper pod %s running on %s with PVC %s at %s", p.Name, got.Spec.NodeName, pvc, VolumeMount)
-			return &helper{e: e, pod: p.Name}, nil
+	var got *corev1.Pod
+	var lastErr error
+	iv := intervals.Get(intervals.HelperPod)
+	err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
+		got, lastErr = e.cs.CoreV1().Pods(e.ns).Get(ctx, p.Name, metav1.GetOptions{})
+		return lastErr == nil && got.Status.Phase == corev1.PodRunning, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-		if time.Now().After(deadline) {
-			why := ""
-			if got != nil {
-				why = string(got.Status.Phase)
-				for _, c := range got.Status.ContainerStatuses {
-					if w := c.State.Waiting; w != nil {
-						why += fmt.Sprintf(" (%s: %s)", w.Reason, w.Message)
-					}
+		why := ""
+		if got != nil {
+			why = string(got.Status.Phase)
+			for _, c := range got.Status.ContainerStatuses {
+				if w := c.State.Waiting; w != nil {
+					why += fmt.Sprintf(" (%s: %s)", w.Reason, w.Message)
 				}
 			}
-			return nil, fmt.Errorf("helper pod %s/%s not running after 3m: %s %v: check that image %s is pullable (an rwxchaos image; set %s or --app-image) and PVC %s binds",
-				e.ns, p.Name, why, err, e.o.HelperImage, EnvHelperImage, pvc)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
+		return nil, fmt.Errorf("helper pod %s/%s not running after %s: %s %v: check that image %s is pullable (an rwxchaos image; set %s or --app-image) and PVC %s binds",
+			e.ns, p.Name, iv.Timeout, why, lastErr, e.o.HelperImage, EnvHelperImage, pvc)
 	}
+	e.logf("helper pod %s running on %s with PVC %s at %s", p.Name, got.Spec.NodeName, pvc, VolumeMount)
+	return &helper{e: e, pod: p.Name}, nil
 }
 
 // exec runs argv in the helper pod with stdin, returning stdout.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/chaosmesh"
 	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/lab/labtest"
 	"github.com/rwxchaos/rwxchaos/framework/provider/kind"
 )
 
@@ -34,15 +34,7 @@ func TestLabHelperPod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One kind cluster at a time on a shared machine.
-	lock, err := os.OpenFile("/tmp/rwxchaos-cluster.lock", os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	labtest.Lock(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	shared := filepath.Join(lab.CacheDir(), "kind-shared", kindcluster.NamePrefix+"helper")

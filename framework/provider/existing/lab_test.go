@@ -27,8 +27,10 @@ import (
 
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
 	"github.com/rwxchaos/rwxchaos/framework/chaosmesh"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/lab/labtest"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/provider/all"
 	"github.com/rwxchaos/rwxchaos/framework/provider/existing"
@@ -67,6 +69,7 @@ func requireChaosLab(t *testing.T) (*lab.Manifest, chaosImages) {
 	if out, err := exec.Command("docker", "image", "inspect", m.Images.Node, m.Images.Toolbox, ci.ControllerManager, ci.Daemon).CombinedOutput(); err != nil {
 		t.Skipf("lab images missing from docker (rerun `make lab chaos-lab`): %v: %s", err, out)
 	}
+	labtest.Lock(t)
 	return m, ci
 }
 
@@ -206,12 +209,11 @@ func TestLabChaosMesh(t *testing.T) {
 		t.Fatal(err)
 	}
 	probeUnsupportedAndDryRun(ctx, t, s, cc, ns)
-	all.Register()
 	reports := filepath.Join(dir, "reports")
 	if d := os.Getenv("RWXCHAOS_REPORTS"); d != "" {
 		reports = d
 	}
-	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: reports, Log: testLog{t}})
+	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: reports, Log: testLog{t}, Providers: all.Default(all.Options{})})
 	if err != nil {
 		t.Errorf("run: %v", err)
 	}
@@ -343,14 +345,14 @@ func labExternal(ctx context.Context, t *testing.T, cfg *rest.Config, cc client.
 	if err := k8s.Apply(ctx, cs, objs); err != nil {
 		t.Fatal(err)
 	}
-	if err := k8s.WaitReady(ctx, cs, objs, 3*time.Minute); err != nil {
+	if err := k8s.WaitReady(ctx, cs, objs, intervals.Get(intervals.PipelineExisting)); err != nil {
 		t.Fatal(err)
 	}
 	s, err := scenario.Parse("chaos-lab-external.yaml", fmt.Appendf(nil, externalDrill, kc, kctx, ns, ns))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: reports, Log: testLog{t}})
+	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: reports, Log: testLog{t}, Providers: all.Default(all.Options{})})
 	if err != nil {
 		t.Errorf("run: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
 	"github.com/rwxchaos/rwxchaos/framework/fault"
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
@@ -48,6 +50,10 @@ type Options struct {
 	Logf func(string, ...any)
 	// Clock is the run's clock (runner's); time.Now when nil.
 	Clock func() time.Time
+	// AppImage names a published rwxchaos image the nodes pull for the app
+	// (`rwxchaos run --app-image`); "" reads EnvAppImage, and when that is
+	// empty too the image is assembled from the running binary.
+	AppImage string
 }
 
 // Env is the kind environment of one run.
@@ -89,7 +95,7 @@ func (e *Env) startFuse(ctx context.Context, name string) error {
 	return nil
 }
 
-// New returns a factory for runner.Register.
+// New returns the provider.Factory for provider.Set (see provider/all).
 func New(base Options) func(provider.Config) (provider.Env, error) {
 	return func(pc provider.Config) (provider.Env, error) {
 		o, s, runDir := base, pc.Scenario, pc.RunDir
@@ -104,6 +110,9 @@ func New(base Options) func(provider.Config) (provider.Env, error) {
 		}
 		if o.Clock == nil {
 			o.Clock = time.Now
+		}
+		if o.AppImage == "" {
+			o.AppImage = os.Getenv(EnvAppImage)
 		}
 		if s.Cluster.Provider != scenario.ProviderKind {
 			return nil, fmt.Errorf("kind provider: scenario %s asks for provider %s", s.Metadata.Name, s.Cluster.Provider)
@@ -120,6 +129,11 @@ func (e *Env) Name() string { return "kind" }
 
 // Provision creates (or reuses) the cluster and loads the pipeline image.
 func (e *Env) Provision(ctx context.Context) error {
+	// The support table decides what kind runs, and probes Docker (and
+	// root and /dev/fuse for backend fuse).
+	if err := e.s.Gate(e.Name()); err != nil {
+		return err
+	}
 	switch e.s.Storage.Backend {
 	case scenario.BackendHostPath, scenario.BackendFuse, scenario.BackendNFS:
 	default:
@@ -183,7 +197,7 @@ func (e *Env) Provision(ctx context.Context) error {
 	}
 	// Assemble the app image before creating the cluster so an error costs
 	// nothing.
-	if e.app, err = chooseAppImage(); err != nil {
+	if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
 		return err
 	}
 	if err := c.Create(ctx); err != nil {
@@ -210,37 +224,41 @@ func (e *Env) Provision(ctx context.Context) error {
 	return nil
 }
 
+// waitNodes waits until every node of the new cluster is Ready and notes
+// which is the control plane and which are workers.
 func (e *Env) waitNodes(ctx context.Context) error {
 	want := 1 + e.s.Cluster.Kind.Workers
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+	var last string
+	err := intervals.Get(intervals.NodesReady).Until(ctx, func(ctx context.Context) (bool, error) {
 		nodes, err := e.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
 		ready := 0
-		e.workers, e.cpNode = nil, ""
-		if err == nil {
-			for _, n := range nodes.Items {
-				if _, cp := n.Labels["node-role.kubernetes.io/control-plane"]; cp {
-					e.cpNode = n.Name
-				} else {
-					e.workers = append(e.workers, n.Name)
-				}
-				if nodeReady(&n) {
-					ready++
-				}
+		var workers, notReady []string
+		cp := ""
+		for _, n := range nodes.Items {
+			if _, isCP := n.Labels["node-role.kubernetes.io/control-plane"]; isCP {
+				cp = n.Name
+			} else {
+				workers = append(workers, n.Name)
+			}
+			if nodeReady(&n) {
+				ready++
+			} else {
+				notReady = append(notReady, n.Name)
 			}
 		}
-		if ready == want && err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d nodes Ready after 3m (last error: %v)", ready, want, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+		sort.Strings(workers)
+		e.workers, e.cpNode = workers, cp
+		last = fmt.Sprintf("%d of %d nodes Ready (not Ready: %s)", ready, want, strings.Join(notReady, ", "))
+		return ready == want && len(nodes.Items) == want, nil
+	})
+	if err != nil {
+		return fmt.Errorf("kind nodes: %w: %s", err, last)
 	}
+	return nil
 }
 
 func nodeReady(n *corev1.Node) bool {
@@ -280,7 +298,7 @@ func (e *Env) Deploy(ctx context.Context) error {
 	if err := e.obs.start(ctx, e.cs, e.ns); err != nil {
 		return fmt.Errorf("watch cluster: %w", err)
 	}
-	if err := k8s.WaitReady(ctx, e.cs, objs, 3*time.Minute); err != nil {
+	if err := k8s.WaitReady(ctx, e.cs, objs, intervals.Get(intervals.PipelineReady)); err != nil {
 		return err
 	}
 	svc, err := e.cs.CoreV1().Services(e.ns).Get(ctx, objs.Service.Name, metav1.GetOptions{})
@@ -327,6 +345,9 @@ func (e *Env) Outputs() int { return history.Count(e.volume)[history.StageOutput
 
 // Fault resolves a scenario fault against the cluster as it is now.
 func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
+	if err := scenario.ActionSupport(e.Name(), spec.Action, e.s.Storage.Backend); err != nil {
+		return nil, err
+	}
 	switch spec.Action {
 	case scenario.ActionNodeKill, scenario.ActionNodeStop, scenario.ActionNodePause, scenario.ActionNodeReboot:
 		nodes, err := e.resolveNodes(ctx, spec.Target, rng)
@@ -378,20 +399,16 @@ func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		in, work := pending(e.volume)
-		if in == 0 && work == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			e.o.Logf("drain: %d input and %d work files left after %s", in, work, timeout)
-			return nil
-		case <-time.After(time.Second):
-		}
+	var in, work int
+	err := intervals.Get(intervals.DrainVolume).WithTimeout(timeout).Until(ctx, func(context.Context) (bool, error) {
+		in, work = pending(e.volume)
+		return in == 0 && work == 0, nil
+	})
+	if err != nil {
+		// Not a framework failure: the ledger reports what is stuck.
+		e.o.Logf("drain: %d input and %d work files left after %s", in, work, timeout)
 	}
+	return nil
 }
 
 func pending(root string) (input, work int) {

@@ -11,23 +11,37 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
 	"github.com/rwxchaos/rwxchaos/framework/fault"
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/intervals"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
 
-func docker(ctx context.Context, args ...string) (string, error) {
+// dockerCLI runs one docker command and returns its trimmed output: the
+// seam between the kind environment and its node containers (kind's own
+// exec.Cmder plays this part for kind). Tests replace runDocker.
+type dockerCLI interface {
+	Run(ctx context.Context, args ...string) (string, error)
+}
+
+// execDocker is the real docker CLI.
+type execDocker struct{}
+
+func (execDocker) Run(ctx context.Context, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return strings.TrimSpace(string(out)), nil
 }
+
+var runDocker dockerCLI = execDocker{}
+
+func docker(ctx context.Context, args ...string) (string, error) { return runDocker.Run(ctx, args...) }
 
 // nodeIP is the node container's address on kind's docker network.
 func nodeIP(ctx context.Context, node string) (string, error) {
@@ -200,25 +214,32 @@ func (e *Env) resolveNodes(ctx context.Context, t scenario.TargetSpec, rng *rand
 // engineNode is the node of the engine lock's live holder; failing that
 // (lockHolder false), the node of the jobqueue pod, which runs engine jobs.
 func (e *Env) engineNode(ctx context.Context, lockHolder bool) (string, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if l := readLease(e.volume); l != nil && !l.Released && !l.Stale(time.Now()) && l.Node != "" {
-			return l.Node, nil
+	iv := intervals.Get(intervals.EngineNode)
+	var node string
+	err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
+		if l := readLease(e.volume); l != nil && !l.Released && !l.Stale(e.o.Clock()) && l.Node != "" {
+			node = l.Node
+			return true, nil
 		}
 		if !lockHolder {
 			if ns, err := e.podNodes(ctx, k8s.ComponentJobq, nil, 1); err == nil && len(ns) > 0 {
-				return ns[0], nil
+				node = ns[0]
+				return true, nil
 			}
 		}
-		if time.Now().After(deadline) {
-			return "", errors.New("nobody held the engine lock for 30s: no engine node to target")
-		}
-		select {
-		case <-ctx.Done():
+		return false, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
 			return "", ctx.Err()
-		case <-time.After(200 * time.Millisecond):
 		}
+		what := "nobody held the engine lock"
+		if !lockHolder {
+			what += " and no jobqueue pod was running"
+		}
+		return "", fmt.Errorf("%s for %s: no engine node to target", what, iv.Timeout)
 	}
+	return node, nil
 }
 
 func readLease(root string) *history.Lease {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -28,10 +29,11 @@ type appImage struct {
 	took    time.Duration   // to assemble build
 }
 
-// chooseAppImage picks the published image, or assembles one in process
-// from the program that acts as the pipeline (this rwxchaos binary).
-func chooseAppImage() (*appImage, error) {
-	if ref := os.Getenv(EnvAppImage); ref != "" {
+// chooseAppImage picks the published image ref (Options.AppImage), or
+// when ref is "" assembles one in process from the program that acts as
+// the pipeline (this rwxchaos binary).
+func chooseAppImage(ref string) (*appImage, error) {
+	if ref != "" {
 		return &appImage{ref: ref, command: selfexec.Pipeline.ImageCommand(), pull: corev1.PullIfNotPresent}, nil
 	}
 	argv, err := selfexec.Pipeline.Command()
@@ -48,6 +50,28 @@ func chooseAppImage() (*appImage, error) {
 		return nil, fmt.Errorf("the app image: %w", err)
 	}
 	return &appImage{ref: img.Ref, command: img.Command, pull: corev1.PullNever, build: img, took: time.Since(start)}, nil
+}
+
+// planAppImage is what chooseAppImage would pick, without assembling
+// anything (dry run): the image reference (a placeholder tag for one it
+// would assemble), the pipeline's command in it, and a line saying so.
+func planAppImage(ref string) (image string, command []string, pull corev1.PullPolicy, desc string) {
+	if ref != "" {
+		return ref, selfexec.Pipeline.ImageCommand(), corev1.PullIfNotPresent,
+			fmt.Sprintf("app image %s (published; the nodes pull it)", ref)
+	}
+	argv, err := selfexec.Pipeline.Command()
+	if err != nil {
+		return binimage.DefaultRepo + ":<digest>", selfexec.Pipeline.ImageCommand(), corev1.PullNever,
+			fmt.Sprintf("app image: cannot be assembled here: %v", err)
+	}
+	name := filepath.Base(argv[0])
+	if len(argv) > 1 {
+		name = "rwxchaos"
+	}
+	command = append([]string{path.Join(binimage.BinDir, name)}, argv[1:]...)
+	return binimage.DefaultRepo + ":<digest>", command, corev1.PullNever,
+		fmt.Sprintf("app image: would assemble one from this binary (%s, no docker build) and load it into every node that lacks it", argv[0])
 }
 
 // load writes the assembled image as an archive and imports it into every
@@ -82,7 +106,7 @@ func (a *appImage) load(ctx context.Context, c *kindcluster.Cluster, logf func(s
 // reference and the pipeline's command in it (for other providers' lab
 // tests that bring their own cluster).
 func PipelineImage(ctx context.Context, c *kindcluster.Cluster) (ref string, command []string, err error) {
-	a, err := chooseAppImage()
+	a, err := chooseAppImage(os.Getenv(EnvAppImage))
 	if err != nil {
 		return "", nil, err
 	}

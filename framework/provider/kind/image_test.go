@@ -13,6 +13,8 @@ import (
 
 	"github.com/rwxchaos/rwxchaos/framework/binimage"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
@@ -22,7 +24,7 @@ import (
 func TestChooseAppImage(t *testing.T) {
 	t.Setenv(EnvAppImage, "")
 	t.Setenv(selfexec.Pipeline.Env, "")
-	a, err := chooseAppImage()
+	a, err := chooseAppImage("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,12 +47,21 @@ func TestChooseAppImage(t *testing.T) {
 		}
 	}
 	t.Setenv(selfexec.Pipeline.Env, alone)
-	if a, err := chooseAppImage(); err != nil || !slices.Equal(a.command, []string{"/usr/local/bin/edi-pipeline"}) {
+	if a, err := chooseAppImage(""); err != nil || !slices.Equal(a.command, []string{"/usr/local/bin/edi-pipeline"}) {
 		t.Fatalf("override: %v %+v", err, a)
 	}
 
+	// --app-image reaches the provider as Options.AppImage; the
+	// environment variable is its fallback.
 	t.Setenv(EnvAppImage, "ghcr.io/rwxchaos/rwxchaos:v1.2.3")
-	a, err = chooseAppImage()
+	env, err := New(Options{})(provider.Config{Scenario: &scenario.Scenario{Cluster: scenario.ClusterSpec{Provider: scenario.ProviderKind}}, RunDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := env.(*Env).o.AppImage; got != "ghcr.io/rwxchaos/rwxchaos:v1.2.3" {
+		t.Fatalf("Options.AppImage from %s: %q", EnvAppImage, got)
+	}
+	a, err = chooseAppImage(env.(*Env).o.AppImage)
 	if err != nil || a.build != nil || a.ref != "ghcr.io/rwxchaos/rwxchaos:v1.2.3" || a.pull != corev1.PullIfNotPresent ||
 		!slices.Equal(a.command, []string{"rwxchaos", "__pipeline"}) {
 		t.Fatalf("published: %v %+v", err, a)

@@ -56,7 +56,7 @@ type Options struct {
 	Logf     func(string, ...any)
 }
 
-// New returns a factory for runner.Register.
+// New returns the provider.Factory for provider.Set (see provider/all).
 func New(o Options) func(provider.Config) (provider.Env, error) {
 	return func(pc provider.Config) (provider.Env, error) {
 		s, runDir := pc.Scenario, pc.RunDir
@@ -99,11 +99,10 @@ func (e *Env) Name() string { return "local" }
 
 // Provision finds the pipeline program and creates the volume.
 func (e *Env) Provision(ctx context.Context) error {
-	switch e.s.Storage.Backend {
-	case "", scenario.BackendLocal, scenario.BackendFuse:
-	default:
-		return &support.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "local",
-			Reason: "the local provider shares a plain host directory or serves it with the go-fuse server (backend fuse); use provider kind for other backends"}
+	// The support table decides what runs here, and probes what the host
+	// must have (root and /dev/fuse for backend fuse).
+	if err := e.s.Gate(e.Name()); err != nil {
+		return err
 	}
 	if e.binary == nil {
 		argv, err := selfexec.Pipeline.Command()
@@ -179,13 +178,12 @@ func (e *Env) Outputs() int { return history.Count(e.root)[history.StageOutput] 
 
 // Fault resolves a scenario fault to processes.
 func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
+	if err := scenario.ActionSupport(e.Name(), spec.Action, e.s.Storage.Backend); err != nil {
+		return nil, err
+	}
 	switch spec.Action {
-	case scenario.ActionProcessKill, scenario.ActionProcessPause, scenario.ActionProcessRestart:
 	case scenario.ActionStoragePause, scenario.ActionStorageKill, scenario.ActionStorageRestart:
 		return e.storageFault(spec)
-	default:
-		return nil, &support.Unsupported{Action: string(spec.Action), Env: "local",
-			Reason: "the local provider runs processes on one host: only process-kill, process-pause and process-restart apply (and storage-pause, storage-kill, storage-restart with storage backend fuse)"}
 	}
 	if spec.Target.Select == scenario.SelectLockHolder {
 		return e.lockHolderFault(ctx, spec)
@@ -413,10 +411,7 @@ func StorageDir(volume string) string {
 
 // startStore mounts the go-fuse server on the volume root.
 func (e *Env) startStore(ctx context.Context) error {
-	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
-		return &support.Unsupported{Action: "storage backend fuse", Env: "local",
-			Reason: "the go-fuse server mounts with mount(2) directly, which needs root and /dev/fuse (there is no fusermount); run as root, or use backend local"}
-	}
+	// Provision's Gate checked root and /dev/fuse (support.FuseMount).
 	st, err := storage.NewFuse(storage.FuseConfig{Dir: e.storeDir(), Mounts: map[string]string{"": e.root}, Trigger: e.trigger})
 	if err != nil {
 		return err
@@ -432,8 +427,7 @@ func (e *Env) startStore(ctx context.Context) error {
 // storageFault is a storage-* action on the fuse server behind the volume.
 func (e *Env) storageFault(spec scenario.FaultSpec) ([]fault.Fault, error) {
 	if e.store == nil {
-		return nil, &support.Unsupported{Action: string(spec.Action), Env: "local",
-			Reason: "backend " + string(e.s.Storage.Backend) + " is a plain directory with no server to fail; use storage backend fuse"}
+		return nil, fmt.Errorf("%s: backend %s has no file server running (did Provision fail?)", spec.Action, e.s.Storage.Backend)
 	}
 	f, err := storage.NewFault(spec.Name, string(spec.Action), e.store, "")
 	if err != nil {

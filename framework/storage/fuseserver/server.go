@@ -51,16 +51,20 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/rwxchaos/rwxchaos/framework/procid"
 	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
 // Ready is the record written to --ready once the mount serves.
 type Ready struct {
-	Pid     int    `json:"pid"`
-	Name    string `json:"name"`
-	Mount   string `json:"mount"`
-	Backing string `json:"backing"`
-	Started int64  `json:"started"` // Unix ns
+	Pid int `json:"pid"`
+	// StartTicks is this process's start time (procid): cleanup signals
+	// Pid only while it still matches.
+	StartTicks uint64 `json:"startTicks"`
+	Name       string `json:"name"`
+	Mount      string `json:"mount"`
+	Backing    string `json:"backing"`
+	Started    int64  `json:"started"` // Unix ns
 }
 
 // Main runs the server with args (without the program name) until it is
@@ -151,7 +155,8 @@ func Run(args []string) error {
 		}
 	}
 	if *ready != "" {
-		rec := Ready{Pid: os.Getpid(), Name: *name, Mount: m, Backing: b, Started: time.Now().UnixNano()}
+		me := procid.Self()
+		rec := Ready{Pid: me.Pid, StartTicks: me.Start, Name: *name, Mount: m, Backing: b, Started: time.Now().UnixNano()}
 		data, _ := json.Marshal(rec)
 		tmp := *ready + ".tmp"
 		if err := os.WriteFile(tmp, data, 0o644); err == nil {

@@ -1,0 +1,102 @@
+package kind
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"path/filepath"
+	"strings"
+
+	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
+	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
+	"github.com/rwxchaos/rwxchaos/framework/lab"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
+)
+
+// clusterName is the kind cluster's name without kindcluster.NamePrefix:
+// the scenario's when it reuses a cluster, else one per run directory (so
+// two test packages never share a cluster). Provision computes the same.
+func (e *Env) clusterName() string {
+	if e.s.Cluster.Kind.Reuse {
+		return e.s.Cluster.Kind.Name
+	}
+	h := fnv.New32a()
+	h.Write([]byte(e.runDir))
+	return fmt.Sprintf("run-%06x", h.Sum32()&0xffffff)
+}
+
+// Plan implements provider.Planner: what Provision and Deploy would create,
+// creating nothing (no cluster, no image build, no file server).
+func (e *Env) Plan(ctx context.Context) (string, error) {
+	name := e.clusterName()
+	shared := filepath.Join(lab.CacheDir(), "kind-shared", kindcluster.NamePrefix+name)
+	volume := filepath.Join(shared, "runs", e.runID)
+	c, err := kindcluster.New(kindcluster.Options{Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: shared})
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	verb := "create"
+	if e.s.Cluster.Kind.Reuse {
+		verb = "reuse (or create)"
+	}
+	image := c.NodeImage()
+	if image == "" {
+		image = "kind's default node image (no lab: run `make lab` first, there is no registry here)"
+	}
+	fmt.Fprintf(&b, "provider kind: would %s cluster %s: 1 control plane + %d workers, node image %s\n", verb, c.Name(), e.s.Cluster.Kind.Workers, image)
+	nodes := []string{c.Name() + "-control-plane"}
+	for i := 1; i <= e.s.Cluster.Kind.Workers; i++ {
+		n := c.Name() + "-worker"
+		if i > 1 {
+			n += fmt.Sprint(i)
+		}
+		nodes = append(nodes, n)
+	}
+	fmt.Fprintf(&b, "  nodes: %s\n", strings.Join(nodes, ", "))
+	t := e.s.Cluster.Timings
+	fmt.Fprintf(&b, "  timings: node-monitor-grace-period %s", t.NodeMonitorGracePeriod)
+	if t.NotReadyTolerationSeconds != nil && t.UnreachableTolerationSeconds != nil {
+		fmt.Fprintf(&b, ", not-ready toleration %ds, unreachable toleration %ds", *t.NotReadyTolerationSeconds, *t.UnreachableTolerationSeconds)
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "  shared dir %s mounted into every node; the run's volume is %s\n", shared, volume)
+	if e.s.Storage.Backend == scenario.BackendFuse {
+		fuse := "the fuse server"
+		if argv, err := selfexec.Fuse.Command(); err == nil {
+			fuse += " (" + strings.Join(argv, " ") + ")"
+		}
+		fmt.Fprintf(&b, "  backend fuse: would start %s on the host, mounted on %s (propagated into the nodes)", fuse, shared)
+		if e.trigger != "" {
+			fmt.Fprintf(&b, "; it dials the run's trigger socket %s", e.trigger)
+		}
+		b.WriteString("\n")
+	}
+	image, command, pull, desc := planAppImage(e.o.AppImage)
+	fmt.Fprintf(&b, "  %s\n", desc)
+	fmt.Fprintf(&b, "  kubeconfig: %s\n", filepath.Join(e.runDir, "kubeconfig"))
+	w := e.s.Workload
+	cron, _ := w.Engine.Cron()
+	var defects []string
+	for _, d := range w.Defects {
+		defects = append(defects, string(d))
+	}
+	objs, err := k8s.Pipeline(k8s.PipelineInput{
+		Namespace: e.ns, Run: e.runID, Image: image, Command: command, PullPolicy: pull,
+		Webservers: w.Replicas.Webserver, Jobqueue: w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
+		JobqueueEvery: JobqueueEvery, EngineSchedule: cron,
+		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), StepDelay: w.Engine.StepDelay.D(), Defects: defects,
+		Volume: k8s.Volume{HostPath: volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
+	})
+	if err != nil {
+		return "", err
+	}
+	y, err := objs.YAML()
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "  manifests it would apply (namespace %s), then wait for every webserver to be Ready and send traffic to each worker's NodePort:\n", e.ns)
+	b.Write(y)
+	return b.String(), ctx.Err()
+}
