@@ -24,6 +24,13 @@ func (s *Scenario) uses() []use {
 	for _, d := range s.Workload.Defects {
 		facts = append(facts, "defect="+string(d))
 	}
+	if s.Storage.Backend == BackendNFS {
+		c := s.Storage.NFS.Client
+		if c == "" {
+			c = NFSClientAuto
+		}
+		facts = append(facts, "nfsclient="+string(c))
+	}
 	q := func(kind, name string, extra ...string) support.Query {
 		return support.Query{Provider: p, Kind: kind, Name: name, Facts: append(slices.Clone(facts), extra...)}
 	}
