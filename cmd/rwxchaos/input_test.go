@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/rwxchaos/rwxchaos/framework/support"
 )
 
 // Bad input ends in exit 2 within a second with one clear message, for
@@ -152,8 +154,12 @@ func TestDryRun(t *testing.T) {
 	for _, tc := range []struct{ scenario, want string }{
 		{"engine-paused-past-lease", "provider local on host"},
 		{"node-kill-engine-node", "provider kind: would create cluster"},
+		{"storage-restarted", "backend nfs: would start nfs-ganesha"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
+			if tc.scenario == "storage-restarted" && support.NFSClient.Check() != nil {
+				t.Skipf("this host has no NFS client for the nodes: %v", support.NFSClient.Check())
+			}
 			tmp := t.TempDir()
 			cache := filepath.Join(tmp, "cache")
 			env := []string{"RWXCHAOS_CACHE=" + cache, "RWXCHAOS_STATE=" + filepath.Join(tmp, "state")}

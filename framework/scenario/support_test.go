@@ -192,7 +192,8 @@ faults:
 }
 
 // Backend nfs on kind needs the client the scenario names: the kernel's,
-// the userspace one (FUSE), or for auto either. Its storage faults run.
+// the userspace one (FUSE), or for auto either. Its storage faults run;
+// schedule.on runs only with the userspace client, which has the hook.
 func TestKindNFSRules(t *testing.T) {
 	for client, want := range map[string]*support.Capability{
 		"":          support.NFSClient,
@@ -213,6 +214,23 @@ faults:
 		}
 		if !slices.Contains(s.Needs(), want) || slices.Contains(s.Needs(), support.FuseMount) && want != support.FuseMount {
 			t.Errorf("client %q: needs %v, want %s", client, s.Needs(), want.Name)
+		}
+	}
+	trig := `
+faults:
+  - name: cut
+    action: storage-cutoff
+    target: {select: caller-node}
+    duration: 5s
+    schedule: {on: {op: rename, path: "botssys/data/work/*/*.edi", by: engine}}
+`
+	if _, list := mustParseSupport(t, supportHead+"cluster: {provider: kind}\nstorage: {backend: nfs, nfs: {client: userspace}}"+trig); len(list) > 0 {
+		t.Errorf("schedule.on with the userspace client: %v", list)
+	}
+	for _, client := range []string{"auto", "kernel"} {
+		_, list := mustParseSupport(t, supportHead+"cluster: {provider: kind}\nstorage: {backend: nfs, nfs: {client: "+client+"}}"+trig)
+		if len(list) != 1 || list[0].Path != "faults[0].schedule.on" || !strings.Contains(list[0].Msg, "kernel") {
+			t.Errorf("schedule.on with client %s: %v", client, list)
 		}
 	}
 }

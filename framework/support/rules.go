@@ -151,11 +151,12 @@ var table = []Rule{
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=fuse"}},
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=local"}, No: triggerLocalDir},
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=hostpath"}, No: triggerHostPath},
-	// The kernel client (which auto picks where the host has one) has no
-	// hook.
+	// The userspace NFS client's FUSE layer carries the same hook as the
+	// go-fuse file server; the kernel client (which auto picks where the
+	// host has one) has none.
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=nfs"}, No: triggerNFSAuto},
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=nfs", "nfsclient=kernel"}, No: triggerKernelNFS},
-	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=nfs", "nfsclient=userspace"}, No: "the userspace NFS client has the hook, but the kind provider does not connect it to the runner yet: use storage backend fuse"},
+	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=nfs", "nfsclient=userspace"}},
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=storageclass"}, No: triggerStorageClass},
 
 	// ---- existing: a cluster you own, faults through Chaos Mesh -------

@@ -77,6 +77,9 @@ type nfsEnv struct {
 	image   string             // the lab's nfs-ganesha image
 	server  *storage.GaneshaContainer
 	workers []string // nodes with a client unit (userspace)
+	// trigger is the runner's trigger socket the userspace clients dial
+	// ("" without faults fired by file operations).
+	trigger string
 }
 
 // kernelNFS is what the host kernel offers; a variable so tests can pretend.
@@ -151,6 +154,12 @@ func (e *Env) newNFS(ctx context.Context, cluster string) (*nfsEnv, []v1alpha4.M
 	if err != nil {
 		return nil, nil, err
 	}
+	if e.trigger != "" && client == scenario.NFSClientUserspace && e.s.Cluster.Kind.Reuse {
+		// Mounts are fixed when a node is created: a reused cluster's
+		// nodes have an older run's trigger socket, or none.
+		return nil, nil, &support.Unsupported{Action: "schedule.on", Env: "kind/nfs",
+			Reason: "the NFS clients reach the runner's trigger socket through a bind mount made when the nodes are created, and a reused cluster's nodes exist already: set cluster.kind.reuse false"}
+	}
 	// No registry: the server image only comes from the lab.
 	m, err := lab.LoadDefault()
 	if err == nil && m.Images.NFSServer == "" {
@@ -178,6 +187,12 @@ func (e *Env) newNFS(ctx context.Context, cluster string) (*nfsEnv, []v1alpha4.M
 			return nil, nil, fmt.Errorf("put the userspace NFS client where the nodes mount it: %w", err)
 		}
 		mounts = append(mounts, v1alpha4.Mount{HostPath: binDir, ContainerPath: binDir, Readonly: true})
+		if e.trigger != "" {
+			// Faults fired by file operations: every node's client dials
+			// the runner's trigger socket, bind-mounted at the same path.
+			n.trigger = e.trigger
+			mounts = append(mounts, v1alpha4.Mount{HostPath: e.trigger, ContainerPath: e.trigger})
+		}
 	}
 	return n, mounts, nil
 }
@@ -265,6 +280,9 @@ func (n *nfsEnv) unit(node string) string {
 		// The unit's guard outlives the client (and covers the time before
 		// it starts); the client's own would stack up with every restart.
 		"--no-guard"), n.args...)
+	if n.trigger != "" {
+		args = append(args, "--trigger", n.trigger)
+	}
 	return fmt.Sprintf(`# Written by rwxchaos: the userspace NFS client of this node.
 [Unit]
 Description=rwxchaos-nfs: userspace NFSv4.1 client of %[1]s:/export on %[2]s

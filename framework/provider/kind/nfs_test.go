@@ -8,6 +8,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/rwxchaos/rwxchaos/framework/storage"
 	"github.com/rwxchaos/rwxchaos/framework/support"
+	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
 
 func fakeKernel(t *testing.T, has bool, recover string) {
@@ -146,5 +147,51 @@ func TestPartitionStorage(t *testing.T) {
 	e.nfs = nil
 	if _, err := e.partition(ctx, scenario.FaultSpec{Name: "p", Action: scenario.ActionPartition, From: "x-worker", To: "storage"}, nil); err == nil {
 		t.Error("a partition with storage worked without an NFS server")
+	}
+}
+
+// Faults fired by file operations on NFS: every worker's userspace client
+// dials the runner's socket (bind-mounted at the same path), the servers
+// are the clients and the root the run's directory in the export, a
+// storage-cutoff aimed at the caller's node cuts that node, and a reused
+// cluster (nodes made without the socket) is refused with the reason.
+func TestNFSTriggerWiring(t *testing.T) {
+	g, err := storage.NewGanesha(storage.GaneshaConfig{Name: "rwxchaos-nfs-x", Image: "i", Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := "/tmp/rwxchaos-trigger-x.sock"
+	n := &nfsEnv{server: g, command: []string{"/b/rwxchaos", "__nfs-mount"}, trigger: sock, workers: []string{"x-worker", "x-worker2", "x-worker3"}}
+	if u := n.unit("x-worker"); !strings.Contains(u, "--trigger "+sock) {
+		t.Errorf("unit does not dial the trigger socket:\n%s", u)
+	}
+	s := &scenario.Scenario{Storage: nfsSpec(scenario.NFSClientUserspace)}
+	s.Cluster.Provider = scenario.ProviderKind
+	e := &Env{s: s, runID: "r1", cpNode: "x-control-plane", workers: n.workers, nfs: n, trigger: sock}
+	if k, root := e.TriggerServers(); k != 3 || root != "runs/r1" {
+		t.Errorf("TriggerServers = %d, %q; want 3 clients, runs/r1", k, root)
+	}
+	spec := scenario.FaultSpec{Name: "cut", Action: scenario.ActionStorageCutoff, Duration: scenario.Duration(time.Second),
+		Target: scenario.TargetSpec{Select: scenario.SelectCallerNode}}
+	fs, err := e.CallerFault(t.Context(), spec, trigger.Caller{Node: "x-worker2", Role: "engine", Desc: "engine"}, nil)
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("CallerFault: %v %v", fs, err)
+	}
+	if c, ok := fs[0].(*storageCut); !ok || c.node != "x-worker2" || !c.egress || !c.ingress {
+		t.Errorf("cut %+v, want x-worker2 both ways", fs[0])
+	}
+	if _, err := e.CallerFault(t.Context(), spec, trigger.Caller{Desc: "sh pid 9 (not in a pod)"}, nil); err == nil {
+		t.Error("a caller outside the run's pods had a node to cut")
+	}
+	// The kernel client has no hook.
+	n.trigger = ""
+	if k, _ := e.TriggerServers(); k != 0 {
+		t.Errorf("TriggerServers with the kernel client = %d", k)
+	}
+	// A reused cluster's nodes lack the socket.
+	fakeKernel(t, false, "")
+	s.Cluster.Kind.Reuse = true
+	if _, _, err := e.newNFS(t.Context(), "rwxchaos-x"); !support.IsUnsupported(err) || !strings.Contains(err.Error(), "reuse false") {
+		t.Errorf("newNFS with a trigger on a reused cluster: %v", err)
 	}
 }
