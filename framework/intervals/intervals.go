@@ -28,6 +28,7 @@ const (
 	NodesReady  Name = "nodes-ready"  // every node of a new cluster Ready
 	EngineNode  Name = "engine-node"  // someone holds the engine lock (to target its node)
 	DrainVolume Name = "drain-volume" // input and work dirs empty (timeout: the scenario's settle)
+	DrainPods   Name = "drain-pods"   // no pod Terminating on a Ready node (timeout: what the settle has left)
 	// the pipeline on any cluster
 	PipelineReady    Name = "pipeline-ready"    // PVC bound, Deployments available, Service endpoints ready (kind: local images)
 	PipelineExisting Name = "pipeline-existing" // the same on an existing cluster, which pulls images
@@ -54,6 +55,7 @@ var Defaults = map[Name]Interval{
 	NodesReady:       {3 * time.Minute, time.Second},
 	EngineNode:       {30 * time.Second, 200 * time.Millisecond},
 	DrainVolume:      {2 * time.Minute, time.Second},
+	DrainPods:        {time.Minute, time.Second},
 	PipelineReady:    {3 * time.Minute, time.Second},
 	PipelineExisting: {5 * time.Minute, time.Second},
 	ServiceEndpoint:  {2 * time.Minute, 250 * time.Millisecond},

@@ -399,6 +399,7 @@ func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
+	start := time.Now()
 	var in, work int
 	err := intervals.Get(intervals.DrainVolume).WithTimeout(timeout).Until(ctx, func(context.Context) (bool, error) {
 		in, work = pending(e.volume)
@@ -407,6 +408,21 @@ func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if err != nil {
 		// Not a framework failure: the ledger reports what is stuck.
 		e.o.Logf("drain: %d input and %d work files left after %s", in, work, timeout)
+	}
+	// Settled also means no pod left Terminating that can still go: a
+	// node back from a fault confirms its pods' deletion once its kubelet
+	// is up again, which can take longer than the pipeline's catching up.
+	// Whatever is still Terminating at the end counts as stuck.
+	if e.obs != nil {
+		if left := timeout - time.Since(start); left > 0 {
+			var pods []string
+			if intervals.Get(intervals.DrainPods).WithTimeout(left).Until(ctx, func(context.Context) (bool, error) {
+				pods = e.obs.terminatingOnReady()
+				return len(pods) == 0, nil
+			}) != nil {
+				e.o.Logf("drain: pods still Terminating on Ready nodes after the settle: %s", strings.Join(pods, ", "))
+			}
+		}
 	}
 	return nil
 }
