@@ -136,9 +136,19 @@ func (s *Scenario) Gate(env string) error {
 			return &support.Unsupported{Action: u.what, Env: env, Reason: d.Reason}
 		}
 	}
-	for _, c := range s.Needs() {
-		if err := c.Missing(string(s.Cluster.Provider), env); err != nil {
-			return err
+	// Each capability is probed once, and a missing one is reported for
+	// the first feature that needs it ("backend nfs", "provider kind").
+	probed := map[*support.Capability]bool{}
+	for _, u := range s.uses() {
+		u.q.Provider = env
+		for _, c := range support.Decide(u.q).Needs {
+			if probed[c] {
+				continue
+			}
+			probed[c] = true
+			if err := c.Missing(u.what, env); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
