@@ -28,8 +28,11 @@ test: lint
 unit:
 	$(GO) test -race -short ./framework/... ./fixtures/... ./cmd/...
 
+# BenchmarkReportMillion (cmd/rwxchaos) writes a 1,000,000-upload saved run
+# once (~2 GB, cached in $$RWXCHAOS_BENCH_DIR or the lab cache) and times
+# `rwxchaos report` on it; RWXCHAOS_BENCH_UPLOADS=N for a smaller run.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./framework/check/ ./framework/proc/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./framework/check/ ./framework/proc/ ./cmd/rwxchaos/
 
 .PHONY: lab lab-ci
 

@@ -67,6 +67,11 @@ func Run(ctx context.Context, s *scenario.Scenario, providers provider.Set) Verd
 		defer release()
 	}
 	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: ReportDir(), Providers: providers})
+	return judge(s, out, err)
+}
+
+// judge turns a finished run into what a suite does with it.
+func judge(s *scenario.Scenario, out *runner.Outcome, err error) Verdict {
 	v := Verdict{Outcome: out}
 	switch {
 	case out == nil:

@@ -87,25 +87,19 @@ func (h *History) Save(dir string) error {
 // snapshot entries that break the format are Problems in Stats, never a
 // silent skip; the error is only for a missing or unreadable file.
 func Load(dir string) (*History, error) {
-	path := filepath.Join(dir, EventsFile)
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("load history: %w", err)
-	}
-	evs, st, err := ReadJournal(EventsFile, f, ReadOptions{Saved: true})
-	f.Close()
+	evs, st, err := readSavedFile(filepath.Join(dir, EventsFile), EventsFile, ReadOptions{Saved: true})
 	if err != nil {
 		return nil, err
 	}
 	Sort(evs)
 	h := &History{Events: evs}
-	data, err := os.ReadFile(filepath.Join(dir, SnapshotFile))
+	snap, perr := readSnapshotFile(filepath.Join(dir, SnapshotFile))
+	var pathErr *fs.PathError
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("load snapshot: %w", err)
+	case errors.Is(perr, fs.ErrNotExist):
+	case errors.As(perr, &pathErr):
+		return nil, fmt.Errorf("load snapshot: %w", perr)
 	default:
-		snap, perr := ParseSnapshot(data)
 		if perr != nil {
 			st.ProblemCount++
 			st.Problems = append(st.Problems, Problem{File: SnapshotFile, Code: CodeSnapshot, Msg: perr.Error()})

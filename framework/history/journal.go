@@ -220,7 +220,10 @@ func ReadJournal(name string, r io.Reader, o ReadOptions) ([]Event, ReadStats, e
 		}
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
-	var buf []byte
+	var (
+		buf []byte
+		in  interner
+	)
 	for lineNo := 1; ; lineNo++ {
 		line, complete, tooLong, err := readLine(br, &buf)
 		if err != nil {
@@ -253,7 +256,12 @@ func ReadJournal(name string, r io.Reader, o ReadOptions) ([]Event, ReadStats, e
 			continue
 		}
 		var e Event
-		if perr := decodeStrict(line, &e); perr != nil {
+		var perr error
+		if !decodeEventFast(line, &e, &in) {
+			e = Event{}
+			perr = decodeStrict(line, &e)
+		}
+		if perr != nil {
 			cut := !complete && errors.Is(perr, io.ErrUnexpectedEOF)
 			switch {
 			case cut && !o.Saved:

@@ -29,6 +29,12 @@ const (
 	EngineNode  Name = "engine-node"  // someone holds the engine lock (to target its node)
 	DrainVolume Name = "drain-volume" // input and work dirs empty (timeout: the scenario's settle)
 	DrainPods   Name = "drain-pods"   // no pod Terminating on a Ready node (timeout: what the settle has left)
+	// an external app on kind (workload external)
+	AppReady       Name = "app-ready"       // claims bound, workloads available, Jobs done (timeout: ready.timeout)
+	CRDEstablished Name = "crd-established" // a CustomResourceDefinition of the app's manifests Established
+	AppEngineNode  Name = "app-engine-node" // an engine (or jobqueue) pod of the app runs (to target its node)
+	AppHolderNode  Name = "app-holder-node" // the pod named in holderFile runs (to target its node)
+	RoleRunning    Name = "role-running"    // a pod of a role runs (schedule.whileRunning)
 	// the pipeline on any cluster
 	PipelineReady    Name = "pipeline-ready"    // PVC bound, Deployments available, Service endpoints ready (kind: local images)
 	PipelineExisting Name = "pipeline-existing" // the same on an existing cluster, which pulls images
@@ -56,6 +62,11 @@ var Defaults = map[Name]Interval{
 	EngineNode:       {30 * time.Second, 200 * time.Millisecond},
 	DrainVolume:      {2 * time.Minute, time.Second},
 	DrainPods:        {time.Minute, time.Second},
+	AppReady:         {5 * time.Minute, time.Second},
+	CRDEstablished:   {time.Minute, 500 * time.Millisecond},
+	AppEngineNode:    {time.Minute, 500 * time.Millisecond},
+	AppHolderNode:    {30 * time.Second, 200 * time.Millisecond},
+	RoleRunning:      {5 * time.Minute, 200 * time.Millisecond},
 	PipelineReady:    {3 * time.Minute, time.Second},
 	PipelineExisting: {5 * time.Minute, time.Second},
 	ServiceEndpoint:  {2 * time.Minute, 250 * time.Millisecond},

@@ -24,7 +24,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestEveryNameHasADefault(t *testing.T) {
-	for _, n := range []Name{NodesReady, EngineNode, DrainVolume, PipelineReady, PipelineExisting, ServiceEndpoint, CoreDNSReady, PodPhase, HelperPod, RunObjectsGone, ChaosCreate, ChaosGone, ChaosSweep} {
+	for _, n := range []Name{NodesReady, EngineNode, DrainVolume, AppReady, CRDEstablished, AppEngineNode, AppHolderNode, RoleRunning, PipelineReady, PipelineExisting, ServiceEndpoint, CoreDNSReady, PodPhase, HelperPod, RunObjectsGone, ChaosCreate, ChaosGone, ChaosSweep} {
 		if iv := Get(n); iv.Timeout <= 0 || iv.Poll <= 0 || iv.Poll >= iv.Timeout {
 			t.Errorf("%s: %+v", n, iv)
 		}

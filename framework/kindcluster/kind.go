@@ -294,7 +294,7 @@ func (c *Cluster) config() *v1alpha4.Cluster {
 		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole, ExtraMounts: c.nodeMounts(mounts, WorkerSuffix(i))})
 	}
 	cfg.KubeadmConfigPatchesJSON6902 = timingPatches(c.opts.Timings)
-	cfg.KubeadmConfigPatches = timingMergePatches(c.opts.Timings)
+	cfg.KubeadmConfigPatches = append(timingMergePatches(c.opts.Timings), kubeletLeasePatches(c.opts.Timings)...)
 	v1alpha4.SetDefaultsCluster(cfg)
 	return cfg
 }
@@ -344,6 +344,21 @@ func timingMergePatches(t Timings) []string {
 		p += "apiServer:\n    extraArgs:\n" + strings.Join(api, "\n") + "\n"
 	}
 	return []string{p}
+}
+
+// kubeletLeasePatches shortens the kubelets' node lease under a short
+// node-monitor-grace-period. A kubelet renews its lease every quarter of
+// nodeLeaseDurationSeconds (default 40 s: every 10 s); with a 10 s grace
+// period one renewal that is a few seconds late on a loaded machine marks a
+// healthy node NotReady (seen on the lab at load 14: a worker flapped
+// NotReady and Unreachable while another node was partitioned). A lease as
+// long as the grace period is renewed four times within it.
+func kubeletLeasePatches(t Timings) []string {
+	g := t.NodeMonitorGracePeriod
+	if g <= 0 || g >= 40*time.Second {
+		return nil
+	}
+	return []string{fmt.Sprintf("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nnodeLeaseDurationSeconds: %d\n", max(int(g.Seconds()), 4))}
 }
 
 // timingPatches appends extraArgs (a list in kubeadm v1beta4, which kind

@@ -41,3 +41,26 @@ func TestTimingMergePatchIsV1beta3(t *testing.T) {
 		t.Fatal("apiServer section without apiServer flags")
 	}
 }
+
+// Under a short grace period the kubelets renew their node lease four
+// times within it, so a late renewal on a loaded machine is no NotReady.
+func TestKubeletLeasePatch(t *testing.T) {
+	ps := kubeletLeasePatches(FastFailover)
+	if len(ps) != 1 {
+		t.Fatalf("%d patches", len(ps))
+	}
+	var doc struct {
+		APIVersion               string `json:"apiVersion"`
+		Kind                     string `json:"kind"`
+		NodeLeaseDurationSeconds int    `json:"nodeLeaseDurationSeconds"`
+	}
+	if err := yaml.UnmarshalStrict([]byte(ps[0]), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, ps[0])
+	}
+	if doc.APIVersion != "kubelet.config.k8s.io/v1beta1" || doc.Kind != "KubeletConfiguration" || doc.NodeLeaseDurationSeconds != 10 {
+		t.Fatalf("patch %+v", doc)
+	}
+	if kubeletLeasePatches(Timings{}) != nil || kubeletLeasePatches(Timings{NodeMonitorGracePeriod: 40 * time.Second}) != nil {
+		t.Fatal("Kubernetes' default grace period keeps the kubelets' default lease")
+	}
+}

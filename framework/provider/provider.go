@@ -100,6 +100,15 @@ type Counter interface {
 	Outputs() int
 }
 
+// Settler is an optional Env capability: the pipeline's backlog now, given
+// the keys of the uploads acknowledged so far. With it, the runner's settle
+// phase ends as soon as the backlog is done (input and work empty, every
+// acknowledged upload has its output), the declared settle time being only
+// the upper bound; without it the runner calls Drain.
+type Settler interface {
+	Backlog(ctx context.Context, acked []string) (history.Backlog, error)
+}
+
 // ClockProber is an optional Env capability: it measures each node's wall
 // clock against the runner's, which the runner does at the start and the
 // end of a run and records in the history (clock events), so the checkers
@@ -138,6 +147,9 @@ type Observations struct {
 	// storage backend with what actually ran (e.g. the NFS server's lease
 	// and grace, which client, the grace periods observed).
 	StorageNote string
+	// Coverage says which checks the evidence allows (set by environments
+	// that see the app only from outside).
+	Coverage []report.Coverage
 }
 
 // Reschedule is one workload recovery after a fault.

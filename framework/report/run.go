@@ -142,6 +142,9 @@ type Run struct {
 	// Spec by framework/verdict; a re-check derives them again).
 	CheckConfig *check.Config `json:"checkConfig,omitempty"`
 
+	// Coverage: which checks this run could judge, from what (see Coverage).
+	Coverage []Coverage `json:"coverage,omitempty"`
+
 	Nodes []string `json:"nodes"`
 	// Pods are the workload's pods; with provider local, its processes.
 	Pods      []Pod       `json:"pods"`

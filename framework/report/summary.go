@@ -165,6 +165,17 @@ func Summary(r *Run) string {
 		}
 		p("\n")
 	}
+	if len(r.Coverage) > 0 {
+		p("### What this run could check\n\n| Applied | Check | Evidence | What the app must expose |\n|---|---|---|---|\n")
+		for _, c := range r.Coverage {
+			ok := "no"
+			if c.Applied {
+				ok = "yes"
+			}
+			p("| %s | %s | %s | %s |\n", ok, mdCell(c.Check), mdCell(c.Evidence), mdCell(c.Needs))
+		}
+		p("\n")
+	}
 	if r.Check != nil {
 		if cc := AnomalyClasses(r.Check); len(cc) > 0 {
 			p("### Anomalies by class\n\n| Class | Count |\n|---|---:|\n")

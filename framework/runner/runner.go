@@ -108,6 +108,7 @@ type run struct {
 	trig *triggers
 	// trafficEnded is closed when the traffic driver returns.
 	trafficEnded chan struct{}
+	acks         ackLog
 }
 
 func (r *run) now() time.Time { return r.o.Clock() }
@@ -397,7 +398,7 @@ func (r *run) execute(ctx context.Context) (*history.History, provider.Observati
 			sctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 		}
-		return env.Drain(sctx, r.s.Run.Settle.D())
+		return r.settle(sctx, env, r.s.Run.Settle.D())
 	})
 	return r.collect(ctx)
 }
@@ -517,6 +518,7 @@ func (r *run) startTraffic(ctx context.Context, tr *trafficRun) error {
 		Seed:        r.seed,
 		Run:         r.rep.RunID,
 		Journal:     r.client,
+		Observe:     r.acks.observe,
 	})
 	if err != nil {
 		return err
@@ -790,6 +792,7 @@ func (r *run) finish(h *history.History, obs provider.Observations) {
 	if obs.StorageNote != "" {
 		r.rep.BackendNote = obs.StorageNote
 	}
+	r.rep.Coverage = obs.Coverage
 	r.rep.Artifacts = append(r.rep.Artifacts, obs.Artifacts...)
 	r.rep.Observed = Observed(r.s, obs)
 	for _, rec := range r.inj.Records() {

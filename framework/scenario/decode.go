@@ -288,6 +288,8 @@ func enumNoun(t reflect.Type) string {
 		return "match rule"
 	case reflect.TypeOf(Selector("")):
 		return "selector"
+	case reflect.TypeOf(LabImage("")):
+		return "lab image"
 	}
 	return strings.ToLower(t.Name())
 }
@@ -377,7 +379,11 @@ func joinKey(path, key string) string {
 
 func (d *decoder) decodeStringMap(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.errAt(n, path, "expected a mapping of strings, got %s", kindOf(n))
+		what := "a mapping of strings"
+		if v.Type().Elem().Kind() != reflect.String {
+			what = "a mapping"
+		}
+		d.errAt(n, path, "expected %s, got %s", what, kindOf(n))
 		return
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
@@ -403,6 +409,16 @@ func (d *decoder) decodeStringMap(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		d.val[kp] = position{val.Line, val.Column}
+		if et := v.Type().Elem(); et.Kind() != reflect.String {
+			// A map of mappings (role selectors): decode each value strictly.
+			ev := reflect.New(et).Elem()
+			before := len(d.errs)
+			d.decode(val, ev, kp, nil)
+			if len(d.errs) == before {
+				m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), ev)
+			}
+			continue
+		}
 		if val.Kind != yaml.ScalarNode || val.ShortTag() != "!!str" {
 			hint := ""
 			if val.Kind == yaml.ScalarNode {

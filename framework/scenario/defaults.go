@@ -26,6 +26,8 @@ const (
 	// lifetimes, what NFS users run with unless they tuned them.
 	DefaultNFSLease = 90 * time.Second
 	DefaultNFSGrace = 90 * time.Second
+	// DefaultReadyTimeout bounds the wait for a deployed external app.
+	DefaultReadyTimeout = 5 * time.Minute
 	// SteadyStateAfter is the schedule.after value meaning "once traffic flows".
 	SteadyStateAfter = "steady-state"
 )
@@ -110,6 +112,9 @@ func (s *Scenario) Default() {
 	}
 	if w.Mode == ModeExternal && w.External.Match == "" {
 		w.External.Match = MatchControlReference
+	}
+	if w.Mode == ModeExternal && s.Cluster.Provider == ProviderKind && w.External.Ready.Timeout == 0 {
+		w.External.Ready.Timeout = Duration(DefaultReadyTimeout)
 	}
 	if pipeline {
 		if w.Replicas.Webserver == 0 {

@@ -1,6 +1,6 @@
 // Package scenario reads rwxchaos scenario files: declarative descriptions
-// of one chaos experiment against the Bots pipeline (or an already-deployed
-// Bots) sharing a ReadWriteMany volume.
+// of one chaos experiment against the Bots pipeline (or your own app, such
+// as a real Bots deployment) sharing a ReadWriteMany volume.
 //
 // A scenario says where the system runs (cluster), what the shared volume
 // is (storage), what runs and which traffic it gets (workload), what to
@@ -109,6 +109,38 @@
 // for every other backend and provider; validation refuses schedule.on
 // elsewhere and says why.
 //
+// # Your own app (workload external)
+//
+// With provider kind the framework deploys your application from its own
+// manifests and aims the faults at its roles by label:
+//
+//	workload:
+//	  mode: external
+//	  namespace: edi                    # where everything is applied
+//	  external:
+//	    manifests: [../deploy/overlays/dev]   # kustomization dirs or YAML files
+//	    images:                         # loaded into every node (no registry)
+//	      - {docker: "bots-edi:dev", as: "registry.example/bots-edi:4.0"}
+//	    ready: {cronJobs: [bots-engine]}   # also wait for this CronJob's first run
+//	    pvc: bots-edi-data-pvc          # bound to the run's volume
+//	    inputPath: botssys/infile/x     # where uploads are dropped
+//	    outputPath: botssys/outfile/x   # where outputs are matched to them
+//	    match: controlReference         # | filename | contentHash
+//	    selectors:                      # role name -> pod labels
+//	      engine: {app: bots-edi, component: engine}
+//	      jobqueue: {app: bots-edi, component: jobqueue}
+//	faults:
+//	  - {name: k, action: node-kill, target: {select: engine-node}, duration: 45s}
+//	  - {name: p, action: partition, from: jobqueue, to: control-plane, duration: 1m}
+//	  - {name: s, action: storage-pause, duration: 20s, schedule: {whileRunning: engine}}
+//
+// Roles are any names (webserver, engine and jobqueue keep their meaning
+// for engine-node and random-webserver); target.role on a node action is
+// the node running a pod of the role, and so is a role name as a
+// partition side. holderFile names a file in which the app writes its lock
+// holder's pod name, for select lock-holder. With provider existing the app
+// is already deployed and only pvc, the paths, match and selectors apply.
+//
 // # Which faults work where
 //
 // What each provider can do (backends, actions, selectors, expectations)
@@ -123,8 +155,8 @@
 // one, and a run here is void with that reason.
 //
 // Process and pod actions take target.role or target.select lock-holder /
-// random-webserver; node actions take target.node or any target.select;
-// partition takes from/to; storage-pause/kill/restart take no target.
+// random-webserver; node actions take target.node, any target.select, or
+// (kind) target.role; partition takes from/to; storage-pause/kill/restart take no target.
 // With schedule.on, process actions also take select caller and node
 // actions (and a partition's side) select caller-node.
 //

@@ -133,7 +133,7 @@ const (
 	ActionChaosIOFault Action = "chaos-io-fault"
 )
 
-// Role is one of the pipeline's services.
+// Role is one of the pipeline's services, or a role an external app's selectors name.
 type Role string
 
 // Roles.
@@ -144,6 +144,17 @@ const (
 	RoleEngine Role = "engine"
 	// RoleJobqueue queues engine runs.
 	RoleJobqueue Role = "jobqueue"
+)
+
+// LabImage names one of the images `make lab` builds.
+type LabImage string
+
+// Lab images.
+const (
+	// LabToolbox is busybox (sh, httpd, wget, mv, sync, ...).
+	LabToolbox LabImage = "toolbox"
+	// LabPipeline is the edi-pipeline binary of the lab build.
+	LabPipeline LabImage = "pipeline"
 )
 
 // Selector picks a target when the fault fires.
@@ -244,9 +255,10 @@ func (Action) enumValues() []string {
 	return out
 }
 
-func (Role) enumValues() []string {
-	return []string{string(RoleWebserver), string(RoleEngine), string(RoleJobqueue)}
-}
+// wellKnownRoles are the pipeline's roles; an external app may name more.
+var wellKnownRoles = []string{string(RoleWebserver), string(RoleEngine), string(RoleJobqueue)}
+
+func (LabImage) enumValues() []string { return []string{string(LabToolbox), string(LabPipeline)} }
 
 func (Selector) enumValues() []string {
 	return []string{string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver), string(SelectCaller), string(SelectCallerNode)}

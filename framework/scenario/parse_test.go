@@ -268,7 +268,7 @@ cluster: {provider: kind}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.NodeNames(); !reflect.DeepEqual(got, []string{"rwxchaos-control-plane", "rwxchaos-worker", "rwxchaos-worker2", "rwxchaos-worker3"}) {
+	if got := s.NodeNames(); !reflect.DeepEqual(got, []string{"control-plane", "worker-1", "worker-2", "worker-3"}) {
 		t.Errorf("NodeNames() = %v", got)
 	}
 	if s.Storage.Backend != BackendHostPath || s.Workload.Namespace != DefaultNamespace || s.Workload.Engine.Schedule != "* * * * *" {

@@ -126,7 +126,9 @@ func compareType(t *testing.T, typ reflect.Type, s map[string]any, path string) 
 		compareType(t, typ.Elem(), items, path+"[]")
 	case reflect.Map:
 		ap, _ := s["additionalProperties"].(map[string]any)
-		if ap["type"] != "string" {
+		if typ.Elem().Kind() == reflect.Map {
+			compareType(t, typ.Elem(), ap, path+"{}")
+		} else if ap["type"] != "string" {
 			t.Errorf("%s: map values must be strings in the schema", path)
 		}
 	}

@@ -64,7 +64,9 @@ type KindCluster struct {
 	Workers int `json:"workers,omitempty" scenario:"min=1,max=10"`
 	// Reuse a running cluster of the same name instead of creating a fresh one (faster, less isolated). Default false.
 	Reuse bool `json:"reuse,omitempty"`
-	// Cluster name, a DNS label; nodes are named <name>-control-plane, <name>-worker, <name>-worker2, ... Default "rwxchaos".
+	// Needs a cluster of its own: suites that run many kind scenarios on one shared cluster (reset between scenarios) create a new cluster for this scenario and delete it afterwards. Set it when the scenario changes the cluster in ways a reset cannot undo. Default false. Not with reuse.
+	Fresh bool `json:"fresh,omitempty"`
+	// Cluster name, a DNS label; nodes are named <name>-control-plane, <name>-worker, <name>-worker2, ... (scenario files still address them as control-plane, worker-1, worker-2, ...). Default "rwxchaos".
 	Name string `json:"name,omitempty" scenario:"pattern=dnsLabel"`
 }
 
@@ -116,11 +118,11 @@ type NFSSpec struct {
 
 // WorkloadSpec says what runs and what traffic it gets.
 type WorkloadSpec struct {
-	// pipeline: the framework deploys its own Bots-like pipeline (webserver, engine CronJob, jobqueue). external: an application that is already deployed (for example real Bots), described under external. Default pipeline.
+	// pipeline: the framework deploys its own Bots-like pipeline (webserver, engine CronJob, jobqueue). external: your own application (for example real Bots), described under external: already deployed (provider existing), or deployed by the framework from its manifests (provider kind). Default pipeline.
 	Mode WorkloadMode `json:"mode,omitempty"`
 	// Kubernetes namespace of the workload. Default "rwxchaos" for pipeline; required for external; not allowed with provider local.
 	Namespace string `json:"namespace,omitempty" scenario:"pattern=dnsLabel"`
-	// The already-deployed application; required with mode external, not allowed with pipeline.
+	// Your application; required with mode external, not allowed with pipeline.
 	External ExternalSpec `json:"external,omitzero"`
 	// Replica counts of the pipeline's services.
 	Replicas Replicas `json:"replicas,omitzero"`
@@ -132,9 +134,9 @@ type WorkloadSpec struct {
 	Defects []Defect `json:"defects,omitempty"`
 }
 
-// ExternalSpec describes an application the framework did not deploy.
+// ExternalSpec describes an application the framework did not write: already deployed on an existing cluster, or deployed by the framework from the team's own manifests on a kind cluster.
 type ExternalSpec struct {
-	// Name of the application's ReadWriteMany PersistentVolumeClaim. Required.
+	// Name of the application's ReadWriteMany PersistentVolumeClaim. Required. With provider kind it is the claim in the manifests that the framework binds to the run's volume (hostpath, fuse or nfs backend); if the manifests hold no claim of that name, the framework creates it.
 	PVC string `json:"pvc,omitempty" scenario:"pattern=dnsSubdomain"`
 	// Directory inside the volume where the framework drops input files. Required; relative to the volume root.
 	InputPath string `json:"inputPath,omitempty"`
@@ -142,21 +144,57 @@ type ExternalSpec struct {
 	OutputPath string `json:"outputPath,omitempty"`
 	// Where the volume is mounted inside the application's pods; required by chaos-io-* faults.
 	MountPath string `json:"mountPath,omitempty"`
-	// Pod label selectors per role, used to find targets. A fault with target.role needs that role's selector.
-	Selectors RoleSelectors `json:"selectors,omitzero"`
+	// Pod label selectors by role name, used to find targets: webserver, engine and jobqueue have their usual meaning (engine-node is the node of an engine pod, or else of a jobqueue pod; random-webserver picks a webserver); any other name (a DNS label) is a role of your own for target.role and partition from/to. A fault on a role needs its selector.
+	Selectors RoleSelectors `json:"selectors,omitempty"`
 	// How output files are matched to inputs: controlReference (interchange control number, ISA13 / UNB 0020), filename, or contentHash. Default controlReference.
 	Match MatchRule `json:"match,omitempty"`
+	// Provider kind only: a file on the volume (relative to its root) in which the app names its current lock holder, the holder's pod name as the first word. It lets faults select lock-holder (the node of that pod); without it the framework cannot see an external app's lock.
+	HolderFile string `json:"holderFile,omitempty"`
+	// Provider kind only (required there): the application's manifests, applied into workload.namespace of the run's cluster. Each entry is a kustomization directory (rendered in-process, like kubectl kustomize) or a YAML file of manifests, relative to the scenario file. Namespaces in them are replaced by workload.namespace; kinds the cluster does not serve (an Ingress controller's or cert-manager's resources) are skipped and listed in the run log.
+	Manifests []string `json:"manifests,omitempty"`
+	// Provider kind only: images loaded into every node before the manifests are applied (the nodes pull nothing). Containers using a loaded image get imagePullPolicy IfNotPresent.
+	Images []ImageSpec `json:"images,omitempty"`
+	// Provider kind only: when the application counts as ready after its manifests are applied.
+	Ready ReadySpec `json:"ready,omitzero"`
+	// How uploads reach the app. Default: each interchange is dropped into inputPath (written under a temporary name outside it, fsynced, renamed into it). Provider kind only: an app with an HTTP upload endpoint gets a POST there instead.
+	Upload UploadSpec `json:"upload,omitzero"`
 }
 
-// RoleSelectors maps each role to the labels of its pods.
-type RoleSelectors struct {
-	// Labels of the webserver pods.
-	Webserver map[string]string `json:"webserver,omitempty"`
-	// Labels of the engine pods.
-	Engine map[string]string `json:"engine,omitzero"`
-	// Labels of the jobqueue pods.
-	Jobqueue map[string]string `json:"jobqueue,omitempty"`
+// UploadSpec names an app's HTTP upload endpoint.
+type UploadSpec struct {
+	// The app's Service that takes uploads, reached through the API server's service proxy.
+	Service string `json:"service,omitempty" scenario:"pattern=dnsLabel"`
+	// The Service's port, by name or number. Required with service.
+	Port string `json:"port,omitempty"`
+	// The request path, for example /upload. Required with service. The interchange is the request body; its file name goes in ?filename= and in a Content-Disposition header; any 2xx answer is an ack. inputPath still says where uploads wait to be processed (files left there are stuck).
+	Path string `json:"path,omitempty"`
 }
+
+// ImageSpec is one image to load into the kind nodes: exactly one of docker, archive and lab.
+type ImageSpec struct {
+	// A local docker image reference, for example bots-edi:dev.
+	Docker string `json:"docker,omitempty"`
+	// An image archive written by docker save (optionally gzipped), relative to the scenario file.
+	Archive string `json:"archive,omitempty"`
+	// One of the lab's images (make lab): toolbox (busybox) or pipeline (edi-pipeline).
+	Lab LabImage `json:"lab,omitempty"`
+	// Also load the image under this reference, the one the manifests use (a registry name, a :latest tag), so they run unchanged. Not with archive.
+	As string `json:"as,omitempty"`
+}
+
+// ReadySpec says when a deployed application is ready for traffic.
+type ReadySpec struct {
+	// CronJobs of the manifests (by name) to wait for until each has started a Job whose pod runs or ran. Without it, an app whose engine is a CronJob gets traffic before its first engine run. Default none.
+	CronJobs []string `json:"cronJobs,omitempty"`
+	// How long to wait after applying the manifests for every Deployment, StatefulSet and DaemonSet to be available, every Job of the manifests to succeed and the cronJobs to have run. Default 5m.
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// RoleSelectors maps a role name to the labels of its pods.
+type RoleSelectors map[string]map[string]string
+
+// Of returns the labels of a role's pods (nil when the role has no selector).
+func (r RoleSelectors) Of(role Role) map[string]string { return r[string(role)] }
 
 // Replicas are the pipeline's replica counts.
 type Replicas struct {
@@ -214,11 +252,11 @@ type Mix struct {
 type FaultSpec struct {
 	// Unique name of the fault, a DNS label; other faults refer to it with schedule.after. "steady-state" is reserved.
 	Name string `json:"name" scenario:"required,pattern=dnsLabel"`
-	// What to do. Process level (providers local and kind): process-kill (SIGKILL; the supervisor or Kubernetes restarts it), process-pause (SIGSTOP, SIGCONT after duration), process-restart (graceful stop, start after duration). Node level (kind): node-kill, node-stop (down for duration; 0 = stays down), node-pause (frozen for duration), node-reboot. Network (kind): partition (from/to, for duration). Storage server (backends fuse, nfs, local): storage-pause, storage-kill (down for duration), storage-restart; storage-cutoff (kind, fuse or nfs) cuts the target node off the storage for duration. The triggering call only (needs schedule.on): storage-error (the call fails with errno), storage-delay (the call is held for duration). Chaos Mesh (provider existing): chaos-pod-kill, chaos-pod-failure, chaos-partition, chaos-io-latency, chaos-io-fault.
+	// What to do. Process level (providers local and kind): process-kill (SIGKILL; the supervisor or Kubernetes restarts it), process-pause (SIGSTOP, SIGCONT after duration), process-restart (graceful stop, start after duration). Node level (kind): node-kill, node-stop (down for duration, then started again; 0 = started again at once, which Kubernetes may not even notice), node-pause (frozen for duration), node-reboot. Network (kind): partition (from/to, for duration). Storage server (backends fuse, nfs, local): storage-pause, storage-kill (down for duration), storage-restart; storage-cutoff (kind, fuse or nfs) cuts the target node off the storage for duration. The triggering call only (needs schedule.on): storage-error (the call fails with errno), storage-delay (the call is held for duration). Chaos Mesh (provider existing): chaos-pod-kill, chaos-pod-failure, chaos-partition, chaos-io-latency, chaos-io-fault.
 	Action Action `json:"action" scenario:"required"`
 	// What the action hits. Required for process-*, node-*, storage-cutoff and chaos-*; not allowed for partition (use from/to) or storage-pause/kill/restart (they hit the storage server).
 	Target TargetSpec `json:"target,omitzero"`
-	// partition only: one side of the cut: control-plane, nodes (all workers), storage (the nfs server), a node name, or engine-node, lock-holder, random-worker, random-webserver.
+	// partition only: one side of the cut: control-plane, nodes (all workers), storage (the nfs server), a worker by index (worker-1, worker-2, ...), engine-node, lock-holder, random-worker, random-webserver, or a role name (webserver, engine, jobqueue, or a role of workload.external.selectors: the node running a pod of it).
 	From string `json:"from,omitempty"`
 	// partition: the other side of the cut (same values as from). chaos-partition: the role the target is cut off from (webserver, engine or jobqueue).
 	To string `json:"to,omitempty"`
@@ -238,11 +276,11 @@ type FaultSpec struct {
 
 // TargetSpec selects what a fault hits: exactly one of role, node and select.
 type TargetSpec struct {
-	// Pods (or local processes) of a role: webserver, engine or jobqueue. The engine is a CronJob: a fault on it waits for the next engine run. For process-* and chaos-* actions.
-	Role Role `json:"role,omitempty"`
-	// A node by name, for node-* and storage-cutoff (kind: <cluster>-worker, <cluster>-worker2, ...).
+	// Pods (or local processes) of a role: webserver, engine or jobqueue, or with mode external any role named in workload.external.selectors. The engine is a CronJob: a fault on it waits for the next engine run. For process-* and chaos-* actions, and with provider kind for node-* actions (the node running a pod of the role; count nodes).
+	Role Role `json:"role,omitempty" scenario:"pattern=dnsLabel"`
+	// A node by role and index, for node-* and storage-cutoff: control-plane, worker-1, worker-2, ... up to cluster.kind.workers. Never a name a cluster generated (rwxchaos-worker2): a run's nodes are named after its own cluster.
 	Node string `json:"node,omitempty"`
-	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline only), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one), caller (the process or pod whose file operation fired schedule.on; the default target of process actions with schedule.on), caller-node (its node; the default of node actions with schedule.on).
+	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline, or an external app with holderFile), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one), caller (the process or pod whose file operation fired schedule.on; the default target of process actions with schedule.on), caller-node (its node; the default of node actions with schedule.on).
 	Select Selector `json:"select,omitempty"`
 	// How many to hit. Default 1; at most the number available (replicas for a role, workers for random-worker); must be 1 with node, lock-holder and engine-node.
 	Count int `json:"count,omitempty" scenario:"min=1,max=100"`
@@ -256,6 +294,8 @@ type ScheduleSpec struct {
 	At *Duration `json:"at,omitempty"`
 	// Wait until this fault has finished (healed after its last firing) before counting at. "steady-state" (the default) waits only for steady state.
 	After string `json:"after,omitempty"`
+	// Provider kind: fire only while a pod of this role runs, waiting for one (up to 5 minutes) once at and after are due; for example storage-pause while the engine runs. A role as in target.role.
+	WhileRunning Role `json:"whileRunning,omitempty" scenario:"pattern=dnsLabel"`
 	// Pause between the end (heal) of one firing and the start of the next. Needs times. Not with on (on.every counts calls instead).
 	Every Duration `json:"every,omitempty"`
 	// How many times to fire in total; needs every (or on.every). 1 to 1000.

@@ -178,6 +178,9 @@ func (v *validator) cluster() {
 		if c.Kind.Workers < 1 || c.Kind.Workers > 10 {
 			v.errf("cluster.kind.workers", "must be between 1 and 10, got %d", c.Kind.Workers)
 		}
+		if c.Kind.Fresh && c.Kind.Reuse {
+			v.errf("cluster.kind.fresh", "contradicts reuse: a scenario either needs a new cluster (fresh) or adopts a running one (reuse); remove one")
+		}
 	}
 	if c.Provider == ProviderExisting {
 		if len(c.Existing.Namespaces) == 0 {
@@ -357,9 +360,8 @@ func (v *validator) workload() {
 		if x.MountPath != "" && !path.IsAbs(x.MountPath) {
 			v.errf("workload.external.mountPath", "%q must be an absolute path inside the pods, such as /data", clip(x.MountPath))
 		}
-		v.labels("workload.external.selectors.webserver", x.Selectors.Webserver)
-		v.labels("workload.external.selectors.engine", x.Selectors.Engine)
-		v.labels("workload.external.selectors.jobqueue", x.Selectors.Jobqueue)
+		v.roleSelectors(x.Selectors)
+		v.deployment(prov, &x)
 		if w.Engine != (EngineSpec{}) {
 			v.errf("workload.engine", "only applies to mode pipeline: the external app schedules its own engine")
 		}
@@ -395,8 +397,132 @@ func (v *validator) workload() {
 }
 
 func isZeroExternal(x ExternalSpec) bool {
-	return x.PVC == "" && x.InputPath == "" && x.OutputPath == "" && x.MountPath == "" && x.Match == "" &&
-		len(x.Selectors.Webserver) == 0 && len(x.Selectors.Engine) == 0 && len(x.Selectors.Jobqueue) == 0
+	return x.PVC == "" && x.InputPath == "" && x.OutputPath == "" && x.MountPath == "" && x.Match == "" && x.HolderFile == "" &&
+		len(x.Selectors) == 0 && len(x.Manifests) == 0 && len(x.Images) == 0 && len(x.Ready.CronJobs) == 0 && x.Ready.Timeout == 0 && x.Upload == (UploadSpec{})
+}
+
+// roleSelectors checks the role names and their labels.
+func (v *validator) roleSelectors(sel RoleSelectors) {
+	for _, role := range sortedKeys(sel) {
+		p := joinKey("workload.external.selectors", role)
+		if !dnsLabel.MatchString(role) || len(role) > 63 {
+			v.errf(p, "%q is not a role name: %s", clip(role), dnsLabelRule)
+			continue
+		}
+		if contains(endpointKeywords, role) {
+			v.errf(p, "%q is a partition keyword; name the role differently", role)
+			continue
+		}
+		if len(sel[role]) == 0 {
+			v.errf(p, "needs at least one label: the labels every pod of role %s carries", role)
+			continue
+		}
+		v.labels(p, sel[role])
+	}
+}
+
+// imageRef is a loose docker reference check: what docker tag would take.
+var imageRef = regexp.MustCompile(`^[a-z0-9]+([._/:@-][A-Za-z0-9_.-]+)*$`)
+
+// deployment checks what the framework needs to deploy an external app
+// itself (provider kind), and that nothing of it is set where the app is
+// already deployed (provider existing).
+func (v *validator) deployment(prov Provider, x *ExternalSpec) {
+	const p = "workload.external"
+	if prov != ProviderKind {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"manifests", len(x.Manifests) > 0}, {"images", len(x.Images) > 0}, {"ready", len(x.Ready.CronJobs) > 0 || x.Ready.Timeout != 0}, {"holderFile", x.HolderFile != ""}, {"upload", x.Upload != (UploadSpec{})}} {
+			if f.set && prov != "" {
+				v.errf(p+"."+f.name, "only applies to provider kind, where the framework deploys the app from its manifests; with provider %s the app is already deployed", prov)
+			}
+		}
+		return
+	}
+	if h := x.HolderFile; h != "" && (path.IsAbs(h) || path.Clean(h) == "." || strings.HasPrefix(path.Clean(h), "..")) {
+		v.errf(p+".holderFile", "%q must be a file relative to the volume root, such as .lock/owner", clip(h))
+	}
+	if u := x.Upload; u != (UploadSpec{}) {
+		switch {
+		case u.Service == "":
+			v.errf(p+".upload.service", "is required with upload: the app's Service that takes uploads")
+		default:
+			v.dnsLabel(p+".upload.service", "Service name", u.Service)
+		}
+		if u.Port == "" {
+			v.errf(p+".upload.port", "is required with upload: the Service's port, by name or number")
+		}
+		if !strings.HasPrefix(u.Path, "/") {
+			v.errf(p+".upload.path", "%q must be an absolute request path, such as /upload", clip(u.Path))
+		}
+	}
+	for i, c := range x.Ready.CronJobs {
+		if !dnsSubdomain.MatchString(c) || len(c) > 253 {
+			v.errf(fmt.Sprintf("%s.ready.cronJobs[%d]", p, i), "%q is not a CronJob name (a DNS subdomain)", clip(c))
+		}
+	}
+	if len(x.Manifests) == 0 {
+		v.errf(p+".manifests", "is required with provider kind: the app's kustomization directories or manifest files, relative to the scenario file")
+	}
+	seen := map[string]int{}
+	for i, m := range x.Manifests {
+		mp := fmt.Sprintf("%s.manifests[%d]", p, i)
+		if strings.TrimSpace(m) == "" {
+			v.errf(mp, "is empty: give a kustomization directory or a YAML file")
+			continue
+		}
+		if j, dup := seen[path.Clean(m)]; dup {
+			v.errf(mp, "%q is listed twice (also at [%d])", clip(m), j)
+		}
+		seen[path.Clean(m)] = i
+	}
+	for i, im := range x.Images {
+		ip := fmt.Sprintf("%s.images[%d]", p, i)
+		var set []string
+		for _, f := range []struct{ name, val string }{{"docker", im.Docker}, {"archive", im.Archive}, {"lab", string(im.Lab)}} {
+			if f.val != "" {
+				set = append(set, f.name)
+			}
+		}
+		switch {
+		case len(set) == 0:
+			v.errf(ip, "set one of docker (a local image), archive (a docker save file) or lab (toolbox or pipeline)")
+		case len(set) > 1:
+			v.errf(ip, "set exactly one of docker, archive and lab, not %s", strings.Join(set, " and "))
+		}
+		if im.Docker != "" && !imageRef.MatchString(im.Docker) {
+			v.errf(ip+".docker", "%q is not an image reference such as bots-edi:dev or registry.example/bots:4.0", clip(im.Docker))
+		}
+		if im.As != "" {
+			if im.Archive != "" {
+				v.errf(ip+".as", "does not apply to archive: an archive loads under the names it was saved with (docker save NAME:TAG)")
+			} else if !imageRef.MatchString(im.As) {
+				v.errf(ip+".as", "%q is not an image reference such as registry.example/bots:latest", clip(im.As))
+			}
+		}
+	}
+}
+
+// isRole reports whether name is a role of the workload: the pipeline's
+// three, or a selector of the external app.
+func (v *validator) isRole(name string) bool {
+	w := &v.s.Workload
+	if w.Mode == ModeExternal {
+		return len(w.External.Selectors[name]) > 0
+	}
+	return contains(wellKnownRoles, name)
+}
+
+func (v *validator) roleNames() string {
+	w := &v.s.Workload
+	if w.Mode == ModeExternal {
+		if len(w.External.Selectors) == 0 {
+			return "none: name roles in workload.external.selectors"
+		}
+		return strings.Join(sortedKeys(w.External.Selectors), ", ")
+	}
+	return strings.Join(wellKnownRoles, ", ")
 }
 
 func (v *validator) volumePath(p, s string) {
@@ -524,29 +650,6 @@ func (v *validator) traffic() {
 	}
 }
 
-// kindNodes lists the node names of the kind cluster the scenario creates.
-func (s *Scenario) kindNodes() []string {
-	name := s.Cluster.Kind.Name
-	nodes := []string{name + "-control-plane"}
-	for i := 1; i <= s.Cluster.Kind.Workers; i++ {
-		if i == 1 {
-			nodes = append(nodes, name+"-worker")
-		} else {
-			nodes = append(nodes, fmt.Sprintf("%s-worker%d", name, i))
-		}
-	}
-	return nodes
-}
-
-// NodeNames lists the nodes of a kind scenario's cluster: the control
-// plane first, then the workers. It is empty for other providers.
-func (s *Scenario) NodeNames() []string {
-	if s.Cluster.Provider != ProviderKind {
-		return nil
-	}
-	return s.kindNodes()
-}
-
 var endpointKeywords = []string{"control-plane", "nodes", "storage", string(SelectEngineNode), string(SelectLockHolder), string(SelectRandomWorker), string(SelectRandomWebserver)}
 
 // MaxFaults is the most faults a scenario may hold. Real ones have a
@@ -628,7 +731,7 @@ func (v *validator) fault(p string, f *FaultSpec) {
 	case f.Action == ActionChaosPartition:
 		if f.To == "" {
 			v.errf(p+".to", "is required for chaos-partition: the role the target is cut off from (webserver, engine or jobqueue)")
-		} else if !contains(Role("").enumValues(), f.To) {
+		} else if s.Workload.Mode != ModeExternal && !contains(wellKnownRoles, f.To) {
 			v.errf(p+".to", "%q is not a role; chaos-partition cuts the target off webserver, engine or jobqueue", clip(f.To))
 		} else {
 			v.roleExists(p+".to", Role(f.To))
@@ -662,6 +765,13 @@ func (v *validator) fault(p string, f *FaultSpec) {
 
 	// schedule
 	sc := &f.Schedule
+	if sc.WhileRunning != "" {
+		if prov := s.Cluster.Provider; prov != "" && prov != ProviderKind {
+			v.errf(p+".schedule.whileRunning", "needs provider kind, where the framework watches the app's pods; this scenario uses provider %s", s.Cluster.Provider)
+		} else {
+			v.roleExists(p+".schedule.whileRunning", sc.WhileRunning)
+		}
+	}
 	if sc.On != nil {
 		v.trigger(p, f)
 		return
@@ -725,28 +835,42 @@ func (v *validator) endpoint(p, e string) {
 	s := v.s
 	switch {
 	case e == "":
-		v.errf(p, "is required for partition: control-plane, nodes, storage, a node name, or %s", strings.Join(v.selectors(), ", "))
+		v.errf(p, "is required for partition: control-plane, nodes, storage, a worker (worker-1, worker-2, ...), or %s", strings.Join(v.selectors(), ", "))
 	case e == "storage":
 		if s.Storage.Backend != BackendNFS {
 			v.errf(p, "storage is only on the network with backend nfs (this scenario uses %s); to cut a node off fuse storage use storage-cutoff", s.Storage.Backend)
 		}
 	case e == string(SelectLockHolder):
-		v.needPipeline(p, "lock-holder")
+		v.needLockHolder(p)
+	case e == string(SelectEngineNode):
+		v.engineNodeExists(p)
 	case e == string(SelectCallerNode):
 		if !v.on {
 			v.errf(p, "caller-node needs schedule.on: it is the node of the process whose file operation fired the fault")
 		}
 	case contains(endpointKeywords, e):
-	case s.Cluster.Provider == ProviderKind && s.Cluster.Kind.Name != "":
-		if nodes := s.kindNodes(); !contains(nodes, e) {
-			v.errf(p, "%q is neither a keyword (%s) nor a node of the kind cluster (%s)", clip(e), strings.Join(endpointKeywords, ", "), strings.Join(nodes, ", "))
-		}
+	case v.isRole(e):
+		// the node running a pod of that role
+	case s.Cluster.Provider == ProviderKind:
+		v.nodeRef(p, e, endpointKeywords)
 	}
 }
 
-func (v *validator) needPipeline(p, what string) {
-	if v.s.Workload.Mode == ModeExternal {
-		v.errf(p, "%s needs mode pipeline: the framework cannot see an external app's lock", what)
+// engineNodeExists checks that engine-node can be resolved: an external
+// app needs an engine or a jobqueue selector.
+func (v *validator) engineNodeExists(p string) {
+	w := &v.s.Workload
+	if w.Mode == ModeExternal && len(w.External.Selectors.Of(RoleEngine)) == 0 && len(w.External.Selectors.Of(RoleJobqueue)) == 0 {
+		v.errf(p, "engine-node needs workload.external.selectors.engine (or jobqueue): the labels of the app's engine pods")
+	}
+}
+
+// needLockHolder: lock-holder needs the pipeline's lease, or an external
+// app that names its holder in holderFile.
+func (v *validator) needLockHolder(p string) {
+	w := &v.s.Workload
+	if w.Mode == ModeExternal && w.External.HolderFile == "" {
+		v.errf(p, "lock-holder needs mode pipeline, or workload.external.holderFile: the framework cannot see an external app's lock otherwise")
 	}
 }
 
@@ -754,19 +878,18 @@ func (v *validator) needPipeline(p, what string) {
 func (v *validator) roleExists(p string, r Role) int {
 	w := &v.s.Workload
 	if w.Mode == ModeExternal {
-		var sel map[string]string
-		switch r {
-		case RoleWebserver:
-			sel = w.External.Selectors.Webserver
-		case RoleEngine:
-			sel = w.External.Selectors.Engine
-		case RoleJobqueue:
-			sel = w.External.Selectors.Jobqueue
-		}
-		if len(sel) == 0 {
-			v.errf(p, "role %s needs workload.external.selectors.%s: the labels of its pods", r, r)
+		if len(w.External.Selectors.Of(r)) == 0 {
+			others := ""
+			if len(w.External.Selectors) > 0 {
+				others = " (roles with selectors: " + v.roleNames() + ")"
+			}
+			v.errf(p, "role %s needs workload.external.selectors.%s: the labels of its pods%s", clip(string(r)), clip(string(r)), others)
 		}
 		return -1 // unknown
+	}
+	if !contains(wellKnownRoles, string(r)) {
+		v.errf(p, "unknown role %q%s; valid: %s", clip(string(r)), suggest(string(r), wellKnownRoles), strings.Join(wellKnownRoles, ", "))
+		return -1
 	}
 	switch r {
 	case RoleEngine:
@@ -816,21 +939,22 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 	available := -1 // unknown
 	switch {
 	case t.Role != "":
-		if kind == targetNode {
+		if kind == targetNode && s.Cluster.Provider != ProviderKind {
 			v.errf(p+".role", "%s hits nodes: use node, or select engine-node to hit the node running the engine", a)
 			return
 		}
 		available = v.roleExists(p+".role", t.Role)
+		if kind == targetNode {
+			available = -1 // nodes running the role's pods: known at fault time
+		}
 	case t.Node != "":
 		if kind != targetNode {
 			v.errf(p+".node", "%s hits processes or pods, not nodes: use role, or select (%s)", a, strings.Join(processSelect, ", "))
 			return
 		}
 		available = 1
-		if s.Cluster.Provider == ProviderKind && s.Cluster.Kind.Name != "" {
-			if nodes := s.kindNodes(); !contains(nodes, t.Node) {
-				v.errf(p+".node", "%q is not a node of the kind cluster; nodes: %s", clip(t.Node), strings.Join(nodes, ", "))
-			}
+		if s.Cluster.Provider == ProviderKind {
+			v.nodeRef(p+".node", t.Node, nil)
 		}
 	case t.Select != "":
 		if (t.Select == SelectCaller || t.Select == SelectCallerNode) && !v.on {
@@ -847,9 +971,12 @@ func (v *validator) target(p string, a Action, kind targetKind, t *TargetSpec) {
 		}
 		switch t.Select {
 		case SelectLockHolder:
-			v.needPipeline(p+".select", "lock-holder")
+			v.needLockHolder(p + ".select")
 			available = 1
-		case SelectEngineNode, SelectCaller, SelectCallerNode:
+		case SelectEngineNode:
+			v.engineNodeExists(p + ".select")
+			available = 1
+		case SelectCaller, SelectCallerNode:
 			available = 1
 		case SelectRandomWorker:
 			if s.Cluster.Provider == ProviderKind {
@@ -994,6 +1121,9 @@ func (v *validator) expect() {
 			floor := t.NodeMonitorGracePeriod.D() + time.Duration(*t.UnreachableTolerationSeconds)*time.Second
 			if x.RescheduledWithin.D() <= floor {
 				v.errf("expect.rescheduledWithin", "%s cannot be met: Kubernetes only evicts pods from a failed node after nodeMonitorGracePeriod + unreachableTolerationSeconds (%s); allow more, or shorten cluster.timings", x.RescheduledWithin, floor)
+			}
+			if _, written := v.val["expect.rescheduledWithin"]; written {
+				v.nodesDownPastEviction(floor)
 			}
 		}
 	}

@@ -3,13 +3,24 @@
 //
 //	go test ./scenarios/e2e -args --labels provider=local
 //	go test ./scenarios/e2e -args --feature engine-killed-mid-run
+//
+// RWXCHAOS_LAB=all runs the nightly set: every kind scenario, one after
+// another on one shared kind cluster (reset between scenarios), and writes
+// an index page over all the reports (reports/index.html and index.md; the
+// markdown is appended to $GITHUB_STEP_SUMMARY when set). It takes about 18
+// minutes, more than go test's default timeout:
+//
+//	RWXCHAOS_LAB=all go test -timeout 30m ./scenarios/e2e
 package e2e
 
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/provider/all"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
@@ -19,7 +30,10 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 )
 
-var testenv env.Environment
+var (
+	testenv env.Environment
+	suite   *scenarios.Suite
+)
 
 func TestMain(m *testing.M) {
 	var err error
@@ -27,7 +41,25 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	os.Exit(testenv.Run(m))
+	if why := timeoutTooShort(); why != "" {
+		fmt.Fprintln(os.Stderr, why)
+		os.Exit(2)
+	}
+	suite = scenarios.NewSuite("rwxchaos scenario library", "index", os.Stderr)
+	code := testenv.Run(m)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	index, err := suite.Close(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "suite: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	if index != "" {
+		fmt.Fprintf(os.Stderr, "suite index: %s\n", index)
+	}
+	os.Exit(code)
 }
 
 func TestLibrary(t *testing.T) {
@@ -52,12 +84,14 @@ func TestLibrary(t *testing.T) {
 		}
 		feats = append(feats, b.Assess("holds its expectations", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			if cannot != "" {
+				suite.Skip(s, cannot)
 				t.Skip(cannot)
 			}
 			if why := scenarios.Gate(s); why != "" {
+				suite.Skip(s, why)
 				t.Skip(why)
 			}
-			v := scenarios.Run(ctx, s, providers)
+			v := suite.Run(ctx, s, providers)
 			if v.Skip != "" {
 				t.Skip(v.Skip)
 			}
@@ -69,4 +103,24 @@ func TestLibrary(t *testing.T) {
 		}).Feature())
 	}
 	testenv.Test(t, feats...)
+}
+
+// NightlyTimeout is what the nightly set needs: about 18 minutes on 2 cores.
+const NightlyTimeout = 30 * time.Minute
+
+// timeoutTooShort refuses to start the nightly set under go test's default
+// 10-minute timeout: it would be killed halfway, leaving its cluster behind.
+func timeoutTooShort() string {
+	if os.Getenv("RWXCHAOS_LAB") != "all" {
+		return ""
+	}
+	f := flag.Lookup("test.timeout")
+	if f == nil {
+		return ""
+	}
+	d, err := time.ParseDuration(f.Value.String())
+	if err != nil || d == 0 || d >= NightlyTimeout {
+		return ""
+	}
+	return fmt.Sprintf("RWXCHAOS_LAB=all runs the nightly set (about 18 minutes on 2 cores) but the test timeout is %s: run `RWXCHAOS_LAB=all go test -timeout %s ./scenarios/e2e`", d, NightlyTimeout)
 }

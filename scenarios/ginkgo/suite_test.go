@@ -27,6 +27,18 @@ func TestScenarios(t *testing.T) {
 	RunSpecs(t, "rwxchaos scenario library")
 }
 
+// One suite for the whole ginkgo run: kind scenarios share one cluster, and
+// the index page over every report is written at the end.
+var suite *scenarios.Suite
+
+var _ = BeforeSuite(func() { suite = scenarios.NewSuite("rwxchaos scenario library (ginkgo)", "index-ginkgo", GinkgoWriter) })
+
+var _ = AfterSuite(func(ctx context.Context) {
+	index, err := suite.Close(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	GinkgoWriter.Printf("suite index: %s\n", index)
+}, NodeTimeout(5*60*1e9))
+
 var _ = Describe("scenario library", func() {
 	// Handed to the runner explicitly, as the CLI does.
 	providers := all.Default(all.Options{})
@@ -51,12 +63,14 @@ var _ = Describe("scenario library", func() {
 				Skip("not a smoke scenario: pass --ginkgo.label-filter or RWXCHAOS_GINKGO_ALL=1")
 			}
 			if cannot != "" {
+				suite.Skip(s, cannot)
 				Skip(cannot)
 			}
 			if why := scenarios.Gate(s); why != "" {
+				suite.Skip(s, why)
 				Skip(why)
 			}
-			v := scenarios.Run(ctx, s, providers)
+			v := suite.Run(ctx, s, providers)
 			if v.Skip != "" {
 				Skip(v.Skip)
 			}

@@ -23,16 +23,7 @@ import (
 // run's label) or the external app's selectors.
 func (e *Env) roleLabels(r scenario.Role) (map[string]string, error) {
 	if e.external() {
-		sel := e.s.Workload.External.Selectors
-		var m map[string]string
-		switch r {
-		case scenario.RoleWebserver:
-			m = sel.Webserver
-		case scenario.RoleEngine:
-			m = sel.Engine
-		case scenario.RoleJobqueue:
-			m = sel.Jobqueue
-		}
+		m := e.s.Workload.External.Selectors.Of(r)
 		if len(m) == 0 {
 			return nil, fmt.Errorf("no pod selector for role %s: set workload.external.selectors.%s", r, r)
 		}

@@ -50,6 +50,9 @@ type Options struct {
 	Logf func(string, ...any)
 	// Clock is the run's clock (runner's); time.Now when nil.
 	Clock func() time.Time
+	// Pool, when set, runs the scenario on the pool's shared cluster
+	// (reset instead of deleted at teardown); see Pool.Factory.
+	Pool *Pool
 	// AppImage names a published rwxchaos image the nodes pull for the app
 	// (`rwxchaos run --app-image`); "" reads EnvAppImage, and when that is
 	// empty too the image is assembled from the running binary.
@@ -79,12 +82,17 @@ type Env struct {
 	// trigger is the runner's trigger socket the file server dials.
 	trigger string
 	pods    podCache
-	nfs     *nfsEnv // backend nfs
+	nfs     *nfsEnv      // backend nfs
+	ext     *external    // workload external: the team's own app
+	pooled  *poolCluster // the pool's cluster this run holds (Options.Pool)
+	// poolAside hands the machine back to the pool (a run beside it).
+	poolAside func()
 }
 
-func (e *Env) startFuse(ctx context.Context, name string) error {
-	dir := filepath.Join(lab.CacheDir(), "kind-fuse", kindcluster.NamePrefix+name)
-	srv, err := storage.NewFuse(storage.FuseConfig{Dir: dir, Mounts: map[string]string{"": e.shared}, Shared: true, Trigger: e.trigger})
+// startFuse starts the run's fuse server: state (and the data it serves)
+// in dir, mounted on mnt.
+func (e *Env) startFuse(ctx context.Context, dir, mnt string) error {
+	srv, err := storage.NewFuse(storage.FuseConfig{Dir: dir, Mounts: map[string]string{"": mnt}, Shared: true, Trigger: e.trigger})
 	if err != nil {
 		return err
 	}
@@ -119,16 +127,21 @@ func New(base Options) func(provider.Config) (provider.Env, error) {
 		}
 		runID := filepath.Base(runDir)
 		seed := pc.Seed
-		return &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed, trigger: pc.Trigger,
-			ns: "rwxchaos-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))}, nil
+		e := &Env{o: o, s: s, runDir: runDir, runID: runID, seed: seed, trigger: pc.Trigger,
+			ns: "rwxchaos-" + strings.ToLower(strings.ReplaceAll(runID, "_", "-"))}
+		if s.Workload.Mode == scenario.ModeExternal {
+			e.ns, e.ext = s.Workload.Namespace, newExternal(e)
+		}
+		return e, nil
 	}
 }
 
 // Name implements provider.Env.
 func (e *Env) Name() string { return "kind" }
 
-// Provision creates (or reuses) the cluster and loads the pipeline image.
-func (e *Env) Provision(ctx context.Context) error {
+// backendSupported says whether this environment can run the scenario's
+// storage backend here (an *support.Unsupported error when not).
+func (e *Env) backendSupported() error {
 	// The support table decides what kind runs, and probes Docker (and
 	// root and /dev/fuse for backend fuse).
 	if err := e.s.Gate(e.Name()); err != nil {
@@ -142,6 +155,33 @@ func (e *Env) Provision(ctx context.Context) error {
 	}
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		return fmt.Errorf("docker is not running (run `make lab`, which starts dockerd): %w", err)
+	}
+	return nil
+}
+
+// Provision creates (or reuses) the cluster and loads the pipeline image.
+func (e *Env) Provision(ctx context.Context) error {
+	if err := e.backendSupported(); err != nil {
+		return err
+	}
+	if e.ext != nil {
+		if err := e.ext.render(); err != nil {
+			return err
+		}
+	}
+	// An external app deploys its own objects and images: it gets a cluster
+	// of its own, never the pool's. So does backend nfs, whose nodes carry
+	// the NFS client's mounts from creation; the pool deletes its cluster
+	// first and waits for this run's teardown (one cluster at a time).
+	if e.o.Pool != nil && e.ext == nil {
+		if e.s.Storage.Backend != scenario.BackendNFS {
+			return e.provisionShared(ctx)
+		}
+		done, err := e.o.Pool.aside(ctx, e.s, e.o.Logf)
+		if err != nil {
+			return err
+		}
+		e.poolAside = done
 	}
 	// A reused cluster keeps the scenario's name; otherwise each run gets its
 	// own, so runs in parallel (two test packages) never share a cluster.
@@ -171,7 +211,7 @@ func (e *Env) Provision(ctx context.Context) error {
 		// One userspace file server for the whole cluster, mounted on the
 		// shared dir before the nodes exist; its mount (and a remount after
 		// a restart) propagates into every node and pod.
-		if err := e.startFuse(ctx, name); err != nil {
+		if err := e.startFuse(ctx, filepath.Join(lab.CacheDir(), "kind-fuse", kindcluster.NamePrefix+name), e.shared); err != nil {
 			return err
 		}
 		propagation = v1alpha4.MountPropagationHostToContainer
@@ -179,16 +219,8 @@ func (e *Env) Provision(ctx context.Context) error {
 	if err := os.MkdirAll(e.volume, 0o777); err != nil {
 		return fmt.Errorf("volume dir: %w", err)
 	}
-	t := e.s.Cluster.Timings
-	timings := kindcluster.Timings{NodeMonitorGracePeriod: t.NodeMonitorGracePeriod.D()}
-	if t.NotReadyTolerationSeconds != nil {
-		timings.NotReadyToleration = time.Duration(*t.NotReadyTolerationSeconds) * time.Second
-	}
-	if t.UnreachableTolerationSeconds != nil {
-		timings.UnreachableToleration = time.Duration(*t.UnreachableTolerationSeconds) * time.Second
-	}
 	c, err := kindcluster.New(kindcluster.Options{
-		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, ExtraMounts: extra, Timings: timings,
+		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, ExtraMounts: extra, Timings: timingsOf(e.s),
 		Reuse: e.s.Cluster.Kind.Reuse, KeepOnDispose: e.s.Cluster.Kind.Reuse,
 		KubeconfigPath: filepath.Join(e.runDir, "kubeconfig"), LogsDir: filepath.Join(e.runDir, "kind-logs"), Logf: e.o.Logf,
 	})
@@ -196,16 +228,20 @@ func (e *Env) Provision(ctx context.Context) error {
 		return err
 	}
 	// Assemble the app image before creating the cluster so an error costs
-	// nothing.
-	if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
-		return err
+	// nothing. An external app brings its own images.
+	if e.ext == nil {
+		if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
+			return err
+		}
 	}
 	if err := c.Create(ctx); err != nil {
 		return err
 	}
 	e.cluster = c
-	if err := e.app.load(ctx, c, e.o.Logf); err != nil {
-		return err
+	if e.ext == nil {
+		if err := e.app.load(ctx, c, e.o.Logf); err != nil {
+			return err
+		}
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigPath())
 	if err != nil {
@@ -219,7 +255,12 @@ func (e *Env) Provision(ctx context.Context) error {
 		return err
 	}
 	if e.nfs != nil {
-		return e.startNFS(ctx)
+		if err := e.startNFS(ctx); err != nil {
+			return err
+		}
+	}
+	if e.ext != nil {
+		return e.ext.provision(ctx)
 	}
 	return nil
 }
@@ -249,6 +290,7 @@ func (e *Env) waitNodes(ctx context.Context) error {
 			} else {
 				notReady = append(notReady, n.Name)
 			}
+			sortWorkers(e.workers)
 		}
 		sort.Strings(workers)
 		e.workers, e.cpNode = workers, cp
@@ -272,6 +314,9 @@ func nodeReady(n *corev1.Node) bool {
 
 // Deploy applies the fixtures and waits for every webserver to be Ready.
 func (e *Env) Deploy(ctx context.Context) error {
+	if e.ext != nil {
+		return e.ext.deploy(ctx)
+	}
 	w := e.s.Workload
 	cron, _ := w.Engine.Cron()
 	var defects []string
@@ -341,12 +386,22 @@ func (e *Env) journalHostPath() string {
 func (e *Env) Endpoints() []string { return e.urls }
 
 // Outputs counts output files (progress display).
-func (e *Env) Outputs() int { return history.Count(e.volume)[history.StageOutput] }
+func (e *Env) Outputs() int {
+	if e.ext != nil {
+		return e.ext.outputs()
+	}
+	return history.Count(e.volume)[history.StageOutput]
+}
 
 // Fault resolves a scenario fault against the cluster as it is now.
 func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
 	if err := scenario.ActionSupport(e.Name(), spec.Action, e.s.Storage.Backend); err != nil {
 		return nil, err
+	}
+	if r := spec.Schedule.WhileRunning; r != "" {
+		if err := e.waitRunning(ctx, string(r)); err != nil {
+			return nil, err
+		}
 	}
 	switch spec.Action {
 	case scenario.ActionNodeKill, scenario.ActionNodeStop, scenario.ActionNodePause, scenario.ActionNodeReboot:
@@ -400,6 +455,9 @@ func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 		timeout = 2 * time.Minute
 	}
 	start := time.Now()
+	if e.ext != nil {
+		return e.ext.drain(ctx, timeout)
+	}
 	var in, work int
 	err := intervals.Get(intervals.DrainVolume).WithTimeout(timeout).Until(ctx, func(context.Context) (bool, error) {
 		in, work = pending(e.volume)
@@ -448,6 +506,10 @@ func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provid
 			obs.Artifacts = append(obs.Artifacts, report.Artifact{Name: "pod logs", Path: "logs"})
 		}
 	}
+	if e.ext != nil {
+		h, err := e.ext.collect(ctx, dir, &obs)
+		return h, obs, err
+	}
 	var (
 		evs []history.Event
 		st  history.ReadStats
@@ -491,9 +553,16 @@ func (e *Env) podLogs(ctx context.Context, dir string) int {
 	return n
 }
 
-// Teardown deletes the namespace and the PV, and the cluster unless reused.
+// Teardown deletes the namespace and the PV, and the cluster unless reused;
+// a pool's cluster is reset for the next scenario instead.
 func (e *Env) Teardown(ctx context.Context) error {
+	if e.pooled != nil {
+		return e.teardownShared(ctx)
+	}
 	var errs []error
+	if e.ext != nil {
+		errs = append(errs, e.ext.teardown(ctx))
+	}
 	if e.cs != nil {
 		pol := metav1.DeletePropagationForeground
 		if err := e.cs.CoreV1().Namespaces().Delete(ctx, e.ns, metav1.DeleteOptions{PropagationPolicy: &pol}); err != nil && !apierrors.IsNotFound(err) {
@@ -514,6 +583,10 @@ func (e *Env) Teardown(ctx context.Context) error {
 	}
 	if e.nfs != nil {
 		errs = append(errs, e.teardownNFS(ctx))
+	}
+	if e.poolAside != nil {
+		e.poolAside()
+		e.poolAside = nil
 	}
 	return errors.Join(errs...)
 }

@@ -189,10 +189,11 @@ func (e *Env) resolveNodes(ctx context.Context, t scenario.TargetSpec, rng *rand
 	count := max(t.Count, 1)
 	switch {
 	case t.Node != "":
-		if t.Node != e.cpNode && !slices.Contains(e.workers, t.Node) {
-			return nil, fmt.Errorf("no node %q (nodes: %s, %s)", t.Node, e.cpNode, strings.Join(e.workers, ", "))
+		n, err := nodeByRef(t.Node, e.cpNode, e.workers)
+		if err != nil {
+			return nil, err
 		}
-		return []string{t.Node}, nil
+		return []string{n}, nil
 	case t.Select == scenario.SelectRandomWorker:
 		ws := slices.Clone(e.workers)
 		rng.Shuffle(len(ws), func(i, j int) { ws[i], ws[j] = ws[j], ws[i] })
@@ -214,6 +215,12 @@ func (e *Env) resolveNodes(ctx context.Context, t scenario.TargetSpec, rng *rand
 // engineNode is the node of the engine lock's live holder; failing that
 // (lockHolder false), the node of the jobqueue pod, which runs engine jobs.
 func (e *Env) engineNode(ctx context.Context, lockHolder bool) (string, error) {
+	if e.ext != nil {
+		if lockHolder {
+			return e.ext.holderNode(ctx)
+		}
+		return e.ext.engineNode(ctx)
+	}
 	iv := intervals.Get(intervals.EngineNode)
 	var node string
 	err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
@@ -256,7 +263,14 @@ func readLease(root string) *history.Lease {
 
 // podNodes returns the nodes of Running pods of a component.
 func (e *Env) podNodes(ctx context.Context, component string, rng *rand.Rand, count int) ([]string, error) {
-	pods, err := e.cs.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{LabelSelector: k8s.LabelComponent + "=" + component})
+	sel := k8s.LabelComponent + "=" + component
+	if e.ext != nil {
+		var err error
+		if sel, err = e.ext.selector(component); err != nil {
+			return nil, err
+		}
+	}
+	pods, err := e.cs.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, err
 	}
@@ -380,6 +394,10 @@ func (e *Env) endpointNode(ctx context.Context, s string, rng *rand.Rand) (strin
 	switch scenario.Selector(s) {
 	case scenario.SelectEngineNode, scenario.SelectLockHolder, scenario.SelectRandomWorker, scenario.SelectRandomWebserver:
 		t = scenario.TargetSpec{Select: scenario.Selector(s)}
+	default:
+		if e.isRole(s) {
+			t = scenario.TargetSpec{Role: scenario.Role(s)} // the node running a pod of that role
+		}
 	}
 	ns, err := e.resolveNodes(ctx, t, rng)
 	if err != nil {
@@ -474,4 +492,29 @@ func (f *partitionFault) VerifyHealed(ctx context.Context) error {
 func (f *partitionFault) Undo() *fault.Undo {
 	script := fmt.Sprintf(`iptables -S | grep -F -- %q | sed 's/^-A/-D/' | while read -r r; do eval iptables "$r"; done`, f.tag)
 	return &fault.Undo{Kind: "docker", Args: []string{"exec", f.node, "sh", "-c", script}}
+}
+
+// isRole reports whether name is a role of the workload (the pipeline's
+// components, or the external app's selectors) rather than a node.
+func (e *Env) isRole(name string) bool {
+	if e.ext != nil {
+		return len(e.ext.x.Selectors[name]) > 0
+	}
+	return slices.Contains([]string{k8s.ComponentWeb, k8s.ComponentEngine, k8s.ComponentJobq}, name)
+}
+
+// waitRunning waits (up to 5 minutes) until a pod of the role runs:
+// schedule.whileRunning.
+func (e *Env) waitRunning(ctx context.Context, role string) error {
+	var last error
+	iv := intervals.Get(intervals.RoleRunning)
+	err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
+		ns, err := e.podNodes(ctx, role, nil, 1)
+		last = err
+		return err == nil && len(ns) > 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("schedule.whileRunning: no %s pod ran within %s (last: %v; RWXCHAOS_INTERVALS=%s=... waits longer)", role, iv.Timeout, last, intervals.RoleRunning)
+	}
+	return nil
 }

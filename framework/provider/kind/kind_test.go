@@ -252,7 +252,7 @@ func TestResolveNodes(t *testing.T) {
 	ctx := context.Background()
 	rng := func() *rand.Rand { return rand.New(rand.NewPCG(42, 1)) }
 
-	got, err := e.resolveNodes(ctx, scenario.TargetSpec{Node: w2}, rng())
+	got, err := e.resolveNodes(ctx, scenario.TargetSpec{Node: "worker-2"}, rng())
 	if err != nil || !slices.Equal(got, []string{w2}) {
 		t.Errorf("node %s: %v %v", w2, got, err)
 	}
@@ -314,7 +314,7 @@ func TestNodeFaults(t *testing.T) {
 			useDocker(t, d)
 			e, _ := testEnv(t, threeWorkers()...)
 			_ = e.waitNodes(context.Background())
-			fs, err := e.Fault(context.Background(), scenario.FaultSpec{Name: "f", Action: act, Target: scenario.TargetSpec{Node: w2}}, nil)
+			fs, err := e.Fault(context.Background(), scenario.FaultSpec{Name: "f", Action: act, Target: scenario.TargetSpec{Node: "worker-2"}}, nil)
 			if err != nil || len(fs) != 1 {
 				t.Fatalf("Fault: %v %v", fs, err)
 			}
@@ -350,7 +350,7 @@ func TestNodeHealWaitsForReady(t *testing.T) {
 	n, _ := cs.CoreV1().Nodes().Get(context.Background(), w1, metav1.GetOptions{})
 	n.Status.Conditions[0].Status = corev1.ConditionFalse
 	cs.CoreV1().Nodes().Update(context.Background(), n, metav1.UpdateOptions{})
-	fs, _ := e.Fault(context.Background(), scenario.FaultSpec{Name: "f", Action: scenario.ActionNodePause, Target: scenario.TargetSpec{Node: w1}}, nil)
+	fs, _ := e.Fault(context.Background(), scenario.FaultSpec{Name: "f", Action: scenario.ActionNodePause, Target: scenario.TargetSpec{Node: "worker-1"}}, nil)
 	in := fault.NewInjector(fault.Options{Poll: time.Millisecond, VerifyTimeout: 50 * time.Millisecond})
 	_, err := in.Run(context.Background(), fs[0], 0)
 	if err == nil || !strings.Contains(err.Error(), "not Ready yet") {
@@ -367,7 +367,7 @@ func TestPartition(t *testing.T) {
 	useDocker(t, d)
 	e, _ := testEnv(t, threeWorkers()...)
 	_ = e.waitNodes(context.Background())
-	spec := scenario.FaultSpec{Name: "p", Action: scenario.ActionPartition, From: w1, To: "control-plane", Direction: scenario.DirectionBoth}
+	spec := scenario.FaultSpec{Name: "p", Action: scenario.ActionPartition, From: "worker-1", To: "control-plane", Direction: scenario.DirectionBoth}
 	fs, err := e.Fault(context.Background(), spec, nil)
 	if err != nil || len(fs) != 1 {
 		t.Fatalf("Fault: %v %v", fs, err)
@@ -415,7 +415,7 @@ func TestPartition(t *testing.T) {
 	}
 
 	// One way only: egress drops OUTPUT rules alone.
-	spec = scenario.FaultSpec{Name: "q", Action: scenario.ActionPartition, From: w2, To: w3, Direction: scenario.DirectionEgress}
+	spec = scenario.FaultSpec{Name: "q", Action: scenario.ActionPartition, From: "worker-2", To: "worker-3", Direction: scenario.DirectionEgress}
 	fs, err = e.Fault(ctx, spec, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -124,7 +124,7 @@ func TestPartitionStorage(t *testing.T) {
 	}
 	e := &Env{s: &scenario.Scenario{}, runID: "r1", cpNode: "x-control-plane", workers: []string{"x-worker", "x-worker2"}, nfs: &nfsEnv{server: g}}
 	ctx := t.Context()
-	fs, err := e.partition(ctx, scenario.FaultSpec{Name: "p", Action: scenario.ActionPartition, From: "x-worker2", To: "storage", Direction: scenario.DirectionEgress}, nil)
+	fs, err := e.partition(ctx, scenario.FaultSpec{Name: "p", Action: scenario.ActionPartition, From: "worker-2", To: "storage", Direction: scenario.DirectionEgress}, nil)
 	if err != nil || len(fs) != 1 {
 		t.Fatalf("%v %v", fs, err)
 	}
@@ -145,7 +145,7 @@ func TestPartitionStorage(t *testing.T) {
 		t.Error("the control plane (no NFS client) was cut off the storage")
 	}
 	e.nfs = nil
-	if _, err := e.partition(ctx, scenario.FaultSpec{Name: "p", Action: scenario.ActionPartition, From: "x-worker", To: "storage"}, nil); err == nil {
+	if _, err := e.partition(ctx, scenario.FaultSpec{Name: "p", Action: scenario.ActionPartition, From: "worker-1", To: "storage"}, nil); err == nil {
 		t.Error("a partition with storage worked without an NFS server")
 	}
 }

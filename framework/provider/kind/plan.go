@@ -84,6 +84,15 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 		}
 		vol, journal = v, journalNodeDir+"/"+e.runID
 	}
+	if e.ext != nil {
+		fmt.Fprintf(&b, "  kubeconfig: %s\n", filepath.Join(e.runDir, "kubeconfig"))
+		p, err := e.ext.dryPlan(volume, filepath.Join(shared, "runs", e.runID+"-side"))
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(p)
+		return b.String(), ctx.Err()
+	}
 	image, command, pull, desc := planAppImage(e.o.AppImage)
 	fmt.Fprintf(&b, "  %s\n", desc)
 	fmt.Fprintf(&b, "  kubeconfig: %s\n", filepath.Join(e.runDir, "kubeconfig"))

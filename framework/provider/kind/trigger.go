@@ -75,6 +75,9 @@ func (e *Env) Caller(ctx context.Context, r *trigger.Report) (trigger.Caller, er
 		return c, err
 	}
 	c.Pod, c.Node, c.Role = pod.Name, pod.Spec.NodeName, pod.Labels[k8s.LabelComponent]
+	if e.ext != nil {
+		c.Role = e.ext.roleOf(&pod) // an external app's roles are its selectors'
+	}
 	if len(r.Args) >= 2 && filepath.Base(r.Args[0]) == k8s.App &&
 		slices.Contains([]string{k8s.ComponentWeb, k8s.ComponentEngine, k8s.ComponentJobq}, r.Args[1]) {
 		c.Role = r.Args[1]

@@ -31,10 +31,16 @@ type observer struct {
 	overlaps       int
 	maxConcurrency int
 	stop           context.CancelFunc
+	// roleOf names a pod's role (default: its component label); set before
+	// start. anyRole judges rescheduling for every role whose pods are not
+	// Job pods (an external app's roles), not only webserver and jobqueue.
+	roleOf  func(*corev1.Pod) string
+	anyRole bool
 }
 
 type podRec struct {
 	name, component, node string
+	job                   bool // owned by a Job: it runs to completion, it is not rescheduled
 	created, ready        int64
 	deleting, gone        int64
 	phase                 string
@@ -108,6 +114,12 @@ func (o *observer) pod(obj any, deleted bool) {
 	r := o.pods[string(p.UID)]
 	if r == nil {
 		r = &podRec{name: p.Name, component: p.Labels[k8s.LabelComponent], created: p.CreationTimestamp.UnixNano()}
+		if o.roleOf != nil {
+			r.component = o.roleOf(p)
+		}
+		for _, ref := range p.OwnerReferences {
+			r.job = r.job || ref.Kind == "Job"
+		}
 		o.pods[string(p.UID)] = r
 	}
 	r.node = p.Spec.NodeName
@@ -242,7 +254,16 @@ func (o *observer) observations(faults []nodeFault) provider.Observations {
 			if r.node != f.node || r.created > f.at || (r.gone != 0 && r.gone < f.at) || seen[r.component] {
 				continue
 			}
-			if r.component != k8s.ComponentWeb && r.component != k8s.ComponentJobq {
+			if o.anyRole && (r.component == "" || r.job) {
+				continue
+			}
+			// A pod Kubernetes never deleted after the fault stayed where it
+			// was (a reboot, a pause shorter than the tolerations): nothing
+			// was rescheduled, nothing is owed.
+			if o.anyRole && r.deleting < f.at {
+				continue
+			}
+			if !o.anyRole && r.component != k8s.ComponentWeb && r.component != k8s.ComponentJobq {
 				continue
 			}
 			seen[r.component] = true

@@ -1,0 +1,62 @@
+package history
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// Wherever the fast path decodes a line, encoding/json (the reference)
+// decodes it too, to the same event.
+func FuzzFastEvent(f *testing.F) {
+	for _, s := range []string{
+		`{"proc":"client-rwxchaos-runner-4242-1795443351500000000","seq":1,"role":"client","type":"upload","call":1795443352000000000,"ret":1795443352060000000,"outcome":"ok","key":"X12/ACME/GLOBEX/000000001","sha":"1e0112303d3a47433c96d54d2de03c94e1a94eaed77a4b7a7b8a1948b4bf523f","size":653}`,
+		`{"proc":"e","seq":2,"role":"engine","type":"claim","call":5,"epoch":18446744073709551615,"msgs":3,"path":"botssys/data/work/x.edi","detail":"é ü","err":"x","errClass":"EIO","holder":"h","target":"t","node":"n"}`,
+		` { "proc" : "p" , "seq" : -9223372036854775808 } `,
+		`{}`, `{"proc":"p","proc":"q"}`, `{"Proc":"p"}`, `{"proc":null}`, `{"seq":1.0}`, `{"seq":01}`, `{"seq":1e3}`,
+		`{"epoch":-1}`, `{"seq":9223372036854775808}`, `{"detail":"a\"b"}`, `{"detail":"a\u00e9"}`, "{\"detail\":\"\xff\"}",
+		`{"proc":"p"}x`, `{"proc":"p",}`, `{"unknown":1}`, `{"msgs":9223372036854775807}`, `{"seq":-0}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var fast Event
+		var in interner
+		if !decodeEventFast(line, &fast, &in) {
+			return
+		}
+		var ref Event
+		if err := decodeStrict(line, &ref); err != nil {
+			t.Fatalf("the fast path decoded %q, which encoding/json refuses: %v", line, err)
+		}
+		if !reflect.DeepEqual(fast, ref) {
+			t.Fatalf("%q: fast %+v, reference %+v", line, fast, ref)
+		}
+	})
+}
+
+// Every line of the saved runs in the repository takes the fast path.
+func TestFastPathTakesOwnWriters(t *testing.T) {
+	paths, _ := filepath.Glob("../report/testdata/*/*/history.ndjson")
+	if len(paths) == 0 {
+		t.Fatal("no saved history under ../report/testdata")
+	}
+	var in interner
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, MaxLine)
+		for n := 1; sc.Scan(); n++ {
+			var e Event
+			if !decodeEventFast(sc.Bytes(), &e, &in) {
+				t.Errorf("%s:%d takes the slow path: %s", p, n, sc.Text())
+			}
+		}
+		f.Close()
+	}
+}

@@ -1,0 +1,48 @@
+package history
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// Read in chunks on several goroutines, a file gives what one ReadJournal
+// over it gives: the same events in order, counts, and problems with
+// file-wide line numbers — whatever the chunk size, including lines longer
+// than a chunk and a last line cut short.
+func TestReadParallelMatchesReadJournal(t *testing.T) {
+	var b strings.Builder
+	for i := 1; i <= 3000; i++ {
+		switch {
+		case i%701 == 0:
+			b.WriteString(`{"proc":"w","seq":` + fmt.Sprint(i) + `,"bogus":1}` + "\n") // a problem
+		case i%997 == 0:
+			b.WriteString("\n") // a blank line still counts for line numbers
+		default:
+			fmt.Fprintf(&b, `{"proc":"client-x-1-2","seq":%d,"role":"client","type":"upload","call":%d,"ret":%d,"outcome":"ok","key":"X12/A/B/%09d","sha":"%064x","size":300,"detail":"%s"}`+"\n",
+				i, 1000+i, 1001+i, i, i, strings.Repeat("d", i%5*200))
+		}
+	}
+	b.WriteString(`{"proc":"client-x-1-2","seq":4000,"role":"cli`) // cut short
+	data := []byte(b.String())
+	want, wst, werr := ReadJournal("h", bytes.NewReader(data), ReadOptions{Saved: true})
+	if werr != nil || wst.ProblemCount == 0 {
+		t.Fatalf("reference: %v, %d problems", werr, wst.ProblemCount)
+	}
+	for _, size := range []int{64, 1000, 4096, 1 << 20} {
+		for _, workers := range []int{1, 2, 3} {
+			got, gst, err := readParallel(bytes.NewReader(data), "h", ReadOptions{Saved: true}, workers, size, int64(len(data)))
+			if err != nil {
+				t.Fatalf("chunk %d, %d workers: %v", size, workers, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("chunk %d, %d workers: %d events, want %d (or they differ)", size, workers, len(got), len(want))
+			}
+			if !reflect.DeepEqual(gst, wst) {
+				t.Errorf("chunk %d, %d workers: stats %+v, want %+v", size, workers, gst, wst)
+			}
+		}
+	}
+}

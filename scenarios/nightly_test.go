@@ -1,0 +1,86 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
+)
+
+// The suite takes the kind test lock once, before its first kind scenario,
+// and gives it back only in Close, once the shared cluster is gone: between
+// two scenarios no other test may build a cluster beside it.
+func TestSuiteHoldsKindLockForItsLifetime(t *testing.T) {
+	var takes, releases int
+	old := lockForTest
+	t.Cleanup(func() { lockForTest = old })
+	lockForTest = func(context.Context) (func(), time.Duration, error) {
+		takes++
+		return func() { releases++ }, 0, nil
+	}
+	t.Setenv("RWXCHAOS_REPORT_DIR", t.TempDir())
+	su := NewSuite("t", "index", nil)
+
+	local, err := scenario.Parse("l.yaml", []byte("apiVersion: rwxchaos.dev/v1alpha1\nkind: Scenario\nmetadata: {name: l}\ncluster: {provider: local}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Providers that refuse at once: only the lock is under test here.
+	refuse := func(provider.Config) (provider.Env, error) {
+		return nil, errors.New("no environment in this test")
+	}
+	ps := provider.Set{scenario.ProviderLocal: refuse, scenario.ProviderKind: refuse}
+	ctx := context.Background()
+	su.Run(ctx, local, ps)
+	if takes != 0 {
+		t.Fatalf("a local scenario took the kind lock")
+	}
+	// What Run does before each kind scenario (running one needs the lab).
+	for range 2 {
+		if err := su.lockClusters(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if takes != 1 || releases != 0 {
+		t.Fatalf("after two kind scenarios: lock taken %d times, released %d; want 1, 0", takes, releases)
+	}
+	if _, err := su.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if releases != 1 {
+		t.Fatalf("Close released the lock %d times, want 1", releases)
+	}
+}
+
+// The overhead note counts only what is neither a declared window nor
+// Kubernetes' or the pipeline's own work: here 100 s of wall time hold a
+// 60 s traffic+faults phase and 30 s of deploy, steady state and settle.
+func TestSuiteOverheadNote(t *testing.T) {
+	su := NewSuite("t", "index", nil)
+	s := int64(1_000_000_000)
+	ph := func(name string, from, to int64) report.Phase {
+		return report.Phase{Name: name, Start: from * s, End: to * s}
+	}
+	idx := &report.Index{Started: 0, Ended: 100 * s, Entries: []report.IndexEntry{{
+		Scenario: "x", Started: 0, Ended: 100 * s,
+		Phases: []report.Phase{
+			ph(report.PhaseProvision, 0, 5), ph(report.PhaseDeploy, 5, 20), ph(report.PhaseSteadyState, 20, 30),
+			ph(report.PhaseTrafficFaults, 30, 90), ph(report.PhaseHeal, 90, 90), ph(report.PhaseSettle, 90, 95),
+		},
+	}}}
+	want := "framework overhead: 10s of 1m40s (10.0%)"
+	for _, n := range su.notes(idx) {
+		if strings.HasPrefix(n, "framework overhead:") {
+			if !strings.HasPrefix(n, want) {
+				t.Fatalf("got %q, want it to start with %q", n, want)
+			}
+			return
+		}
+	}
+	t.Fatalf("no overhead note in %q", su.notes(idx))
+}
