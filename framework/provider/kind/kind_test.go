@@ -550,3 +550,24 @@ func waitObserved(t *testing.T, o *observer, cond func(observed) bool) {
 		t.Fatalf("observer never got there: %+v: %v", last, err)
 	}
 }
+
+// An engine run started by the jobqueue runs in the jobqueue's pod; its
+// command line says it is an engine, in both the standalone pipeline's
+// form and the form of the image assembled from this binary.
+func TestPipelineRole(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"edi-pipeline", "engine", "--root", "/v"}, "engine"},
+		{[]string{"/usr/local/bin/rwxchaos", "__pipeline", "engine", "--root", "/v"}, "engine"},
+		{[]string{"/usr/local/bin/rwx-nfs", "__pipeline", "jobqueue"}, "jobqueue"},
+		{[]string{"rwxchaos", "__fuse", "engine"}, ""},
+		{[]string{"sh", "engine"}, ""},
+		{[]string{"edi-pipeline"}, ""},
+	} {
+		if got := pipelineRole(c.args); got != c.want {
+			t.Errorf("pipelineRole(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}

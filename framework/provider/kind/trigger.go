@@ -16,6 +16,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/fault"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 	"github.com/rwxchaos/rwxchaos/framework/support"
 	"github.com/rwxchaos/rwxchaos/framework/trigger"
 )
@@ -78,9 +79,8 @@ func (e *Env) Caller(ctx context.Context, r *trigger.Report) (trigger.Caller, er
 	if e.ext != nil {
 		c.Role = e.ext.roleOf(&pod) // an external app's roles are its selectors'
 	}
-	if len(r.Args) >= 2 && filepath.Base(r.Args[0]) == k8s.App &&
-		slices.Contains([]string{k8s.ComponentWeb, k8s.ComponentEngine, k8s.ComponentJobq}, r.Args[1]) {
-		c.Role = r.Args[1]
+	if role := pipelineRole(r.Args); role != "" {
+		c.Role = role
 	}
 	c.Desc = fmt.Sprintf("%s in pod %s on %s (pid %d)", c.Role, pod.Name, c.Node, r.Pid)
 	if e.nfs != nil {
@@ -180,4 +180,19 @@ func (e *Env) CallerFault(ctx context.Context, spec scenario.FaultSpec, c trigge
 		return e.partition(ctx, spec, rng)
 	}
 	return e.Fault(ctx, spec, rng)
+}
+
+// pipelineRole is the pipeline component a command line runs: `edi-pipeline
+// engine ...`, or `<this binary> __pipeline engine ...` (the image assembled
+// from this binary, selfexec: any name); "" for anything else.
+func pipelineRole(args []string) string {
+	if len(args) >= 3 && args[1] == selfexec.Pipeline.Subcommand() {
+		args = args[1:]
+	} else if len(args) < 2 || filepath.Base(args[0]) != k8s.App {
+		return ""
+	}
+	if slices.Contains([]string{k8s.ComponentWeb, k8s.ComponentEngine, k8s.ComponentJobq}, args[1]) {
+		return args[1]
+	}
+	return ""
 }
