@@ -25,7 +25,7 @@ const (
 // table: where each scenario runs, or why it cannot run yet.
 func libraryTable(t *testing.T) string {
 	var b strings.Builder
-	b.WriteString("| Scenario | Provider | Backend | Faults | Runs where |\n|---|---|---|---|---|\n")
+	b.WriteString("| Scenario | Provider | Backend | Tier | Faults | Runs where |\n|---|---|---|---|---|---|\n")
 	caps := map[string]*support.Capability{}
 	for _, name := range Names() {
 		s, err := Load(name)
@@ -80,11 +80,11 @@ func libraryTable(t *testing.T) string {
 		if a := s.Metadata.Labels[LabelExpectAnomaly]; a != "" {
 			fl += fmt.Sprintf(" (bug zoo: must fail as `%s`)", a)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", name, s.Cluster.Provider, s.Storage.Backend, fl, runs)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", name, s.Cluster.Provider, s.Storage.Backend, tierOf(s), fl, runs)
 	}
 	if len(caps) > 0 {
 		b.WriteString("\n" + capsHeading + "\n\n")
-		for _, c := range []*support.Capability{support.Docker, support.FuseMount, support.KernelNFS, support.ChaosMeshIO} {
+		for _, c := range []*support.Capability{support.Docker, support.FuseMount, support.NFSClient, support.KernelNFS, support.ChaosMeshIO} {
 			if caps[c.Name] != nil {
 				fmt.Fprintf(&b, "- **%s**: runs only where %s.\n", c.Name, c.Where)
 				delete(caps, c.Name)
@@ -119,4 +119,22 @@ func TestLibraryReadme(t *testing.T) {
 	if want != text {
 		t.Errorf("%s is stale: run go test ./scenarios -run TestLibraryReadme -update", readmePath)
 	}
+}
+
+// tierOf says which test run includes a scenario (scenarios.Gate): local
+// ones run in every `go test`, kind ones labelled tier: ci with
+// RWXCHAOS_LAB=1 or CI=true (.ci/run), the other kind ones with
+// RWXCHAOS_LAB=all (the nightly set), existing ones against a cluster you
+// name.
+func tierOf(s *scenario.Scenario) string {
+	switch s.Cluster.Provider {
+	case scenario.ProviderLocal:
+		return "every run"
+	case scenario.ProviderKind:
+		if s.Metadata.Labels["tier"] == "ci" {
+			return "CI"
+		}
+		return "nightly"
+	}
+	return "on demand"
 }

@@ -27,3 +27,16 @@ func TestTemplatesValidate(t *testing.T) {
 		}
 	}
 }
+
+// Scenarios waiting for a run on the lab must still validate.
+func TestUnverifiedValidate(t *testing.T) {
+	files, err := filepath.Glob("unverified/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if _, err := scenario.Load(f); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+}

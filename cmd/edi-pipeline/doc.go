@@ -158,7 +158,8 @@
 // # Defects
 //
 // See package fixtures/pipeline/defect: remove-after-copy,
-// non-atomic-output, no-lock, append-output, steal-live-lock (engine),
-// ack-before-fsync (webserver), publish-in-place and rename-without-fsync
-// (publisher). An unknown name exits 2 listing the valid ones.
+// non-atomic-output, no-lock, append-output, steal-live-lock,
+// ignore-lock-loss (engine), ack-before-fsync (webserver), publish-in-place
+// and rename-without-fsync (publisher). An unknown name exits 2 listing the
+// valid ones.
 package main

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/rwxchaos/rwxchaos/framework/chaosmesh"
 	"github.com/rwxchaos/rwxchaos/framework/fault"
+	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/proc"
 	"github.com/rwxchaos/rwxchaos/framework/provider/local"
 	"github.com/rwxchaos/rwxchaos/framework/storage"
@@ -57,6 +59,20 @@ left alone unless --force.`,
 				}
 				if ok {
 					_ = os.Remove(paths[i])
+				}
+			}
+			// NFS servers beside kind clusters that are gone (any, with --force).
+			if _, err := exec.LookPath("docker"); err == nil {
+				if clusters, err := kindcluster.List(cmd.Context()); err == nil {
+					did, err := storage.CleanupServers(cmd.Context(), clusters, force)
+					for _, d := range did {
+						healed++
+						fmt.Fprintln(out, d)
+					}
+					if err != nil {
+						failed++
+						fmt.Fprintf(out, "nfs servers: %v\n", err)
+					}
 				}
 			}
 			vols, _ := filepath.Glob(filepath.Join(local.CacheDir(), "volumes", "*"))

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/rwxchaos/rwxchaos/framework/support"
 )
 
 // Bad input ends in exit 2 within a second with one clear message, for
@@ -154,8 +156,12 @@ func TestDryRun(t *testing.T) {
 		{"node-kill-engine-node", "provider kind: would create cluster"},
 		{"local-publisher-killed", "processes: a publisher (--files 4"},
 		{"publisher-node-killed", "kind: DaemonSet"},
+		{"storage-restarted", "backend nfs: would start nfs-ganesha"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
+			if tc.scenario == "storage-restarted" && support.NFSClient.Check() != nil {
+				t.Skipf("this host has no NFS client for the nodes: %v", support.NFSClient.Check())
+			}
 			tmp := t.TempDir()
 			cache := filepath.Join(tmp, "cache")
 			env := []string{"RWXCHAOS_CACHE=" + cache, "RWXCHAOS_STATE=" + filepath.Join(tmp, "state")}

@@ -13,11 +13,17 @@ type Backlog struct {
 	// the volume yet; Example names one of them.
 	Unprocessed int
 	Example     string
+	// Waiting names anything else the environment waits for before the run
+	// is settled (kind: pods Terminating on a Ready node, whose kubelet is
+	// back and confirms their deletion within seconds).
+	Waiting []string
 }
 
 // Done reports whether nothing is left to process: input and work are
-// empty and every acknowledged upload has its output.
-func (b Backlog) Done() bool { return b.Input == 0 && b.Work == 0 && b.Unprocessed == 0 }
+// empty, every acknowledged upload has its output, and nothing is Waiting.
+func (b Backlog) Done() bool {
+	return b.Input == 0 && b.Work == 0 && b.Unprocessed == 0 && len(b.Waiting) == 0
+}
 
 // ScanBacklog walks the volume's botssys/ tree once (names only, no file
 // contents) and compares the outputs found with the acknowledged keys. An

@@ -44,3 +44,12 @@ func TestScanBacklog(t *testing.T) {
 		t.Errorf("empty volume with an ack: %+v", got)
 	}
 }
+
+func TestBacklogWaitingIsNotDone(t *testing.T) {
+	if (Backlog{Waiting: []string{"engine-1 on worker-2"}}).Done() {
+		t.Error("a backlog still waiting for a pod is done")
+	}
+	if !(Backlog{}).Done() {
+		t.Error("an empty backlog is not done")
+	}
+}

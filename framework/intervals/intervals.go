@@ -30,6 +30,7 @@ const (
 	DrainVolume Name = "drain-volume" // input and work dirs empty (timeout: the scenario's settle)
 	// publish/consume workload (kind and local)
 	PublishConverged Name = "publish-converged" // every consumer loaded the last published version of every file (timeout: the scenario's settle)
+	DrainPods        Name = "drain-pods"        // no pod Terminating on a Ready node (timeout: what the settle has left)
 	// an external app on kind (workload external)
 	AppReady       Name = "app-ready"       // claims bound, workloads available, Jobs done (timeout: ready.timeout)
 	CRDEstablished Name = "crd-established" // a CustomResourceDefinition of the app's manifests Established
@@ -63,6 +64,7 @@ var Defaults = map[Name]Interval{
 	EngineNode:       {30 * time.Second, 200 * time.Millisecond},
 	DrainVolume:      {2 * time.Minute, time.Second},
 	PublishConverged: {2 * time.Minute, 100 * time.Millisecond},
+	DrainPods:        {time.Minute, time.Second},
 	AppReady:         {5 * time.Minute, time.Second},
 	CRDEstablished:   {time.Minute, 500 * time.Millisecond},
 	AppEngineNode:    {time.Minute, 500 * time.Millisecond},

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -76,7 +77,13 @@ type Options struct {
 	// SharedPropagation is the mount propagation of SharedDir ("" = None;
 	// "HostToContainer" when SharedDir is itself a mount, e.g. FUSE, made later).
 	SharedPropagation v1alpha4.MountPropagation
-	Timings           Timings
+	// ExtraMounts are added to every node (e.g. a host directory holding a
+	// binary the nodes run, or one directory per node for evidence kept off
+	// the volume under test). A HostPath containing "{node}" is expanded per
+	// node to the node's role and index (control-plane, worker, worker2, ...),
+	// so every node gets a directory of its own; it is created if missing.
+	ExtraMounts []v1alpha4.Mount
+	Timings     Timings
 	// Reuse adopts an existing cluster of this name instead of failing.
 	Reuse bool
 	// KeepOnDispose makes Dispose leave the cluster running.
@@ -195,6 +202,13 @@ func (c *Cluster) Create(ctx context.Context) error {
 			return fmt.Errorf("kind: shared dir: %w", err)
 		}
 	}
+	for _, n := range c.config().Nodes {
+		for _, m := range n.ExtraMounts {
+			if err := os.MkdirAll(m.HostPath, 0o755); err != nil && !errors.Is(err, syscall.ENOTDIR) {
+				return fmt.Errorf("kind: extra mount %s: %w", m.HostPath, err)
+			}
+		}
+	}
 	opts := []cluster.CreateOption{
 		cluster.CreateWithV1Alpha4Config(c.config()),
 		cluster.CreateWithKubeconfigPath(c.opts.KubeconfigPath),
@@ -275,14 +289,34 @@ func (c *Cluster) config() *v1alpha4.Cluster {
 	if c.opts.SharedDir != "" {
 		mounts = []v1alpha4.Mount{{HostPath: c.opts.SharedDir, ContainerPath: c.opts.SharedDir, Propagation: c.opts.SharedPropagation}}
 	}
-	cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.ControlPlaneRole, ExtraMounts: mounts})
-	for range c.opts.Workers {
-		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole, ExtraMounts: mounts})
+	cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.ControlPlaneRole, ExtraMounts: c.nodeMounts(mounts, "control-plane")})
+	for i := range c.opts.Workers {
+		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole, ExtraMounts: c.nodeMounts(mounts, WorkerSuffix(i))})
 	}
 	cfg.KubeadmConfigPatchesJSON6902 = timingPatches(c.opts.Timings)
 	cfg.KubeadmConfigPatches = append(timingMergePatches(c.opts.Timings), kubeletLeasePatches(c.opts.Timings)...)
 	v1alpha4.SetDefaultsCluster(cfg)
 	return cfg
+}
+
+// WorkerSuffix is the name suffix kind gives worker i (from 0): worker,
+// worker2, worker3, ... Node i is named <cluster>-<suffix>.
+func WorkerSuffix(i int) string {
+	if i == 0 {
+		return "worker"
+	}
+	return fmt.Sprintf("worker%d", i+1)
+}
+
+// nodeMounts is the shared mount plus ExtraMounts with {node} expanded.
+func (c *Cluster) nodeMounts(shared []v1alpha4.Mount, suffix string) []v1alpha4.Mount {
+	out := slices.Clone(shared)
+	for _, m := range c.opts.ExtraMounts {
+		m.HostPath = strings.ReplaceAll(m.HostPath, "{node}", suffix)
+		m.ContainerPath = strings.ReplaceAll(m.ContainerPath, "{node}", suffix)
+		out = append(out, m)
+	}
+	return out
 }
 
 // timingMergePatches sets the same flags for kubeadm v1beta3, whose

@@ -143,6 +143,10 @@ type Observations struct {
 	// OverlappingJobs counts times two engine Jobs ran at once (the
 	// Terminating-pod overlap the Job controller allows despite Forbid).
 	OverlappingJobs int
+	// StorageNote, when set, replaces the report's generic note on the
+	// storage backend with what actually ran (e.g. the NFS server's lease
+	// and grace, which client, the grace periods observed).
+	StorageNote string
 	// Coverage says which checks the evidence allows (set by environments
 	// that see the app only from outside).
 	Coverage []report.Coverage

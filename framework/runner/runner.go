@@ -813,6 +813,9 @@ func (r *run) probeClocks(ctx context.Context) {
 // uses too.
 func (r *run) finish(h *history.History, obs provider.Observations) {
 	r.rep.Nodes, r.rep.Pods, r.rep.Events = obs.Nodes, obs.Pods, obs.Events
+	if obs.StorageNote != "" {
+		r.rep.BackendNote = obs.StorageNote
+	}
 	r.rep.Coverage = obs.Coverage
 	r.rep.Artifacts = append(r.rep.Artifacts, obs.Artifacts...)
 	r.rep.Observed = Observed(r.s, obs)

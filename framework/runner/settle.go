@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,7 +74,7 @@ func (r *run) settle(ctx context.Context, env provider.Env, upper time.Duration)
 	if ctx.Err() != nil && !wait.Interrupted(err) {
 		return err
 	}
-	r.logf("settle: upper bound %s reached with %d input, %d work and %d of %d acked uploads without output (e.g. %s; last error: %v); the checkers will report them",
-		upper, last.Input, last.Work, last.Unprocessed, len(acked), last.Example, lastErr)
+	r.logf("settle: upper bound %s reached with %d input, %d work and %d of %d acked uploads without output (e.g. %s; still waiting for: %s; last error: %v); the checkers will report them",
+		upper, last.Input, last.Work, last.Unprocessed, len(acked), last.Example, strings.Join(last.Waiting, ", "), lastErr)
 	return nil
 }

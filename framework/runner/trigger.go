@@ -62,6 +62,10 @@ type trig struct {
 	exOnce    sync.Once
 	firings   sync.WaitGroup
 	errs      []error
+	// calls that matched the rule while armed but not its caller filter
+	// (schedule.on.by), and why the first of them did not count
+	rejected   int
+	rejectedBy string
 }
 
 func hasTriggers(s *scenario.Scenario) bool {
@@ -196,6 +200,15 @@ func (t *triggers) take(tr *trig, call *trigger.Call) (took bool) {
 	if by := tr.spec.Schedule.On.By; by != "" {
 		c, err := t.tenv.Caller(ctx, &call.Report)
 		if err != nil || c.Role != string(by) {
+			why := fmt.Sprintf("%s pid %d: role %q", call.Comm, call.Pid, c.Role)
+			if err != nil {
+				why = fmt.Sprintf("%s pid %d: caller unknown: %v", call.Comm, call.Pid, err)
+			}
+			tr.mu.Lock()
+			if tr.rejected++; tr.rejected == 1 {
+				tr.rejectedBy = why
+			}
+			tr.mu.Unlock()
 			return false
 		}
 		caller, resolved = c, true
@@ -378,12 +391,18 @@ func (r *run) playTriggered(ctx context.Context, f scenario.FaultSpec, steadyAt 
 	perr := t.push()
 	tr.firings.Wait()
 	seen, fired := tr.count.Counts()
-	r.logf("trigger %s disarmed: %d eligible calls, %d firings", f.Name, seen, fired)
+	tr.mu.Lock()
+	rejected := ""
+	if tr.rejected > 0 {
+		rejected = fmt.Sprintf(" (%d matching calls by another caller, first %s)", tr.rejected, tr.rejectedBy)
+	}
+	tr.mu.Unlock()
+	r.logf("trigger %s disarmed: %d eligible calls, %d firings%s", f.Name, seen, fired, rejected)
 	if fired == 0 && ctx.Err() == nil {
 		r.mu.Lock()
 		if r.rep.Void == "" {
-			r.rep.Void = fmt.Sprintf("fault %s never fired: %d eligible %s calls of %s%s while its trigger was armed, it needed call %d; the run says nothing about that moment",
-				f.Name, seen, on.Op, on.Path, byRole(on.By), on.Nth)
+			r.rep.Void = fmt.Sprintf("fault %s never fired: %d eligible %s calls of %s%s while its trigger was armed, it needed call %d%s; the run says nothing about that moment",
+				f.Name, seen, on.Op, on.Path, byRole(on.By), on.Nth, rejected)
 		}
 		r.mu.Unlock()
 	}

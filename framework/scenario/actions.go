@@ -70,7 +70,8 @@ var triggerable = map[Action]bool{
 	ActionNodeKill: true, ActionNodePause: true,
 	ActionPartition:    true,
 	ActionStoragePause: true, ActionStorageKill: true,
-	ActionStorageError: true, ActionStorageDelay: true,
+	ActionStorageCutoff: true, // the caller's node (backend nfs on kind)
+	ActionStorageError:  true, ActionStorageDelay: true,
 }
 
 // Triggerable reports whether a file operation can fire the action

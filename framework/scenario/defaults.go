@@ -30,6 +30,10 @@ const (
 	DefaultConsumers       = 3
 	DefaultLoadRate        = 10
 	DefaultSteadyVersions  = 3
+	// DefaultNFSLease and DefaultNFSGrace are Linux nfsd's lease and grace
+	// lifetimes, what NFS users run with unless they tuned them.
+	DefaultNFSLease = 90 * time.Second
+	DefaultNFSGrace = 90 * time.Second
 	// DefaultReadyTimeout bounds the wait for a deployed external app.
 	DefaultReadyTimeout = 5 * time.Minute
 	// SteadyStateAfter is the schedule.after value meaning "once traffic flows".
@@ -94,6 +98,17 @@ func (s *Scenario) Default() {
 	}
 	if s.Storage.Size == "" {
 		s.Storage.Size = DefaultSize
+	}
+	if n := &s.Storage.NFS; s.Storage.Backend == BackendNFS {
+		if n.Client == "" {
+			n.Client = NFSClientAuto
+		}
+		if n.Lease == 0 {
+			n.Lease = Duration(DefaultNFSLease)
+		}
+		if n.Grace == 0 {
+			n.Grace = max(Duration(DefaultNFSGrace), n.Lease)
+		}
 	}
 
 	// workload

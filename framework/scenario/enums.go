@@ -30,6 +30,19 @@ const (
 	BackendLocal Backend = "local"
 )
 
+// NFSClient is the NFS client on the nodes (backend nfs).
+type NFSClient string
+
+// NFS clients.
+const (
+	// NFSClientAuto is kernel where the host kernel has an NFS client, else userspace.
+	NFSClientAuto NFSClient = "auto"
+	// NFSClientKernel is the host kernel's NFS client.
+	NFSClientKernel NFSClient = "kernel"
+	// NFSClientUserspace is rwxchaos-nfs, the framework's NFSv4.1 client behind a FUSE mount in every node.
+	NFSClientUserspace NFSClient = "userspace"
+)
+
 // WorkloadMode says whose application is tested.
 type WorkloadMode string
 
@@ -73,6 +86,8 @@ const (
 	DefectStealLiveLock Defect = "steal-live-lock"
 	// DefectAckBeforeFsync acknowledges an upload before the file is fsynced.
 	DefectAckBeforeFsync Defect = "ack-before-fsync"
+	// DefectIgnoreLockLoss trusts the flock alone (no lease) and swallows the EIO when NFS revokes it, carrying on as the holder.
+	DefectIgnoreLockLoss Defect = "ignore-lock-loss"
 	// DefectPublishInPlace rewrites published files in place instead of write-to-temp then rename (consumers load torn files). Mode publish-consume.
 	DefectPublishInPlace Defect = "publish-in-place"
 	// DefectRenameWithoutFsync renames published files into place without fsyncing them or the directory (only a crash of the storage host shows it). Mode publish-consume.
@@ -230,6 +245,10 @@ func (Backend) enumValues() []string {
 	return []string{string(BackendHostPath), string(BackendFuse), string(BackendNFS), string(BackendStorageClass), string(BackendLocal)}
 }
 
+func (NFSClient) enumValues() []string {
+	return []string{string(NFSClientAuto), string(NFSClientKernel), string(NFSClientUserspace)}
+}
+
 func (WorkloadMode) enumValues() []string {
 	return []string{string(ModePipeline), string(ModeExternal), string(ModePublishConsume)}
 }
@@ -239,7 +258,7 @@ func (MatchRule) enumValues() []string {
 }
 
 func (Defect) enumValues() []string {
-	return []string{string(DefectRemoveAfterCopy), string(DefectNonAtomicOutput), string(DefectNoLock), string(DefectAppendOutput), string(DefectStealLiveLock), string(DefectAckBeforeFsync),
+	return []string{string(DefectRemoveAfterCopy), string(DefectNonAtomicOutput), string(DefectNoLock), string(DefectAppendOutput), string(DefectStealLiveLock), string(DefectAckBeforeFsync), string(DefectIgnoreLockLoss),
 		string(DefectPublishInPlace), string(DefectRenameWithoutFsync)}
 }
 

@@ -24,6 +24,13 @@ func (s *Scenario) uses() []use {
 	for _, d := range s.Workload.Defects {
 		facts = append(facts, "defect="+string(d))
 	}
+	if s.Storage.Backend == BackendNFS {
+		c := s.Storage.NFS.Client
+		if c == "" {
+			c = NFSClientAuto
+		}
+		facts = append(facts, "nfsclient="+string(c))
+	}
 	q := func(kind, name string, extra ...string) support.Query {
 		return support.Query{Provider: p, Kind: kind, Name: name, Facts: append(slices.Clone(facts), extra...)}
 	}
@@ -132,9 +139,19 @@ func (s *Scenario) Gate(env string) error {
 			return &support.Unsupported{Action: u.what, Env: env, Reason: d.Reason}
 		}
 	}
-	for _, c := range s.Needs() {
-		if err := c.Missing(string(s.Cluster.Provider), env); err != nil {
-			return err
+	// Each capability is probed once, and a missing one is reported for
+	// the first feature that needs it ("backend nfs", "provider kind").
+	probed := map[*support.Capability]bool{}
+	for _, u := range s.uses() {
+		u.q.Provider = env
+		for _, c := range support.Decide(u.q).Needs {
+			if probed[c] {
+				continue
+			}
+			probed[c] = true
+			if err := c.Missing(u.what, env); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

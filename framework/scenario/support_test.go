@@ -1,8 +1,10 @@
 package scenario
 
 import (
+	"cmp"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,10 +74,10 @@ faults: [{name: p, action: storage-pause, duration: 2s}]
 workload: {defects: [no-lock]}
 faults: [{name: p, action: process-pause, target: {select: lock-holder}, duration: 2s}]
 `, "faults[0].target.select", "no lock holder"},
-		"kind nfs": {supportHead + `cluster: {provider: kind}
+		"kind nfs trigger with client auto": {supportHead + `cluster: {provider: kind}
 storage: {backend: nfs}
-faults: [{name: k, action: node-kill, target: {select: random-worker}}]
-`, "storage.backend", "does not serve NFS"},
+faults: [{name: k, action: node-kill, target: {select: caller-node}, schedule: {on: {op: rename, path: "botssys/outfile/*/*.json"}}}]
+`, "faults[0].schedule.on", "storage.nfs.client userspace"},
 		"kind process fault": {supportHead + `cluster: {provider: kind}
 faults: [{name: k, action: process-kill, target: {role: engine}}]
 `, "faults[0].action", "does not signal processes"},
@@ -186,5 +188,66 @@ faults:
 	want := "steady+2s → until the traffic ends  k process-kill on select caller, armed: fires at rename of botssys/outfile/*/*.json by engine (after it is performed), eligible call 5 then every 40, at most 2 time(s)"
 	if got := p[0].String(); got != want {
 		t.Errorf("String:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// Backend nfs on kind needs the client the scenario names: the kernel's,
+// the userspace one (FUSE), or for auto either. Its storage faults run;
+// schedule.on runs only with the userspace client, which has the hook.
+func TestKindNFSRules(t *testing.T) {
+	for client, want := range map[string]*support.Capability{
+		"":          support.NFSClient,
+		"auto":      support.NFSClient,
+		"kernel":    support.KernelNFS,
+		"userspace": support.FuseMount,
+	} {
+		s, list := mustParseSupport(t, supportHead+`cluster: {provider: kind}
+storage: {backend: nfs, nfs: {client: `+cmp.Or(client, `auto`)+`, lease: 10s, grace: 10s}}
+faults:
+  - {name: p, action: storage-pause, duration: 5s}
+  - {name: r, action: storage-restart}
+  - {name: k, action: storage-kill, duration: 5s}
+  - {name: c, action: storage-cutoff, target: {select: lock-holder}, duration: 5s}
+`)
+		if len(list) > 0 {
+			t.Fatalf("client %q: %v", client, list)
+		}
+		if !slices.Contains(s.Needs(), want) || slices.Contains(s.Needs(), support.FuseMount) && want != support.FuseMount {
+			t.Errorf("client %q: needs %v, want %s", client, s.Needs(), want.Name)
+		}
+	}
+	trig := `
+faults:
+  - name: cut
+    action: storage-cutoff
+    target: {select: caller-node}
+    duration: 5s
+    schedule: {on: {op: rename, path: "botssys/data/work/*/*.edi", by: engine}}
+`
+	if _, list := mustParseSupport(t, supportHead+"cluster: {provider: kind}\nstorage: {backend: nfs, nfs: {client: userspace}}"+trig); len(list) > 0 {
+		t.Errorf("schedule.on with the userspace client: %v", list)
+	}
+	for _, client := range []string{"auto", "kernel"} {
+		_, list := mustParseSupport(t, supportHead+"cluster: {provider: kind}\nstorage: {backend: nfs, nfs: {client: "+client+"}}"+trig)
+		if len(list) != 1 || list[0].Path != "faults[0].schedule.on" || !strings.Contains(list[0].Msg, "kernel") {
+			t.Errorf("schedule.on with client %s: %v", client, list)
+		}
+	}
+}
+
+// NFSClient (auto) is there when either client is.
+func TestNFSClientCapability(t *testing.T) {
+	k, f := support.KernelNFS.Probe, support.FuseMount.Probe
+	defer func() { support.KernelNFS.Probe, support.FuseMount.Probe = k, f }()
+	no := func() error { return errors.New("absent") }
+	yes := func() error { return nil }
+	for _, tc := range []struct {
+		kernel, fuse func() error
+		ok           bool
+	}{{yes, no, true}, {no, yes, true}, {yes, yes, true}, {no, no, false}} {
+		support.KernelNFS.Probe, support.FuseMount.Probe = tc.kernel, tc.fuse
+		if err := support.NFSClient.Check(); (err == nil) != tc.ok {
+			t.Errorf("kernel %v fuse %v: %v", tc.kernel() == nil, tc.fuse() == nil, err)
+		}
 	}
 }

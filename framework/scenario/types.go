@@ -100,6 +100,20 @@ type StorageSpec struct {
 	MountOptions []string `json:"mountOptions,omitempty"`
 	// Requested volume size as a Kubernetes quantity such as 1Gi. Default 1Gi.
 	Size string `json:"size,omitempty" scenario:"pattern=quantity"`
+	// The NFS server and clients of backend nfs; only for backend nfs.
+	NFS NFSSpec `json:"nfs,omitzero"`
+}
+
+// NFSSpec configures backend nfs: the nfs-ganesha server the framework runs beside the cluster (a container on the nodes' network, NFSv4 only) and the NFS client on every node.
+type NFSSpec struct {
+	// Which NFS client mounts the export on the nodes. kernel: the host kernel's client (an in-tree nfs volume mounted by the kubelet with mountOptions); needs a kernel with NFS (CONFIG_NFS_FS), which this run's host may lack: the run is then void with the reason, never a pass. userspace: the framework's NFSv4.1 client (rwxchaos __nfs-mount), run under systemd inside every node and mounted with FUSE (works on any kernel with FUSE); it honours only nfsvers=4.1, hard, actimeo and noac. auto: kernel where the host has an NFS client, else userspace. The report says which one ran. Default auto.
+	Client NFSClient `json:"client,omitempty"`
+	// The server's NFSv4 lease lifetime: a client that does not renew its lease for this long (plus the server's reaper period, about 5s) loses its opens and locks to the others. Default 90s (Linux nfsd's); whole seconds from 1s to 180s.
+	Lease Duration `json:"lease,omitempty"`
+	// The server's grace period after a restart: clients reclaim their locks while new opens and locks are refused. Default 90s, or lease when that is longer; whole seconds, at least lease and at most 180s.
+	Grace Duration `json:"grace,omitempty"`
+	// What a client does with a lock the server revoked (its lease expired during a partition, or the server refused its reclaim after a restart). false, Linux's default (nfs.recover_lost_locks=0): reads and writes on that file fail with EIO. true: the client takes the lock again and carries on as if nothing happened, although another client may have held the lock and changed the file meanwhile (silent split brain). Default false.
+	RecoverLostLocks bool `json:"recoverLostLocks,omitempty"`
 }
 
 // WorkloadSpec says what runs and what traffic it gets.
@@ -118,7 +132,7 @@ type WorkloadSpec struct {
 	Traffic TrafficSpec `json:"traffic,omitzero"`
 	// The publisher and its consumers; only for mode publish-consume.
 	Publish PublishSpec `json:"publish,omitzero"`
-	// Known bugs to switch on, to prove the checks catch them. Mode pipeline: remove-after-copy, non-atomic-output, no-lock, append-output, steal-live-lock, ack-before-fsync. Mode publish-consume: publish-in-place, rename-without-fsync.
+	// Known bugs to switch on, to prove the checks catch them. Mode pipeline: remove-after-copy, non-atomic-output, no-lock, append-output, steal-live-lock, ack-before-fsync, ignore-lock-loss. Mode publish-consume: publish-in-place, rename-without-fsync.
 	Defects []Defect `json:"defects,omitempty"`
 }
 

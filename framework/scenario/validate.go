@@ -236,9 +236,57 @@ func (v *validator) storage() {
 	} else {
 		v.mountOptions(st.MountOptions)
 	}
+	v.nfs(st)
 	if !quantity.MatchString(st.Size) {
 		v.errf("storage.size", "%q is not a size; write a Kubernetes quantity such as 1Gi or 500Mi", clip(st.Size))
 	}
+}
+
+func (v *validator) nfs(st *StorageSpec) {
+	n := &st.NFS
+	if st.Backend != BackendNFS {
+		if *n != (NFSSpec{}) {
+			v.errf("storage.nfs", "only applies to backend nfs; this scenario uses backend %s", st.Backend)
+		}
+		return
+	}
+	wholeSeconds := func(d Duration) bool { return d.D()%time.Second == 0 }
+	if l := n.Lease.D(); l < time.Second || l > 180*time.Second || !wholeSeconds(n.Lease) {
+		v.errf("storage.nfs.lease", "%s is not a lease nfs-ganesha can run with: whole seconds from 1s to 180s", n.Lease)
+	}
+	if g := n.Grace.D(); g > 180*time.Second || !wholeSeconds(n.Grace) {
+		v.errf("storage.nfs.grace", "%s is not a grace period nfs-ganesha can run with: whole seconds, at most 180s", n.Grace)
+	} else if g < n.Lease.D() {
+		v.errf("storage.nfs.grace", "%s is shorter than the lease (%s): a restarted server would hand out locks before every client had a chance to reclaim its own; make it at least the lease", n.Grace, n.Lease)
+	}
+	if n.Client == NFSClientUserspace {
+		for i, o := range st.MountOptions {
+			if why := UserspaceNFSOption(o); why != "" {
+				v.errf(fmt.Sprintf("storage.mountOptions[%d]", i), "%s; remove it or use storage.nfs.client kernel", why)
+			}
+		}
+	}
+}
+
+// UserspaceNFSOption says why the userspace NFS client (rwxchaos-nfs)
+// cannot honour mount option o, or "" when it does: it speaks NFSv4.1 only,
+// always mounts hard, and has one attribute-cache timeout (actimeo; noac is
+// actimeo=0). An option it would ignore is refused rather than silently
+// dropped.
+func UserspaceNFSOption(o string) string {
+	k, val, _ := strings.Cut(o, "=")
+	switch k {
+	case "hard", "noac", "actimeo":
+		return ""
+	case "nfsvers", "vers":
+		if val == "4.1" {
+			return ""
+		}
+		return fmt.Sprintf("%s: the userspace NFS client speaks NFSv4.1 only (nfsvers=4.1)", o)
+	case "soft":
+		return "soft: the userspace NFS client always mounts hard (calls are retried until the server answers)"
+	}
+	return fmt.Sprintf("%s: the userspace NFS client does not implement this option (it honours nfsvers=4.1, hard, actimeo and noac)", o)
 }
 
 var numericMountOptions = map[string]bool{

@@ -15,10 +15,17 @@
 //     exclude across servers: each server takes them on the one backing file
 //     system, in one kernel. Kernel caching is off (entry and attribute
 //     timeouts 0), so what one client writes is seen at once by the others.
-//   - backend nfs (NFSServer): one nfs-ganesha process (NFSv4 only, on
-//     127.0.0.1). Kernels without an NFS client (see KernelCanMountNFS)
-//     cannot mount it; it is still served and proven at the protocol level
-//     with libnfs-utils (ProbeNFS).
+//   - backend nfs on kind (GaneshaContainer): nfs-ganesha as a docker
+//     container on the nodes' network, NFSv4 only, serving a host
+//     directory, with the scenario's lease and grace and a recovery
+//     directory that survives its restarts (so a restart enters a real
+//     grace period). Its faults (ServerFault) are docker pause, kill and
+//     stop+start; the nodes' NFS clients (the kernel's, or rwxchaos-nfs
+//     under systemd in each node) are set up by the kind provider.
+//   - backend nfs as a host process (NFSServer): one nfs-ganesha process
+//     (NFSv4 only, on 127.0.0.1). Kernels without an NFS client (see
+//     KernelCanMountNFS) cannot mount it; it is still served and proven at
+//     the protocol level with libnfs-utils (ProbeNFS).
 //
 // Differences from NFS worth knowing: a client blocked on a stopped FUSE
 // server sleeps interruptibly (state S in request_wait_answer, killable),
@@ -184,7 +191,7 @@ func KernelCanMountNFS() bool { return support.KernelNFS.Check() == nil }
 func kernelHasNFS(filesystems string) bool { return support.HasNFS(filesystems) }
 
 // NoNFSMountReason explains why an NFS mount cannot work here.
-const NoNFSMountReason = "this kernel has no NFS client (/proc/filesystems lists neither nfs nor nfs4), so no NFS volume can be mounted on this host or in its containers; use backend fuse (a userspace file server with the same stall/kill/cutoff faults), or run on a machine whose kernel has CONFIG_NFS_FS"
+const NoNFSMountReason = "this kernel has no NFS client (/proc/filesystems lists neither nfs nor nfs4; if it is a module, `modprobe nfsv4` loads it), so no NFS volume can be mounted on this host or in its containers; use backend fuse (a userspace file server with the same stall/kill/cutoff faults), or run on a machine whose kernel has CONFIG_NFS_FS"
 
 // RequireNFSMount returns nil when this kernel can mount NFS, else a
 // *support.Unsupported for action in env, with NoNFSMountReason: a

@@ -87,6 +87,23 @@ var (
 			return nil
 		},
 	}
+	// NFSClient: some NFS client for kind nodes, as storage.nfs.client
+	// auto picks one: the host kernel's, else the framework's userspace
+	// client, which mounts with FUSE.
+	NFSClient = &Capability{
+		Name:  "an NFS client",
+		Where: "the nodes can mount NFS: the host kernel has an NFS client, or the runner is root and /dev/fuse exists for the userspace client",
+		Probe: func() error {
+			kerr := KernelNFS.Check()
+			if kerr == nil {
+				return nil
+			}
+			if ferr := FuseMount.Check(); ferr != nil {
+				return fmt.Errorf("%v, and the userspace client cannot mount either: %v", kerr, ferr)
+			}
+			return nil
+		},
+	}
 	// ChaosMeshIO: IOChaos needs chaos-daemon's toda, which the rwxchaos
 	// lab cannot build offline; only the cluster can say whether it has it.
 	ChaosMeshIO = &Capability{

@@ -9,7 +9,7 @@ const (
 	noStorageServer   = "the framework does not run an existing cluster's storage server: use chaos-io-fault or chaos-io-latency"
 	kindNoProcess     = "the kind provider does not signal processes inside pods: use node-* faults on kind, or provider local for process faults"
 	localNeedsFuse    = "the storage server to fail is the go-fuse file server: use storage backend fuse (backend local is a plain directory with no server)"
-	kindNeedsFuse     = "the storage server to fail is the go-fuse file server: use storage backend fuse (hostpath has no server)"
+	kindNeedsFuse     = "the storage server to fail is the go-fuse file server or the nfs-ganesha container: use storage backend fuse or nfs (hostpath has no server)"
 	existingBackend   = "an existing cluster's shared volume comes from a StorageClass: use backend storageclass with storageClassName"
 
 	// Faults fired by file operations (schedule.on) need a storage layer
@@ -18,7 +18,8 @@ const (
 	// fuse). Every other backend, by why it has none.
 	triggerLocalDir     = "backend local is a plain directory served by the kernel, so no file operation passes through the framework: use storage backend fuse"
 	triggerHostPath     = "a hostPath volume is served by the host kernel, so no file operation passes through the framework: use storage backend fuse"
-	triggerKernelNFS    = "with the kernel NFS client the framework sees NFS calls, not which process made them: use storage backend fuse"
+	triggerKernelNFS    = "with the kernel NFS client the framework sees NFS calls, not which process made them: use storage backend fuse, or (provider kind) storage.nfs.client userspace"
+	triggerNFSAuto      = "storage.nfs.client auto takes the kernel's NFS client where the host has one, and the kernel client reports no file operations: set storage.nfs.client userspace (the framework's client over FUSE reports them)"
 	triggerStorageClass = "the volume is served by the StorageClass's driver, which the framework is not part of: use storage backend fuse"
 	triggerNoLayer      = "only the go-fuse file server sees every file operation with its caller and can hold it: use storage backend fuse"
 	triggerExisting     = "on an existing cluster the volume is served by the cluster's own storage, which the framework is not part of: fire faults on a schedule (at, after, every) instead of schedule.on"
@@ -103,10 +104,13 @@ var table = []Rule{
 
 	{Provider: Kind, Kind: FeatureBackend, Name: "hostpath"},
 	{Provider: Kind, Kind: FeatureBackend, Name: "fuse", Needs: []*Capability{FuseMount}},
-	// To enable NFS on kind: make this rule accept (Needs: the client's
-	// capability, e.g. KernelNFS or FuseMount per storage.nfs.client, as
-	// When facts), and add "backend=nfs" rules for storage-* below.
-	{Provider: Kind, Kind: FeatureBackend, Name: "nfs", No: "the kind provider does not serve NFS yet (no NFS server or client is wired into its nodes): use backend fuse, whose file server has the same pause/kill/restart faults"},
+	// Backend nfs: an nfs-ganesha container beside the nodes and an NFS
+	// client in every worker, the host kernel's (an in-tree nfs volume) or
+	// the userspace one (rwxchaos __nfs-mount over FUSE, under systemd in
+	// each node). auto takes the kernel's where the host has one.
+	{Provider: Kind, Kind: FeatureBackend, Name: "nfs", Needs: []*Capability{NFSClient}},
+	{Provider: Kind, Kind: FeatureBackend, Name: "nfs", When: []string{"nfsclient=kernel"}, Needs: []*Capability{KernelNFS}},
+	{Provider: Kind, Kind: FeatureBackend, Name: "nfs", When: []string{"nfsclient=userspace"}, Needs: []*Capability{FuseMount}},
 	{Provider: Kind, Kind: FeatureBackend, Name: "storageclass", No: "the kind provider does not provision volumes from a StorageClass: use backend hostpath or fuse"},
 	{Provider: Kind, Kind: FeatureBackend, Name: "local", No: "backend local is provider local's plain directory: on kind use hostpath (or fuse)"},
 
@@ -125,15 +129,19 @@ var table = []Rule{
 	{Provider: Kind, Kind: FeatureAction, Name: "partition"},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-pause", No: kindNeedsFuse},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-pause", When: []string{"backend=fuse"}},
+	{Provider: Kind, Kind: FeatureAction, Name: "storage-pause", When: []string{"backend=nfs"}},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-kill", No: kindNeedsFuse},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-kill", When: []string{"backend=fuse"}},
+	{Provider: Kind, Kind: FeatureAction, Name: "storage-kill", When: []string{"backend=nfs"}},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-restart", No: kindNeedsFuse},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-restart", When: []string{"backend=fuse"}},
+	{Provider: Kind, Kind: FeatureAction, Name: "storage-restart", When: []string{"backend=nfs"}},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-error", No: callOnlyFuse},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-error", When: []string{"backend=fuse"}},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-delay", No: callOnlyFuse},
 	{Provider: Kind, Kind: FeatureAction, Name: "storage-delay", When: []string{"backend=fuse"}},
-	{Provider: Kind, Kind: FeatureAction, Name: "storage-cutoff", No: "cutting one node off needs a storage server each node reaches on its own, and the kind provider's fuse server is one host mount shared by every node: stall every node at once with storage-pause (backend fuse), or cut a node off its peers with partition"},
+	{Provider: Kind, Kind: FeatureAction, Name: "storage-cutoff", No: "cutting one node off needs a storage server each node reaches on its own over the network, and the kind provider's fuse server is one host mount shared by every node: use backend nfs (each node's NFS client talks to the nfs-ganesha container), or stall every node at once with storage-pause"},
+	{Provider: Kind, Kind: FeatureAction, Name: "storage-cutoff", When: []string{"backend=nfs"}},
 	{Provider: Kind, Kind: FeatureAction, Name: "chaos-pod-kill", No: chaosOnlyExisting},
 	{Provider: Kind, Kind: FeatureAction, Name: "chaos-pod-failure", No: chaosOnlyExisting},
 	{Provider: Kind, Kind: FeatureAction, Name: "chaos-partition", No: chaosOnlyExisting},
@@ -153,7 +161,12 @@ var table = []Rule{
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=fuse"}},
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=local"}, No: triggerLocalDir},
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=hostpath"}, No: triggerHostPath},
-	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=nfs"}, No: triggerKernelNFS},
+	// The userspace NFS client's FUSE layer carries the same hook as the
+	// go-fuse file server; the kernel client (which auto picks where the
+	// host has one) has none.
+	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=nfs"}, No: triggerNFSAuto},
+	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=nfs", "nfsclient=kernel"}, No: triggerKernelNFS},
+	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=nfs", "nfsclient=userspace"}},
 	{Provider: Kind, Kind: FeatureTrigger, Name: Trigger, When: []string{"backend=storageclass"}, No: triggerStorageClass},
 
 	// ---- existing: a cluster you own, faults through Chaos Mesh -------

@@ -62,7 +62,9 @@ type Rule struct {
 	Name     string
 	// When lists facts that must all hold for the rule to apply:
 	// "backend=<b>", "action=<a>" (of the fault the feature belongs to),
-	// "select=<s>" (that fault's target.select), "defect=<d>", "mode=<m>".
+	// "select=<s>" (that fault's target.select), "defect=<d>", "mode=<m>",
+	// "nfsclient=<c>" (storage.nfs.client of backend nfs: auto, kernel or
+	// userspace).
 	When []string
 	// No, when set, says why the provider cannot do this, and what to do
 	// instead. A rule without No says it can.
@@ -217,6 +219,8 @@ func condText(when []string) string {
 			parts = append(parts, "with defect "+v)
 		case "select":
 			parts = append(parts, "on select "+v)
+		case "nfsclient":
+			parts = append(parts, "with the "+v+" NFS client")
 		default:
 			parts = append(parts, "with "+k+" "+v)
 		}

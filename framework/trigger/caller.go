@@ -190,3 +190,83 @@ func isHex(s string) bool {
 	}
 	return true
 }
+
+// NSpid returns the NSpid line of /proc/<pid>/status under proc: the
+// process's pid in its own pid namespace and in each one above it, as seen
+// from proc's namespace outwards-in (the first is proc's own view).
+func NSpid(proc, pid string) ([]int, error) {
+	return nspid(fmt.Sprintf("%s/%s/status", proc, pid))
+}
+
+func nspid(path string) ([]int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		v, ok := strings.CutPrefix(line, "NSpid:")
+		if !ok {
+			continue
+		}
+		var out []int
+		for _, f := range strings.Fields(v) {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s: NSpid %q does not parse", path, v)
+			}
+			out = append(out, n)
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("%s has no NSpid line", path)
+}
+
+// HostPid translates a caller reported by a file server that runs inside a
+// container (the userspace NFS client in a kind node): pid and tid are
+// numbers in that container's pid namespace, which sits at depth level
+// below proc's; the container is the one whose id comes first in a
+// process's cgroup (ContainerIDs). It returns the same process and thread
+// as proc names them, or an error when no process matches.
+func HostPid(proc, container string, level, pid, tid int) (hostPid, hostTid int, err error) {
+	if level < 1 {
+		return 0, 0, fmt.Errorf("pid namespace level %d: the container shares proc's namespace", level)
+	}
+	ents, err := os.ReadDir(proc)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		ns, err := nspid(filepath.Join(proc, e.Name(), "status"))
+		if err != nil || len(ns) <= level || ns[level] != pid {
+			continue
+		}
+		cg, err := os.ReadFile(filepath.Join(proc, e.Name(), "cgroup"))
+		if err != nil {
+			continue
+		}
+		if ids := ContainerIDs(string(cg)); len(ids) == 0 || ids[0] != container {
+			continue
+		}
+		hostPid = ns[0]
+		if tid == pid || tid == 0 {
+			return hostPid, hostPid, nil
+		}
+		tasks, err := os.ReadDir(filepath.Join(proc, e.Name(), "task"))
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, t := range tasks {
+			tns, err := nspid(filepath.Join(proc, e.Name(), "task", t.Name(), "status"))
+			if err == nil && len(tns) > level && tns[level] == tid {
+				return hostPid, tns[0], nil
+			}
+		}
+		return 0, 0, fmt.Errorf("process %d (pid %d in container %.12s) has no thread %d", hostPid, pid, container, tid)
+	}
+	return 0, 0, fmt.Errorf("no process has pid %d in container %.12s's pid namespace (it exited?)", pid, container)
+}

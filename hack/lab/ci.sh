@@ -14,5 +14,10 @@ if [ "${CI:-}" = true ]; then
     echo "ci: removing leftover kind cluster $c" >&2
     docker rm -f $(docker ps -aq --filter "label=io.x-k8s.kind.cluster=$c") >/dev/null
   done
+  # And the NFS servers that ran beside them.
+  for s in $(docker ps -aq --filter label=rwxchaos.dev/nfs-server); do
+    echo "ci: removing leftover nfs-ganesha container $s" >&2
+    docker rm -f "$s" >/dev/null
+  done
 fi
 echo "ci: lab ready: $node" >&2

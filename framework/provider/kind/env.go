@@ -84,8 +84,11 @@ type Env struct {
 	pods    podCache
 	// pubs follows the journals of a publish/consume workload.
 	pubs   *provider.PublishTracker
+	nfs    *nfsEnv      // backend nfs
 	ext    *external    // workload external: the team's own app
 	pooled *poolCluster // the pool's cluster this run holds (Options.Pool)
+	// poolAside hands the machine back to the pool (a run beside it).
+	poolAside func()
 }
 
 // startFuse starts the run's fuse server: state (and the data it serves)
@@ -147,12 +150,10 @@ func (e *Env) backendSupported() error {
 		return err
 	}
 	switch e.s.Storage.Backend {
-	case scenario.BackendHostPath, scenario.BackendFuse:
-	case scenario.BackendNFS:
-		return &support.Unsupported{Action: "storage backend nfs", Env: "kind", Reason: nfsReason()}
+	case scenario.BackendHostPath, scenario.BackendFuse, scenario.BackendNFS:
 	default:
 		return &support.Unsupported{Action: "storage backend " + string(e.s.Storage.Backend), Env: "kind",
-			Reason: "not wired into the kind provider yet: use backend hostpath"}
+			Reason: "not wired into the kind provider yet: use backend hostpath, fuse or nfs"}
 	}
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		return fmt.Errorf("docker is not running (run `make lab`, which starts dockerd): %w", err)
@@ -171,9 +172,18 @@ func (e *Env) Provision(ctx context.Context) error {
 		}
 	}
 	// An external app deploys its own objects and images: it gets a cluster
-	// of its own, never the pool's.
-	if e.o.Pool != nil && e.ext == nil {
-		return e.provisionShared(ctx)
+	// of its own, never the pool's. So does backend nfs, whose nodes carry
+	// the NFS client's mounts from creation; the pool deletes its cluster
+	// first and waits for this run's teardown (one cluster at a time).
+	if e.o.Pool != nil {
+		if e.ext == nil && e.s.Storage.Backend != scenario.BackendNFS {
+			return e.provisionShared(ctx)
+		}
+		done, err := e.o.Pool.aside(ctx, e.s, e.o.Logf)
+		if err != nil {
+			return err
+		}
+		e.poolAside = done
 	}
 	// A reused cluster keeps the scenario's name; otherwise each run gets its
 	// own, so runs in parallel (two test packages) never share a cluster.
@@ -183,9 +193,22 @@ func (e *Env) Provision(ctx context.Context) error {
 		h.Write([]byte(e.runDir))
 		name = fmt.Sprintf("run-%06x", h.Sum32()&0xffffff)
 	}
-	e.shared = filepath.Join(lab.CacheDir(), "kind-shared", kindcluster.NamePrefix+name)
-	e.volume = filepath.Join(e.shared, "runs", e.runID)
-	var propagation v1alpha4.MountPropagation
+	var (
+		propagation v1alpha4.MountPropagation
+		extra       []v1alpha4.Mount
+	)
+	if e.s.Storage.Backend == scenario.BackendNFS {
+		// Decided first: a scenario this host cannot run costs nothing.
+		n, mounts, err := e.newNFS(ctx, kindcluster.NamePrefix+name)
+		if err != nil {
+			return err
+		}
+		e.nfs, extra = n, mounts
+		e.volume = n.volume(e.runID)
+	} else {
+		e.shared = filepath.Join(lab.CacheDir(), "kind-shared", kindcluster.NamePrefix+name)
+		e.volume = filepath.Join(e.shared, "runs", e.runID)
+	}
 	if e.s.Storage.Backend == scenario.BackendFuse {
 		// One userspace file server for the whole cluster, mounted on the
 		// shared dir before the nodes exist; its mount (and a remount after
@@ -199,7 +222,7 @@ func (e *Env) Provision(ctx context.Context) error {
 		return fmt.Errorf("volume dir: %w", err)
 	}
 	c, err := kindcluster.New(kindcluster.Options{
-		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, Timings: timingsOf(e.s),
+		Name: name, Workers: e.s.Cluster.Kind.Workers, SharedDir: e.shared, SharedPropagation: propagation, ExtraMounts: extra, Timings: timingsOf(e.s),
 		Reuse: e.s.Cluster.Kind.Reuse, KeepOnDispose: e.s.Cluster.Kind.Reuse,
 		KubeconfigPath: filepath.Join(e.runDir, "kubeconfig"), LogsDir: filepath.Join(e.runDir, "kind-logs"), Logf: e.o.Logf,
 	})
@@ -233,18 +256,15 @@ func (e *Env) Provision(ctx context.Context) error {
 	if err := e.waitNodes(ctx); err != nil {
 		return err
 	}
+	if e.nfs != nil {
+		if err := e.startNFS(ctx); err != nil {
+			return err
+		}
+	}
 	if e.ext != nil {
 		return e.ext.provision(ctx)
 	}
 	return nil
-}
-
-func nfsReason() string {
-	b, _ := os.ReadFile("/proc/filesystems")
-	if strings.Contains(string(b), "nfs") {
-		return "the nfs backend on kind is not wired yet"
-	}
-	return "this host's kernel has no NFS client (no nfs/nfs4 in /proc/filesystems), and kind nodes share the host kernel, so no pod can mount an NFS volume here"
 }
 
 // waitNodes waits until every node of the new cluster is Ready and notes
@@ -314,7 +334,10 @@ func (e *Env) Deploy(ctx context.Context) error {
 		Webservers: w.Replicas.Webserver, Jobqueue: w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
 		JobqueueEvery: JobqueueEvery, EngineSchedule: cron,
 		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), StepDelay: w.Engine.StepDelay.D(), Defects: defects,
-		Volume: k8s.Volume{HostPath: e.volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
+		Volume: e.pipelineVolume(), JournalHostPath: e.journalHostPath(),
+		// On NFS a cut-off or killed node must not hold both engine
+		// runners, or no engine could take the lock over before it heals.
+		EngineAvoidsJobqueue: e.nfs != nil,
 	})
 	if err != nil {
 		return err
@@ -342,6 +365,27 @@ func (e *Env) Deploy(ctx context.Context) error {
 		e.urls = append(e.urls, fmt.Sprintf("http://%s:%d", ip, port))
 	}
 	return nil
+}
+
+// pipelineVolume is the PV the pipeline mounts.
+func (e *Env) pipelineVolume() k8s.Volume {
+	v := k8s.Volume{HostPath: e.volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size}
+	if e.nfs == nil {
+		return v
+	}
+	if e.nfs.client == scenario.NFSClientKernel {
+		return k8s.Volume{NFSServer: e.nfs.server.IP(), NFSPath: "/export/runs/" + e.runID, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size}
+	}
+	// One level above the client's mountpoint, so its remount propagates.
+	return k8s.Volume{HostPath: nfsNodeDir, Root: "mnt/runs/" + e.runID, Size: e.s.Storage.Size}
+}
+
+// journalHostPath keeps journals off an NFS volume (see nfsEnv).
+func (e *Env) journalHostPath() string {
+	if e.nfs == nil {
+		return ""
+	}
+	return journalNodeDir + "/" + e.runID
 }
 
 // Endpoints are every worker's NodePort, as a load balancer would spread them.
@@ -379,6 +423,14 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 	case scenario.ActionPartition:
 		return e.partition(ctx, spec, rng)
 	case scenario.ActionStoragePause, scenario.ActionStorageKill, scenario.ActionStorageRestart:
+		if e.nfs != nil {
+			f, err := storage.NewServerFault(spec.Name, string(spec.Action), e.nfs.server)
+			if err != nil {
+				return nil, err
+			}
+			f.Stalled, f.Healed = e.nfsStalled, e.nfsHealed
+			return []fault.Fault{f}, nil
+		}
 		if e.fuse == nil {
 			return nil, &support.Unsupported{Action: string(spec.Action), Env: "kind/" + string(e.s.Storage.Backend),
 				Reason: "a hostpath volume has no storage server to fault: use backend fuse"}
@@ -389,6 +441,13 @@ func (e *Env) Fault(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand
 		}
 		return []fault.Fault{f}, nil
 	case scenario.ActionStorageCutoff:
+		if e.nfs != nil {
+			nodes, err := e.resolveNodes(ctx, spec.Target, rng)
+			if err != nil {
+				return nil, err
+			}
+			return e.storageCuts(ctx, spec, nodes, scenario.DirectionBoth)
+		}
 		return nil, &support.Unsupported{Action: string(spec.Action), Env: "kind/" + string(e.s.Storage.Backend),
 			Reason: "cutting one node off needs a file server per node; the kind environment runs one shared server"}
 	}
@@ -402,6 +461,7 @@ func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
+	start := time.Now()
 	if e.ext != nil {
 		return e.ext.drain(ctx, timeout)
 	}
@@ -423,6 +483,21 @@ func (e *Env) Drain(ctx context.Context, timeout time.Duration) error {
 	if err != nil {
 		// Not a framework failure: the ledger reports what is stuck.
 		e.o.Logf("drain: %d input and %d work files left after %s", in, work, timeout)
+	}
+	// Settled also means no pod left Terminating that can still go: a
+	// node back from a fault confirms its pods' deletion once its kubelet
+	// is up again, which can take longer than the pipeline's catching up.
+	// Whatever is still Terminating at the end counts as stuck.
+	if e.obs != nil {
+		if left := timeout - time.Since(start); left > 0 {
+			var pods []string
+			if intervals.Get(intervals.DrainPods).WithTimeout(left).Until(ctx, func(context.Context) (bool, error) {
+				pods = e.obs.terminatingOnReady()
+				return len(pods) == 0, nil
+			}) != nil {
+				e.o.Logf("drain: pods still Terminating on Ready nodes after the settle: %s", strings.Join(pods, ", "))
+			}
+		}
 	}
 	return nil
 }
@@ -455,8 +530,16 @@ func (e *Env) Collect(ctx context.Context, dir string) (*history.History, provid
 		h, err := e.ext.collect(ctx, dir, &obs)
 		return h, obs, err
 	}
-	evs, st, err := history.ReadJournalDir(filepath.Join(e.volume, history.DirJournal))
-	if err != nil {
+	var (
+		evs []history.Event
+		st  history.ReadStats
+		err error
+	)
+	if e.nfs != nil {
+		var arts []report.Artifact
+		evs, st, arts, obs.StorageNote = e.collectNFS(ctx, dir)
+		obs.Artifacts = append(obs.Artifacts, arts...)
+	} else if evs, st, err = history.ReadJournalDir(filepath.Join(e.volume, history.DirJournal)); err != nil {
 		return nil, obs, err
 	}
 	snap, err := history.Scan(e.volume, e.o.Clock())
@@ -543,6 +626,13 @@ func (e *Env) Teardown(ctx context.Context) error {
 	}
 	if e.fuse != nil {
 		errs = append(errs, e.fuse.Stop(ctx))
+	}
+	if e.nfs != nil {
+		errs = append(errs, e.teardownNFS(ctx))
+	}
+	if e.poolAside != nil {
+		e.poolAside()
+		e.poolAside = nil
 	}
 	return errors.Join(errs...)
 }

@@ -164,6 +164,13 @@ func (f *nodeFaultImpl) VerifyHealed(ctx context.Context) error {
 	if !nodeReady(n) {
 		return fmt.Errorf("node %s not Ready yet", f.node)
 	}
+	// On NFS with the userspace client the node is whole again once its
+	// client serves (systemd starts it before the kubelet after a restart).
+	if f.env.nfs != nil && slices.Contains(f.env.nfs.workers, f.node) {
+		if err := clientMounted(ctx, f.node); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -289,6 +296,9 @@ func (e *Env) podNodes(ctx context.Context, component string, rng *rand.Rand, co
 // partition drops packets between a node and its peers with iptables rules
 // inside the node container, tagged with the run id.
 func (e *Env) partition(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
+	if spec.From == "storage" || spec.To == "storage" {
+		return e.partitionStorage(ctx, spec, rng)
+	}
 	from := spec.From
 	if from == "" {
 		ns, err := e.resolveNodes(ctx, spec.Target, rng)
@@ -311,8 +321,6 @@ func (e *Env) partition(ctx context.Context, spec scenario.FaultSpec, rng *rand.
 				peers = append(peers, n)
 			}
 		}
-	case "storage":
-		return nil, fmt.Errorf("partition to storage: backend %s has no storage server to cut off (use backend fuse with storage-cutoff)", e.s.Storage.Backend)
 	default:
 		n, err := e.endpointNode(ctx, spec.To, rng)
 		if err != nil {
@@ -342,6 +350,43 @@ func (e *Env) partition(ctx context.Context, spec scenario.FaultSpec, rng *rand.
 		rules[i] = append(rules[i], "-m", "comment", "--comment", tag)
 	}
 	return []fault.Fault{&partitionFault{env: e, name: spec.Name, node: from, peers: peers, rules: rules, tag: tag, toCP: spec.To == "control-plane"}}, nil
+}
+
+// partitionStorage cuts nodes off the NFS server: the other side of the
+// partition (a node, a selector, or "nodes" for every worker) gets the cut,
+// in the direction seen from the from side.
+func (e *Env) partitionStorage(ctx context.Context, spec scenario.FaultSpec, rng *rand.Rand) ([]fault.Fault, error) {
+	if e.nfs == nil {
+		return nil, fmt.Errorf("partition with storage: backend %s has no storage server on the network (use backend nfs, or storage-cutoff with backend fuse)", e.s.Storage.Backend)
+	}
+	side, dir := spec.To, spec.Direction
+	if spec.To == "storage" {
+		side = spec.From
+	} else {
+		// from is the storage: its ingress is the nodes' egress.
+		switch dir {
+		case scenario.DirectionIngress:
+			dir = scenario.DirectionEgress
+		case scenario.DirectionEgress:
+			dir = scenario.DirectionIngress
+		}
+	}
+	var nodes []string
+	switch side {
+	case "storage":
+		return nil, errors.New("partition from storage to storage cuts nothing")
+	case "control-plane":
+		return nil, errors.New("the control plane has no NFS client: cut workers (nodes, a node name or a selector) off the storage")
+	case "nodes":
+		nodes = append(nodes, e.workers...)
+	default:
+		n, err := e.endpointNode(ctx, side, rng)
+		if err != nil {
+			return nil, err
+		}
+		nodes = []string{n}
+	}
+	return e.storageCuts(ctx, spec, nodes, dir)
 }
 
 // endpointNode resolves a partition endpoint (a node name or a selector).

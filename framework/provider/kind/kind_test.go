@@ -479,6 +479,42 @@ func TestObserver(t *testing.T) {
 		t.Errorf("reschedule %+v", rs)
 	}
 
+	// Settling waits for it while its node is Ready (its kubelet will
+	// confirm the deletion), and not while the node is down.
+	var logs []string
+	var lmu sync.Mutex
+	e.o.Logf = func(f string, a ...any) { lmu.Lock(); logs = append(logs, fmt.Sprintf(f, a...)); lmu.Unlock() }
+	e.obs = o
+	if got := o.terminatingOnReady(); len(got) != 1 || got[0] != "web-old on "+w1 {
+		t.Fatalf("terminating on Ready nodes: %v", got)
+	}
+	if err := e.Drain(ctx, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	lmu.Lock()
+	if len(logs) != 1 || !strings.Contains(logs[0], "still Terminating on Ready nodes after the settle: web-old on "+w1) {
+		t.Errorf("drain logs %q", logs)
+	}
+	logs = nil
+	lmu.Unlock()
+	if _, err := cs.CoreV1().Nodes().Update(ctx, node(w1, false, false), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := (intervals.Interval{Timeout: 10 * time.Second, Poll: 5 * time.Millisecond}).Until(ctx, func(context.Context) (bool, error) {
+		return len(o.terminatingOnReady()) == 0, nil
+	}); err != nil {
+		t.Fatalf("a pod on a NotReady node still counts: %v", o.terminatingOnReady())
+	}
+	start := time.Now()
+	if err := e.Drain(ctx, time.Minute); err != nil || time.Since(start) > 30*time.Second {
+		t.Errorf("drain with the pod's node down: %v after %s", err, time.Since(start))
+	}
+	lmu.Lock()
+	if len(logs) != 0 {
+		t.Errorf("drain logs %q", logs)
+	}
+	lmu.Unlock()
+
 	// The old pod finally goes: no longer stuck.
 	if err := pods.Delete(ctx, "web-old", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -551,5 +587,26 @@ func TestResolvePublishNodes(t *testing.T) {
 	}
 	if _, err := e.resolveNodes(ctx, scenario.TargetSpec{Select: scenario.SelectConsumerNode}, rng()); err == nil || !strings.Contains(err.Error(), "no node runs a consumer without the publisher") {
 		t.Errorf("consumer-node beside the publisher only: %v", err)
+	}
+}
+
+// An engine run started by the jobqueue runs in the jobqueue's pod; its
+// command line says it is an engine, in both the standalone pipeline's
+// form and the form of the image assembled from this binary.
+func TestPipelineRole(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"edi-pipeline", "engine", "--root", "/v"}, "engine"},
+		{[]string{"/usr/local/bin/rwxchaos", "__pipeline", "engine", "--root", "/v"}, "engine"},
+		{[]string{"/usr/local/bin/rwx-nfs", "__pipeline", "jobqueue"}, "jobqueue"},
+		{[]string{"rwxchaos", "__fuse", "engine"}, ""},
+		{[]string{"sh", "engine"}, ""},
+		{[]string{"edi-pipeline"}, ""},
+	} {
+		if got := pipelineRole(c.args); got != c.want {
+			t.Errorf("pipelineRole(%q) = %q, want %q", c.args, got, c.want)
+		}
 	}
 }

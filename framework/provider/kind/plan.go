@@ -62,7 +62,9 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 		fmt.Fprintf(&b, ", not-ready toleration %ds, unreachable toleration %ds", *t.NotReadyTolerationSeconds, *t.UnreachableTolerationSeconds)
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "  shared dir %s mounted into every node; the run's volume is %s\n", shared, volume)
+	if e.s.Storage.Backend != scenario.BackendNFS {
+		fmt.Fprintf(&b, "  shared dir %s mounted into every node; the run's volume is %s\n", shared, volume)
+	}
 	if e.s.Storage.Backend == scenario.BackendFuse {
 		fuse := "the fuse server"
 		if argv, err := selfexec.Fuse.Command(); err == nil {
@@ -73,6 +75,15 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 			fmt.Fprintf(&b, "; it dials the run's trigger socket %s", e.trigger)
 		}
 		b.WriteString("\n")
+	}
+	vol := k8s.Volume{HostPath: volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size}
+	var journal string
+	if e.s.Storage.Backend == scenario.BackendNFS {
+		v, err := e.planNFS(&b, kindcluster.NamePrefix+name)
+		if err != nil {
+			return b.String(), err
+		}
+		vol, journal = v, journalNodeDir+"/"+e.runID
 	}
 	if e.ext != nil {
 		fmt.Fprintf(&b, "  kubeconfig: %s\n", filepath.Join(e.runDir, "kubeconfig"))
@@ -111,7 +122,7 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 		Webservers: w.Replicas.Webserver, Jobqueue: w.Replicas.Jobqueue != nil && *w.Replicas.Jobqueue > 0,
 		JobqueueEvery: JobqueueEvery, EngineSchedule: cron,
 		LeaseTTL: w.Engine.LeaseTTL.D(), Heartbeat: w.Engine.Heartbeat.D(), StepDelay: w.Engine.StepDelay.D(), Defects: defects,
-		Volume: k8s.Volume{HostPath: volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
+		Volume: vol, JournalHostPath: journal, EngineAvoidsJobqueue: e.s.Storage.Backend == scenario.BackendNFS,
 	})
 	if err != nil {
 		return "", err
@@ -123,4 +134,45 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 	fmt.Fprintf(&b, "  manifests it would apply (namespace %s), then wait for every webserver to be Ready and send traffic to each worker's NodePort:\n", e.ns)
 	b.Write(y)
 	return b.String(), ctx.Err()
+}
+
+// planNFS writes what backend nfs would start: the server container, the
+// client on every worker and its unit, the mounts; and returns the volume
+// the pipeline would mount. A scenario this host cannot run is the same
+// *support.Unsupported Provision would return.
+func (e *Env) planNFS(b *strings.Builder, cluster string) (k8s.Volume, error) {
+	st := e.s.Storage
+	client, why, args, err := chooseNFSClient(st)
+	if err != nil {
+		return k8s.Volume{}, err
+	}
+	dir := filepath.Join(lab.CacheDir(), "kind-nfs", cluster)
+	image := "the lab's nfs-ganesha image"
+	if m, err := lab.LoadDefault(); err == nil && m.Images.NFSServer != "" {
+		image = m.Images.NFSServer
+	} else {
+		image += " (none here: run `make lab`; the run would be void)"
+	}
+	fmt.Fprintf(b, "  backend nfs: would start nfs-ganesha (%s) as container %s on the kind network: NFSv4 only, lease %s, grace %s, exporting %s (recovery dir and config under %s)\n",
+		image, "rwxchaos-nfs-"+strings.TrimPrefix(cluster, kindcluster.NamePrefix), st.NFS.Lease, st.NFS.Grace, filepath.Join(dir, "export"), filepath.Join(dir, "server"))
+	fmt.Fprintf(b, "  journals: %s/<node> on the host, mounted at %s in every node (off the volume under test)\n", filepath.Join(dir, "journal"), journalNodeDir)
+	if client == scenario.NFSClientKernel {
+		fmt.Fprintf(b, "  NFS client: the host kernel's (%s): an in-tree nfs volume of the server's /export/runs/%s, mounted by the kubelet with options %s\n",
+			why, e.runID, strings.Join(st.MountOptions, ","))
+		return k8s.Volume{NFSServer: "<the server container's address>", NFSPath: "/export/runs/" + e.runID, MountOptions: st.MountOptions, Size: st.Size}, nil
+	}
+	argv, err := selfexec.NFSMount.Command()
+	if err != nil {
+		return k8s.Volume{}, fmt.Errorf("the userspace NFS client: %w", err)
+	}
+	fmt.Fprintf(b, "  NFS client: userspace (%s): %s, bundled into %s (mounted read-only into every node), run as systemd unit %s in every worker (before the kubelet), mounting the export on %s over FUSE",
+		why, strings.Join(argv, " "), filepath.Join(dir, "bin"), nfsUnit, nfsNodeMount)
+	if len(args) > 0 {
+		fmt.Fprintf(b, " with %s", strings.Join(args, " "))
+	}
+	if e.trigger != "" {
+		fmt.Fprintf(b, "; each client dials the run's trigger socket %s (bind-mounted into the nodes)", e.trigger)
+	}
+	b.WriteString("\n")
+	return k8s.Volume{HostPath: nfsNodeDir, Root: "mnt/runs/" + e.runID, Size: st.Size}, nil
 }

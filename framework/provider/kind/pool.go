@@ -235,6 +235,31 @@ func (p *Pool) acquireLocked(ctx context.Context, s *scenario.Scenario, logf fun
 	return p.cur, nil
 }
 
+// aside gives a run that needs a cluster of its own (backend nfs: its
+// nodes carry the NFS client's mounts from creation; an external app) the machine: the
+// pool's cluster is deleted, so only one cluster exists at a time, and the
+// pool stays busy until the returned func is called (at the run's
+// teardown). The next pooled scenario creates a new cluster.
+func (p *Pool) aside(ctx context.Context, s *scenario.Scenario, logf func(string, ...any)) (func(), error) {
+	p.busy.Lock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c := p.cur; c != nil {
+		why := "scenario " + s.Metadata.Name + " needs a cluster of its own (backend " + string(s.Storage.Backend) + ")"
+		if s.Workload.Mode == scenario.ModeExternal {
+			why = "scenario " + s.Metadata.Name + " needs a cluster of its own (an external app brings its own objects and images)"
+		}
+		logf("kind pool: deleting cluster %s: %s", c.name, why)
+		p.stats.Recreations = append(p.stats.Recreations, why)
+		if err := p.dispose(ctx, c); err != nil {
+			p.busy.Unlock()
+			return nil, fmt.Errorf("kind pool: delete cluster %s (%s): %w", c.name, why, err)
+		}
+		p.cur = nil
+	}
+	return p.busy.Unlock, nil
+}
+
 // release resets the cluster after a run (or deletes it when the scenario
 // wanted a fresh one). Leftovers after the reset are returned as an error
 // (the run's teardown phase shows it) and make the next scenario's check fail.

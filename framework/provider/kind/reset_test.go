@@ -256,3 +256,23 @@ func TestStopPodsStopsPublishConsume(t *testing.T) {
 		t.Errorf("the pods are deleted before their controllers, which replace them (calls: %v)", order)
 	}
 }
+
+// A run beside the pool (backend nfs) holds the pool busy until its
+// teardown hands it back: no pooled run creates a second cluster meanwhile.
+func TestPoolAsideHoldsThePool(t *testing.T) {
+	p := NewPool(PoolOptions{})
+	s := &scenario.Scenario{}
+	s.Metadata.Name, s.Storage.Backend = "nfs-run", scenario.BackendNFS
+	done, err := p.aside(t.Context(), s, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.busy.TryLock() {
+		t.Fatal("the pool is free while a run beside it goes on")
+	}
+	done()
+	if !p.busy.TryLock() {
+		t.Fatal("the pool is still busy after the run beside it ended")
+	}
+	p.busy.Unlock()
+}

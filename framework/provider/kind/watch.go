@@ -199,6 +199,23 @@ func (o *observer) event(obj any) {
 		Object: e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name, Message: e.Message, Count: int(e.Count)}
 }
 
+// terminatingOnReady lists the pods being deleted whose node is Ready: its
+// kubelet is back (a node that returned from a kill or a cut) and confirms
+// the deletion within seconds. Pods on a node that is still down are not
+// listed: nothing can end their Terminating before it returns.
+func (o *observer) terminatingOnReady() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for _, r := range o.pods {
+		if r.deleting != 0 && r.gone == 0 && o.nodeLast[r.node] {
+			out = append(out, r.name+" on "+r.node)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // nodeFault is a node-level fault's target and time, for rescheduling.
 type nodeFault struct {
 	name, node string
