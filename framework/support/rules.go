@@ -9,7 +9,7 @@ const (
 	noStorageServer   = "the framework does not run an existing cluster's storage server: use chaos-io-fault or chaos-io-latency"
 	kindNoProcess     = "the kind provider does not signal processes inside pods: use node-* faults on kind, or provider local for process faults"
 	localNeedsFuse    = "the storage server to fail is the go-fuse file server: use storage backend fuse (backend local is a plain directory with no server)"
-	kindPublishNFS    = "the publisher and consumers are not mounted through the nodes' NFS client yet (their volume is a host path carrying the NFS mount options, which the kubelet refuses, and their journals would sit on the faulted volume): use backend fuse"
+	kindPublishNFS    = "on backend nfs the publisher and consumers are not mounted through the nodes' NFS client yet (their volume is a host path carrying the NFS mount options, which the kubelet refuses, and their journals would sit on the faulted volume): use backend fuse"
 	kindNeedsFuse     = "the storage server to fail is the go-fuse file server or the nfs-ganesha container: use storage backend fuse or nfs (hostpath has no server)"
 	existingBackend   = "an existing cluster's shared volume comes from a StorageClass: use backend storageclass with storageClassName"
 
