@@ -3,6 +3,7 @@ package history
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -208,10 +209,19 @@ type ReadOptions struct {
 // JSON is a torn append (counted, not a problem). The error is only for I/O
 // failures.
 func ReadJournal(name string, r io.Reader, o ReadOptions) ([]Event, ReadStats, error) {
+	return readJournal(name, r, o, 0)
+}
+
+// readJournal is ReadJournal with room made for hint events up front (the
+// parallel reader knows how many lines a chunk has).
+func readJournal(name string, r io.Reader, o ReadOptions, hint int) ([]Event, ReadStats, error) {
 	var (
 		st  ReadStats
 		out []Event
 	)
+	if hint > 0 {
+		out = make([]Event, 0, hint)
+	}
 	problem := func(p Problem) {
 		st.ProblemCount++
 		if len(st.Problems) < MaxProblems {
@@ -410,18 +420,25 @@ func ReadJournalDir(dir string) ([]Event, ReadStats, error) {
 }
 
 // Sort orders events by call time, then writer and sequence, so merged
-// journals are deterministic.
+// journals are deterministic. The sort is stable; a slice already in order
+// (every saved history is written sorted) is only scanned.
 func Sort(evs []Event) {
-	sort.SliceStable(evs, func(i, j int) bool {
-		a, b := &evs[i], &evs[j]
-		if a.Call != b.Call {
-			return a.Call < b.Call
+	for i := 1; i < len(evs); i++ {
+		if compareEvents(&evs[i], &evs[i-1]) < 0 {
+			sort.SliceStable(evs, func(i, j int) bool { return compareEvents(&evs[i], &evs[j]) < 0 })
+			return
 		}
-		if a.Proc != b.Proc {
-			return a.Proc < b.Proc
-		}
-		return a.Seq < b.Seq
-	})
+	}
+}
+
+func compareEvents(a, b *Event) int {
+	if c := cmp.Compare(a.Call, b.Call); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Proc, b.Proc); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Seq, b.Seq)
 }
 
 // WriteEvents writes events as NDJSON.

@@ -33,7 +33,7 @@ func readSavedFile(path, name string, opts ReadOptions) ([]Event, ReadStats, err
 	if err != nil || workers < 2 || st.Size() < 2*parallelChunk {
 		return ReadJournal(name, f, opts)
 	}
-	return readParallel(f, name, opts, workers, parallelChunk, st.Size())
+	return readParallel(f, name, opts, workers, parallelChunk)
 }
 
 type chunk struct {
@@ -48,7 +48,7 @@ type chunkResult struct {
 	err error
 }
 
-func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize int, size int64) ([]Event, ReadStats, error) {
+func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize int) ([]Event, ReadStats, error) {
 	chunks := make(chan chunk, workers)
 	var readErr error
 	go func() {
@@ -93,7 +93,7 @@ func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize
 		go func() {
 			defer wg.Done()
 			for c := range chunks {
-				evs, st, err := ReadJournal(name, bytes.NewReader(c.data), opts)
+				evs, st, err := readJournal(name, bytes.NewReader(c.data), opts, c.lines+1)
 				mu.Lock()
 				results[c.seq] = &chunkResult{evs: evs, st: st, err: err}
 				lines[c.seq] = c.lines
@@ -111,10 +111,13 @@ func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize
 		mu.Unlock()
 	}()
 
-	// Merge in file order as the chunks come back.
-	out := make([]Event, 0, size/250)
+	// Merge in file order as the chunks come back: the chunks' events are
+	// kept until the last one is in, then copied once into a slice of the
+	// exact size (a guess from the file size either wastes memory or grows
+	// by copying; at 5M events either costs gigabytes).
+	var parts [][]Event
 	var total ReadStats
-	offset := 0
+	offset, count := 0, 0
 	for seq := 0; ; seq++ {
 		mu.Lock()
 		for results[seq] == nil && !closed(done) {
@@ -127,9 +130,10 @@ func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize
 			break // every chunk is merged
 		}
 		if res.err != nil {
-			return out, total, res.err
+			return concat(parts, count), total, res.err
 		}
-		out = append(out, res.evs...)
+		parts = append(parts, res.evs)
+		count += len(res.evs)
 		for _, p := range res.st.Problems {
 			p.Line += offset
 			if len(total.Problems) < MaxProblems {
@@ -142,10 +146,25 @@ func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize
 		total.ProblemCount += res.st.ProblemCount
 		offset += n
 	}
+	out := concat(parts, count)
 	if readErr != nil {
 		return out, total, fmt.Errorf("%s: read: %w", name, readErr)
 	}
 	return out, total, nil
+}
+
+// concat copies parts into one slice of n events, releasing each part as
+// it goes so the peak is the result plus one part's worth less each step.
+func concat(parts [][]Event, n int) []Event {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	out := make([]Event, 0, n)
+	for i := range parts {
+		out = append(out, parts[i]...)
+		parts[i] = nil
+	}
+	return out
 }
 
 func closed(c chan struct{}) bool {

@@ -33,7 +33,7 @@ func TestReadParallelMatchesReadJournal(t *testing.T) {
 	}
 	for _, size := range []int{64, 1000, 4096, 1 << 20} {
 		for _, workers := range []int{1, 2, 3} {
-			got, gst, err := readParallel(bytes.NewReader(data), "h", ReadOptions{Saved: true}, workers, size, int64(len(data)))
+			got, gst, err := readParallel(bytes.NewReader(data), "h", ReadOptions{Saved: true}, workers, size)
 			if err != nil {
 				t.Fatalf("chunk %d, %d workers: %v", size, workers, err)
 			}
@@ -44,5 +44,27 @@ func TestReadParallelMatchesReadJournal(t *testing.T) {
 				t.Errorf("chunk %d, %d workers: stats %+v, want %+v", size, workers, gst, wst)
 			}
 		}
+	}
+}
+
+// Sort orders by call, writer, sequence and keeps equal events in their
+// order, whether the input is shuffled or already sorted (its fast path).
+func TestSortOrdersAndIsStable(t *testing.T) {
+	want := []Event{
+		{Proc: "a", Seq: 1, Call: 5},
+		{Proc: "a", Seq: 2, Call: 5, Detail: "first of two equal keys"},
+		{Proc: "a", Seq: 2, Call: 5, Detail: "second of two equal keys"},
+		{Proc: "b", Seq: 1, Call: 5},
+		{Proc: "a", Seq: 3, Call: 7},
+	}
+	sorted := append([]Event(nil), want...)
+	Sort(sorted)
+	if !reflect.DeepEqual(sorted, want) {
+		t.Fatalf("sorted input changed: %+v", sorted)
+	}
+	shuffled := []Event{want[4], want[3], want[1], want[0], want[2]}
+	Sort(shuffled)
+	if !reflect.DeepEqual(shuffled, want) {
+		t.Fatalf("shuffled input: got %+v, want %+v", shuffled, want)
 	}
 }
