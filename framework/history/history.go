@@ -87,13 +87,26 @@ func (h *History) Save(dir string) error {
 // snapshot entries that break the format are Problems in Stats, never a
 // silent skip; the error is only for a missing or unreadable file.
 func Load(dir string) (*History, error) {
+	// The snapshot is decoded while the events are: on a large run each
+	// takes seconds, and the snapshot's decoder runs on one core.
+	type snapResult struct {
+		snap *Snapshot
+		err  error
+	}
+	snapc := make(chan snapResult, 1)
+	go func() {
+		snap, err := readSnapshotFile(filepath.Join(dir, SnapshotFile))
+		snapc <- snapResult{snap, err}
+	}()
 	evs, st, err := readSavedFile(filepath.Join(dir, EventsFile), EventsFile, ReadOptions{Saved: true})
 	if err != nil {
+		<-snapc
 		return nil, err
 	}
 	Sort(evs)
 	h := &History{Events: evs}
-	snap, perr := readSnapshotFile(filepath.Join(dir, SnapshotFile))
+	sr := <-snapc
+	snap, perr := sr.snap, sr.err
 	var pathErr *fs.PathError
 	switch {
 	case errors.Is(perr, fs.ErrNotExist):

@@ -215,11 +215,15 @@ func ReadJournal(name string, r io.Reader, o ReadOptions) ([]Event, ReadStats, e
 // readJournal is ReadJournal with room made for hint events up front (the
 // parallel reader knows how many lines a chunk has).
 func readJournal(name string, r io.Reader, o ReadOptions, hint int) ([]Event, ReadStats, error) {
-	var (
-		st  ReadStats
-		out []Event
-	)
-	if hint > 0 {
+	return readJournalInto(nil, name, r, o, hint)
+}
+
+// readJournalInto appends the events to dst (made with room for hint
+// events when nil).
+func readJournalInto(dst []Event, name string, r io.Reader, o ReadOptions, hint int) ([]Event, ReadStats, error) {
+	var st ReadStats
+	out := dst
+	if out == nil && hint > 0 {
 		out = make([]Event, 0, hint)
 	}
 	problem := func(p Problem) {
@@ -265,13 +269,22 @@ func readJournal(name string, r io.Reader, o ReadOptions, hint int) ([]Event, Re
 			}
 			continue
 		}
-		var e Event
+		// Decoded in place at the end of out: a local Event would escape to
+		// the heap (the strict path hands it to encoding/json), one
+		// allocation per event that is then copied into out.
+		out = append(out, Event{})
+		e := &out[len(out)-1]
+		drop := func() {
+			*e = Event{}
+			out = out[:len(out)-1]
+		}
 		var perr error
-		if !decodeEventFast(line, &e, &in) {
-			e = Event{}
-			perr = decodeStrict(line, &e)
+		if !decodeEventFast(line, e, &in) {
+			*e = Event{}
+			perr = decodeStrict(line, e)
 		}
 		if perr != nil {
+			drop()
 			cut := !complete && errors.Is(perr, io.ErrUnexpectedEOF)
 			switch {
 			case cut && !o.Saved:
@@ -305,9 +318,8 @@ func readJournal(name string, r io.Reader, o ReadOptions, hint int) ([]Event, Re
 			if errors.As(verr, &fe) {
 				p.Code = fe.Code
 			}
+			drop()
 			problem(p)
-		} else {
-			out = append(out, e)
 		}
 		if !complete {
 			break

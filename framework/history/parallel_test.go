@@ -31,17 +31,27 @@ func TestReadParallelMatchesReadJournal(t *testing.T) {
 	if werr != nil || wst.ProblemCount == 0 {
 		t.Fatalf("reference: %v, %d problems", werr, wst.ProblemCount)
 	}
-	for _, size := range []int{64, 1000, 4096, 1 << 20} {
-		for _, workers := range []int{1, 2, 3} {
-			got, gst, err := readParallel(bytes.NewReader(data), "h", ReadOptions{Saved: true}, workers, size)
-			if err != nil {
-				t.Fatalf("chunk %d, %d workers: %v", size, workers, err)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("chunk %d, %d workers: %d events, want %d (or they differ)", size, workers, len(got), len(want))
-			}
-			if !reflect.DeepEqual(gst, wst) {
-				t.Errorf("chunk %d, %d workers: stats %+v, want %+v", size, workers, gst, wst)
+	newlines := bytes.Count(data, []byte{'\n'})
+	counted, err := countLines(bytes.NewReader(data), int64(len(data)), 3)
+	if err != nil || counted != newlines {
+		t.Fatalf("countLines: %d, %v; want %d", counted, err, newlines)
+	}
+	// lines: counted (events decoded in place), 0 (a slice per chunk), and
+	// fewer than the file has (it grew after the count: the chunks past
+	// the count get slices of their own).
+	for _, lines := range []int{newlines, 0, newlines / 2} {
+		for _, size := range []int{64, 1000, 4096, 1 << 20} {
+			for _, workers := range []int{1, 2, 3} {
+				got, gst, err := readParallel(bytes.NewReader(data), "h", ReadOptions{Saved: true}, workers, size, lines)
+				if err != nil {
+					t.Fatalf("lines %d, chunk %d, %d workers: %v", lines, size, workers, err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("lines %d, chunk %d, %d workers: %d events, want %d (or they differ)", lines, size, workers, len(got), len(want))
+				}
+				if !reflect.DeepEqual(gst, wst) {
+					t.Errorf("lines %d, chunk %d, %d workers: stats %+v, want %+v", lines, size, workers, gst, wst)
+				}
 			}
 		}
 	}

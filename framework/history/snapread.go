@@ -90,11 +90,12 @@ func decodeFiles(d *json.Decoder, files *[]File) error {
 	}
 	*files = make([]File, 0, 1024)
 	for d.More() {
-		var f File
-		if err := d.Decode(&f); err != nil {
+		// Decoded in place (a local File would escape: one heap
+		// allocation per file).
+		*files = append(*files, File{})
+		if err := d.Decode(&(*files)[len(*files)-1]); err != nil {
 			return err
 		}
-		*files = append(*files, f)
 	}
 	if t, err := d.Token(); err != nil || t != json.Delim(']') {
 		return errSnapshotSlowPath
