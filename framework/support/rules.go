@@ -9,7 +9,6 @@ const (
 	noStorageServer   = "the framework does not run an existing cluster's storage server: use chaos-io-fault or chaos-io-latency"
 	kindNoProcess     = "the kind provider does not signal processes inside pods: use node-* faults on kind, or provider local for process faults"
 	localNeedsFuse    = "the storage server to fail is the go-fuse file server: use storage backend fuse (backend local is a plain directory with no server)"
-	kindPublishNFS    = "on backend nfs the publisher and consumers are not mounted through the nodes' NFS client yet (their volume is a host path carrying the NFS mount options, which the kubelet refuses, and their journals would sit on the faulted volume): use backend fuse"
 	kindNeedsFuse     = "the storage server to fail is the go-fuse file server or the nfs-ganesha container: use storage backend fuse or nfs (hostpath has no server)"
 	existingBackend   = "an existing cluster's shared volume comes from a StorageClass: use backend storageclass with storageClassName"
 
@@ -102,7 +101,6 @@ var table = []Rule{
 	// ---- kind: a kind cluster on this host ---------------------------
 	{Provider: Kind, Kind: FeatureProvider, Name: Kind, Needs: []*Capability{Docker}},
 	{Provider: Kind, Kind: FeatureMode, Name: "publish-consume"},
-	{Provider: Kind, Kind: FeatureMode, Name: "publish-consume", When: []string{"backend=nfs"}, No: kindPublishNFS},
 
 	{Provider: Kind, Kind: FeatureBackend, Name: "hostpath"},
 	{Provider: Kind, Kind: FeatureBackend, Name: "fuse", Needs: []*Capability{FuseMount}},

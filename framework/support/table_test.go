@@ -75,3 +75,14 @@ func TestCapabilityProbes(t *testing.T) {
 		t.Errorf("an unprobeable capability is not missing before the run: %v", err)
 	}
 }
+
+// The publish/consume workload runs on every kind backend: on nfs its pods
+// mount the nodes' NFS client like the pipeline's.
+func TestKindPublishConsumeOnEveryBackend(t *testing.T) {
+	for _, b := range []string{"hostpath", "fuse", "nfs"} {
+		d := Decide(Query{Provider: Kind, Kind: FeatureMode, Name: "publish-consume", Facts: []string{"backend=" + b}})
+		if !d.OK || !d.Declared {
+			t.Errorf("publish-consume on kind/%s: %+v", b, d)
+		}
+	}
+}

@@ -491,10 +491,17 @@ func (e *Env) collectNFS(ctx context.Context, dir string) ([]history.Event, hist
 	return evs, st, arts, note
 }
 
+// journalDirs are the run's journal directories on the host, one per node
+// whose pods journaled (JournalHostPath, mounted from journal/<node>).
+func (n *nfsEnv) journalDirs(runID string) []string {
+	dirs := mustGlob(filepath.Join(n.dir, "journal", "*", runID))
+	sort.Strings(dirs)
+	return dirs
+}
+
 // readNodeJournals merges the journals of every node's journal directory.
 func (e *Env) readNodeJournals() ([]history.Event, history.ReadStats, error) {
-	dirs, _ := filepath.Glob(filepath.Join(e.nfs.dir, "journal", "*", e.runID))
-	sort.Strings(dirs)
+	dirs := e.nfs.journalDirs(e.runID)
 	var (
 		all  []history.Event
 		tot  history.ReadStats
@@ -565,7 +572,7 @@ func (e *Env) teardownNFS(ctx context.Context) error {
 	}
 	if e.s.Cluster.Kind.Reuse {
 		errs = append(errs, os.RemoveAll(n.volume(e.runID)))
-		for _, d := range mustGlob(filepath.Join(n.dir, "journal", "*", e.runID)) {
+		for _, d := range n.journalDirs(e.runID) {
 			errs = append(errs, os.RemoveAll(d))
 		}
 	} else {

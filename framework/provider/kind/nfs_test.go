@@ -1,10 +1,16 @@
 package kind
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/rwxchaos/rwxchaos/framework/storage"
 	"github.com/rwxchaos/rwxchaos/framework/support"
@@ -193,5 +199,47 @@ func TestNFSTriggerWiring(t *testing.T) {
 	s.Cluster.Kind.Reuse = true
 	if _, _, err := e.newNFS(t.Context(), "rwxchaos-x"); !support.IsUnsupported(err) || !strings.Contains(err.Error(), "reuse false") {
 		t.Errorf("newNFS with a trigger on a reused cluster: %v", err)
+	}
+}
+
+// On NFS the publisher and consumers mount the node's userspace client
+// (never a host path carrying NFS mount options, which the kubelet
+// refuses), journal to a node directory off the faulted volume, and the
+// runner follows every node's journal directory on the host.
+func TestPublishOnNFS(t *testing.T) {
+	dir := t.TempDir()
+	s := &scenario.Scenario{Storage: nfsSpec(scenario.NFSClientUserspace, "nfsvers=4.1", "hard", "actimeo=3"),
+		Workload: scenario.WorkloadSpec{Mode: scenario.ModePublishConsume,
+			Publish: scenario.PublishSpec{Files: 2, Size: 1024, Rate: 1, Versions: 10, LoadRate: 2}}}
+	e := &Env{s: s, runID: "r1", ns: "rwxchaos-r1", volume: filepath.Join(dir, "export", "runs", "r1"),
+		nfs: &nfsEnv{spec: s.Storage, client: scenario.NFSClientUserspace, dir: dir}}
+	objs, err := e.publishObjects("app:lab", []string{"rwxchaos", "__pipeline"}, "Never", e.pipelineVolume(), e.journalHostPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hp := objs.PV.Spec.HostPath; hp == nil || hp.Path != nfsNodeDir || len(objs.PV.Spec.MountOptions) != 0 {
+		t.Errorf("PV %+v: want a host path of %s without mount options", objs.PV.Spec, nfsNodeDir)
+	}
+	for _, tmpl := range []corev1.PodTemplateSpec{objs.Publisher.Spec.Template, objs.Consumer.Spec.Template} {
+		args := strings.Join(tmpl.Spec.Containers[0].Args, " ")
+		if !strings.Contains(args, "--root "+k8s.MountPath+"/mnt/runs/r1") || !strings.Contains(args, "--journal-dir "+k8s.JournalPath) {
+			t.Errorf("%s args %s", tmpl.Labels[k8s.LabelComponent], args)
+		}
+		if v := tmpl.Spec.Volumes[len(tmpl.Spec.Volumes)-1]; v.HostPath == nil || v.HostPath.Path != journalNodeDir+"/r1" {
+			t.Errorf("%s journal volume %+v", tmpl.Labels[k8s.LabelComponent], v)
+		}
+	}
+	if got := e.journalDirs(); len(got) != 0 {
+		t.Errorf("journal dirs before any pod wrote: %v", got)
+	}
+	for _, n := range []string{"w2", "w1"} {
+		if err := os.MkdirAll(filepath.Join(dir, "journal", n, "r1"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = os.MkdirAll(filepath.Join(dir, "journal", "w1", "other-run"), 0o755)
+	want := []string{filepath.Join(dir, "journal", "w1", "r1"), filepath.Join(dir, "journal", "w2", "r1")}
+	if got := e.journalDirs(); !slices.Equal(got, want) {
+		t.Errorf("journal dirs %v, want %v", got, want)
 	}
 }

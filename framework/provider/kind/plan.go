@@ -78,12 +78,14 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 	}
 	vol := k8s.Volume{HostPath: volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size}
 	var journal string
+	journals := filepath.Join(volume, history.DirJournal)
 	if e.s.Storage.Backend == scenario.BackendNFS {
 		v, err := e.planNFS(&b, kindcluster.NamePrefix+name)
 		if err != nil {
 			return b.String(), err
 		}
 		vol, journal = v, journalNodeDir+"/"+e.runID
+		journals = filepath.Join(lab.CacheDir(), "kind-nfs", kindcluster.NamePrefix+name, "journal", "<node>", e.runID)
 	}
 	if e.ext != nil {
 		fmt.Fprintf(&b, "  kubeconfig: %s\n", filepath.Join(e.runDir, "kubeconfig"))
@@ -99,7 +101,7 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 	fmt.Fprintf(&b, "  kubeconfig: %s\n", filepath.Join(e.runDir, "kubeconfig"))
 	w := e.s.Workload
 	if w.Mode == scenario.ModePublishConsume {
-		objs, err := e.publishObjects(image, command, pull, volume)
+		objs, err := e.publishObjects(image, command, pull, vol, journal)
 		if err != nil {
 			return "", err
 		}
@@ -108,7 +110,7 @@ func (e *Env) Plan(ctx context.Context) (string, error) {
 			return "", err
 		}
 		fmt.Fprintf(&b, "  manifests it would apply (namespace %s), then wait for the publisher and a consumer on every worker to be Ready; the runner follows their journals under %s:\n",
-			e.ns, filepath.Join(volume, history.DirJournal))
+			e.ns, journals)
 		b.Write(y)
 		return b.String(), ctx.Err()
 	}

@@ -21,7 +21,7 @@ import (
 // publisher and every consumer run.
 func (e *Env) deployPublish(ctx context.Context) error {
 	p := e.s.Workload.Publish
-	objs, err := e.publishObjects(e.app.ref, e.app.command, e.app.pull, e.volume)
+	objs, err := e.publishObjects(e.app.ref, e.app.command, e.app.pull, e.pipelineVolume(), e.journalHostPath())
 	if err != nil {
 		return err
 	}
@@ -36,9 +36,10 @@ func (e *Env) deployPublish(ctx context.Context) error {
 	return k8s.WaitReady(ctx, e.cs, objs, intervals.Get(intervals.PipelineReady))
 }
 
-// publishObjects are the publish/consume manifests for the app image and
-// the run's volume (Deploy applies them, Plan prints them).
-func (e *Env) publishObjects(image string, command []string, pull corev1.PullPolicy, volume string) (*k8s.Objects, error) {
+// publishObjects are the publish/consume manifests for the app image, the
+// run's volume and the node directory for journals ("": on the volume)
+// (Deploy applies them, Plan prints them).
+func (e *Env) publishObjects(image string, command []string, pull corev1.PullPolicy, volume k8s.Volume, journal string) (*k8s.Objects, error) {
 	p := e.s.Workload.Publish
 	var defects []string
 	for _, d := range e.s.Workload.Defects {
@@ -46,13 +47,18 @@ func (e *Env) publishObjects(image string, command []string, pull corev1.PullPol
 	}
 	return k8s.PublishConsume(k8s.PublishInput{
 		Namespace: e.ns, Run: e.runID, Image: image, Command: command, PullPolicy: pull, Defects: defects,
-		Volume: k8s.Volume{HostPath: volume, MountOptions: e.s.Storage.MountOptions, Size: e.s.Storage.Size},
-		Files:  p.Files, Size: p.Size, Rate: p.Rate, Versions: p.Versions, WriteTime: p.WriteTime.D(), LoadRate: p.LoadRate,
+		Volume: volume, JournalHostPath: journal,
+		Files: p.Files, Size: p.Size, Rate: p.Rate, Versions: p.Versions, WriteTime: p.WriteTime.D(), LoadRate: p.LoadRate,
 	})
 }
 
-// journalDirs are where the pods' journals are, as the host sees them.
+// journalDirs are where the pods' journals are, as the host sees them: on
+// NFS one directory per node that has written any (a node's directory
+// appears with its first pod), else the volume's journal directory.
 func (e *Env) journalDirs() []string {
+	if e.nfs != nil {
+		return e.nfs.journalDirs(e.runID)
+	}
 	return []string{filepath.Join(e.volume, history.DirJournal)}
 }
 

@@ -3,8 +3,11 @@ package kind
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sort"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/provider"
 )
 
 // Backlog implements provider.Settler: the shared volume is a directory on
@@ -14,6 +17,7 @@ import (
 // that can still go: a node back from a fault confirms its pods' deletion
 // once its kubelet is up again, which can take longer than the pipeline's
 // catching up; whatever is still Terminating at the end counts as stuck.
+// A publish/consume workload has settled once its consumers converged.
 func (e *Env) Backlog(ctx context.Context, acked []string) (history.Backlog, error) {
 	if err := ctx.Err(); err != nil {
 		return history.Backlog{}, err
@@ -35,5 +39,33 @@ func (e *Env) Backlog(ctx context.Context, acked []string) (history.Backlog, err
 	if e.obs != nil {
 		b.Waiting = e.obs.terminatingOnReady()
 	}
+	if e.pubs != nil {
+		// The publish/consume workload leaves no input or work behind: it
+		// has settled once every consumer loaded the last version of every
+		// file (the convergence check judges how long that took).
+		b.Waiting = append(b.Waiting, publishBehind(e.pubs.Status())...)
+	}
 	return b, nil
+}
+
+// publishBehind names the consumers not yet at the last published version
+// of every file (nothing once every expected consumer is).
+func publishBehind(st provider.PublishStatus) []string {
+	if st.Converged() {
+		return nil
+	}
+	if st.Published == 0 {
+		return []string{"the publisher's first version of every file"}
+	}
+	var out []string
+	for c, n := range st.Behind {
+		if n > 0 {
+			out = append(out, fmt.Sprintf("consumer on %s (%d of %d files behind the last version)", c, n, st.Files))
+		}
+	}
+	sort.Strings(out)
+	if len(st.Behind) < st.Consumers {
+		out = append(out, fmt.Sprintf("%d of %d consumers never loaded a file", st.Consumers-len(st.Behind), st.Consumers))
+	}
+	return out
 }
