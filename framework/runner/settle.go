@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/rwxchaos/rwxchaos/framework/traffic"
 )
 
@@ -67,8 +69,7 @@ func (r *run) settle(ctx context.Context, env provider.Env, upper time.Duration)
 		return b.Done(), nil
 	})
 	if err == nil {
-		r.logf("settled in %s (upper bound %s): input and work empty, all %d acked uploads have their output",
-			r.now().Sub(start).Round(10*time.Millisecond), upper, len(acked))
+		r.logf("settled in %s (upper bound %s): %s", r.now().Sub(start).Round(10*time.Millisecond), upper, settledWhat(r.s, len(acked)))
 		return nil
 	}
 	if ctx.Err() != nil && !wait.Interrupted(err) {
@@ -77,4 +78,20 @@ func (r *run) settle(ctx context.Context, env provider.Env, upper time.Duration)
 	r.logf("settle: upper bound %s reached with %d input, %d work and %d of %d acked uploads without output (e.g. %s; still waiting for: %s; last error: %v); the checkers will report them",
 		upper, last.Input, last.Work, last.Unprocessed, len(acked), last.Example, strings.Join(last.Waiting, ", "), lastErr)
 	return nil
+}
+
+// settledWhat says what a done backlog means for the scenario's workload.
+func settledWhat(s *scenario.Scenario, acked int) string {
+	mode := scenario.WorkloadMode("")
+	if s != nil {
+		mode = s.Workload.Mode
+	}
+	switch mode {
+	case scenario.ModePublishConsume:
+		return "every consumer loaded the last published version of every file"
+	case scenario.ModeExternal:
+		return fmt.Sprintf("nothing left under the app's input path and all %d acked inputs have an output", acked)
+	default:
+		return fmt.Sprintf("input and work empty, all %d acked uploads have their output", acked)
+	}
 }

@@ -2,12 +2,14 @@ package runner
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
+	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/rwxchaos/rwxchaos/framework/traffic"
 )
 
@@ -77,3 +79,25 @@ type drainOnly struct {
 }
 
 func (e *drainOnly) Drain(context.Context, time.Duration) error { e.drained = true; return nil }
+
+// The settle line says what a done backlog meant for the workload: a
+// publish/consume run has no uploads, inputs or outputs.
+func TestSettleSaysWhatSettled(t *testing.T) {
+	for mode, want := range map[scenario.WorkloadMode]string{
+		scenario.ModePublishConsume: "every consumer loaded the last published version of every file",
+		scenario.ModeExternal:       "nothing left under the app's input path and all 1 acked inputs have an output",
+		scenario.ModePipeline:       "input and work empty, all 1 acked uploads have their output",
+	} {
+		var log strings.Builder
+		s := &scenario.Scenario{}
+		s.Workload.Mode = mode
+		r := &run{o: Options{Clock: time.Now, Log: &log}, s: s}
+		r.acks.observe(traffic.Attempt{Key: "k1", Outcome: history.OK})
+		if err := r.settle(context.Background(), &settleEnv{doneAt: 1}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("mode %s: settle said %q, want %q", mode, log.String(), want)
+		}
+	}
+}
