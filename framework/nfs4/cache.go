@@ -18,7 +18,8 @@ import (
 //     attribute is the one seen when the name was looked up.
 //
 // Our own changes invalidate what they touch. OPEN always refetches
-// (close-to-open). With all bounds zero the cache is off.
+// (close-to-open). A handle the server calls stale is forgotten with the
+// names that lead to it (forget). With all bounds zero the cache is off.
 type attrCache struct {
 	on                             bool
 	regMin, regMax, dirMin, dirMax time.Duration
@@ -162,4 +163,23 @@ func (ac *attrCache) dirChanged(dir FH, name string) {
 		e.at = time.Time{}
 	}
 	ac.mu.Unlock()
+}
+
+// forget drops fh's attributes and every cached name that leads to fh or
+// lies in it: the server said fh is stale (the file was removed or
+// renamed over by another client), so the next lookup of those names
+// must ask the server. Linear in the cached names; stale handles are
+// rare.
+func (ac *attrCache) forget(fh FH) {
+	if !ac.on {
+		return
+	}
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	delete(ac.attrs, fh)
+	for k, n := range ac.names {
+		if n.fh == fh || k.dir == fh {
+			delete(ac.names, k)
+		}
+	}
 }

@@ -296,6 +296,15 @@ func (c *Client) call(ctx context.Context, cred Cred, tag string, build func(*re
 		if !errors.As(err, &e) || e.Op == "SEQUENCE" || e.Op == "COMPOUND" && e.Status != StatusDelay {
 			return err
 		}
+		if staleHandle(e.Status) && len(rq.fhs) == 1 {
+			// The file is gone (renamed over or removed by another
+			// client): what the cache knows about it must not be
+			// served again, or the VFS's retry of an open or stat that
+			// got ESTALE (with LOOKUP_REVAL) is answered with the same
+			// dead handle. The kernel client drops the dentry
+			// (d_drop) and marks the inode stale likewise.
+			c.cache.forget(rq.fhs[0])
+		}
 		switch {
 		case e.Status == StatusRetryUncachedRep:
 			// A resend of a request the server executed without caching

@@ -47,6 +47,8 @@ type request struct {
 	// (non-idempotent operations, so a resend after a lost reply gets the
 	// original answer).
 	cache bool
+	// fhs are the handles the compound puts, in order (PUTFH).
+	fhs []FH
 }
 
 func newRequest(tag string) *request { return &request{e: newEncoder(), tag: tag} }
@@ -59,6 +61,7 @@ func (r *request) op(code uint32) {
 func (r *request) putRootFH() { r.op(opPutRootFH) }
 
 func (r *request) putFH(fh FH) {
+	r.fhs = append(r.fhs, fh)
 	r.op(opPutFH)
 	r.e.opaque([]byte(fh))
 }

@@ -95,7 +95,12 @@
 // drops back when it changed. Looked-up names, positive and negative, are
 // trusted while the directory's attributes are and its change attribute is
 // the one seen at lookup (the kernel's dentry revalidation). The client's
-// own changes invalidate what they touch.
+// own changes invalidate what they touch. A handle the server answers
+// NFS4ERR_STALE for (a file another client removed or renamed over) is
+// forgotten with every cached name leading to it, so the VFS's retry of an
+// open or stat that got ESTALE looks the name up on the server and finds
+// the new file, as with the kernel client (which opens a cached dentry by
+// handle too, CLAIM_FH, and on ESTALE drops the dentry and retries).
 //
 // Close-to-open: OPEN always fetches attributes (in the OPEN compound)
 // whatever the cache says; close (FUSE flush) commits written data;

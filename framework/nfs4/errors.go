@@ -87,6 +87,12 @@ func Errno(err error) syscall.Errno {
 	return syscall.EIO
 }
 
+// staleHandle reports whether s says the handle sent names no file (any
+// more): what Linux maps to ESTALE.
+func staleHandle(s Status) bool {
+	return s == StatusStale || s == StatusFHExpired || s == StatusBadHandle
+}
+
 func statusErrno(s Status) syscall.Errno {
 	switch s {
 	case StatusOK:

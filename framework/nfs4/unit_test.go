@@ -483,6 +483,29 @@ func TestAttrCacheMimicsKernelTimeouts(t *testing.T) {
 	if _, _, ok := ac.lookup("d", "x"); ok {
 		t.Fatal("lookup used after the directory changed")
 	}
+	// A stale handle is forgotten with every name leading to it or
+	// lying in it; other names stay.
+	ac.put("d", Attr{Type: TypeDir, Change: 6})
+	ac.put("fx", Attr{Type: TypeRegular, Change: 1})
+	ac.putName("d", "x", "fx", false)
+	ac.putName("d", "hardlink", "fx", false)
+	ac.putName("d", "other", "fo", false)
+	ac.putName("fx", "child", "fc", false)
+	ac.forget("fx")
+	if _, ok := ac.get("fx"); ok {
+		t.Fatal("stale handle's attributes still served")
+	}
+	for _, name := range []string{"x", "hardlink"} {
+		if fh, _, ok := ac.lookup("d", name); ok {
+			t.Fatalf("name %s still leads to the stale handle %s", name, fh)
+		}
+	}
+	if fh, _, ok := ac.lookup("d", "other"); !ok || fh != "fo" {
+		t.Fatal("forget dropped a name of another file")
+	}
+	if _, ok := ac.names[nameKey{"fx", "child"}]; ok {
+		t.Fatal("name in the stale directory kept")
+	}
 	var off attrCache
 	off.init(Config{})
 	off.put("f", Attr{})
