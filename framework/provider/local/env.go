@@ -348,15 +348,23 @@ func (e *Env) pick(spec scenario.FaultSpec, rng *rand.Rand, count int) ([]*proc.
 // is alive, else one the jobqueue started that holds the lock — both are the
 // engine. It waits up to 20 s for either to exist.
 func (e *Env) engineFault(ctx context.Context, spec scenario.FaultSpec) ([]fault.Fault, error) {
+	s, err := e.engineSignal(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return []fault.Fault{&retarget{Signal: s, pick: func(ctx context.Context) (*fault.Signal, error) { return e.engineSignal(ctx, spec) }}}, nil
+}
+
+func (e *Env) engineSignal(ctx context.Context, spec scenario.FaultSpec) (*fault.Signal, error) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if p, err := e.c.Process(proc.RoleEngine, proc.CurrentRun); err == nil {
 			info := p.Info()
-			return []fault.Fault{&fault.Signal{FaultName: spec.Name, Act: string(spec.Action), Desc: info.Target(), Pid: info.PID}}, nil
+			return &fault.Signal{FaultName: spec.Name, Act: string(spec.Action), Desc: info.Target(), Pid: info.PID}, nil
 		}
 		if h, err := e.c.LeaseHolder(); err == nil {
-			return []fault.Fault{&fault.Signal{FaultName: spec.Name, Act: string(spec.Action),
-				Desc: fmt.Sprintf("engine pid %d (lock epoch %d)", h.PID, h.Epoch), Pid: h.PID}}, nil
+			return &fault.Signal{FaultName: spec.Name, Act: string(spec.Action),
+				Desc: fmt.Sprintf("engine pid %d (lock epoch %d)", h.PID, h.Epoch), Pid: h.PID}, nil
 		}
 		if time.Now().After(deadline) {
 			return nil, errors.New("target role engine: no engine run alive for 20s (scheduled or started by the jobqueue)")
