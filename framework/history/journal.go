@@ -209,17 +209,12 @@ type ReadOptions struct {
 // JSON is a torn append (counted, not a problem). The error is only for I/O
 // failures.
 func ReadJournal(name string, r io.Reader, o ReadOptions) ([]Event, ReadStats, error) {
-	return readJournal(name, r, o, 0)
+	return readJournalInto(nil, name, r, o, 0)
 }
 
-// readJournal is ReadJournal with room made for hint events up front (the
-// parallel reader knows how many lines a chunk has).
-func readJournal(name string, r io.Reader, o ReadOptions, hint int) ([]Event, ReadStats, error) {
-	return readJournalInto(nil, name, r, o, hint)
-}
-
-// readJournalInto appends the events to dst (made with room for hint
-// events when nil).
+// readJournalInto is ReadJournal appending the events to dst, which is made
+// with room for hint events when nil (the parallel reader knows how many
+// lines a chunk has).
 func readJournalInto(dst []Event, name string, r io.Reader, o ReadOptions, hint int) ([]Event, ReadStats, error) {
 	var st ReadStats
 	out := dst

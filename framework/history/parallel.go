@@ -87,6 +87,7 @@ type chunk struct {
 }
 
 type chunkResult struct {
+	c   chunk // data released
 	evs []Event
 	st  ReadStats
 	err error
@@ -160,7 +161,6 @@ func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize
 		mu      sync.Mutex
 		cond    = sync.NewCond(&mu)
 		results = map[int]*chunkResult{}
-		infos   = map[int]chunk{}
 		wg      sync.WaitGroup
 	)
 	for range workers {
@@ -181,8 +181,7 @@ func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize
 				}
 				c.data = nil
 				mu.Lock()
-				results[c.seq] = &chunkResult{evs: evs, st: st, err: err}
-				infos[c.seq] = c
+				results[c.seq] = &chunkResult{c: c, evs: evs, st: st, err: err}
 				cond.Broadcast()
 				mu.Unlock()
 			}
@@ -209,13 +208,13 @@ func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize
 		for results[seq] == nil && !closed(done) {
 			cond.Wait()
 		}
-		res, c := results[seq], infos[seq]
+		res := results[seq]
 		delete(results, seq)
-		delete(infos, seq)
 		mu.Unlock()
 		if res == nil {
 			break // every chunk is merged
 		}
+		c := res.c
 		if res.err != nil {
 			return out, total, res.err
 		}
