@@ -383,6 +383,17 @@ func (e *Env) lockHolderFault(ctx context.Context, spec scenario.FaultSpec) ([]f
 	if spec.Action == scenario.ActionProcessRestart {
 		return nil, &support.Unsupported{Action: "process-restart of the lock holder", Env: "local", Reason: "engine runs are not restarted; use process-kill or process-pause"}
 	}
+	s, err := e.lockHolderSignal(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	// The holder can end its run between the pick and the signal: then the
+	// holder is picked again (as for engineFault).
+	return []fault.Fault{&retarget{Signal: s, pick: func(ctx context.Context) (*fault.Signal, error) { return e.lockHolderSignal(ctx, spec) }}}, nil
+}
+
+// lockHolderSignal picks the lock's holder now, waiting up to 10 s for one.
+func (e *Env) lockHolderSignal(ctx context.Context, spec scenario.FaultSpec) (*fault.Signal, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		h, err := e.c.LeaseHolder()
@@ -391,7 +402,7 @@ func (e *Env) lockHolderFault(ctx context.Context, spec scenario.FaultSpec) ([]f
 			if h.Run != nil {
 				desc = h.Run.Info().Target() + fmt.Sprintf(" (lock epoch %d)", h.Epoch)
 			}
-			return []fault.Fault{&fault.Signal{FaultName: spec.Name, Act: string(spec.Action), Desc: desc, Pid: h.PID}}, nil
+			return &fault.Signal{FaultName: spec.Name, Act: string(spec.Action), Desc: desc, Pid: h.PID}, nil
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("target lock-holder: %w", err)
