@@ -19,10 +19,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"testing"
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/provider/all"
+	"github.com/rwxchaos/rwxchaos/framework/provider/kind"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/rwxchaos/rwxchaos/scenarios"
 	"sigs.k8s.io/e2e-framework/pkg/env"
@@ -66,18 +68,30 @@ func TestLibrary(t *testing.T) {
 	// The providers are handed to the runner explicitly: the same set the
 	// CLI uses, configured from the environment as the CLI is.
 	providers := all.Default(all.Options{})
-	var feats []features.Feature
+	type entry struct {
+		s      *scenario.Scenario
+		cannot string
+	}
+	var list []entry
 	for _, name := range scenarios.Names() {
 		s, err := scenarios.Load(name)
-		var list scenario.ErrorList
+		var errs scenario.ErrorList
 		cannot := ""
 		switch {
-		case errors.As(err, &list) && list.Unsupported():
+		case errors.As(err, &errs) && errs.Unsupported():
 			// Well-formed, but no provider runs it yet: skip with the reason.
-			cannot = list.Error()
+			cannot = errs.Error()
 		case err != nil:
 			t.Fatalf("library scenario %s: %v", name, err)
 		}
+		list = append(list, entry{s, cannot})
+	}
+	// Scenarios of one cluster shape one after another: each change of
+	// shape costs the shared cluster a recreation.
+	sort.SliceStable(list, func(i, j int) bool { return kind.PoolOrder(list[i].s) < kind.PoolOrder(list[j].s) })
+	var feats []features.Feature
+	for _, en := range list {
+		s, cannot := en.s, en.cannot
 		b := features.New(s.Metadata.Name)
 		for k, v := range scenarios.Labels(s) {
 			b = b.WithLabel(k, v)

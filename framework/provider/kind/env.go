@@ -172,12 +172,17 @@ func (e *Env) Provision(ctx context.Context) error {
 		}
 	}
 	// An external app deploys its own objects and images: it gets a cluster
-	// of its own, never the pool's. So does backend nfs, whose nodes carry
-	// the NFS client's mounts from creation; the pool deletes its cluster
-	// first and waits for this run's teardown (one cluster at a time).
+	// of its own, never the pool's. So does backend nfs with the kernel's
+	// client (its in-tree PV; not run on the pool's cluster yet); with the
+	// userspace client it runs on the pool's cluster, whose nodes carry the
+	// client's mounts from creation. The pool deletes its cluster first and
+	// waits for this run's teardown (one cluster at a time).
 	if e.o.Pool != nil {
 		if e.ext == nil && e.s.Storage.Backend != scenario.BackendNFS {
 			return e.provisionShared(ctx)
+		}
+		if e.ext == nil && e.pooledNFS() {
+			return e.provisionSharedNFS(ctx)
 		}
 		done, err := e.o.Pool.aside(ctx, e.s, e.o.Logf)
 		if err != nil {

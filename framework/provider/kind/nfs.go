@@ -18,6 +18,7 @@ import (
 
 	"github.com/rwxchaos/rwxchaos/framework/binimage"
 	"github.com/rwxchaos/rwxchaos/framework/history"
+	"github.com/rwxchaos/rwxchaos/framework/kindcluster"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
@@ -80,6 +81,20 @@ type nfsEnv struct {
 	// trigger is the runner's trigger socket the userspace clients dial
 	// ("" without faults fired by file operations).
 	trigger string
+	cluster string // the kind cluster's name
+	// runID is set on a pool's cluster: the server keeps its state per run
+	// (a new server must not find an earlier run's clients to wait for),
+	// and the run's trigger socket is relayed (relay) into the shared dir.
+	runID string
+	relay *socketRelay
+}
+
+// serverDir keeps the server's config and recovery state.
+func (n *nfsEnv) serverDir() string {
+	if n.runID != "" {
+		return filepath.Join(n.dir, "server", n.runID)
+	}
+	return filepath.Join(n.dir, "server")
 }
 
 // kernelNFS is what the host kernel offers; a variable so tests can pretend.
@@ -160,18 +175,13 @@ func (e *Env) newNFS(ctx context.Context, cluster string) (*nfsEnv, []v1alpha4.M
 		return nil, nil, &support.Unsupported{Action: "schedule.on", Env: "kind/nfs",
 			Reason: "the NFS clients reach the runner's trigger socket through a bind mount made when the nodes are created, and a reused cluster's nodes exist already: set cluster.kind.reuse false"}
 	}
-	// No registry: the server image only comes from the lab.
-	m, err := lab.LoadDefault()
-	if err == nil && m.Images.NFSServer == "" {
-		err = errors.New("the lab manifest names no nfs-ganesha image (images.nfsServer)")
-	}
+	image, err := nfsServerImage()
 	if err != nil {
-		return nil, nil, &support.Unsupported{Action: "storage backend nfs", Env: "kind",
-			Reason: fmt.Sprintf("the nfs-ganesha server image is built by the lab, and there is none here (%v): run `make lab`", err)}
+		return nil, nil, err
 	}
-	n := &nfsEnv{spec: e.s.Storage, client: client, why: why, args: args, image: m.Images.NFSServer,
-		dir: filepath.Join(lab.CacheDir(), "kind-nfs", cluster)}
-	mounts := []v1alpha4.Mount{{HostPath: filepath.Join(n.dir, "journal", "{node}"), ContainerPath: journalNodeDir}}
+	n := &nfsEnv{spec: e.s.Storage, client: client, why: why, args: args, image: image,
+		dir: filepath.Join(lab.CacheDir(), "kind-nfs", cluster), cluster: cluster}
+	mounts := nfsNodeMounts(n.dir)[:1]
 	if client == scenario.NFSClientUserspace {
 		// The client is this rwxchaos binary's own __nfs-mount (or
 		// RWXCHAOS_NFS_BINARY), bundled into a directory every node mounts
@@ -182,11 +192,10 @@ func (e *Env) newNFS(ctx context.Context, cluster string) (*nfsEnv, []v1alpha4.M
 		if err != nil {
 			return nil, nil, fmt.Errorf("the userspace NFS client: %w", err)
 		}
-		binDir := filepath.Join(n.dir, "bin")
-		if n.command, err = binimage.Bundle(argv, binDir); err != nil {
+		if n.command, err = binimage.Bundle(argv, filepath.Join(n.dir, "bin")); err != nil {
 			return nil, nil, fmt.Errorf("put the userspace NFS client where the nodes mount it: %w", err)
 		}
-		mounts = append(mounts, v1alpha4.Mount{HostPath: binDir, ContainerPath: binDir, Readonly: true})
+		mounts = nfsNodeMounts(n.dir)
 		if e.trigger != "" {
 			// Faults fired by file operations: every node's client dials
 			// the runner's trigger socket, bind-mounted at the same path.
@@ -195,6 +204,36 @@ func (e *Env) newNFS(ctx context.Context, cluster string) (*nfsEnv, []v1alpha4.M
 		}
 	}
 	return n, mounts, nil
+}
+
+// nfsNodeMounts are the host directories below dir every node of a
+// cluster that runs backend nfs mounts from creation: its journal
+// directory (per node), then the userspace client's bin directory.
+func nfsNodeMounts(dir string) []v1alpha4.Mount {
+	bin := filepath.Join(dir, "bin")
+	return []v1alpha4.Mount{
+		{HostPath: filepath.Join(dir, "journal", "{node}"), ContainerPath: journalNodeDir},
+		{HostPath: bin, ContainerPath: bin, Readonly: true},
+	}
+}
+
+// nfsServerImage is the lab's nfs-ganesha image. No registry: the server
+// image only comes from the lab.
+func nfsServerImage() (string, error) {
+	m, err := lab.LoadDefault()
+	if err == nil && m.Images.NFSServer == "" {
+		err = errors.New("the lab manifest names no nfs-ganesha image (images.nfsServer)")
+	}
+	if err != nil {
+		return "", &support.Unsupported{Action: "storage backend nfs", Env: "kind",
+			Reason: fmt.Sprintf("the nfs-ganesha server image is built by the lab, and there is none here (%v): run `make lab`", err)}
+	}
+	return m.Images.NFSServer, nil
+}
+
+// nfsServerName is the name of the nfs-ganesha container beside cluster.
+func nfsServerName(cluster string) string {
+	return "rwxchaos-nfs-" + strings.TrimPrefix(cluster, kindcluster.NamePrefix)
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {
@@ -215,9 +254,9 @@ func (n *nfsEnv) volume(runID string) string { return filepath.Join(n.export(), 
 func (e *Env) startNFS(ctx context.Context) error {
 	n := e.nfs
 	srv, err := storage.NewGanesha(storage.GaneshaConfig{
-		Name: "rwxchaos-nfs-" + strings.TrimPrefix(e.cluster.Name(), "rwxchaos-"), Image: n.image,
-		Network: "kind", Dir: filepath.Join(n.dir, "server"), Export: n.export(),
-		Lease: n.spec.NFS.Lease.D(), Grace: n.spec.NFS.Grace.D(), Cluster: e.cluster.Name(),
+		Name: nfsServerName(n.cluster), Image: n.image,
+		Network: "kind", Dir: n.serverDir(), Export: n.export(),
+		Lease: n.spec.NFS.Lease.D(), Grace: n.spec.NFS.Grace.D(), Cluster: n.cluster,
 	})
 	if err != nil {
 		return err
@@ -584,4 +623,97 @@ func (e *Env) teardownNFS(ctx context.Context) error {
 func mustGlob(p string) []string {
 	m, _ := filepath.Glob(p)
 	return m
+}
+
+// poolNFSDir is where a pool cluster keeps its NFS runs' host state.
+func poolNFSDir(cluster string) string { return filepath.Join(lab.CacheDir(), "kind-nfs", cluster) }
+
+// stopNFSClientScript stops and removes the userspace client unit of a
+// node and detaches everything on its mountpoint (the client's FUSE mount,
+// a dead one's, the guard).
+const stopNFSClientScript = `u=/etc/systemd/system/` + nfsUnit + `
+if [ -e "$u" ]; then
+  systemctl disable --now ` + nfsUnit + ` >/dev/null 2>&1 || true
+  rm -f "$u"
+  systemctl daemon-reload
+fi
+systemctl reset-failed ` + nfsUnit + ` >/dev/null 2>&1 || true
+for i in 1 2 3 4 5 6 7 8; do
+  findmnt -n --mountpoint ` + nfsNodeMount + ` >/dev/null || break
+  umount -l ` + nfsNodeMount + ` || break
+done
+rm -f ` + nfsReady + `
+`
+
+// stopNFSClients stops the userspace NFS client on every worker of c.
+func stopNFSClients(ctx context.Context, c *SharedCluster) error {
+	var errs []error
+	for _, w := range c.workers {
+		if out, err := c.Exec(ctx, w, stopNFSClientScript); err != nil {
+			errs = append(errs, fmt.Errorf("stop the NFS client on %s: %w: %s", w, err, strings.TrimSpace(out)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stepNFS is the reset step for NFS runs on a pool's cluster: no client
+// unit, nothing mounted on the client's mountpoint, no server container,
+// and nothing of a run left in the cluster's NFS dir (export, server
+// state, journals). A pooled NFS run's own step (Env.nfsResetStep) does the
+// orderly stop; this one removes what a failed one left, and the check
+// before every scenario sees it.
+type stepNFS struct{}
+
+func (stepNFS) Name() string { return "nfs" }
+
+func (stepNFS) Reset(ctx context.Context, c *SharedCluster) error {
+	errs := []error{stopNFSClients(ctx, c)}
+	if out, err := c.docker(ctx, "rm", "-f", nfsServerName(c.name)); err != nil && !strings.Contains(out+err.Error(), "No such container") {
+		errs = append(errs, fmt.Errorf("remove the NFS server: %w", err))
+	}
+	for _, pat := range nfsRunGlobs(c.name) {
+		for _, d := range mustGlob(pat) {
+			errs = append(errs, os.RemoveAll(d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// nfsRunGlobs match what NFS runs leave in a pool cluster's NFS dir.
+func nfsRunGlobs(cluster string) []string {
+	d := poolNFSDir(cluster)
+	return []string{filepath.Join(d, "export", "runs", "*"), filepath.Join(d, "server", "*"), filepath.Join(d, "journal", "*", "*")}
+}
+
+func (stepNFS) Leftovers(ctx context.Context, c *SharedCluster) ([]string, error) {
+	var out []string
+	// A stopped or paused node is the node-containers step's leftover.
+	for _, w := range runningNodes(ctx, c) {
+		if w == c.cp {
+			continue
+		}
+		res, err := c.Exec(ctx, w, `test -e /etc/systemd/system/`+nfsUnit+` && echo installed; systemctl is-active `+nfsUnit+` >/dev/null && echo active; findmnt -n -o FSTYPE --mountpoint `+nfsNodeMount+` | sed 's/^/mounted:/'; true`)
+		if err != nil {
+			return nil, fmt.Errorf("check the NFS client on %s: %w", w, err)
+		}
+		for _, f := range strings.Fields(res) {
+			switch {
+			case f == "installed" || f == "active":
+				out = append(out, fmt.Sprintf("%s on %s is %s", nfsUnit, w, f))
+			case strings.HasPrefix(f, "mounted:"):
+				out = append(out, fmt.Sprintf("%s on %s still has a %s mount", nfsNodeMount, w, strings.TrimPrefix(f, "mounted:")))
+			}
+		}
+	}
+	if res, err := c.docker(ctx, "ps", "-aq", "--filter", "name=^/"+nfsServerName(c.name)+"$"); err != nil {
+		return nil, fmt.Errorf("check for the NFS server: %w", err)
+	} else if strings.TrimSpace(res) != "" {
+		out = append(out, "NFS server container "+nfsServerName(c.name)+" is still there")
+	}
+	for _, pat := range nfsRunGlobs(c.name) {
+		for _, d := range mustGlob(pat) {
+			out = append(out, d+" is left from an NFS run")
+		}
+	}
+	return out, nil
 }

@@ -82,6 +82,14 @@ type poolCluster struct {
 	failed bool
 	left   []string // dirty's leftovers
 	fresh  bool     // delete after the run
+	// nfsDir holds what backend nfs runs on this cluster need on the host
+	// (see nfsEnv): every node mounts its journal/<node> and its bin
+	// directory from creation, so an NFS scenario runs on the pool's
+	// cluster with a server and clients of its own.
+	nfsDir string
+	// nfsCommand runs the userspace NFS client from bin (bundled by the
+	// first NFS scenario; nil before).
+	nfsCommand []string
 }
 
 // clusterShape is what a cluster is created with and a scenario depends on.
@@ -342,7 +350,9 @@ func (p *Pool) create(ctx context.Context, shape clusterShape, logf func(string,
 	fmt.Fprintf(h, "%d-%d", os.Getpid(), time.Now().UnixNano())
 	name := fmt.Sprintf("%s%06x", poolPrefix, h.Sum32()&0xffffff)
 	dir := filepath.Join(sharedDirRoot(), kindcluster.NamePrefix+name)
-	for _, d := range []string{dir, filepath.Join(dir, sharedRuns), filepath.Join(dir, sharedFuse)} {
+	nfsDir := poolNFSDir(kindcluster.NamePrefix + name)
+	for _, d := range []string{dir, filepath.Join(dir, sharedRuns), filepath.Join(dir, sharedFuse), filepath.Join(dir, sharedTriggers),
+		filepath.Join(nfsDir, "bin"), filepath.Join(nfsDir, "journal")} {
 		if err := os.MkdirAll(d, 0o777); err != nil {
 			return nil, fmt.Errorf("kind pool: shared dir: %w", err)
 		}
@@ -356,7 +366,7 @@ func (p *Pool) create(ctx context.Context, shape clusterShape, logf func(string,
 	kubeconfig := filepath.Join(p.o.Dir, name+".kubeconfig")
 	c, err := kindcluster.New(kindcluster.Options{
 		Name: name, Workers: shape.workers, SharedDir: dir, SharedPropagation: v1alpha4.MountPropagationHostToContainer,
-		Timings: shape.timings, KubeconfigPath: kubeconfig, LogsDir: filepath.Join(p.o.Dir, name+"-logs"), Logf: logf,
+		ExtraMounts: nfsNodeMounts(nfsDir), Timings: shape.timings, KubeconfigPath: kubeconfig, LogsDir: filepath.Join(p.o.Dir, name+"-logs"), Logf: logf,
 	})
 	if err != nil {
 		_ = syscall.Unmount(dir, syscall.MNT_DETACH)
@@ -366,7 +376,7 @@ func (p *Pool) create(ctx context.Context, shape clusterShape, logf func(string,
 		_ = syscall.Unmount(dir, syscall.MNT_DETACH)
 		return nil, err
 	}
-	pc := &poolCluster{shape: shape, cluster: c, images: map[string]bool{}}
+	pc := &poolCluster{shape: shape, cluster: c, images: map[string]bool{}, nfsDir: nfsDir}
 	pc.name, pc.dir, pc.kubeconfig, pc.docker, pc.log = c.Name(), dir, kubeconfig, docker, p.o.Logf
 	fail := func(err error) (*poolCluster, error) {
 		_ = p.dispose(context.WithoutCancel(ctx), pc)
@@ -429,6 +439,12 @@ func (p *Pool) dispose(ctx context.Context, pc *poolCluster) error {
 		errs = append(errs, pc.cluster.Dispose(ctx))
 	}
 	errs = append(errs, removeSharedDir(pc.dir))
+	if pc.nfsDir != "" {
+		if out, err := docker(ctx, "rm", "-f", nfsServerName(pc.name)); err != nil && !strings.Contains(out+err.Error(), "No such container") {
+			errs = append(errs, fmt.Errorf("kind pool: remove the NFS server of %s: %w", pc.name, err))
+		}
+		errs = append(errs, os.RemoveAll(pc.nfsDir))
+	}
 	return errors.Join(errs...)
 }
 
@@ -487,4 +503,23 @@ func sweepStalePoolDirs(ctx context.Context, logf func(string, ...any)) {
 			logf("kind pool: removed stale shared dir %s", dir)
 		}
 	}
+}
+
+// PoolOrder is a sort key that makes a suite cheap on a pool: scenarios of
+// other providers first, then the pool's scenarios grouped by cluster shape
+// (a change of shape recreates the cluster), then the ones that get a
+// cluster of their own (which deletes the pool's). Sort by it stably.
+func PoolOrder(s *scenario.Scenario) string {
+	if s == nil || s.Cluster.Provider != scenario.ProviderKind {
+		return "0"
+	}
+	aside := s.Workload.Mode == scenario.ModeExternal || s.Cluster.Kind.Fresh || s.Cluster.Kind.Reuse
+	if s.Storage.Backend == scenario.BackendNFS {
+		client, _, _, err := chooseNFSClient(s.Storage)
+		aside = aside || err != nil || client != scenario.NFSClientUserspace
+	}
+	if aside {
+		return "2"
+	}
+	return "1 " + shapeOf(s).String()
 }

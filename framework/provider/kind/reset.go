@@ -117,7 +117,7 @@ func (c *SharedCluster) Exec(ctx context.Context, node, script string, args ...s
 // run-scoped and registered steps go between namespaces and volumes.
 func builtinSteps() (before, after []ResetStep) {
 	return []ResetStep{stepContainers{}, stepFaultRules{}, stepNodes{}, stepTaints{}, stepNamespaces{}},
-		[]ResetStep{stepVolumes{}, stepSystem{}}
+		[]ResetStep{stepNFS{}, stepVolumes{}, stepSystem{}}
 }
 
 // resetSteps is the full ordered list for one reset.
@@ -618,6 +618,9 @@ func (stepVolumes) Name() string { return "shared-dir" }
 const (
 	sharedRuns = "runs" // runs/<run-id>: hostpath volumes
 	sharedFuse = "fuse" // fuse/<run-id>: mountpoints of fuse volumes
+	// t/<hash>.sock: runs' trigger sockets relayed for the nodes (short:
+	// a unix socket's path has at most 107 bytes).
+	sharedTriggers = "t"
 )
 
 func (stepVolumes) Reset(_ context.Context, c *SharedCluster) error {
@@ -631,7 +634,7 @@ func (stepVolumes) Reset(_ context.Context, c *SharedCluster) error {
 			errs = append(errs, fmt.Errorf("unmount %s: %w", m, err))
 		}
 	}
-	for _, sub := range []string{sharedRuns, sharedFuse} {
+	for _, sub := range []string{sharedRuns, sharedFuse, sharedTriggers} {
 		ents, _ := os.ReadDir(filepath.Join(c.dir, sub))
 		for _, e := range ents {
 			if err := os.RemoveAll(filepath.Join(c.dir, sub, e.Name())); err != nil {
@@ -656,7 +659,7 @@ func (stepVolumes) Leftovers(_ context.Context, c *SharedCluster) ([]string, err
 		return nil, err
 	}
 	for _, e := range ents {
-		if e.Name() == sharedRuns || e.Name() == sharedFuse {
+		if e.Name() == sharedRuns || e.Name() == sharedFuse || e.Name() == sharedTriggers {
 			sub, _ := os.ReadDir(filepath.Join(c.dir, e.Name()))
 			for _, s := range sub {
 				out = append(out, filepath.Join(c.dir, e.Name(), s.Name())+" is left from a run")

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/rwxchaos/rwxchaos/fixtures/k8s"
+	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
 
@@ -24,12 +25,15 @@ import (
 type resetDocker struct {
 	mu    sync.Mutex
 	nodes map[string]*resetNode
+	// nfsServer: the cluster's nfs-ganesha container exists.
+	nfsServer bool
 }
 
 type resetNode struct {
 	running, paused bool
 	ip              string
 	rules           []string // "filter -A INPUT ... --comment rwxchaos:run"
+	nfsClient       bool     // the NFS client unit is installed, active and mounted
 }
 
 func (d *resetDocker) run(_ context.Context, args ...string) (string, error) {
@@ -43,6 +47,19 @@ func (d *resetDocker) run(_ context.Context, args ...string) (string, error) {
 		return n, nil
 	}
 	switch args[0] {
+	case "rm":
+		if strings.HasPrefix(args[len(args)-1], "rwxchaos-nfs-") {
+			if !d.nfsServer {
+				return "", fmt.Errorf("Error: No such container: %s", args[len(args)-1])
+			}
+			d.nfsServer = false
+			return "", nil
+		}
+	case "ps":
+		if d.nfsServer && strings.Contains(strings.Join(args, " "), "name=^/rwxchaos-nfs-") {
+			return "0123456789ab", nil
+		}
+		return "", nil
 	case "inspect":
 		var lines []string
 		for _, name := range args[3:] {
@@ -72,7 +89,18 @@ func (d *resetDocker) run(_ context.Context, args ...string) (string, error) {
 		if !n.running || n.paused {
 			return "", fmt.Errorf("container %s is not running", args[1])
 		}
-		script, tag := args[4], args[6]
+		script := args[4]
+		switch {
+		case script == stopNFSClientScript:
+			n.nfsClient = false
+			return "", nil
+		case strings.HasPrefix(script, "test -e /etc/systemd/system/"+nfsUnit):
+			if n.nfsClient {
+				return "installed\nactive\nmounted:fuse.rwxchaos-nfs\n", nil
+			}
+			return "", nil
+		}
+		tag := args[6]
 		var keep, found []string
 		for _, r := range n.rules {
 			if strings.Contains(r, tag) {
@@ -99,11 +127,11 @@ func dirtyCluster(t *testing.T) (*SharedCluster, *resetDocker) {
 	d := &resetDocker{nodes: map[string]*resetNode{
 		cp: {running: true, ip: "172.18.0.2"},
 		w1: {running: true, paused: true, ip: "172.18.0.3"},
-		w2: {running: true, ip: "172.18.0.4", rules: []string{
+		w2: {running: true, ip: "172.18.0.4", nfsClient: true, rules: []string{
 			"filter -A INPUT -s 172.18.0.2/32 -m comment --comment rwxchaos:20261130T000000Z-s1 -j DROP",
 			"filter -A KUBE-SERVICES -m comment --comment \"rwxchaos-20261130t000000z-s1/webserver:http\" -j ACCEPT",
 		}},
-	}}
+	}, nfsServer: true}
 	node := func(name, ip string, ready corev1.ConditionStatus, taints ...corev1.Taint) *corev1.Node {
 		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{Taints: taints},
 			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}},
@@ -118,7 +146,10 @@ func dirtyCluster(t *testing.T) (*SharedCluster, *resetDocker) {
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
 	objs := []runtime.Object{node(cp, "172.18.0.2", corev1.ConditionTrue, cpTaint), node(w1, "172.18.0.3", corev1.ConditionTrue), cordoned, ns, pv, sys}
 	dir := t.TempDir()
-	for _, p := range []string{filepath.Join(dir, sharedRuns, "old-run", "botssys"), filepath.Join(dir, sharedFuse)} {
+	t.Setenv(lab.EnvCache, t.TempDir())
+	nfs := poolNFSDir("rwxchaos-set-test")
+	for _, p := range []string{filepath.Join(dir, sharedRuns, "old-run", "botssys"), filepath.Join(dir, sharedFuse),
+		filepath.Join(nfs, "export", "runs", "old-nfs-run"), filepath.Join(nfs, "journal", "rwxchaos-set-test-worker2", "old-nfs-run"), filepath.Join(nfs, "bin")} {
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -144,6 +175,12 @@ func TestResetLeavesNothing(t *testing.T) {
 		"namespaces: namespace rwxchaos-old-run exists",
 		"namespaces: persistent volume rwxchaos-rwxchaos-old-run exists",
 		"shared-dir: " + filepath.Join(c.dir, sharedRuns, "old-run") + " is left from a run",
+		"nfs: " + nfsUnit + " on c-worker2 is installed",
+		"nfs: " + nfsUnit + " on c-worker2 is active",
+		"nfs: " + nfsNodeMount + " on c-worker2 still has a fuse.rwxchaos-nfs mount",
+		"nfs: NFS server container rwxchaos-nfs-set-test is still there",
+		"nfs: " + filepath.Join(poolNFSDir("rwxchaos-set-test"), "export", "runs", "old-nfs-run") + " is left from an NFS run",
+		"nfs: " + filepath.Join(poolNFSDir("rwxchaos-set-test"), "journal", "rwxchaos-set-test-worker2", "old-nfs-run") + " is left from an NFS run",
 	} {
 		if !strings.Contains(left, want) {
 			t.Errorf("leftovers miss %q; got:\n%s", want, left)
@@ -163,6 +200,9 @@ func TestResetLeavesNothing(t *testing.T) {
 		if tm.Err != "" {
 			t.Errorf("step %s: %s", tm.Step, tm.Err)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(poolNFSDir("rwxchaos-set-test"), "bin")); err != nil {
+		t.Errorf("the reset removed the cluster's NFS client bin dir: %v", err)
 	}
 	if n := d.nodes["c-worker2"]; len(n.rules) != 1 || !strings.Contains(n.rules[0], "webserver:http") {
 		t.Errorf("rules left on c-worker2: %v (kube-proxy's must stay)", n.rules)

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"slices"
 
+	"github.com/rwxchaos/rwxchaos/framework/binimage"
 	"github.com/rwxchaos/rwxchaos/framework/lab"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
 // provisionShared runs the scenario on the pool's cluster: the volume is a
@@ -73,5 +76,109 @@ func (e *Env) teardownShared(ctx context.Context) error {
 			return nil
 		}})
 	}
+	if e.nfs != nil {
+		run = append(run, e.nfsResetStep(pc))
+	}
 	return e.o.Pool.release(ctx, pc, run...)
+}
+
+// pooledNFS says whether a backend nfs run goes on the pool's cluster: with
+// the userspace client it does (a server and clients of its own, started
+// for the run and stopped by its reset); the kernel client's runs, and runs
+// the host cannot do, take the path that says why (Provision beside the
+// pool).
+func (e *Env) pooledNFS() bool {
+	client, _, _, err := chooseNFSClient(e.s.Storage)
+	return err == nil && client == scenario.NFSClientUserspace
+}
+
+// provisionSharedNFS runs a backend nfs scenario on the pool's cluster: its
+// own nfs-ganesha (the scenario's lease and grace, state of its own), the
+// userspace client unit on every worker with the scenario's options, the
+// run's volume in the server's export, journals in the nodes' journal dirs
+// (mounted from the pool cluster's creation), the trigger socket relayed
+// into the shared dir.
+func (e *Env) provisionSharedNFS(ctx context.Context) error {
+	client, why, args, err := chooseNFSClient(e.s.Storage)
+	if err != nil {
+		return err
+	}
+	image, err := nfsServerImage()
+	if err != nil {
+		return err
+	}
+	if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
+		return err
+	}
+	pc, err := e.o.Pool.acquire(ctx, e.s, e.o.Logf)
+	if err != nil {
+		return err
+	}
+	e.pooled = pc
+	e.cs, e.cpNode, e.workers = pc.cs, pc.cp, slices.Clone(pc.workers)
+	n := &nfsEnv{spec: e.s.Storage, client: client, why: why, args: args, image: image,
+		dir: pc.nfsDir, cluster: pc.name, runID: e.runID}
+	e.nfs = n
+	if pc.nfsCommand == nil {
+		// Bundled once per cluster: every run of this process runs the
+		// same binary.
+		argv, err := selfexec.NFSMount.Command()
+		if err != nil {
+			return fmt.Errorf("the userspace NFS client: %w", err)
+		}
+		if pc.nfsCommand, err = binimage.Bundle(argv, filepath.Join(pc.nfsDir, "bin")); err != nil {
+			return fmt.Errorf("put the userspace NFS client where the nodes mount it: %w", err)
+		}
+	}
+	n.command = pc.nfsCommand
+	if e.trigger != "" {
+		h := fnv.New32a()
+		h.Write([]byte(e.runID))
+		if n.relay, err = newSocketRelay(filepath.Join(pc.dir, sharedTriggers, fmt.Sprintf("%08x.sock", h.Sum32())), e.trigger); err != nil {
+			return err
+		}
+		n.trigger = n.relay.path
+	}
+	e.volume = n.volume(e.runID)
+	if err := os.MkdirAll(e.volume, 0o777); err != nil {
+		return fmt.Errorf("volume dir: %w", err)
+	}
+	if b, err := os.ReadFile(pc.kubeconfig); err == nil {
+		_ = os.WriteFile(filepath.Join(e.runDir, "kubeconfig"), b, 0o600)
+	}
+	if err := e.o.Pool.loadImage(ctx, pc, e.app.ref, func(ctx context.Context) error { return e.app.load(ctx, pc.cluster, e.o.Logf) }); err != nil {
+		return err
+	}
+	return e.startNFS(ctx)
+}
+
+// nfsResetStep undoes a pooled NFS run once its pods are gone: the client
+// units stop first (they would hang on a server that is gone), then the
+// server; the run's export, server state and journals go. stepNFS checks
+// the nodes before every scenario.
+func (e *Env) nfsResetStep(pc *poolCluster) ResetStep {
+	n := e.nfs
+	dirs := append([]string{n.volume(e.runID), n.serverDir()}, n.journalDirs(e.runID)...)
+	return funcStep{name: "nfs-server", reset: func(ctx context.Context) error {
+		var errs []error
+		if n.relay != nil {
+			errs = append(errs, n.relay.Close())
+		}
+		errs = append(errs, stopNFSClients(ctx, &pc.SharedCluster))
+		if n.server != nil {
+			errs = append(errs, n.server.Stop(ctx))
+		}
+		for _, d := range dirs {
+			errs = append(errs, os.RemoveAll(d))
+		}
+		return errors.Join(errs...)
+	}, left: func() []string {
+		var out []string
+		for _, d := range dirs {
+			if _, err := os.Stat(d); err == nil {
+				out = append(out, "NFS run state "+d+" is still there")
+			}
+		}
+		return out
+	}}
 }
