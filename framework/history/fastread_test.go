@@ -16,7 +16,10 @@ func FuzzFastEvent(f *testing.F) {
 		`{"proc":"e","seq":2,"role":"engine","type":"claim","call":5,"epoch":18446744073709551615,"msgs":3,"path":"botssys/data/work/x.edi","detail":"é ü","err":"x","errClass":"EIO","holder":"h","target":"t","node":"n"}`,
 		` { "proc" : "p" , "seq" : -9223372036854775808 } `,
 		`{}`, `{"proc":"p","proc":"q"}`, `{"Proc":"p"}`, `{"proc":null}`, `{"seq":1.0}`, `{"seq":01}`, `{"seq":1e3}`,
-		`{"epoch":-1}`, `{"seq":9223372036854775808}`, `{"detail":"a\"b"}`, `{"detail":"a\u00e9"}`, "{\"detail\":\"\xff\"}",
+		`{"epoch":-1}`, `{"seq":9223372036854775808}`,
+		`{"detail":"0123456789abcdef\"0123456789abcdef"}`, `{"detail":"0123456789abcdefé0123456789"}`, "{\"detail\":\"0123456789abcdef\x01\"}",
+		"{\"detail\":\"0123456789abcdef\xff0123\"}", `{"detail":"0123456789abcdef\\u0041"}`, `{"role":"client","type":"upload","outcome":"ok","errClass":"ENOENT"}`,
+		`{"detail":"01234567`, `{"detail":"a\"b"}`, `{"detail":"a\u00e9"}`, "{\"detail\":\"\xff\"}",
 		`{"proc":"p"}x`, `{"proc":"p",}`, `{"unknown":1}`, `{"msgs":9223372036854775807}`, `{"seq":-0}`,
 	} {
 		f.Add([]byte(s))
