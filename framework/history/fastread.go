@@ -164,7 +164,7 @@ func decodeEventFast(line []byte, e *Event, in *interner) bool {
 			e.ErrClass, ok = p.constant(in)
 		case "detail":
 			bit = fDetail
-			e.Detail, ok = p.string()
+			e.Detail, ok = p.interned(in)
 		default:
 			// Unknown, or a case-insensitive match encoding/json accepts.
 			return false
