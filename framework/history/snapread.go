@@ -23,7 +23,11 @@ func readSnapshotFile(path string) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap, err := parseSnapshotFast(f)
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	snap, err := parseSnapshotFast(f, size)
 	f.Close()
 	if err == nil {
 		return snap, nil

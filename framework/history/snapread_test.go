@@ -97,7 +97,7 @@ func FuzzSnapshotFast(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fast, err := parseSnapshotFast(bytes.NewReader(data))
+		fast, err := parseSnapshotFast(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			return
 		}
@@ -120,7 +120,7 @@ func TestSnapshotFastPathTakesOwnWriter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := parseSnapshotFast(f); err != nil {
+		if _, err := parseSnapshotFast(f, 0); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 		f.Close()
@@ -132,6 +132,13 @@ func TestSnapshotFastPathTakesOwnWriter(t *testing.T) {
 			Docs: []OutputDoc{{Key: k, Format: "X12", Sender: "ACME", Receiver: "GLOBEX", Control: fmt.Sprintf("%09d", i), Messages: 1 + i%3,
 				InputSHA: strings.Repeat("ab", 32), Epoch: uint64(1 + i/1000), Engine: "engine-x-1-2", Written: int64(1e18) + int64(i)}}})
 	}
+	// 1024 tiny files then a large one: the slice is sized from the
+	// first files without dividing by zero or allocating wildly.
+	tiny := `{"files":[` + strings.Repeat(`{},`, 1024) + `{"path":"` + strings.Repeat("p", 3<<20) + `"}]}`
+	gotTiny, err := parseSnapshotFast(strings.NewReader(tiny), int64(len(tiny)))
+	if err != nil || len(gotTiny.Files) != 1025 || cap(gotTiny.Files) > 1<<23 {
+		t.Fatalf("tiny files then a large one: %v", err)
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", " ")
@@ -141,7 +148,7 @@ func TestSnapshotFastPathTakesOwnWriter(t *testing.T) {
 	if buf.Len() < 3*snapWindow {
 		t.Fatalf("the test snapshot is %d bytes: want several windows", buf.Len())
 	}
-	got, err := parseSnapshotFast(bytes.NewReader(buf.Bytes()))
+	got, err := parseSnapshotFast(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	if err != nil {
 		t.Fatal(err)
 	}
