@@ -191,7 +191,7 @@ type fastParser struct {
 }
 
 func (p *fastParser) ws() {
-	for p.i < len(p.b) {
+	for p.i < len(p.b) && p.b[p.i] <= ' ' {
 		switch p.b[p.i] {
 		case ' ', '\t', '\r', '\n':
 			p.i++
@@ -432,24 +432,49 @@ func (p *fastParser) interned(in *interner) (string, bool) {
 // uint reads a JSON integer without sign, leading zeros, fraction or
 // exponent, that fits in a uint64.
 func (p *fastParser) uint() (uint64, bool) {
-	start := p.i
+	b, i := p.b, p.i
+	start := i
 	var n uint64
-	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-		d := uint64(p.b[p.i] - '0')
-		if n > (1<<64-1-d)/10 {
+	// Eight digits at a time while at most 19 are read (below 2^64).
+	for i+8 <= len(b) && i-start <= 11 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if !eightDigits(w) {
+			break
+		}
+		n = n*100_000_000 + eightDigitsValue(w)
+		i += 8
+	}
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		d := uint64(b[i] - '0')
+		if i-start >= 19 && n > (1<<64-1-d)/10 {
 			return 0, false
 		}
 		n = n*10 + d
-		p.i++
+		i++
 	}
-	digits := p.i - start
+	p.i = i
+	digits := i - start
 	switch {
-	case digits == 0, digits > 1 && p.b[start] == '0':
+	case digits == 0, digits > 1 && b[start] == '0':
 		return 0, false
-	case p.i < len(p.b) && (p.b[p.i] == '.' || p.b[p.i] == 'e' || p.b[p.i] == 'E'):
+	case i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E'):
 		return 0, false
 	}
 	return n, true
+}
+
+// eightDigits reports whether the eight bytes of w are all '0'-'9' (a byte
+// that carries when 6 is added has a high nibble F and fails by itself).
+func eightDigits(w uint64) bool {
+	return (w&0xF0F0F0F0F0F0F0F0)|(((w+0x0606060606060606)&0xF0F0F0F0F0F0F0F0)>>4) == 0x3333333333333333
+}
+
+// eightDigitsValue is the number eight ASCII digits spell, the first byte
+// (lowest in w) most significant.
+func eightDigitsValue(w uint64) uint64 {
+	w = (w & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
+	w = (w & 0x00FF00FF00FF00FF) * 6553601 >> 16
+	return (w & 0x0000FFFF0000FFFF) * 42949672960001 >> 32
 }
 
 func (p *fastParser) int() (int64, bool) {
