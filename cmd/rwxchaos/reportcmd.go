@@ -78,15 +78,23 @@ func reportE(cmd *cobra.Command, dir string, f reportFlags) error {
 		}
 		o.Scenario, o.ScenarioName = s, f.scenario
 	}
+	out, outErr := f.out, error(nil)
+	if out == "" {
+		out, outErr = siblingDir(dir)
+	}
+	// The evidence (gigabytes on a large run) is copied while the run is
+	// judged and the report rendered, which use one core.
+	var early *evidenceCopy
+	if outErr == nil && !same(out, dir) {
+		early = startEvidenceCopy(dir, out)
+		defer early.abort()
+	}
 	r, err := verdict.Recheck(sv, o)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	out := f.out
-	if out == "" {
-		if out, err = siblingDir(dir); err != nil {
-			return infraErr("%v", err)
-		}
+	if outErr != nil {
+		return infraErr("%v", outErr)
 	}
 	if same(out, dir) {
 		return usageErr("--out %s is the run directory itself: the evidence is never rewritten; choose another directory", out)
@@ -94,7 +102,12 @@ func reportE(cmd *cobra.Command, dir string, f reportFlags) error {
 	if err := report.WriteReport(out, r, sv.History); err != nil {
 		return infraErr("%v", err)
 	}
-	if err := copyEvidence(dir, out, sv.History); err != nil {
+	if early != nil {
+		err = early.finish(out)
+	} else {
+		err = copyEvidence(dir, out, sv.History)
+	}
+	if err != nil {
 		return infraErr("%v", err)
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), report.Summary(r))
@@ -143,6 +156,77 @@ func copyEvidence(src, dst string, h *history.History) error {
 		return h.Save(dst)
 	}
 	return nil
+}
+
+// evidenceCopy copies a run directory's evidence files into a hidden
+// directory beside the new report while the run is judged; finish moves
+// them into the report directory, abort removes them (the report is not
+// written: nothing is left behind).
+type evidenceCopy struct {
+	tmp   string
+	names []string
+	done  chan error
+	ended bool
+}
+
+// startEvidenceCopy starts copying src's history.ndjson and snapshot.json,
+// or returns nil (the caller copies afterwards, as copyEvidence) when src
+// has neither or out's parent directory does not exist yet.
+func startEvidenceCopy(src, out string) *evidenceCopy {
+	var names []string
+	for _, name := range []string{history.EventsFile, history.SnapshotFile} {
+		if _, err := os.Stat(filepath.Join(src, name)); err == nil {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), ".rwxchaos-evidence-*")
+	if err != nil {
+		return nil
+	}
+	c := &evidenceCopy{tmp: tmp, names: names, done: make(chan error, 1)}
+	go func() {
+		for _, name := range names {
+			if err := copyFile(filepath.Join(src, name), filepath.Join(tmp, name)); err != nil {
+				c.done <- fmt.Errorf("copy the evidence: %w", err)
+				return
+			}
+		}
+		c.done <- nil
+	}()
+	return c
+}
+
+// finish waits for the copy and moves the files into out.
+func (c *evidenceCopy) finish(out string) error {
+	c.ended = true
+	defer os.RemoveAll(c.tmp)
+	if err := <-c.done; err != nil {
+		return err
+	}
+	for _, name := range c.names {
+		from, to := filepath.Join(c.tmp, name), filepath.Join(out, name)
+		if os.Rename(from, to) != nil {
+			// out is on another file system than its parent (a mount
+			// point): copy once more.
+			if err := copyFile(from, to); err != nil {
+				return fmt.Errorf("copy the evidence: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// abort waits for the copy and removes it, unless finish ran.
+func (c *evidenceCopy) abort() {
+	if c == nil || c.ended {
+		return
+	}
+	c.ended = true
+	<-c.done
+	os.RemoveAll(c.tmp)
 }
 
 func copyFile(from, to string) error {

@@ -107,3 +107,43 @@ func dirTree(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// The evidence is copied while the run is judged: the new report holds
+// byte-identical copies, and no temporary directory is left beside it,
+// whether the re-check succeeds or is refused.
+func TestReportCopiesEvidenceWhole(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "run")
+	if err := os.CopyFS(dir, os.DirFS("../../framework/report/testdata/engine-node-stop/20261123T141502Z-s42")); err != nil {
+		t.Fatal(err)
+	}
+	leftovers := func() []string {
+		m, _ := filepath.Glob(filepath.Join(parent, ".rwxchaos-evidence-*"))
+		return m
+	}
+	if _, stderr, code := cli(t, nil, "report", dir, "--expect", "noLos=false"); code != 2 || !strings.Contains(stderr, "no such expectation") {
+		t.Fatalf("bad --expect: exit %d %s", code, stderr)
+	}
+	if l := leftovers(); len(l) > 0 {
+		t.Fatalf("a refused re-check left %v", l)
+	}
+	if _, err := os.Stat(dir + "-recheck"); err == nil {
+		t.Fatal("a refused re-check wrote its report directory")
+	}
+	if stdout, stderr, code := cli(t, nil, "report", dir); !strings.Contains(stdout, "Report: ") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, name := range []string{"history.ndjson", "snapshot.json"} {
+		want, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(dir+"-recheck", name))
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: the copy differs (%v)", name, err)
+		}
+	}
+	if l := leftovers(); len(l) > 0 {
+		t.Fatalf("the re-check left %v", l)
+	}
+}

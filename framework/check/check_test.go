@@ -456,3 +456,34 @@ func TestSplitBrainWritersAreReported(t *testing.T) {
 		t.Fatalf("%s %v: %s", c.Status, c.Numbers, c.Message)
 	}
 }
+
+// decodeSHA's table agrees with unhex for every byte at every position.
+func TestDecodeSHAEveryByte(t *testing.T) {
+	base := []byte(strings.Repeat("0123456789abcdefABCDEF0123456789", 2))
+	want, ok := decodeSHA(string(base))
+	if !ok || want[0] != 0x01 || want[5] != 0xab || want[10] != 0xef {
+		t.Fatalf("decodeSHA(%s) = %x %v", base, want, ok)
+	}
+	for pos := range base {
+		for c := range 256 {
+			s := append([]byte(nil), base...)
+			s[pos] = byte(c)
+			v, valid := unhex(byte(c))
+			got, ok := decodeSHA(string(s))
+			if ok != valid {
+				t.Fatalf("byte %#x at %d: ok %v, want %v", c, pos, ok, valid)
+			}
+			if ok {
+				w := want
+				if pos%2 == 0 {
+					w[pos/2] = v<<4 | w[pos/2]&0x0f
+				} else {
+					w[pos/2] = w[pos/2]&0xf0 | v
+				}
+				if got != w {
+					t.Fatalf("byte %#x at %d: %x, want %x", c, pos, got, w)
+				}
+			}
+		}
+	}
+}

@@ -164,6 +164,19 @@ func decodeSHA(s string) (sha [32]byte, ok bool) {
 	if len(s) != 64 {
 		return sha, false
 	}
+	var bad byte
+	for i := range sha {
+		hi, lo := unhexTable[s[2*i]], unhexTable[s[2*i+1]]
+		bad |= hi | lo
+		sha[i] = hi<<4 | lo
+	}
+	if bad&0x80 != 0 {
+		return decodeSHASlow(s) // what it returned before the table
+	}
+	return sha, true
+}
+
+func decodeSHASlow(s string) (sha [32]byte, ok bool) {
 	for i := range sha {
 		hi, ok1 := unhex(s[2*i])
 		lo, ok2 := unhex(s[2*i+1])
@@ -174,6 +187,18 @@ func decodeSHA(s string) (sha [32]byte, ok bool) {
 	}
 	return sha, true
 }
+
+// unhexTable is unhex as a table: a digit's value, 0xff for any other byte.
+var unhexTable = func() (t [256]byte) {
+	for c := range t {
+		v, ok := unhex(byte(c))
+		t[c] = v
+		if !ok {
+			t[c] = 0xff
+		}
+	}
+	return t
+}()
 
 func unhex(c byte) (byte, bool) {
 	switch {

@@ -413,26 +413,24 @@ func ValidSHA(s string) bool {
 	if len(s) != 64 {
 		return false
 	}
-	bad := byte(0)
-	for i := 0; i < 64; i++ {
-		bad |= lowerHex[s[i]]
+	for i := 0; i < 64; i += 8 {
+		if !lowerHex8(le64(s[i:])) {
+			return false
+		}
 	}
-	return bad == 0
+	return true
 }
 
-// lowerHex is 0 for '0'-'9' and 'a'-'f', 1 for every other byte.
-var lowerHex = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 1
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = 0
-	}
-	for c := 'a'; c <= 'f'; c++ {
-		t[c] = 0
-	}
-	return t
-}()
+// lowerHex8 reports whether every byte of w is '0'-'9' or 'a'-'f'. Each
+// lane is tested on its own: with its top bit set first, a lane minus a
+// constant below 0x80 never borrows from the next one.
+func lowerHex8(w uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	x := w | hi
+	digit := (x - lo*'0') &^ (x - lo*('9'+1))
+	letter := (x - lo*'a') &^ (x - lo*('f'+1))
+	return w&hi == 0 && (digit|letter)&hi == hi
+}
 
 func validRole(r string) bool {
 	switch r {
@@ -456,12 +454,35 @@ func token(s string, max int) bool {
 	if s == "" || len(s) > max {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if notToken8(le64(s[i:])) {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] <= 0x20 || s[i] > 0x7e || s[i] == '/' {
 			return false
 		}
 	}
 	return true
+}
+
+// le64 is the first eight bytes of s, little-endian (one load).
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// notToken8 reports whether any byte of w is not allowed in a token:
+// ≤ 0x20 (space, control), ≥ 0x7f, or '/'. Each test (a byte below n, a
+// zero byte) is exact for the word as a whole.
+func notToken8(w uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	sl := w ^ (lo * '/')
+	del := w ^ (lo * 0x7f)
+	return (((w-lo*0x21)&^w)|((sl-lo)&^sl)|((del-lo)&^del)|w)&hi != 0
 }
 
 func contains(list []string, s string) bool {

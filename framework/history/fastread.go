@@ -1,6 +1,7 @@
 package history
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -16,11 +17,30 @@ import (
 
 // interner returns one string per distinct byte sequence it has seen
 // recently; it forgets everything past maxInterned entries to stay small.
-type interner struct{ m map[string]string }
+type interner struct {
+	m map[string]string
+	// recent are the last strings returned: the same writer's id, node
+	// and key come back line after line, and a hit costs a compare, not a
+	// hash.
+	recent [4]string
+	next   int
+}
 
 const maxInterned = 1 << 16
 
 func (in *interner) str(b []byte) string {
+	for _, s := range in.recent {
+		if s == string(b) {
+			return s
+		}
+	}
+	s := in.lookup(b)
+	in.recent[in.next] = s
+	in.next = (in.next + 1) % len(in.recent)
+	return s
+}
+
+func (in *interner) lookup(b []byte) string {
 	if in.m == nil {
 		in.m = make(map[string]string, 1024)
 	}
@@ -93,13 +113,13 @@ func decodeEventFast(line []byte, e *Event, in *interner) bool {
 			e.Seq, ok = p.int()
 		case "role":
 			bit = fRole
-			e.Role, ok = p.interned(in)
+			e.Role, ok = p.constant(in)
 		case "node":
 			bit = fNode
 			e.Node, ok = p.interned(in)
 		case "type":
 			bit = fType
-			e.Type, ok = p.interned(in)
+			e.Type, ok = p.constant(in)
 		case "call":
 			bit = fCall
 			e.Call, ok = p.int()
@@ -108,7 +128,7 @@ func decodeEventFast(line []byte, e *Event, in *interner) bool {
 			e.Return, ok = p.int()
 		case "outcome":
 			bit = fOutcome
-			e.Outcome, ok = p.interned(in)
+			e.Outcome, ok = p.constant(in)
 		case "key":
 			bit = fKey
 			e.Key, ok = p.interned(in)
@@ -141,10 +161,10 @@ func decodeEventFast(line []byte, e *Event, in *interner) bool {
 			e.Err, ok = p.string()
 		case "errClass":
 			bit = fErrClass
-			e.ErrClass, ok = p.interned(in)
+			e.ErrClass, ok = p.constant(in)
 		case "detail":
 			bit = fDetail
-			e.Detail, ok = p.string()
+			e.Detail, ok = p.interned(in)
 		default:
 			// Unknown, or a case-insensitive match encoding/json accepts.
 			return false
@@ -171,7 +191,7 @@ type fastParser struct {
 }
 
 func (p *fastParser) ws() {
-	for p.i < len(p.b) {
+	for p.i < len(p.b) && p.b[p.i] <= ' ' {
 		switch p.b[p.i] {
 		case ' ', '\t', '\r', '\n':
 			p.i++
@@ -193,9 +213,33 @@ func (p *fastParser) byte(c byte) bool {
 // \\ \/ \b \f \n \r \t); \u escapes, control characters and invalid
 // UTF-8 are left to encoding/json (which rewrites some of them).
 func (p *fastParser) str() ([]byte, bool) {
-	if !p.byte('"') {
+	b, i := p.b, p.i
+	if i >= len(b) || b[i] != '"' {
 		return nil, false
 	}
+	i++
+	start := i
+	// The common case: plain ASCII up to the closing quote, eight bytes at
+	// a time, then byte by byte up to the first byte special8 flags.
+	for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+		i += 8
+	}
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			p.i = i + 1
+			return b[start:i], true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			p.i = start
+			return p.strEscaped()
+		}
+	}
+	return nil, false
+}
+
+// strEscaped is str for a string, from p.i (just after its opening
+// quote), that holds an escape or a byte ≥ 0x80.
+func (p *fastParser) strEscaped() ([]byte, bool) {
 	start, ascii := p.i, true
 	var out []byte // the unescaped string, once an escape was seen
 	for p.i < len(p.b) {
@@ -246,9 +290,135 @@ func (p *fastParser) str() ([]byte, bool) {
 	return nil, false
 }
 
+// special8 reports whether any byte of w (eight bytes of a string) is one
+// str must look at: '"', '\\', a control character or a byte ≥ 0x80. It may
+// say true when none is (then str looks at each byte), never false when one
+// is.
+func special8(w uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (lo * '"')
+	b := w ^ (lo * '\\')
+	return (((q-lo)&^q)|((b-lo)&^b)|((w-lo*0x20)&^w)|w)&hi != 0
+}
+
 func (p *fastParser) string() (string, bool) {
 	b, ok := p.str()
 	return string(b), ok
+}
+
+// constant returns the constant (a role, an event type, an outcome, an
+// errClass) b spells, without a map lookup or an allocation.
+func constant(b []byte) (string, bool) {
+	switch string(b) {
+	case RoleClient:
+		return RoleClient, true
+	case RoleWebserver:
+		return RoleWebserver, true
+	case RoleEngine:
+		return RoleEngine, true
+	case RoleJobqueue:
+		return RoleJobqueue, true
+	case RoleRunner:
+		return RoleRunner, true
+	case RolePublisher:
+		return RolePublisher, true
+	case RoleConsumer:
+		return RoleConsumer, true
+	case EvUpload:
+		return EvUpload, true
+	case EvStored:
+		return EvStored, true
+	case EvRejected:
+		return EvRejected, true
+	case EvDupe:
+		return EvDupe, true
+	case EvRunStart:
+		return EvRunStart, true
+	case EvRunEnd:
+		return EvRunEnd, true
+	case EvLockAcquire:
+		return EvLockAcquire, true
+	case EvLockTakeover:
+		return EvLockTakeover, true
+	case EvLockRenew:
+		return EvLockRenew, true
+	case EvLockLost:
+		return EvLockLost, true
+	case EvLockRelease:
+		return EvLockRelease, true
+	case EvClaim:
+		return EvClaim, true
+	case EvOutput:
+		return EvOutput, true
+	case EvSkip:
+		return EvSkip, true
+	case EvDone:
+		return EvDone, true
+	case EvJobEnqueue:
+		return EvJobEnqueue, true
+	case EvJobStart:
+		return EvJobStart, true
+	case EvJobEnd:
+		return EvJobEnd, true
+	case EvPublish:
+		return EvPublish, true
+	case EvLoad:
+		return EvLoad, true
+	case EvError:
+		return EvError, true
+	case EvProcStart:
+		return EvProcStart, true
+	case EvProcExit:
+		return EvProcExit, true
+	case EvFault:
+		return EvFault, true
+	case EvClock:
+		return EvClock, true
+	case EvTrigger:
+		return EvTrigger, true
+	case OK:
+		return OK, true
+	case Fail:
+		return Fail, true
+	case Unknown:
+		return Unknown, true
+	case LoadTornHeader:
+		return LoadTornHeader, true
+	case LoadTornShort:
+		return LoadTornShort, true
+	case LoadTornLong:
+		return LoadTornLong, true
+	case LoadTornChecksum:
+		return LoadTornChecksum, true
+	case "EIO":
+		return "EIO", true
+	case "ESTALE":
+		return "ESTALE", true
+	case "ENOTCONN":
+		return "ENOTCONN", true
+	case "EACCES":
+		return "EACCES", true
+	case "ENOSPC":
+		return "ENOSPC", true
+	case "TIMEOUT":
+		return "TIMEOUT", true
+	case "OTHER":
+		return "OTHER", true
+	case "ENOENT":
+		return "ENOENT", true
+	}
+	return "", false
+}
+
+func (p *fastParser) constant(in *interner) (string, bool) {
+	b, ok := p.str()
+	if !ok {
+		return "", false
+	}
+	if s, ok := constant(b); ok {
+		return s, true
+	}
+	return in.str(b), true
 }
 
 func (p *fastParser) interned(in *interner) (string, bool) {
@@ -262,24 +432,49 @@ func (p *fastParser) interned(in *interner) (string, bool) {
 // uint reads a JSON integer without sign, leading zeros, fraction or
 // exponent, that fits in a uint64.
 func (p *fastParser) uint() (uint64, bool) {
-	start := p.i
+	b, i := p.b, p.i
+	start := i
 	var n uint64
-	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-		d := uint64(p.b[p.i] - '0')
-		if n > (1<<64-1-d)/10 {
+	// Eight digits at a time while at most 19 are read (below 2^64).
+	for i+8 <= len(b) && i-start <= 11 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if !eightDigits(w) {
+			break
+		}
+		n = n*100_000_000 + eightDigitsValue(w)
+		i += 8
+	}
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		d := uint64(b[i] - '0')
+		if i-start >= 19 && n > (1<<64-1-d)/10 {
 			return 0, false
 		}
 		n = n*10 + d
-		p.i++
+		i++
 	}
-	digits := p.i - start
+	p.i = i
+	digits := i - start
 	switch {
-	case digits == 0, digits > 1 && p.b[start] == '0':
+	case digits == 0, digits > 1 && b[start] == '0':
 		return 0, false
-	case p.i < len(p.b) && (p.b[p.i] == '.' || p.b[p.i] == 'e' || p.b[p.i] == 'E'):
+	case i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E'):
 		return 0, false
 	}
 	return n, true
+}
+
+// eightDigits reports whether the eight bytes of w are all '0'-'9' (a byte
+// that carries when 6 is added has a high nibble F and fails by itself).
+func eightDigits(w uint64) bool {
+	return (w&0xF0F0F0F0F0F0F0F0)|(((w+0x0606060606060606)&0xF0F0F0F0F0F0F0F0)>>4) == 0x3333333333333333
+}
+
+// eightDigitsValue is the number eight ASCII digits spell, the first byte
+// (lowest in w) most significant.
+func eightDigitsValue(w uint64) uint64 {
+	w = (w & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
+	w = (w & 0x00FF00FF00FF00FF) * 6553601 >> 16
+	return (w & 0x0000FFFF0000FFFF) * 42949672960001 >> 32
 }
 
 func (p *fastParser) int() (int64, bool) {

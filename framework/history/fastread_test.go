@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -16,7 +17,12 @@ func FuzzFastEvent(f *testing.F) {
 		`{"proc":"e","seq":2,"role":"engine","type":"claim","call":5,"epoch":18446744073709551615,"msgs":3,"path":"botssys/data/work/x.edi","detail":"é ü","err":"x","errClass":"EIO","holder":"h","target":"t","node":"n"}`,
 		` { "proc" : "p" , "seq" : -9223372036854775808 } `,
 		`{}`, `{"proc":"p","proc":"q"}`, `{"Proc":"p"}`, `{"proc":null}`, `{"seq":1.0}`, `{"seq":01}`, `{"seq":1e3}`,
-		`{"epoch":-1}`, `{"seq":9223372036854775808}`, `{"detail":"a\"b"}`, `{"detail":"a\u00e9"}`, "{\"detail\":\"\xff\"}",
+		`{"epoch":-1}`, `{"seq":9223372036854775808}`,
+		`{"detail":"0123456789abcdef\"0123456789abcdef"}`, `{"detail":"0123456789abcdefé0123456789"}`, "{\"detail\":\"0123456789abcdef\x01\"}",
+		"{\"detail\":\"0123456789abcdef\xff0123\"}", `{"detail":"0123456789abcdef\\u0041"}`, `{"role":"client","type":"upload","outcome":"ok","errClass":"ENOENT"}`,
+		`{"detail":"01234567`, `{"call":18446744073709551615}`, `{"epoch":18446744073709551616}`, `{"epoch":99999999999999999999}`,
+		`{"call":1234567890123456789}`, `{"call":12345678901234567890}`, `{"call":00000000123}`, `{"call":1234567a}`, `{"call":12345678.5}`,
+		`{"epoch":18446744073709551615}`, `{"epoch":10000000000000000000}`, `{"call":123456789012345678e1}`, `{"detail":"a\"b"}`, `{"detail":"a\u00e9"}`, "{\"detail\":\"\xff\"}",
 		`{"proc":"p"}x`, `{"proc":"p",}`, `{"unknown":1}`, `{"msgs":9223372036854775807}`, `{"seq":-0}`,
 	} {
 		f.Add([]byte(s))
@@ -58,5 +64,19 @@ func TestFastPathTakesOwnWriters(t *testing.T) {
 			}
 		}
 		f.Close()
+	}
+}
+
+// uint, which reads eight digits at a time, agrees with strconv (and the
+// JSON rule: no leading zero) around every block and overflow boundary.
+func TestUintAgreesWithStrconv(t *testing.T) {
+	for _, s := range []string{"0", "1", "12345678", "123456789", "1796004001103150000", "18446744073709551615", "18446744073709551616", "99999999999999999999", "9999999999999999999", "10000000000000000000", "00", "0123456789", "1234567812345678", "12345678123456781"} {
+		p := fastParser{b: []byte(s)}
+		got, ok := p.uint()
+		want, err := strconv.ParseUint(s, 10, 64)
+		wok := err == nil && (len(s) == 1 || s[0] != '0')
+		if ok != wok || (ok && got != want) {
+			t.Errorf("%s: %d %v, want %d %v", s, got, ok, want, wok)
+		}
 	}
 }

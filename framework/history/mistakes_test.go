@@ -102,3 +102,35 @@ func TestEveryMistakeIsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// token's eight-bytes-at-a-time test agrees with the byte-by-byte rule for
+// every byte at every position of a word.
+func TestTokenEveryByte(t *testing.T) {
+	base := []byte("abcdefghijklmnopqrstu")
+	for pos := range base {
+		for c := range 256 {
+			s := append([]byte(nil), base...)
+			s[pos] = byte(c)
+			want := c > 0x20 && c < 0x7f && c != '/'
+			if got := token(string(s), 200); got != want {
+				t.Fatalf("token with byte %#x at %d: %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+}
+
+// ValidSHA's eight-bytes-at-a-time test agrees with the rule (64 lowercase
+// hex digits) for every byte at every position.
+func TestValidSHAEveryByte(t *testing.T) {
+	base := []byte(strings.Repeat("0123456789abcdef", 4))
+	for pos := range base {
+		for c := range 256 {
+			s := append([]byte(nil), base...)
+			s[pos] = byte(c)
+			want := c >= '0' && c <= '9' || c >= 'a' && c <= 'f'
+			if got := ValidSHA(string(s)); got != want {
+				t.Fatalf("sha with byte %#x at %d: %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+}
