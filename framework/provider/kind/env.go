@@ -204,7 +204,13 @@ func (e *Env) Provision(ctx context.Context) error {
 	)
 	if e.s.Storage.Backend == scenario.BackendNFS {
 		// Decided first: a scenario this host cannot run costs nothing.
-		n, mounts, err := e.newNFS(ctx, kindcluster.NamePrefix+name)
+		// Named as kindcluster names the cluster (the server's container
+		// is named and labelled after it).
+		full := name
+		if !strings.HasPrefix(full, kindcluster.NamePrefix) {
+			full = kindcluster.NamePrefix + full
+		}
+		n, mounts, err := e.newNFS(ctx, full)
 		if err != nil {
 			return err
 		}
