@@ -19,17 +19,10 @@ import (
 // directory of the cluster's shared dir (hostpath) or a fuse server mounted
 // below it for this run only (fuse).
 func (e *Env) provisionShared(ctx context.Context) error {
-	// Assemble the app image before taking the cluster: an error costs nothing.
-	var err error
-	if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
-		return err
-	}
-	pc, err := e.o.Pool.acquire(ctx, e.s, e.o.Logf)
+	pc, err := e.takePooled(ctx)
 	if err != nil {
 		return err
 	}
-	e.pooled = pc
-	e.cs, e.cpNode, e.workers = pc.cs, pc.cp, slices.Clone(pc.workers)
 	var mnt string
 	e.shared, e.volume, mnt = sharedRunPaths(pc.dir, e.runID, e.s.Storage.Backend)
 	if mnt != "" {
@@ -37,6 +30,28 @@ func (e *Env) provisionShared(ctx context.Context) error {
 			return err
 		}
 	}
+	return e.readyPooled(ctx, pc)
+}
+
+// takePooled assembles the app image (before taking the cluster: an error
+// costs nothing), then takes the pool's cluster for this run.
+func (e *Env) takePooled(ctx context.Context) (*poolCluster, error) {
+	var err error
+	if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
+		return nil, err
+	}
+	pc, err := e.o.Pool.acquire(ctx, e.s, e.o.Logf)
+	if err != nil {
+		return nil, err
+	}
+	e.pooled = pc
+	e.cs, e.cpNode, e.workers = pc.cs, pc.cp, slices.Clone(pc.workers)
+	return pc, nil
+}
+
+// readyPooled makes the run's volume dir, leaves a kubeconfig in the run
+// dir and loads the app image into the pool's cluster (once per cluster).
+func (e *Env) readyPooled(ctx context.Context, pc *poolCluster) error {
 	if err := os.MkdirAll(e.volume, 0o777); err != nil {
 		return fmt.Errorf("volume dir: %w", err)
 	}
@@ -107,15 +122,10 @@ func (e *Env) provisionSharedNFS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
-		return err
-	}
-	pc, err := e.o.Pool.acquire(ctx, e.s, e.o.Logf)
+	pc, err := e.takePooled(ctx)
 	if err != nil {
 		return err
 	}
-	e.pooled = pc
-	e.cs, e.cpNode, e.workers = pc.cs, pc.cp, slices.Clone(pc.workers)
 	n := &nfsEnv{spec: e.s.Storage, client: client, why: why, args: args, image: image,
 		dir: pc.nfsDir, cluster: pc.name, runID: e.runID}
 	e.nfs = n
@@ -140,13 +150,7 @@ func (e *Env) provisionSharedNFS(ctx context.Context) error {
 		n.trigger = n.relay.path
 	}
 	e.volume = n.volume(e.runID)
-	if err := os.MkdirAll(e.volume, 0o777); err != nil {
-		return fmt.Errorf("volume dir: %w", err)
-	}
-	if b, err := os.ReadFile(pc.kubeconfig); err == nil {
-		_ = os.WriteFile(filepath.Join(e.runDir, "kubeconfig"), b, 0o600)
-	}
-	if err := e.o.Pool.loadImage(ctx, pc, e.app.ref, func(ctx context.Context) error { return e.app.load(ctx, pc.cluster, e.o.Logf) }); err != nil {
+	if err := e.readyPooled(ctx, pc); err != nil {
 		return err
 	}
 	return e.startNFS(ctx)
