@@ -88,6 +88,20 @@ func (su *Suite) Run(ctx context.Context, s *scenario.Scenario, providers provid
 			}
 		}
 	}
+	if s.Cluster.Provider == scenario.ProviderLocal {
+		// One local scenario at a time on the machine: the e2e-framework
+		// and ginkgo suites run theirs in parallel under `go test ./...`.
+		release, waited, err := lockLocal(ctx)
+		if err != nil {
+			v := Verdict{Failure: err.Error()}
+			su.record(s, v)
+			return v
+		}
+		defer release()
+		if waited > time.Second {
+			fmt.Fprintf(su.log, "%s waited %s for another suite's local scenario (%s)\n", time.Now().UTC().Format("15:04:05.000"), waited.Round(time.Second), lab.LocalLockPath)
+		}
+	}
 	o := runner.Options{Scenario: s, ReportDir: ReportDir(), Log: su.log, Seed: seed, Providers: ps}
 	out, err := runner.Run(ctx, o)
 	v := judge(s, out, err)
@@ -95,8 +109,12 @@ func (su *Suite) Run(ctx context.Context, s *scenario.Scenario, providers provid
 	return v
 }
 
-// lockForTest is lab.LockForTest (a variable for tests).
-var lockForTest = lab.LockForTest
+// lockForTest is lab.LockForTest and lockLocal lab.LockLocalForTest
+// (variables for tests).
+var (
+	lockForTest = lab.LockForTest
+	lockLocal   = lab.LockLocalForTest
+)
 
 // lockClusters takes the kind test lock for the rest of the suite, once.
 func (su *Suite) lockClusters(ctx context.Context) error {

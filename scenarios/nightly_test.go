@@ -23,6 +23,9 @@ func TestSuiteHoldsKindLockForItsLifetime(t *testing.T) {
 		takes++
 		return func() { releases++ }, 0, nil
 	}
+	oldLocal := lockLocal
+	t.Cleanup(func() { lockLocal = oldLocal })
+	lockLocal = func(context.Context) (func(), time.Duration, error) { return func() {}, 0, nil }
 	t.Setenv("RWXCHAOS_REPORT_DIR", t.TempDir())
 	su := NewSuite("t", "index", nil)
 
@@ -54,6 +57,49 @@ func TestSuiteHoldsKindLockForItsLifetime(t *testing.T) {
 	}
 	if releases != 1 {
 		t.Fatalf("Close released the lock %d times, want 1", releases)
+	}
+}
+
+// Each local scenario holds the local scenario lock for its run only (the
+// e2e-framework and ginkgo suites take turns); a kind scenario never takes
+// it, and a lock that cannot be had fails the scenario instead of running
+// it beside another suite's.
+func TestSuiteLocksEachLocalScenario(t *testing.T) {
+	var held, takes int
+	oldLocal, oldKind := lockLocal, lockForTest
+	t.Cleanup(func() { lockLocal, lockForTest = oldLocal, oldKind })
+	lockLocal = func(context.Context) (func(), time.Duration, error) {
+		takes++
+		held++
+		return func() { held-- }, 0, nil
+	}
+	lockForTest = func(context.Context) (func(), time.Duration, error) { return func() {}, 0, nil }
+	t.Setenv("RWXCHAOS_REPORT_DIR", t.TempDir())
+	su := NewSuite("t", "index", nil)
+	local, err := scenario.Parse("l.yaml", []byte("apiVersion: rwxchaos.dev/v1alpha1\nkind: Scenario\nmetadata: {name: l}\ncluster: {provider: local}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heldDuringRun = -1
+	ps := provider.Set{scenario.ProviderLocal: func(provider.Config) (provider.Env, error) {
+		heldDuringRun = held
+		return nil, errors.New("no environment in this test")
+	}}
+	ctx := context.Background()
+	su.Run(ctx, local, ps)
+	if takes != 1 || heldDuringRun != 1 || held != 0 {
+		t.Fatalf("local scenario: lock taken %d times, held %d during the run and %d after; want 1, 1, 0", takes, heldDuringRun, held)
+	}
+	lockLocal = func(context.Context) (func(), time.Duration, error) {
+		return nil, time.Minute, errors.New("local scenario lock still held")
+	}
+	ran := false
+	ps[scenario.ProviderLocal] = func(provider.Config) (provider.Env, error) { ran = true; return nil, errors.New("no") }
+	if v := su.Run(ctx, local, ps); ran || !strings.Contains(v.Failure, "still held") {
+		t.Fatalf("without the lock: ran %v, failure %q; want not run, the lock's error", ran, v.Failure)
+	}
+	if _, err := su.Close(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

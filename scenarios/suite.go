@@ -66,6 +66,13 @@ func Run(ctx context.Context, s *scenario.Scenario, providers provider.Set) Verd
 		}
 		defer release()
 	}
+	if s.Cluster.Provider == scenario.ProviderLocal {
+		release, _, err := lockLocal(ctx)
+		if err != nil {
+			return Verdict{Failure: err.Error()}
+		}
+		defer release()
+	}
 	out, err := runner.Run(ctx, runner.Options{Scenario: s, ReportDir: ReportDir(), Providers: providers})
 	return judge(s, out, err)
 }

@@ -123,12 +123,31 @@ func Write(path string, m *Manifest) error {
 // wait for a lock its own parent holds.
 const TestLockPath = "/tmp/rwxchaos-kind-tests.lock"
 
+// LocalLockPath is the file the scenario suites flock around each local
+// scenario: `go test ./...` runs the e2e-framework and the ginkgo suites
+// in parallel, and two local scenarios at once (each a set of engines,
+// webservers and a FUSE file server) on 2 cores, beside -race builds, made
+// engines drain slower than a settle bound allowed (CI12). Local scenarios
+// take seconds each, so the suites take turns per scenario.
+const LocalLockPath = "/tmp/rwxchaos-local-tests.lock"
+
 // LockForTest waits (until ctx ends) for TestLockPath and returns its
 // release. waited is how long it took, for the test log.
 func LockForTest(ctx context.Context) (release func(), waited time.Duration, err error) {
-	f, err := os.OpenFile(TestLockPath, os.O_CREATE|os.O_RDWR, 0o666)
+	return lockFile(ctx, TestLockPath, "kind test lock")
+}
+
+// LockLocalForTest waits (until ctx ends) for LocalLockPath and returns its
+// release and how long it waited.
+func LockLocalForTest(ctx context.Context) (release func(), waited time.Duration, err error) {
+	return lockFile(ctx, LocalLockPath, "local scenario lock")
+}
+
+// lockFile takes an exclusive flock on path, polling until ctx ends.
+func lockFile(ctx context.Context, path, what string) (release func(), waited time.Duration, err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
-		return nil, 0, fmt.Errorf("kind test lock: %w", err)
+		return nil, 0, fmt.Errorf("%s: %w", what, err)
 	}
 	start := time.Now()
 	for {
@@ -138,12 +157,12 @@ func LockForTest(ctx context.Context) (release func(), waited time.Duration, err
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
-			return nil, 0, fmt.Errorf("kind test lock %s: %w", TestLockPath, err)
+			return nil, 0, fmt.Errorf("%s %s: %w", what, path, err)
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, time.Since(start), fmt.Errorf("kind test lock %s still held by another test after %s: %w", TestLockPath, time.Since(start).Round(time.Second), ctx.Err())
+			return nil, time.Since(start), fmt.Errorf("%s %s still held by another test after %s: %w", what, path, time.Since(start).Round(time.Second), ctx.Err())
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
