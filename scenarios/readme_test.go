@@ -123,18 +123,22 @@ func TestLibraryReadme(t *testing.T) {
 
 // tierOf says which test run includes a scenario (scenarios.Gate): local
 // ones run in every `go test`, kind ones labelled tier: ci with
-// RWXCHAOS_LAB=1 or CI=true (.ci/run), the other kind ones with
-// RWXCHAOS_LAB=all (the nightly set), existing ones against a cluster you
-// name.
+// RWXCHAOS_LAB=1 or CI=true (.ci/run), tier: nightly with
+// RWXCHAOS_LAB=nightly (the nightly set, which holds the CI tier too), the
+// other kind ones with RWXCHAOS_LAB=all (the whole library), existing ones
+// against a cluster you name.
 func tierOf(s *scenario.Scenario) string {
 	switch s.Cluster.Provider {
 	case scenario.ProviderLocal:
 		return "every run"
 	case scenario.ProviderKind:
-		if s.Metadata.Labels["tier"] == "ci" {
+		switch s.Metadata.Labels["tier"] {
+		case "ci":
 			return "CI"
+		case "nightly":
+			return "nightly"
 		}
-		return "nightly"
+		return "library"
 	}
 	return "on demand"
 }

@@ -24,24 +24,33 @@ type Verdict struct {
 }
 
 // Gate says whether a scenario can run in this environment, before running
-// it: "" to run, else the reason to skip. Kind scenarios need the lab: with
-// RWXCHAOS_LAB=1 (or CI=true, where the lab is required) the ones labelled
-// `tier: ci` run; RWXCHAOS_LAB=all runs every kind scenario (each takes
-// minutes: they are the nightly set).
+// it: "" to run, else the reason to skip. Kind scenarios need the lab and
+// take minutes each, so RWXCHAOS_LAB picks how many run: 1 (or CI=true,
+// where the lab is required) the ones labelled `tier: ci`; nightly those
+// labelled `tier: ci` or `tier: nightly` (the nightly set, sized for 20
+// minutes on 2 cores); all every kind scenario of the library.
 func Gate(s *scenario.Scenario) string {
 	switch s.Cluster.Provider {
 	case scenario.ProviderLocal:
 		return ""
 	case scenario.ProviderKind:
-		lab := os.Getenv("RWXCHAOS_LAB")
+		lab, tier := os.Getenv("RWXCHAOS_LAB"), s.Metadata.Labels["tier"]
+		if err := CheckLabEnv(); err != nil {
+			return err.Error()
+		}
 		switch {
 		case lab == "all":
 			return ""
-		case lab == "1" || os.Getenv("CI") == "true":
-			if s.Metadata.Labels["tier"] == "ci" {
+		case lab == "nightly":
+			if tier == "ci" || tier == "nightly" {
 				return ""
 			}
-			return "kind scenario outside the CI tier: RWXCHAOS_LAB=all runs it (nightly set)"
+			return "kind scenario outside the nightly set (tiers ci and nightly): RWXCHAOS_LAB=all runs it (the whole library)"
+		case lab == "1" || os.Getenv("CI") == "true":
+			if tier == "ci" {
+				return ""
+			}
+			return "kind scenario outside the CI tier: RWXCHAOS_LAB=nightly runs the nightly set, RWXCHAOS_LAB=all the whole library"
 		}
 		return "kind scenario: set RWXCHAOS_LAB=1 after `make lab` to run it against the lab's kind cluster"
 	case scenario.ProviderExisting:
@@ -51,6 +60,18 @@ func Gate(s *scenario.Scenario) string {
 		return "existing-cluster scenario: set RWXCHAOS_KUBECONFIG (and --allow-context) to run it against a cluster you own"
 	}
 	return fmt.Sprintf("provider %s is not known to this suite", s.Cluster.Provider)
+}
+
+// CheckLabEnv refuses an RWXCHAOS_LAB value Gate does not know (a typo
+// would otherwise skip every kind scenario and pass): nil when it is empty,
+// 1, nightly or all.
+func CheckLabEnv() error {
+	switch v := os.Getenv("RWXCHAOS_LAB"); v {
+	case "", "1", "nightly", "all":
+		return nil
+	default:
+		return fmt.Errorf("RWXCHAOS_LAB=%q: want 1 (the CI tier), nightly (tiers ci and nightly) or all (every kind scenario)", v)
+	}
 }
 
 // Run runs one scenario through the one runner with the given providers (the
