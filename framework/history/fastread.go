@@ -70,6 +70,7 @@ const (
 	fSize
 	fMsgs
 	fEpoch
+	fVersion
 	fHolder
 	fPath
 	fTarget
@@ -147,6 +148,9 @@ func decodeEventFast(line []byte, e *Event, in *interner) bool {
 		case "epoch":
 			bit = fEpoch
 			e.Epoch, ok = p.uint()
+		case "version":
+			bit = fVersion
+			e.Version, ok = p.uint()
 		case "holder":
 			bit = fHolder
 			e.Holder, ok = p.interned(in)

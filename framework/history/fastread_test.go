@@ -2,6 +2,7 @@ package history
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -24,6 +25,8 @@ func FuzzFastEvent(f *testing.F) {
 		`{"call":1234567890123456789}`, `{"call":12345678901234567890}`, `{"call":00000000123}`, `{"call":1234567a}`, `{"call":12345678.5}`,
 		`{"epoch":18446744073709551615}`, `{"epoch":10000000000000000000}`, `{"call":123456789012345678e1}`, `{"detail":"a\"b"}`, `{"detail":"a\u00e9"}`, "{\"detail\":\"\xff\"}",
 		`{"proc":"p"}x`, `{"proc":"p",}`, `{"unknown":1}`, `{"msgs":9223372036854775807}`, `{"seq":-0}`,
+		`{"proc":"publisher-n1-7-1","seq":3,"role":"publisher","type":"publish","call":5,"ret":6,"outcome":"ok","version":18446744073709551615,"path":"mods/m.py","sha":"ab","size":12}`,
+		`{"version":-1}`, `{"version":1,"version":2}`, `{"version":18446744073709551616}`, `{"Version":1}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -41,6 +44,28 @@ func FuzzFastEvent(f *testing.F) {
 			t.Fatalf("%q: fast %+v, reference %+v", line, fast, ref)
 		}
 	})
+}
+
+// Publish and load events (their version included) take the fast path, as
+// the pipeline's do, and decode as encoding/json decodes them.
+func TestFastPathTakesPublishAndLoad(t *testing.T) {
+	for _, e := range []Event{
+		{Proc: "publisher-n1-7-1", Seq: 3, Role: RolePublisher, Type: EvPublish, Call: 5, Return: 6, Outcome: OK, Version: 7, Path: "mods/m.py", SHA: "ab", Size: 12},
+		{Proc: "consumer-n2-8-1", Seq: 9, Role: RoleConsumer, Type: EvLoad, Call: 7, Return: 8, Outcome: Fail, Version: 1 << 63, Path: "mods/m.py", ErrClass: "ESTALE"},
+	} {
+		line, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fast Event
+		var in interner
+		if !decodeEventFast(line, &fast, &in) {
+			t.Fatalf("%s takes the slow path", line)
+		}
+		if !reflect.DeepEqual(fast, e) {
+			t.Fatalf("%s: fast %+v, want %+v", line, fast, e)
+		}
+	}
 }
 
 // Every line of the saved runs in the repository takes the fast path.
