@@ -5,7 +5,8 @@
 //	go test ./scenarios/e2e -args --feature engine-killed-mid-run
 //
 // RWXCHAOS_LAB=all runs the nightly set: every kind scenario, one after
-// another on one shared kind cluster (reset between scenarios), and writes
+// another on one shared kind cluster at a time (reset between scenarios,
+// recreated when the cluster shape changes), and writes
 // an index page over all the reports (reports/index.html and index.md; the
 // markdown is appended to $GITHUB_STEP_SUMMARY when set). It took 68
 // minutes on 2 cores, far more than go test's default timeout:
