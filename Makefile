@@ -50,7 +50,8 @@ lab-ci:
 
 # Chaos Mesh for the lab (controller-manager, chaos-daemon, helm), built
 # offline from the Go module proxy into $(RWXCHAOS_CACHE)/chaosmesh; needs
-# `make lab` first. Not part of CI (cold build ~10+ min on 2 cores). Then:
+# `make lab` first. Not part of CI (cold build ~20 min on 2 cores, 3.2 GB
+# peak: hack/chaosmesh/README.md). Then:
 #   RWXCHAOS_LAB=1 go test ./framework/provider/existing/ -run TestLabChaosMesh -v
 chaos-lab:
 	hack/chaosmesh/build.sh

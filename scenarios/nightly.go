@@ -29,9 +29,11 @@ import (
 // be replayed). A nightly job sets it to vary what random targets hit.
 const EnvSeed = "RWXCHAOS_SEED"
 
-// Suite runs scenarios one after another as a nightly job does: every kind
-// scenario on one shared cluster (kind.Pool, reset between scenarios), and
-// Close deletes the cluster and writes one index page over every scenario
+// Suite runs scenarios one after another as a nightly job does: the kind
+// scenarios on one shared cluster at a time (kind.Pool: reset between
+// scenarios, recreated when a scenario's shape differs; external apps,
+// cluster.kind.fresh and the kernel NFS client get clusters of their own),
+// and Close deletes the cluster and writes one index page over every scenario
 // of the suite (see NewSuite). The suite holds the machine-wide kind test
 // lock (lab.LockForTest) from its first kind scenario until Close: the
 // shared cluster lives that long, and a per-scenario lock would let another

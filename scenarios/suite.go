@@ -57,7 +57,7 @@ func Gate(s *scenario.Scenario) string {
 		if os.Getenv("RWXCHAOS_KUBECONFIG") != "" {
 			return ""
 		}
-		return "existing-cluster scenario: set RWXCHAOS_KUBECONFIG (and --allow-context) to run it against a cluster you own"
+		return "existing-cluster scenario: set RWXCHAOS_KUBECONFIG (and RWXCHAOS_ALLOW_CONTEXT) to run it against a cluster you own"
 	}
 	return fmt.Sprintf("provider %s is not known to this suite", s.Cluster.Provider)
 }

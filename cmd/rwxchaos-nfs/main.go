@@ -11,7 +11,7 @@
 //	rwxchaos-nfs --server HOST:PORT --mount DIR [--export /export] [--name NODE]
 //	             [--actimeo DUR] [--recover-lost-locks] [--timeo DUR]
 //	             [--ready FILE] [--stats FILE] [--shared] [--no-guard]
-//	             [--allow-nonempty] [--debug]
+//	             [--allow-nonempty] [--debug] [--trigger SOCKET]
 //
 // The work is done by nfsfuse.Main; the rwxchaos binary carries the same
 // client as the hidden subcommand `rwxchaos __nfs-mount` (framework/selfexec),

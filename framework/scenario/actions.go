@@ -14,7 +14,7 @@ const (
 type durationRule int
 
 const (
-	durOptional durationRule = iota // 0 (instant / stays down) or more
+	durOptional durationRule = iota // 0 (instant: healed at once) or more
 	durRequired                     // more than 0
 	durZero                         // must be 0
 )

@@ -68,7 +68,8 @@ func (s *Scenario) Default() {
 	}
 	if k8s {
 		// kind clusters are tuned to fail over fast; an existing cluster
-		// is assumed to run Kubernetes' defaults unless told otherwise.
+		// is assumed to run Kubernetes' defaults unless told otherwise
+		// (40s is the grace period before 1.32, which raised it to 50s).
 		grace, tol := 20*time.Second, int64(30)
 		if s.Cluster.Provider == ProviderExisting {
 			grace, tol = 40*time.Second, 300

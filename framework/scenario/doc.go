@@ -128,9 +128,11 @@
 // partition's from defaults to caller-node. storage-error fails the call
 // with errno and storage-delay holds it for the duration (both exist only
 // with schedule.on). Only a storage layer in every operation's path can do
-// this: storage backend fuse, with providers local and kind. The support
-// table (framework/support, feature "trigger") says so, with the reason
-// for every other backend and provider; validation refuses schedule.on
+// this: storage backend fuse, with providers local and kind, and backend
+// nfs on kind with storage.nfs.client userspace (the client's FUSE layer
+// in every node holds calls the same way). The support table
+// (framework/support, feature "trigger") says so, with the reason for
+// every other backend and provider; validation refuses schedule.on
 // elsewhere and says why.
 //
 // # Your own app (workload external)

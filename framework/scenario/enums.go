@@ -105,9 +105,9 @@ const (
 	ActionProcessPause Action = "process-pause"
 	// ActionProcessRestart stops the target gracefully and starts it again after the duration.
 	ActionProcessRestart Action = "process-restart"
-	// ActionNodeKill kills a kind node container; it is started again after the duration (0: stays down).
+	// ActionNodeKill kills a kind node container; it is started again after the duration (0: at once).
 	ActionNodeKill Action = "node-kill"
-	// ActionNodeStop stops a kind node container gracefully; started again after the duration (0: stays down).
+	// ActionNodeStop stops a kind node container gracefully; started again after the duration (0: at once).
 	ActionNodeStop Action = "node-stop"
 	// ActionNodePause freezes a kind node container for the duration.
 	ActionNodePause Action = "node-pause"

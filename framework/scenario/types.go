@@ -82,7 +82,7 @@ type ExistingCluster struct {
 
 // Timings are the Kubernetes settings that decide how fast a failed node's pods move.
 type Timings struct {
-	// How long the node controller waits for a silent node before marking it NotReady/Unknown (kube-controller-manager --node-monitor-grace-period). At least 10s. Default 20s with kind; 40s (the Kubernetes default) with existing.
+	// How long the node controller waits for a silent node before marking it NotReady/Unknown (kube-controller-manager --node-monitor-grace-period). At least 10s. Default 20s with kind; 40s with existing (the Kubernetes default before 1.32, which raised it to 50s).
 	NodeMonitorGracePeriod Duration `json:"nodeMonitorGracePeriod,omitempty"`
 	// Seconds pods tolerate a NotReady node before eviction (node.kubernetes.io/not-ready toleration); 0 evicts at once. Default 30 with kind; 300 (the Kubernetes default) with existing.
 	NotReadyTolerationSeconds *int64 `json:"notReadyTolerationSeconds,omitempty" scenario:"min=0,max=86400"`
@@ -272,7 +272,7 @@ type Mix struct {
 type FaultSpec struct {
 	// Unique name of the fault, a DNS label; other faults refer to it with schedule.after. "steady-state" is reserved.
 	Name string `json:"name" scenario:"required,pattern=dnsLabel"`
-	// What to do. Process level (providers local and kind): process-kill (SIGKILL; the supervisor or Kubernetes restarts it), process-pause (SIGSTOP, SIGCONT after duration), process-restart (graceful stop, start after duration). Node level (kind): node-kill, node-stop (down for duration, then started again; 0 = started again at once, which Kubernetes may not even notice), node-pause (frozen for duration), node-reboot. Network (kind): partition (from/to, for duration). Storage server (backends fuse, nfs, local): storage-pause, storage-kill (down for duration), storage-restart; storage-cutoff (kind, fuse or nfs) cuts the target node off the storage for duration. The triggering call only (needs schedule.on): storage-error (the call fails with errno), storage-delay (the call is held for duration). Chaos Mesh (provider existing): chaos-pod-kill, chaos-pod-failure, chaos-partition, chaos-io-latency, chaos-io-fault.
+	// What to do. Process level (provider local; on kind only process-kill and process-pause of select caller, with schedule.on): process-kill (SIGKILL; the supervisor or Kubernetes restarts it), process-pause (SIGSTOP, SIGCONT after duration), process-restart (graceful stop, start after duration). Node level (kind): node-kill, node-stop (down for duration, then started again; 0 = started again at once, which Kubernetes may not even notice), node-pause (frozen for duration), node-reboot. Network (kind): partition (from/to, for duration). Storage server (backend fuse; on kind also nfs): storage-pause, storage-kill (down for duration), storage-restart; storage-cutoff (kind, backend nfs) cuts the target node off the storage for duration. The triggering call only (backend fuse, needs schedule.on): storage-error (the call fails with errno), storage-delay (the call is held for duration). Chaos Mesh (provider existing): chaos-pod-kill, chaos-pod-failure, chaos-partition, chaos-io-latency, chaos-io-fault.
 	Action Action `json:"action" scenario:"required"`
 	// What the action hits. Required for process-*, node-*, storage-cutoff and chaos-*; not allowed for partition (use from/to) or storage-pause/kill/restart (they hit the storage server).
 	Target TargetSpec `json:"target,omitzero"`
@@ -284,7 +284,7 @@ type FaultSpec struct {
 	Direction Direction `json:"direction,omitempty"`
 	// When the fault fires. Default: right after steady state is reached (after: steady-state).
 	Schedule ScheduleSpec `json:"schedule,omitzero"`
-	// How long the fault lasts before it is healed. 0 means an instant action (kill, reboot, restart). Required (more than 0) for pause, partition, cutoff, storage-kill, chaos-pod-failure, chaos-partition and chaos-io-*; must be 0 for process-kill, node-reboot, storage-restart and chaos-pod-kill.
+	// How long the fault lasts before it is healed. 0 means an instant action (kill, reboot, restart). Required (more than 0) for pause, partition, cutoff, storage-kill, storage-delay, chaos-pod-failure, chaos-partition and chaos-io-*; must be 0 for process-kill, node-reboot, storage-restart, storage-error and chaos-pod-kill.
 	Duration Duration `json:"duration,omitempty"`
 	// chaos-io-latency only: delay added to each file operation. Required.
 	Latency Duration `json:"latency,omitempty"`
@@ -302,13 +302,13 @@ type TargetSpec struct {
 	Node string `json:"node,omitempty"`
 	// Chosen at fault time: engine-node (node running the engine), lock-holder (node or process holding the engine lock; pipeline, or an external app with holderFile), random-worker (a worker node chosen with the run's seed), random-webserver (a webserver, or the node running one), caller (the process or pod whose file operation fired schedule.on; the default target of process actions with schedule.on), caller-node (its node; the default of node actions with schedule.on), publisher-node (node running the publisher; publish-consume only), consumer-node (a node running a consumer but not the publisher, chosen with the run's seed; publish-consume only).
 	Select Selector `json:"select,omitempty"`
-	// How many to hit. Default 1; at most the number available (replicas for a role, workers for random-worker); must be 1 with node, lock-holder and engine-node.
+	// How many to hit. Default 1; at most the number available (replicas for a role, workers for random-worker); must be 1 with node, lock-holder, engine-node, publisher-node, caller and caller-node.
 	Count int `json:"count,omitempty" scenario:"min=1,max=100"`
 }
 
 // ScheduleSpec says when a fault fires: at a time, or, with on, at a file operation of the application. No fault fires before steady state (traffic flowing, see expect.steadyState); at is a delay from there, or from the end of the fault named in after.
 type ScheduleSpec struct {
-	// Fire when the application makes a matching file operation on the volume, instead of at a time; at and after then say when the trigger is armed. Needs a storage layer the framework runs in every file operation's path (storage backend fuse).
+	// Fire when the application makes a matching file operation on the volume, instead of at a time; at and after then say when the trigger is armed. Needs a storage layer the framework runs in every file operation's path: storage backend fuse, or on kind backend nfs with storage.nfs.client userspace.
 	On *OnSpec `json:"on,omitempty"`
 	// Delay before the first firing, for example 5s: counted from steady state, or, with after, from the moment that fault has finished. Default 0.
 	At *Duration `json:"at,omitempty"`
@@ -382,7 +382,7 @@ type PublishExpect struct {
 
 // SteadyStateSpec defines "traffic flows".
 type SteadyStateSpec struct {
-	// Uploads that must complete end to end before the first fault. Default the smaller of 10 and traffic.count; at most traffic.count. Not for mode publish-consume.
+	// Uploads that must be acknowledged (the webserver answered 2xx) before the first fault. Default the smaller of 10 and traffic.count; at most traffic.count. Not for mode publish-consume.
 	MinUploads int `json:"minUploads,omitempty" scenario:"min=1,max=1000000"`
 	// Mode publish-consume: versions of every file that must be published, and loaded by every consumer, before the first fault. Default the smaller of 3 and publish.versions; at most publish.versions.
 	MinVersions int `json:"minVersions,omitempty" scenario:"min=1,max=1000000"`

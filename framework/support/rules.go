@@ -15,7 +15,8 @@ const (
 	// Faults fired by file operations (schedule.on) need a storage layer
 	// the framework runs in the path of every file operation, that sees
 	// the caller and can hold the call: the go-fuse file server (backend
-	// fuse). Every other backend, by why it has none.
+	// fuse) or, on kind, the userspace NFS client's FUSE layer (backend
+	// nfs, client userspace). Every other backend, by why it has none.
 	triggerLocalDir     = "backend local is a plain directory served by the kernel, so no file operation passes through the framework: use storage backend fuse"
 	triggerHostPath     = "a hostPath volume is served by the host kernel, so no file operation passes through the framework: use storage backend fuse"
 	triggerKernelNFS    = "with the kernel NFS client the framework sees NFS calls, not which process made them: use storage backend fuse, or (provider kind) storage.nfs.client userspace"

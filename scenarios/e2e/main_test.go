@@ -6,11 +6,11 @@
 //
 // RWXCHAOS_LAB=nightly runs the nightly set (the kind scenarios labelled
 // tier ci or nightly) and RWXCHAOS_LAB=all the whole library: the kind
-// scenarios one after another on shared kind clusters (reset between
-// scenarios), and an index page over all the reports (reports/index.html
-// and index.md; the markdown is appended to $GITHUB_STEP_SUMMARY when set).
-// Both take longer than go test's default timeout (the whole library 68
-// minutes on 2 cores):
+// scenarios one after another on one shared kind cluster at a time (reset
+// between scenarios, recreated when the cluster shape changes), and an
+// index page over all the reports (reports/index.html and index.md; the
+// markdown is appended to $GITHUB_STEP_SUMMARY when set). Both take longer
+// than go test's default timeout (the whole library 68 minutes on 2 cores):
 //
 //	RWXCHAOS_LAB=nightly go test -timeout 45m ./scenarios/e2e
 //	RWXCHAOS_LAB=all go test -timeout 120m ./scenarios/e2e

@@ -12,7 +12,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// Environment variables read by the provider (the CLI sets them from flags).
+// Environment variables read by the provider when its Options leave the
+// setting unset (the CLI passes its flags as Options instead).
 const (
 	// EnvKubeconfig is the kubeconfig path when the scenario names none.
 	EnvKubeconfig = "RWXCHAOS_KUBECONFIG"

@@ -243,8 +243,8 @@ func (p *Pool) acquireLocked(ctx context.Context, s *scenario.Scenario, logf fun
 	return p.cur, nil
 }
 
-// aside gives a run that needs a cluster of its own (backend nfs: its
-// nodes carry the NFS client's mounts from creation; an external app) the machine: the
+// aside gives a run that needs a cluster of its own (backend nfs with the
+// kernel's client: its in-tree PV; an external app) the machine: the
 // pool's cluster is deleted, so only one cluster exists at a time, and the
 // pool stays busy until the returned func is called (at the run's
 // teardown). The next pooled scenario creates a new cluster.

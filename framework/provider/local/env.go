@@ -1,9 +1,11 @@
 // Package local runs a scenario with provider `local`: the pipeline's
-// services as processes on this host sharing one directory. It is the fast,
-// dependency-free single-host mode (no Docker, no Kubernetes): process-level
-// faults, and the shared directory is a plain local one (backend local) or
-// served by the go-fuse file server (backend fuse, which adds the storage-*
-// faults); never NFS.
+// services (or the publisher and its consumers) as processes on this host
+// sharing one directory. It is the fast, dependency-free single-host mode
+// (no Docker, no Kubernetes): process-level faults, and the shared
+// directory is a plain local one (backend local) or served by the go-fuse
+// file server (backend fuse, which adds storage-pause, storage-kill,
+// storage-restart and faults fired by file operations; storage-cutoff
+// needs nodes); never NFS.
 package local
 
 import (
