@@ -17,7 +17,7 @@ const (
 	CheckTornReads   = "torn-reads"      // every verified load was one whole version
 	CheckVersions    = "versions"        // what was loaded is what was published; the publisher finished
 	CheckMonotonic   = "monotonic-reads" // no consumer saw a version older than one it had seen
-	CheckVisibility  = "visibility-lag"  // publish return → first load of that version (or a newer one)
+	CheckVisibility  = "visibility-lag"  // publish return → first load of that version (or a newer one), measured; judged by the loads that still returned an older one
 	CheckConvergence = "convergence"     // after the last heal every consumer loads the last version
 	CheckLoadErrors  = "load-errors"     // failed loads by errno class
 )
@@ -30,7 +30,7 @@ const (
 	ClassPhantomVersion     = "phantom-version"     // a load saw a version beyond anything a publisher attempted
 	ClassUnfinished         = "publisher-stalled"   // the publisher never published its last version
 	ClassRollback           = "rollback"            // a consumer saw an older version after a newer one
-	ClassSlowVisibility     = "slow-visibility"     // a version took longer than the bound to become visible
+	ClassSlowVisibility     = "slow-visibility"     // a load called longer than the bound after a version's publish returned still returned an older one
 	ClassStaleAfterHeal     = "stale-after-heal"    // a consumer took longer than the bound to load the last version
 	ClassStaleForever       = "stale-forever"       // a consumer never loaded the last version
 	ClassClockSkew          = "clock-skew"          // a load returned a version before it was published
@@ -111,7 +111,13 @@ type ConsumerSummary struct {
 
 // LagPoint is one visibility-lag sample: version Version of File became
 // visible to Consumer at Seen (the return of load Proc/Seq), LagMs after
-// its publish returned at Published.
+// its publish returned at Published. UnseenMs is how long after Published
+// the consumer certainly still could not see it: its last load of the file
+// before, which returned an older version, was called that long after
+// (less the clocks' uncertainty; 0 when it did not load the file in
+// between). LagMs includes the consumer's own pace, UnseenMs does not: a
+// consumer that loads nothing for a while (slowed down by its host) has a
+// large LagMs and no UnseenMs. The visibility bound judges UnseenMs.
 type LagPoint struct {
 	Consumer  string  `json:"consumer"`
 	File      string  `json:"file"`
@@ -119,9 +125,15 @@ type LagPoint struct {
 	Published int64   `json:"published"`
 	Seen      int64   `json:"seen"`
 	LagMs     float64 `json:"lagMs"`
+	UnseenMs  float64 `json:"unseenMs"`
 	Steady    bool    `json:"steady"` // clear of every fault window
 	Proc      string  `json:"proc"`
 	Seq       int64   `json:"seq"`
+	// StaleProc/StaleSeq is the load that proves UnseenMs (empty if none);
+	// StaleVersion is what it returned (0: it found no file).
+	StaleProc    string `json:"staleProc,omitempty"`
+	StaleSeq     int64  `json:"staleSeq,omitempty"`
+	StaleVersion uint64 `json:"staleVersion,omitempty"`
 }
 
 type pvKey struct {
@@ -295,13 +307,20 @@ func (s *publishState) published(f int32, v uint64, sha [32]byte) (match, first 
 // visibleAt is when (f, v) was certainly public: the earliest return of an
 // ok publish of it; 0 if none.
 func (s *publishState) visibleAt(f int32, v uint64) int64 {
+	t, _ := s.visibleRec(f, v)
+	return t
+}
+
+// visibleRec is visibleAt and the node of the publish that returned then.
+func (s *publishState) visibleRec(f int32, v uint64) (int64, string) {
 	var t int64
+	var node string
 	for r := s.pubs[pvKey{f, v}]; r != nil; r = r.next {
 		if r.ok && r.ret > 0 && (t == 0 || r.ret < t) {
-			t = r.ret
+			t, node = r.ret, r.node
 		}
 	}
-	return t
+	return t, node
 }
 
 // recoveries are, per fault window, when consumer c had recovered from it:
@@ -391,9 +410,29 @@ func (s *publishState) lags(cfg PublishConfig, skew time.Duration, clock *CheckR
 		start := c.loads[0].call
 		windows := s.recoveries(c)
 		high := make([]uint64, len(s.names))
+		// last[f] is the latest-called verified load of f so far: every
+		// one so far returned at most high[f], so for a version above
+		// high[f] it is the last time the consumer looked and did not see
+		// it (-1: none).
+		last := make([]int, len(s.names))
+		for i := range last {
+			last[i] = -1
+		}
 		for i := range c.loads {
 			l := &c.loads[i]
-			if !l.ok || l.version <= high[l.file] {
+			// A load that found no file (ENOENT: a negative lookup cache,
+			// say) saw no version at all: it shows an unseen version as
+			// well as one that returned an older version. Other failures
+			// show the storage failing, not what was visible.
+			missing := !l.ok && l.cls == history.LoadNotFound
+			if !l.ok && !missing {
+				continue
+			}
+			prev := last[l.file]
+			if prev < 0 || l.call > c.loads[prev].call {
+				last[l.file] = i
+			}
+			if missing || l.version <= high[l.file] {
 				continue
 			}
 			if m, _ := s.published(l.file, l.version, l.sha); m != nil && l.ret+s.slack(name, m.node, skew) < m.call && clock != nil {
@@ -402,13 +441,28 @@ func (s *publishState) lags(cfg PublishConfig, skew time.Duration, clock *CheckR
 						s.ref(l), name, s.names[l.file], l.version, time.Duration(m.call-l.ret).Round(time.Millisecond), m.proc, m.seq)})
 			}
 			for u := high[l.file] + 1; u <= l.version; u++ {
-				pub := s.visibleAt(l.file, u)
+				pub, node := s.visibleRec(l.file, u)
 				if pub == 0 || pub < start {
 					continue // not published ok, or before this consumer loaded anything
 				}
 				lag := max(float64(l.ret-pub)/1e6, 0)
-				out = append(out, LagPoint{Consumer: name, File: s.names[l.file], Version: u, Published: pub, Seen: l.ret, LagMs: lag,
-					Steady: !disturbed(pub, l.ret, windows), Proc: s.procs[l.proc], Seq: l.seq})
+				p := LagPoint{Consumer: name, File: s.names[l.file], Version: u, Published: pub, Seen: l.ret, LagMs: lag,
+					Steady: !disturbed(pub, l.ret, windows), Proc: s.procs[l.proc], Seq: l.seq}
+				// The stale load must have been called before this one (a
+				// later call that returned older is a rollback, judged by
+				// the monotonic check) and after the publish returned, by
+				// more than the two clocks' uncertainty.
+				if prev != -1 {
+					st := &c.loads[prev]
+					if unseen := st.call - pub - s.slack(name, node, skew); st.call <= l.call && unseen > 0 {
+						p.UnseenMs = float64(unseen) / 1e6
+						p.StaleProc, p.StaleSeq = s.procs[st.proc], st.seq
+						if st.ok {
+							p.StaleVersion = st.version
+						}
+					}
+				}
+				out = append(out, p)
 			}
 			high[l.file] = l.version
 		}
@@ -736,17 +790,22 @@ func (s *publishState) visibility(pc PublishConfig, skew time.Duration) (CheckRe
 	clock := CheckResult{Name: CheckVisibility}
 	points := s.lags(pc, skew, &clock)
 	var all, steady []float64
+	var unseenMax, steadyUnseenMax float64
 	for i := range points {
 		p := &points[i]
 		all = append(all, p.LagMs)
+		unseenMax = max(unseenMax, p.UnseenMs)
 		if !p.Steady {
 			continue
 		}
 		steady = append(steady, p.LagMs)
-		if pc.VisibleWithin > 0 && p.LagMs > float64(pc.VisibleWithin)/1e6 {
-			c.add(Anomaly{Class: ClassSlowVisibility, Proc: p.Proc, Evidence: []Ref{{Proc: p.Proc, Seq: p.Seq, Type: history.EvLoad}}, Path: p.File, Time: p.Seen,
-				Detail: fmt.Sprintf("%s version %d became visible on %s %s after its publish returned (first seen by load %s seq %d), over %s",
-					p.File, p.Version, p.Consumer, time.Duration(p.LagMs*1e6).Round(time.Millisecond), p.Proc, p.Seq, pc.VisibleWithin)})
+		steadyUnseenMax = max(steadyUnseenMax, p.UnseenMs)
+		if pc.VisibleWithin > 0 && p.UnseenMs > float64(pc.VisibleWithin)/1e6 {
+			c.add(Anomaly{Class: ClassSlowVisibility, Proc: p.Proc,
+				Evidence: []Ref{{Proc: p.StaleProc, Seq: p.StaleSeq, Type: history.EvLoad}, {Proc: p.Proc, Seq: p.Seq, Type: history.EvLoad}}, Path: p.File, Time: p.Seen,
+				Detail: fmt.Sprintf("%s version %d was still not visible on %s %s after its publish returned: load %s seq %d, called then, %s (first seen by load %s seq %d, %s after the publish), over %s",
+					p.File, p.Version, p.Consumer, time.Duration(p.UnseenMs*1e6).Round(time.Millisecond), p.StaleProc, p.StaleSeq, staleSaw(p.StaleVersion), p.Proc, p.Seq,
+					time.Duration(p.LagMs*1e6).Round(time.Millisecond), pc.VisibleWithin)})
 		}
 	}
 	qa, qs := quantiles(all), quantiles(slices.Clone(steady))
@@ -760,6 +819,8 @@ func (s *publishState) visibility(pc PublishConfig, skew time.Duration) (CheckRe
 		c.num(q.p+"p99", q.q.P99)
 		c.num(q.p+"max", q.q.Max)
 	}
+	c.num("unseenMax", unseenMax)
+	c.num("steadyUnseenMax", steadyUnseenMax)
 	c.num("clockSkewed", float64(clock.AnomalyCount))
 	clockNote := pc.ClockNote
 	if clockNote == "" {
@@ -781,14 +842,23 @@ func (s *publishState) visibility(pc PublishConfig, skew time.Duration) (CheckRe
 		c.Status, c.Message = Skip, "no version became visible to a consumer after it started: lag cannot be measured"
 	case c.AnomalyCount > 0:
 		c.Status = Fail
-		c.Message = fmt.Sprintf("%d versions took longer than %s to become visible while no fault was active — %s", c.AnomalyCount, pc.VisibleWithin, desc)
+		c.Message = fmt.Sprintf("%d times a consumer's load, called more than %s after a version was published, still returned an older one while no fault was active (worst %s) — %s",
+			c.AnomalyCount, pc.VisibleWithin, ms(steadyUnseenMax), desc)
 	case pc.VisibleWithin > 0:
-		c.Status, c.Message = Pass, fmt.Sprintf("every version clear of faults visible within %s — %s", pc.VisibleWithin, desc)
+		c.Status, c.Message = Pass, fmt.Sprintf("no load called more than %s after a version was published returned an older one, clear of faults (worst %s) — %s", pc.VisibleWithin, ms(steadyUnseenMax), desc)
 	default:
 		c.Status, c.Message = Pass, desc+" (no bound set)"
 	}
 	sortAnomalies(c.Anomalies)
 	return c, points
+}
+
+// staleSaw says what a load that missed a version returned.
+func staleSaw(v uint64) string {
+	if v == 0 {
+		return "found no file (ENOENT)"
+	}
+	return fmt.Sprintf("returned version %d", v)
 }
 
 func (s *publishState) convergence(pc PublishConfig) CheckResult {

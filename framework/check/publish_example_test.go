@@ -10,8 +10,11 @@ import (
 )
 
 // A publish/consume history written by hand: version 1 and 2 of one file,
-// two consumers. c2 saw version 2 and then version 1 again (a rollback, as
-// two NFS clients' caches can show), and c1 read version 2 half-written.
+// two consumers. c2 still loaded version 1 270 ms after version 2's publish
+// returned (late visibility: over the 200 ms bound, less the 50 ms allowed
+// for the clocks), then saw version 2 and then version 1 again (a
+// rollback, as two NFS clients' caches can show), and c1 read version 2
+// half-written.
 // Every anomaly names the load (process and sequence number) that proves it.
 func Example_publishConsume() {
 	sha := func(c byte) string { return strings.Repeat(string(c), 64) }
@@ -22,9 +25,10 @@ func Example_publishConsume() {
 		`{"proc":"pub","seq":2,"role":"publisher","type":"publish","call":2000000000,"ret":2010000000,"outcome":"ok","path":"usersys/generated/gen_00.py","version":2,"sha":"` + sha('b') + `"}`,
 		`{"proc":"c1","seq":2,"role":"consumer","node":"n1","type":"load","call":2005000000,"ret":2006000000,"outcome":"fail","errClass":"SHORT","err":"torn file: 900 of 4096 body bytes","path":"usersys/generated/gen_00.py","version":2}`,
 		`{"proc":"c1","seq":3,"role":"consumer","node":"n1","type":"load","call":2100000000,"ret":2101000000,"outcome":"ok","path":"usersys/generated/gen_00.py","version":2,"sha":"` + sha('b') + `"}`,
-		`{"proc":"c2","seq":2,"role":"consumer","node":"n2","type":"load","call":2300000000,"ret":2301000000,"outcome":"ok","path":"usersys/generated/gen_00.py","version":2,"sha":"` + sha('b') + `"}`,
-		`{"proc":"c2","seq":3,"role":"consumer","node":"n2","type":"load","call":2400000000,"ret":2401000000,"outcome":"ok","path":"usersys/generated/gen_00.py","version":1,"sha":"` + sha('a') + `"}`,
-		`{"proc":"c2","seq":4,"role":"consumer","node":"n2","type":"load","call":2500000000,"ret":2501000000,"outcome":"ok","path":"usersys/generated/gen_00.py","version":2,"sha":"` + sha('b') + `"}`,
+		`{"proc":"c2","seq":2,"role":"consumer","node":"n2","type":"load","call":2280000000,"ret":2281000000,"outcome":"ok","path":"usersys/generated/gen_00.py","version":1,"sha":"` + sha('a') + `"}`,
+		`{"proc":"c2","seq":3,"role":"consumer","node":"n2","type":"load","call":2300000000,"ret":2301000000,"outcome":"ok","path":"usersys/generated/gen_00.py","version":2,"sha":"` + sha('b') + `"}`,
+		`{"proc":"c2","seq":4,"role":"consumer","node":"n2","type":"load","call":2400000000,"ret":2401000000,"outcome":"ok","path":"usersys/generated/gen_00.py","version":1,"sha":"` + sha('a') + `"}`,
+		`{"proc":"c2","seq":5,"role":"consumer","node":"n2","type":"load","call":2500000000,"ret":2501000000,"outcome":"ok","path":"usersys/generated/gen_00.py","version":2,"sha":"` + sha('b') + `"}`,
 	}
 	evs, _, err := history.ReadJournal("example", strings.NewReader(strings.Join(lines, "\n")+"\n"), history.ReadOptions{})
 	if err != nil {
@@ -52,7 +56,7 @@ func Example_publishConsume() {
 	//   torn-read: c1 seq 2
 	// versions pass
 	// monotonic-reads fail
-	//   rollback: c2 seq 3
+	//   rollback: c2 seq 4
 	// visibility-lag fail
 	//   slow-visibility: c2 seq 2
 	// convergence pass

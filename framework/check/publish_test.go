@@ -211,13 +211,34 @@ func TestPublishVisibilityBoundOutsideFaults(t *testing.T) {
 		b.load(c, "cons-"+c, "b.py", 11, 1650)
 	}
 	b.load("c1", "cons-c1", "a.py", 11, 1650)
-	e := b.load("c2", "cons-c2", "a.py", 11, 2410)
 	pc := DefaultPublishConfig()
 	pc.VisibleWithin = 500 * time.Millisecond
+	// c2 loaded nothing in between (its host was busy): the lag is
+	// measured, but no load shows the version unseen past the bound.
+	e := b.load("c2", "cons-c2", "a.py", 11, 2410)
 	r := b.check(pc)
+	mustStatus(t, r, CheckVisibility, Pass)
+	if r.Publish.Lag.Max != 801 {
+		t.Fatalf("lag %+v", r.Publish.Lag)
+	}
+	// c2 did load a.py in between, 641 ms after the publish returned, and
+	// still got version 10: that proves the late visibility.
+	b = newPubHist()
+	b.steady(10, 0)
+	b.publish("pub-1", "a.py", 11, 1600)
+	b.publish("pub-1", "b.py", 11, 1600)
+	for _, c := range []string{"c1", "c2"} {
+		b.load(c, "cons-"+c, "b.py", 11, 1650)
+	}
+	b.load("c1", "cons-c1", "a.py", 11, 1650)
+	b.load("c2", "cons-c2", "a.py", 10, 1900)
+	stale := b.load("c2", "cons-c2", "a.py", 10, 2250)
+	e = b.load("c2", "cons-c2", "a.py", 11, 2410)
+	r = b.check(pc)
 	c := mustStatus(t, r, CheckVisibility, Fail)
 	a := c.Anomalies[0]
-	if c.AnomalyCount != 1 || a.Class != ClassSlowVisibility || a.Evidence[0].Seq != e.Seq || !strings.Contains(a.Detail, "a.py version 11 became visible on c2 801ms") {
+	if c.AnomalyCount != 1 || a.Class != ClassSlowVisibility || a.Evidence[0].Seq != stale.Seq || a.Evidence[1].Seq != e.Seq ||
+		!strings.Contains(a.Detail, "a.py version 11 was still not visible on c2 590ms after its publish returned") || !strings.Contains(a.Detail, "801ms after the publish") {
 		t.Fatalf("anomaly %+v", a)
 	}
 	if r.Publish.Lag.Max != 801 || r.Publish.Consumers[1].Lag.Max != 801 || r.Publish.Consumers[0].Lag.Max != 41 {
@@ -242,11 +263,14 @@ func TestPublishVisibilityBoundOutsideFaults(t *testing.T) {
 			b.load("c1", "cons-c1", f, v.v, v.pub+50)
 		}
 		b.load("c2", "cons-c2", "b.py", v.v, v.pub+50)
+		if v.v == 13 {
+			b.load("c2", "cons-c2", "a.py", 12, v.seen-100) // still 12, 590 ms after 13's publish
+		}
 		b.load("c2", "cons-c2", "a.py", v.v, v.seen)
 	}
 	r = b.check(pc)
 	c = mustStatus(t, r, CheckVisibility, Fail)
-	if c.AnomalyCount != 1 || !strings.Contains(c.Anomalies[0].Detail, "a.py version 13 became visible on c2 691ms") {
+	if c.AnomalyCount != 1 || !strings.Contains(c.Anomalies[0].Detail, "a.py version 13 was still not visible on c2 540ms") {
 		t.Fatalf("after recovery: %+v", c.Anomalies)
 	}
 	pts := VisibilityLags(b.h.All(), pc)
@@ -259,6 +283,29 @@ func TestPublishVisibilityBoundOutsideFaults(t *testing.T) {
 	if slow != 1 || len(pts) != r.Publish.Lag.N || r.Publish.LagSteady.Max != 691 {
 		t.Fatalf("points %d (slow %d), summary n %d", len(pts), slow, r.Publish.Lag.N)
 	}
+}
+
+// A load that found no file after a version was published (a negative
+// lookup cache) shows that version unseen as an older version does; a
+// failed load of another kind (EIO) shows nothing about visibility.
+func TestPublishVisibilityNotFound(t *testing.T) {
+	b := newPubHist()
+	b.fail("c2", "cons-c2", "a.py", 0, 20, history.LoadNotFound)
+	b.publish("pub-1", "a.py", 1, 100)
+	b.load("c1", "cons-c1", "a.py", 1, 150)
+	b.fail("c2", "cons-c2", "a.py", 0, 400, history.LoadNotFound)
+	eio := b.fail("c2", "cons-c2", "a.py", 0, 1000, "EIO")
+	b.load("c2", "cons-c2", "a.py", 1, 1100)
+	pc := DefaultPublishConfig()
+	pc.VisibleWithin = 200 * time.Millisecond
+	c := mustStatus(t, b.check(pc), CheckVisibility, Fail)
+	a := c.Anomalies[0]
+	if c.AnomalyCount != 1 || a.Evidence[0].Seq == eio.Seq || !strings.Contains(a.Detail, "a.py version 1 was still not visible on c2 240ms") ||
+		!strings.Contains(a.Detail, "found no file (ENOENT)") {
+		t.Fatalf("anomaly %+v", a)
+	}
+	pc.VisibleWithin = 300 * time.Millisecond // the EIO, 840 ms after, does not count
+	mustStatus(t, b.check(pc), CheckVisibility, Pass)
 }
 
 func TestPublishConvergence(t *testing.T) {

@@ -72,6 +72,10 @@ const (
 	LoadTornChecksum = "CHECKSUM"  // the body's sha256 differs from the header's
 )
 
+// LoadNotFound is the ErrClass of a load that found no file (not published
+// yet, or a client's negative lookup cache).
+const LoadNotFound = "ENOENT"
+
 // IsTorn reports whether a load's ErrClass says the content was torn.
 func IsTorn(errClass string) bool {
 	switch errClass {
@@ -506,7 +510,7 @@ func clip(s string) string {
 
 // LoadErrClasses are the errClass values a load may carry besides
 // ErrClasses: a file that is not there yet, and the torn classes.
-var LoadErrClasses = []string{"ENOENT", LoadTornHeader, LoadTornShort, LoadTornLong, LoadTornChecksum}
+var LoadErrClasses = []string{LoadNotFound, LoadTornHeader, LoadTornShort, LoadTornLong, LoadTornChecksum}
 
 // validPublish checks what publish and load events need: the file, an
 // outcome, and for a publish or a verified load the version and the

@@ -163,14 +163,14 @@ func (pm *publishModel) chart(m *model) (svgDoc, int) {
 		for _, p := range sampleLags(pts, bound) {
 			cls, r := "pt", 1.8
 			switch {
-			case bound > 0 && p.Steady && p.LagMs > bound:
+			case bound > 0 && p.Steady && p.UnseenMs > bound:
 				cls, r = "pt lag-slow", 3.5
 			case !p.Steady:
 				cls = "pt lag-fault"
 			}
 			c.mid = append(c.mid, shape{Kind: "circle", X: m.x(p.Published), Y: yOf(p.LagMs), R: r, Class: cls,
-				Title: fmt.Sprintf("%s version %d: published %s, seen on %s %s later (load %s seq %d)%s", p.File, p.Version, m.rel(p.Published),
-					p.Consumer, ms(p.LagMs), shortProc(p.Proc), p.Seq, map[bool]string{true: "", false: " — during or right after a fault"}[p.Steady])})
+				Title: fmt.Sprintf("%s version %d: published %s, seen on %s %s later (load %s seq %d)%s%s", p.File, p.Version, m.rel(p.Published),
+					p.Consumer, ms(p.LagMs), shortProc(p.Proc), p.Seq, unseenNote(p), map[bool]string{true: "", false: " — during or right after a fault"}[p.Steady])})
 		}
 		y += lagPanelH
 	}
@@ -180,13 +180,22 @@ func (pm *publishModel) chart(m *model) (svgDoc, int) {
 
 // sampleLags keeps every disturbed or over-bound point and an even sample
 // of the rest, so a long run still renders.
+// unseenNote says how long the consumer certainly still saw an older
+// version (what the visibility bound judges), when it looked in between.
+func unseenNote(p check.LagPoint) string {
+	if p.UnseenMs <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; still unseen by load %s seq %d, %s after the publish", shortProc(p.StaleProc), p.StaleSeq, ms(p.UnseenMs))
+}
+
 func sampleLags(pts []check.LagPoint, bound float64) []check.LagPoint {
 	if len(pts) <= maxLagPoints {
 		return pts
 	}
 	var keep, rest []check.LagPoint
 	for _, p := range pts {
-		if !p.Steady || (bound > 0 && p.LagMs > bound) {
+		if !p.Steady || (bound > 0 && p.UnseenMs > bound) {
 			keep = append(keep, p)
 		} else {
 			rest = append(rest, p)

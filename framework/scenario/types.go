@@ -368,7 +368,7 @@ type ExpectSpec struct {
 
 // PublishExpect lists what must hold for the publish/consume workload. Torn loads, versions that differ from what was published, and a consumer that never loads the last version always fail the run.
 type PublishExpect struct {
-	// Bound on the visibility lag: every version is loaded by every consumer within this after its publish returned (it includes up to one load period, 1/loadRate). Versions whose way to visibility overlaps a fault, or a consumer's recovery from it (until it first loads a version published after the heal), are judged by convergedWithin instead. Default 0: measured and reported, not bounded.
+	// Bound on how long a published version may stay invisible: no consumer load called more than this after a version's publish returned (less the clocks' uncertainty) may still return an older version of that file. A consumer that loads nothing for a while (its host is slow) is not late by this bound; the lag from the publish to each consumer's first load of the version is reported beside it. Versions whose way to visibility overlaps a fault, or a consumer's recovery from it (until it first loads a version published after the heal), are judged by convergedWithin instead. Default 0: measured and reported, not bounded.
 	VisibleWithin Duration `json:"visibleWithin,omitempty"`
 	// After the last fault heals (or the last version is published, if later), every consumer loads the last version of every file within this. Default 30s for local, 2m otherwise.
 	ConvergedWithin Duration `json:"convergedWithin,omitempty"`

@@ -1310,9 +1310,6 @@ func (v *validator) expectPublish() {
 	pe := &x.Publish
 	if pe.VisibleWithin < 0 {
 		v.errf("expect.publish.visibleWithin", "must not be negative, got %s", pe.VisibleWithin)
-	} else if lr := s.Workload.Publish.LoadRate; pe.VisibleWithin != 0 && lr > 0 && pe.VisibleWithin.D() <= time.Duration(float64(time.Second)/lr) {
-		v.errf("expect.publish.visibleWithin", "%s cannot be met: consumers load every %s (1/loadRate), so a version can stay unseen that long; allow more", pe.VisibleWithin,
-			time.Duration(float64(time.Second)/lr).Round(time.Millisecond))
 	}
 	if pe.ConvergedWithin <= 0 {
 		v.errf("expect.publish.convergedWithin", "must be more than 0, got %s", pe.ConvergedWithin)

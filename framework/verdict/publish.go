@@ -69,7 +69,7 @@ func publishExpectations(s *scenario.Scenario, res *check.Result, add func(name,
 	if d := x.VisibleWithin.D(); d > 0 {
 		want := "≤ " + d.String() + " clear of faults"
 		if c := row("visibleWithin", check.CheckVisibility, want); c != nil {
-			got := fmt.Sprintf("max %s (p99 %s) over %v samples", msDur(c.Numbers["steadymax"]), msDur(c.Numbers["steadyp99"]), c.Numbers["steadyn"])
+			got := fmt.Sprintf("still unseen %s at worst; first seen: max %s (p99 %s) over %v samples", msDur(c.Numbers["steadyUnseenMax"]), msDur(c.Numbers["steadymax"]), msDur(c.Numbers["steadyp99"]), c.Numbers["steadyn"])
 			if c.Status == check.Skip {
 				skip("visibleWithin", want, c.Message)
 			} else {
