@@ -1261,6 +1261,23 @@ func (v *validator) expect() {
 	if pipeline && x.LockRecoveredWithin != 0 && x.LockRecoveredWithin <= s.Workload.Engine.LeaseTTL {
 		v.errf("expect.lockRecoveredWithin", "%s cannot be met: a dead holder's lock is only taken over after leaseTTL (%s); allow more than that", x.LockRecoveredWithin, s.Workload.Engine.LeaseTTL)
 	}
+	if pipeline && x.LockRecoveredWithin != 0 {
+		// No engine takes a lock over while the storage is frozen: a holder
+		// that loses its lock to the freeze (an NFS server expiring every
+		// client's lease when it thaws) is replaced only after the freeze.
+		_, written := v.val["expect.lockRecoveredWithin"]
+		for i, f := range s.Faults {
+			if f.Action != ActionStoragePause || f.Duration < x.LockRecoveredWithin {
+				continue
+			}
+			how := "set"
+			if !written {
+				how = "the default, 2 × leaseTTL + the engine's period"
+			}
+			v.errf(fmt.Sprintf("faults[%d].duration", i), "a %s storage pause is not shorter than expect.lockRecoveredWithin (%s, %s): no engine can take the lock over while the storage is frozen, so a holder that loses it to the freeze is replaced only after it; set expect.lockRecoveredWithin above the pause plus leaseTTL (%s) and an engine period",
+				f.Duration, x.LockRecoveredWithin, how, s.Workload.Engine.LeaseTTL)
+		}
+	}
 	switch s.Cluster.Provider {
 	case ProviderKind, ProviderExisting:
 		t := s.Cluster.Timings
