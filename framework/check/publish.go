@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"fmt"
 	"iter"
 	"slices"
@@ -621,7 +622,7 @@ func (s *publishState) versions(pc PublishConfig) CheckResult {
 		if a.file != b.file {
 			return int(a.file - b.file)
 		}
-		return cmpU64(a.version, b.version)
+		return cmp.Compare(a.version, b.version)
 	})
 	for _, k := range keys {
 		first := s.pubs[k]
@@ -687,26 +688,6 @@ func (s *publishState) versions(pc PublishConfig) CheckResult {
 	return c
 }
 
-func cmpI64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // monotonic: within one consumer process by sequence number (its own
 // order, no clock needed); across the processes of one consumer (restarts
 // on one node) by that node's clock, only for loads that did not overlap.
@@ -732,7 +713,7 @@ func (s *publishState) monotonic(pc PublishConfig) CheckResult {
 			if a.proc != b.proc {
 				return int(a.proc - b.proc)
 			}
-			return cmpI64(a.seq, b.seq)
+			return cmp.Compare(a.seq, b.seq)
 		})
 		flagged := map[[2]int64]bool{}
 		var hs []high

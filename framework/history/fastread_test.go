@@ -27,6 +27,7 @@ func FuzzFastEvent(f *testing.F) {
 		`{"proc":"p"}x`, `{"proc":"p",}`, `{"unknown":1}`, `{"msgs":9223372036854775807}`, `{"seq":-0}`,
 		`{"proc":"publisher-n1-7-1","seq":3,"role":"publisher","type":"publish","call":5,"ret":6,"outcome":"ok","version":18446744073709551615,"path":"mods/m.py","sha":"ab","size":12}`,
 		`{"version":-1}`, `{"version":1,"version":2}`, `{"version":18446744073709551616}`, `{"Version":1}`,
+		`{"pro\/c":"p"}`, `{"pr\u006fc":"p"}`, `{"prőc":"p"}`, `{"proc\"":"p"}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -95,15 +95,10 @@ func (s *snapStream) snapshot() (*Snapshot, bool) {
 		if first && p.byte('}') {
 			break
 		}
-		key, ok := p.str()
+		key, ok := p.key()
 		if !ok {
 			return nil, false
 		}
-		p.ws()
-		if !p.byte(':') {
-			return nil, false
-		}
-		p.ws()
 		var bit uint8
 		switch string(key) {
 		case "taken":
@@ -283,16 +278,10 @@ func (s *snapStream) file(f *File) bool {
 	}
 	var seen uint8
 	for {
-		p.ws()
-		key, ok := p.str()
+		key, ok := p.key()
 		if !ok {
 			return false
 		}
-		p.ws()
-		if !p.byte(':') {
-			return false
-		}
-		p.ws()
 		var bit uint8
 		switch string(key) {
 		case "path":
@@ -363,16 +352,10 @@ func (s *snapStream) doc(d *OutputDoc, fileKey string) bool {
 	}
 	var seen uint16
 	for {
-		p.ws()
-		key, ok := p.str()
+		key, ok := p.key()
 		if !ok {
 			return false
 		}
-		p.ws()
-		if !p.byte(':') {
-			return false
-		}
-		p.ws()
 		var bit uint16
 		switch string(key) {
 		case "key":
@@ -399,10 +382,7 @@ func (s *snapStream) doc(d *OutputDoc, fileKey string) bool {
 			d.Control, ok = p.string()
 		case "messages":
 			bit = sdMessages
-			var n int64
-			n, ok = p.int()
-			d.Messages = int(n)
-			ok = ok && int64(d.Messages) == n
+			d.Messages, ok = p.goInt()
 		case "inputSha256":
 			bit = sdInputSHA
 			d.InputSHA, ok = p.string()

@@ -56,6 +56,7 @@ func TestReadSnapshotFileMatchesParseSnapshot(t *testing.T) {
 		"big size":        `{"files":[{"size":9223372036854775808}]}`,
 		"escapes":         `{"files":[{"path":"a\"b\\c\/d\n","err":"\u00e9"}]}`,
 		"bad utf8":        "{\"files\":[{\"path\":\"\xff\"}]}",
+		"escaped key":     `{"files":[{"pa\u0074h":"a","st\/age":"b"}]}`,
 		"control char":    "{\"files\":[{\"path\":\"a\tb\"}]}",
 		"white space":     " {\n \"taken\" : 5 ,\n \"files\" : [ {\"path\" : \"a\" } ] }\n\n",
 		"unscanned str":   `{"unscanned":"yes"}`,
@@ -92,7 +93,7 @@ func FuzzSnapshotFast(f *testing.F) {
 	for _, s := range []string{
 		`{"taken":5,"files":[{"path":"botssys/outfile/r/X12+A+B+1.json","stage":"output","size":9,"key":"X12/A/B/1","docs":[{"key":"X12/A/B/1","format":"X12","sender":"A","receiver":"B","control":"1","messages":2,"inputSha256":"ab","epoch":3,"engine":"e","written":4}],"err":"x"}],"lease":{"holder":"h","epoch":2},"journals":[{"path":"j","problems":[{"code":"torn","msg":"m"}]}],"unscanned":false}`,
 		`{"files":[{"path":"a","docs":[]}]}`, `{"files":[{}]}`, `{}`, ` { "taken" : -0 } `, `{"lease":null}`,
-		`{"files":[{"path":"a\"b"}]}`, `{"files":[{"size":01}]}`, `{"files":[{"docs":[{"messages":9223372036854775807}]}]}`,
+		`{"files":[{"path":"a\"b"}]}`, `{"files":[{"pa\u0074h":"a"}]}`, `{"files":[{"size":01}]}`, `{"files":[{"docs":[{"messages":9223372036854775807}]}]}`,
 	} {
 		f.Add([]byte(s))
 	}

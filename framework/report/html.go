@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"fmt"
 	"html/template"
@@ -318,7 +319,7 @@ func (m *model) view() *htmlView {
 					after++
 				}
 			}
-			slices.SortStableFunc(evs, func(a, b *history.Event) int { return cmpInt(a.Call, b.Call) })
+			slices.SortStableFunc(evs, func(a, b *history.Event) int { return cmp.Compare(a.Call, b.Call) })
 		}
 		for _, e := range evs {
 			ix.Events = append(ix.Events, m.evRow(e))

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -534,7 +535,7 @@ func (m *model) latencyChart() (svgDoc, int) {
 	}
 	slices.SortFunc(pts, func(a, b pt) int {
 		if a.t != b.t {
-			return cmpInt(a.t, b.t)
+			return cmp.Compare(a.t, b.t)
 		}
 		return strings.Compare(a.key, b.key)
 	})
@@ -546,7 +547,7 @@ func (m *model) latencyChart() (svgDoc, int) {
 		for i := range idx {
 			idx[i] = i
 		}
-		slices.SortFunc(idx, func(a, b int) int { return cmpFloat(pts[b].ms, pts[a].ms) })
+		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(pts[b].ms, pts[a].ms) })
 		n := 0
 		for _, i := range idx[:maxLatencyPoints/10] {
 			keep[i] = true
@@ -759,26 +760,6 @@ func triangle(x, y, r float64) string {
 
 func cross(x, y, r float64) string {
 	return fmt.Sprintf("M%.1f %.1fL%.1f %.1fM%.1f %.1fL%.1f %.1f", x-r, y-r, x+r, y+r, x-r, y+r, x+r, y-r)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func plural(n int, one, many string) string {

@@ -13,31 +13,11 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/scenario/scenariotest"
 )
 
-func parsePublish(t *testing.T, yaml string) *scenario.Scenario {
-	t.Helper()
-	s, err := scenario.Parse("t.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-const publishLocal = `apiVersion: rwxchaos.dev/v1alpha1
-kind: Scenario
-metadata: {name: p}
-cluster: {provider: local}
-workload:
-  mode: publish-consume
-  publish: {files: 2, versions: 10, rate: 10, consumers: 2}
-expect:
-  steadyState: {minVersions: 2, within: 2s}
-  publish: {visibleWithin: 300ms, convergedWithin: 1s, maxLoadErrors: 3, monotonic: false}
-`
-
 func TestBackendNoteSaysCachingCannotShow(t *testing.T) {
-	s := parsePublish(t, publishLocal)
+	s := scenariotest.Parse(t, scenariotest.PublishLocal)
 	if n := backendNote(s); !strings.Contains(n, "no client caching") {
 		t.Errorf("local: %s", n)
 	}
@@ -85,7 +65,7 @@ func newTestRun(t *testing.T, s *scenario.Scenario, env provider.Env) *run {
 }
 
 func TestSteadyPublish(t *testing.T) {
-	s := parsePublish(t, publishLocal)
+	s := scenariotest.Parse(t, scenariotest.PublishLocal)
 	env := &pubEnv{}
 	r := newTestRun(t, s, env)
 	env.set(5, map[string]uint64{"c0": 2, "c1": 1})
@@ -109,7 +89,7 @@ func TestSteadyPublish(t *testing.T) {
 }
 
 func TestStartPublishWaitsForTheLastVersionOrAStall(t *testing.T) {
-	s := parsePublish(t, publishLocal)
+	s := scenariotest.Parse(t, scenariotest.PublishLocal)
 	env := &pubEnv{}
 	r := newTestRun(t, s, env)
 	env.set(3, nil)

@@ -461,11 +461,8 @@ func (g *GaneshaContainer) Restart(ctx context.Context, _ string) error {
 // Healthy implements Server: an NFS NULL call answered before ctx's
 // deadline (DefaultProbeTimeout if it has none).
 func (g *GaneshaContainer) Healthy(ctx context.Context, _ string) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultProbeTimeout)
-		defer cancel()
-	}
+	ctx, cancel := probeContext(ctx)
+	defer cancel()
 	return NullPing(ctx, g.Addr())
 }
 

@@ -313,11 +313,6 @@ func (s *NFSServer) Restart(ctx context.Context, _ string) error {
 
 // Healthy implements Server: ProbeNFS within ctx's deadline (2 s if none).
 func (s *NFSServer) Healthy(ctx context.Context, _ string) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultProbeTimeout)
-		defer cancel()
-	}
 	return ProbeNFS(ctx, s.URL())
 }
 
@@ -335,11 +330,8 @@ func (s *NFSServer) Stop(ctx context.Context) error {
 // .rwxchaos-probe-* (libnfs-utils has no rm). It returns ErrStalled (wrapped)
 // when ctx ends first: a paused server never answers.
 func ProbeNFS(ctx context.Context, url string) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultProbeTimeout)
-		defer cancel()
-	}
+	ctx, cancel := probeContext(ctx)
+	defer cancel()
 	base, query, _ := strings.Cut(url, "?")
 	name := ".rwxchaos-probe-" + randHex(6)
 	fileURL := strings.TrimSuffix(base, "/") + "/" + name

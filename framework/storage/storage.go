@@ -119,6 +119,15 @@ type Server interface {
 // DefaultProbeTimeout bounds Healthy when ctx has no deadline.
 const DefaultProbeTimeout = 2 * time.Second
 
+// probeContext is ctx bounded by DefaultProbeTimeout when it has no
+// deadline of its own.
+func probeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, DefaultProbeTimeout)
+}
+
 // ErrStalled is returned (wrapped) by probes that did not finish in time.
 var ErrStalled = errors.New("storage did not answer in time")
 
@@ -130,11 +139,8 @@ const probeDir = ".rwxchaos/storage-probe"
 // or ctx ends (ErrStalled; the goroutine then finishes whenever the storage
 // answers). ctx without a deadline gets DefaultProbeTimeout.
 func ProbeDir(ctx context.Context, dir string) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultProbeTimeout)
-		defer cancel()
-	}
+	ctx, cancel := probeContext(ctx)
+	defer cancel()
 	start := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- probeFile(dir) }()

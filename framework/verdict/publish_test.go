@@ -13,31 +13,11 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/check"
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/framework/scenario/scenariotest"
 )
 
-func parsePublish(t *testing.T, yaml string) *scenario.Scenario {
-	t.Helper()
-	s, err := scenario.Parse("t.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-const publishLocal = `apiVersion: rwxchaos.dev/v1alpha1
-kind: Scenario
-metadata: {name: p}
-cluster: {provider: local}
-workload:
-  mode: publish-consume
-  publish: {files: 2, versions: 10, rate: 10, consumers: 2}
-expect:
-  steadyState: {minVersions: 2, within: 2s}
-  publish: {visibleWithin: 300ms, convergedWithin: 1s, maxLoadErrors: 3, monotonic: false}
-`
-
 func TestPublishConfig(t *testing.T) {
-	s := parsePublish(t, publishLocal)
+	s := scenariotest.Parse(t, scenariotest.PublishLocal)
 	c := Config(s)
 	if c.Publish == nil || c.LockExclusive {
 		t.Fatalf("config %+v", c)
@@ -47,18 +27,18 @@ func TestPublishConfig(t *testing.T) {
 	if *c.Publish != want {
 		t.Fatalf("publish config\n got %+v\nwant %+v", *c.Publish, want)
 	}
-	k := parsePublish(t, strings.Replace(strings.Replace(publishLocal, "provider: local", "provider: kind, kind: {workers: 4}", 1), ", consumers: 2", "", 1))
+	k := scenariotest.Parse(t, strings.Replace(strings.Replace(scenariotest.PublishLocal, "provider: local", "provider: kind, kind: {workers: 4}", 1), ", consumers: 2", "", 1))
 	if pc := Config(k).Publish; pc.Consumers != 4 || !strings.Contains(pc.ClockNote, "one host kernel") {
 		t.Fatalf("kind: %+v", pc)
 	}
 	// The pipeline keeps its own checks.
-	if p := Config(parsePublish(t, "apiVersion: rwxchaos.dev/v1alpha1\nkind: Scenario\nmetadata: {name: q}\ncluster: {provider: local}\n")); p.Publish != nil || !p.LockExclusive {
+	if p := Config(scenariotest.Parse(t, "apiVersion: rwxchaos.dev/v1alpha1\nkind: Scenario\nmetadata: {name: q}\ncluster: {provider: local}\n")); p.Publish != nil || !p.LockExclusive {
 		t.Fatalf("pipeline config %+v", p)
 	}
 }
 
 func TestPublishExpectations(t *testing.T) {
-	s := parsePublish(t, publishLocal)
+	s := scenariotest.Parse(t, scenariotest.PublishLocal)
 	res := &check.Result{Status: check.Fail, Checks: []check.CheckResult{
 		{Name: check.CheckHistory, Status: check.Pass},
 		{Name: check.CheckTornReads, Status: check.Fail, AnomalyCount: 3},
