@@ -45,8 +45,9 @@ func (r *run) startPublish(ctx context.Context, tr *trafficRun) error {
 	stall := max(r.s.Expect.Publish.ConvergedWithin.D(), minStall)
 	go func() {
 		defer func() {
-			close(tr.done)
+			// trafficEnded first: whoever sees tr.done closed may rely on it.
 			close(r.trafficEnded)
+			close(tr.done)
 		}()
 		last, lastAt := uint64(0), r.now()
 		for {

@@ -547,8 +547,9 @@ func (r *run) startTraffic(ctx context.Context, tr *trafficRun) error {
 	r.driver = d
 	go func() {
 		tr.err = d.Run(ctx)
-		close(tr.done)
+		// trafficEnded first: whoever sees tr.done closed may rely on it.
 		close(r.trafficEnded)
+		close(tr.done)
 	}()
 	return nil
 }
