@@ -403,8 +403,8 @@ storage: {storageClassName: nfs-client}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Expect.RescheduledWithin.D(); got != 40*time.Second+300*time.Second+time.Minute {
-		t.Errorf("rescheduledWithin = %v, want Kubernetes defaults (40s + 300s) + 1m", got)
+	if got := s.Expect.RescheduledWithin.D(); got != 50*time.Second+300*time.Second+time.Minute {
+		t.Errorf("rescheduledWithin = %v, want Kubernetes defaults (50s + 300s) + 1m", got)
 	}
 	if s.Storage.Backend != BackendStorageClass || s.Workload.Namespace != DefaultNamespace || s.NodeNames() != nil {
 		t.Errorf("existing defaults: backend %s, namespace %s, nodes %v", s.Storage.Backend, s.Workload.Namespace, s.NodeNames())

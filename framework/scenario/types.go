@@ -82,7 +82,7 @@ type ExistingCluster struct {
 
 // Timings are the Kubernetes settings that decide how fast a failed node's pods move.
 type Timings struct {
-	// How long the node controller waits for a silent node before marking it NotReady/Unknown (kube-controller-manager --node-monitor-grace-period). At least 10s. Default 20s with kind; 40s with existing (the Kubernetes default before 1.32, which raised it to 50s).
+	// How long the node controller waits for a silent node before marking it NotReady/Unknown (kube-controller-manager --node-monitor-grace-period). At least 10s. Default 20s with kind; 50s with existing (the Kubernetes default since 1.32; 40s before).
 	NodeMonitorGracePeriod Duration `json:"nodeMonitorGracePeriod,omitempty"`
 	// Seconds pods tolerate a NotReady node before eviction (node.kubernetes.io/not-ready toleration); 0 evicts at once. Default 30 with kind; 300 (the Kubernetes default) with existing.
 	NotReadyTolerationSeconds *int64 `json:"notReadyTolerationSeconds,omitempty" scenario:"min=0,max=86400"`
