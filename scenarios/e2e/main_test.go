@@ -121,7 +121,8 @@ func TestLibrary(t *testing.T) {
 
 // NightlyTimeout is what the nightly set needs, with room: the whole
 // library took 73 minutes on 2 cores (three shared clusters, one per
-// cluster shape, NFS scenarios included; a cluster per external app).
+// cluster shape, NFS scenarios included; then still a cluster per external
+// app, which now run on the shared cluster of their shape).
 const NightlyTimeout = 120 * time.Minute
 
 // timeoutTooShort refuses to start the nightly set under go test's default
