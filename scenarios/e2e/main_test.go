@@ -124,7 +124,8 @@ func TestLibrary(t *testing.T) {
 
 // LibraryTimeout is what the whole library (RWXCHAOS_LAB=all) needs, with
 // room: it took 68 minutes on 2 cores (three shared clusters, one per
-// cluster shape, NFS scenarios included; a cluster per external app).
+// cluster shape, NFS scenarios included; then still a cluster per external
+// app, which now run on the shared cluster of their shape).
 // NightlyTimeout is the same for the nightly set (RWXCHAOS_LAB=nightly).
 const (
 	LibraryTimeout = 120 * time.Minute

@@ -24,6 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -171,20 +172,27 @@ func (e *Env) Provision(ctx context.Context) error {
 			return err
 		}
 	}
-	// An external app deploys its own objects and images: it gets a cluster
-	// of its own, never the pool's. So does backend nfs with the kernel's
-	// client (its in-tree PV; not run on the pool's cluster yet); with the
-	// userspace client it runs on the pool's cluster, whose nodes carry the
-	// client's mounts from creation. The pool deletes its cluster first and
+	// On a pool, a scenario runs on the pool's cluster unless something
+	// keeps it off (asideReason): backend nfs with the kernel's client (its
+	// in-tree PV; not run on the pool's cluster yet), or an external app
+	// whose manifests could leave what the reset neither removes nor sees.
+	// Backend nfs with the userspace client runs on the pool's cluster,
+	// whose nodes carry the client's mounts from creation. A run kept off
+	// gets a cluster of its own: the pool deletes its cluster first and
 	// waits for this run's teardown (one cluster at a time).
 	if e.o.Pool != nil {
-		if e.ext == nil && e.s.Storage.Backend != scenario.BackendNFS {
+		var objs []*unstructured.Unstructured
+		if e.ext != nil {
+			objs = e.ext.objs
+		}
+		why := asideReason(e.s, objs)
+		switch {
+		case why == "" && e.s.Storage.Backend == scenario.BackendNFS:
+			return e.provisionSharedNFS(ctx)
+		case why == "":
 			return e.provisionShared(ctx)
 		}
-		if e.ext == nil && e.pooledNFS() {
-			return e.provisionSharedNFS(ctx)
-		}
-		done, err := e.o.Pool.aside(ctx, e.s, e.o.Logf)
+		done, err := e.o.Pool.aside(ctx, e.s, why, e.o.Logf)
 		if err != nil {
 			return err
 		}
@@ -646,6 +654,14 @@ func (e *Env) Teardown(ctx context.Context) error {
 		e.poolAside = nil
 	}
 	return errors.Join(errs...)
+}
+
+// kindCluster is the kind cluster the run is on: its own, or the pool's.
+func (e *Env) kindCluster() *kindcluster.Cluster {
+	if e.pooled != nil {
+		return e.pooled.cluster
+	}
+	return e.cluster
 }
 
 func (e *Env) noteFault(name, node string) {

@@ -60,6 +60,9 @@ type external struct {
 	applied *appdeploy.Applied
 	ready   *appdeploy.Readiness
 	roles   []string // role names, sorted
+	// imagesBefore: every node's images before the run loaded the app's,
+	// on a pool's cluster (nil elsewhere); see resetStep.
+	imagesBefore map[string]map[string]string
 }
 
 func newExternal(e *Env) *external {
@@ -124,7 +127,7 @@ func (x *external) provision(ctx context.Context) error {
 }
 
 func (x *external) loadImage(ctx context.Context, im scenario.ImageSpec) ([]string, error) {
-	c := x.e.cluster
+	c := x.e.kindCluster()
 	if im.Archive != "" {
 		paths, err := appdeploy.ResolvePaths(x.e.s.File(), []string{im.Archive})
 		if err != nil {
@@ -197,7 +200,7 @@ func loadArchive(ctx context.Context, e *Env, path string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image archive %s: %w (write it with docker save NAME:TAG)", path, err)
 	}
-	ns, err := e.cluster.Nodes(ctx)
+	ns, err := e.kindCluster().Nodes(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +270,7 @@ func (x *external) deploy(ctx context.Context) error {
 		x.logf("images not loaded by the scenario (they must already be in the node image, the nodes cannot pull): %s", strings.Join(plan.Unloaded, ", "))
 	}
 	x.saveManifests(plan)
-	cfg, err := clientcmd.BuildConfigFromFlags("", e.cluster.KubeconfigPath())
+	cfg, err := clientcmd.BuildConfigFromFlags("", e.kindCluster().KubeconfigPath())
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
@@ -622,13 +625,19 @@ func orNoneStr(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// teardown stops the upload endpoint and removes the app's side PVs and
-// scratch directories (the namespace, the data PV and the cluster go with
-// the kind environment's own teardown).
-func (x *external) teardown(ctx context.Context) error {
+// stopUploads closes the upload endpoint.
+func (x *external) stopUploads() {
 	if x.srv != nil {
 		_ = x.srv.Close()
 	}
+}
+
+// teardown stops the upload endpoint and removes the app's side PVs and
+// scratch directories (the namespace, the data PV and the cluster go with
+// the kind environment's own teardown). On a pool's cluster the reset
+// removes them instead (see resetStep).
+func (x *external) teardown(ctx context.Context) error {
+	x.stopUploads()
 	var errs []error
 	if x.e.cs != nil && x.plan != nil {
 		for _, pv := range x.plan.PVs {

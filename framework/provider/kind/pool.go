@@ -29,9 +29,14 @@ import (
 // the first scenario creates it, every scenario's teardown resets it (see
 // ResetStep), and before each scenario the reset is checked; leftovers fail
 // that scenario and the cluster is recreated for the next. A scenario gets a
-// cluster of its own when it says so (cluster.kind.fresh) or when its shape
+// new cluster when it says so (cluster.kind.fresh) or when its shape
 // (workers, failure-detection timings: flags of the control plane) differs
-// from the current cluster's; only one cluster exists at a time.
+// from the current cluster's; only one cluster exists at a time. An
+// external app (workload external) runs on the pool's cluster too, its
+// namespace, volumes and the images it loaded removed by the reset, unless
+// its manifests could leave something the reset neither removes nor sees
+// (see asideReason); such a scenario, and one with the kernel's NFS client,
+// gets a cluster of its own beside the pool once the pool's is deleted.
 //
 // Use it from suites: runner.Options{NewEnv: pool.Factory(kind.Options{})},
 // and Close it at the end.
@@ -243,28 +248,28 @@ func (p *Pool) acquireLocked(ctx context.Context, s *scenario.Scenario, logf fun
 	return p.cur, nil
 }
 
-// aside gives a run that needs a cluster of its own (backend nfs with the
-// kernel's client: its in-tree PV; an external app) the machine: the
-// pool's cluster is deleted, so only one cluster exists at a time, and the
-// pool stays busy until the returned func is called (at the run's
-// teardown). The next pooled scenario creates a new cluster.
-func (p *Pool) aside(ctx context.Context, s *scenario.Scenario, logf func(string, ...any)) (func(), error) {
+// aside gives a run that cannot run on the pool's cluster the machine (why
+// says what keeps it off: see asideReason): the pool's cluster is deleted,
+// so only one cluster exists at a time, and the pool stays busy until the
+// returned func is called (at the run's teardown). The next pooled
+// scenario creates a new cluster.
+func (p *Pool) aside(ctx context.Context, s *scenario.Scenario, why string, logf func(string, ...any)) (func(), error) {
 	p.busy.Lock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c := p.cur; c != nil {
-		why := "scenario " + s.Metadata.Name + " needs a cluster of its own (backend " + string(s.Storage.Backend) + ")"
-		if s.Workload.Mode == scenario.ModeExternal {
-			why = "scenario " + s.Metadata.Name + " needs a cluster of its own (an external app brings its own objects and images)"
-		}
-		logf("kind pool: deleting cluster %s: %s", c.name, why)
-		p.stats.Recreations = append(p.stats.Recreations, why)
-		if err := p.dispose(ctx, c); err != nil {
-			p.busy.Unlock()
-			return nil, fmt.Errorf("kind pool: delete cluster %s (%s): %w", c.name, why, err)
-		}
-		p.cur = nil
+	why = "scenario " + s.Metadata.Name + " needs a cluster of its own: " + why
+	c := p.cur
+	if c == nil {
+		logf("kind pool: %s", why)
+		return p.busy.Unlock, nil
 	}
+	logf("kind pool: deleting cluster %s: %s", c.name, why)
+	p.stats.Recreations = append(p.stats.Recreations, why)
+	if err := p.dispose(ctx, c); err != nil {
+		p.busy.Unlock()
+		return nil, fmt.Errorf("kind pool: delete cluster %s (%s): %w", c.name, why, err)
+	}
+	p.cur = nil
 	return p.busy.Unlock, nil
 }
 
@@ -507,18 +512,16 @@ func sweepStalePoolDirs(ctx context.Context, logf func(string, ...any)) {
 
 // PoolOrder is a sort key that makes a suite cheap on a pool: scenarios of
 // other providers first, then the pool's scenarios grouped by cluster shape
-// (a change of shape recreates the cluster), then the ones that get a
-// cluster of their own (which deletes the pool's). Sort by it stably.
+// (a change of shape recreates the cluster; an external app whose objects
+// the reset removes runs with its shape's group), then the ones that get a
+// cluster of their own (which deletes the pool's): cluster.kind.fresh or
+// reuse, the kernel NFS client, an external app with objects the reset
+// cannot remove (see asideReason). Sort by it stably.
 func PoolOrder(s *scenario.Scenario) string {
 	if s == nil || s.Cluster.Provider != scenario.ProviderKind {
 		return "0"
 	}
-	aside := s.Workload.Mode == scenario.ModeExternal || s.Cluster.Kind.Fresh || s.Cluster.Kind.Reuse
-	if s.Storage.Backend == scenario.BackendNFS {
-		client, _, _, err := chooseNFSClient(s.Storage)
-		aside = aside || err != nil || client != scenario.NFSClientUserspace
-	}
-	if aside {
+	if s.Cluster.Kind.Fresh || s.Cluster.Kind.Reuse || scenarioAside(s) != "" {
 		return "2"
 	}
 	return "1 " + shapeOf(s).String()

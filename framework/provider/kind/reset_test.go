@@ -34,6 +34,10 @@ type resetNode struct {
 	ip              string
 	rules           []string // "filter -A INPUT ... --comment rwxchaos:run"
 	nfsClient       bool     // the NFS client unit is installed, active and mounted
+	// images in the node's containerd: reference → digest.
+	images map[string]string
+	// keepImages: ctr images rm succeeds but removes nothing.
+	keepImages bool
 }
 
 func (d *resetDocker) run(_ context.Context, args ...string) (string, error) {
@@ -91,6 +95,19 @@ func (d *resetDocker) run(_ context.Context, args ...string) (string, error) {
 		}
 		script := args[4]
 		switch {
+		case script == nodeImagesScript:
+			lines := []string{"REF TYPE DIGEST SIZE PLATFORMS LABELS"}
+			for ref, d := range n.images {
+				lines = append(lines, ref+" application/vnd.oci.image.manifest.v1+json "+d+" 2.1 MiB linux/amd64 io.cri-containerd.image=managed")
+			}
+			return strings.Join(lines, "\n"), nil
+		case script == removeNodeImagesScript:
+			if !n.keepImages {
+				for _, ref := range args[6:] {
+					delete(n.images, ref)
+				}
+			}
+			return "", nil
 		case script == stopNFSClientScript:
 			n.nfsClient = false
 			return "", nil
@@ -303,7 +320,7 @@ func TestPoolAsideHoldsThePool(t *testing.T) {
 	p := NewPool(PoolOptions{})
 	s := &scenario.Scenario{}
 	s.Metadata.Name, s.Storage.Backend = "nfs-run", scenario.BackendNFS
-	done, err := p.aside(t.Context(), s, t.Logf)
+	done, err := p.aside(t.Context(), s, "backend nfs with the kernel's client", t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}

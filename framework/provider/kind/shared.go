@@ -17,7 +17,8 @@ import (
 
 // provisionShared runs the scenario on the pool's cluster: the volume is a
 // directory of the cluster's shared dir (hostpath) or a fuse server mounted
-// below it for this run only (fuse).
+// below it for this run only (fuse). An external app then gets its images
+// loaded (see external.provisionPooled).
 func (e *Env) provisionShared(ctx context.Context) error {
 	pc, err := e.takePooled(ctx)
 	if err != nil {
@@ -30,15 +31,24 @@ func (e *Env) provisionShared(ctx context.Context) error {
 			return err
 		}
 	}
-	return e.readyPooled(ctx, pc)
+	if err := e.readyPooled(ctx, pc); err != nil {
+		return err
+	}
+	if e.ext != nil {
+		return e.ext.provisionPooled(ctx, pc)
+	}
+	return nil
 }
 
 // takePooled assembles the app image (before taking the cluster: an error
-// costs nothing), then takes the pool's cluster for this run.
+// costs nothing; an external app brings its own images), then takes the
+// pool's cluster for this run.
 func (e *Env) takePooled(ctx context.Context) (*poolCluster, error) {
 	var err error
-	if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
-		return nil, err
+	if e.ext == nil {
+		if e.app, err = chooseAppImage(e.o.AppImage); err != nil {
+			return nil, err
+		}
 	}
 	pc, err := e.o.Pool.acquire(ctx, e.s, e.o.Logf)
 	if err != nil {
@@ -50,7 +60,8 @@ func (e *Env) takePooled(ctx context.Context) (*poolCluster, error) {
 }
 
 // readyPooled makes the run's volume dir, leaves a kubeconfig in the run
-// dir and loads the app image into the pool's cluster (once per cluster).
+// dir and loads the app image into the pool's cluster (once per cluster;
+// none for an external app).
 func (e *Env) readyPooled(ctx context.Context, pc *poolCluster) error {
 	if err := os.MkdirAll(e.volume, 0o777); err != nil {
 		return fmt.Errorf("volume dir: %w", err)
@@ -58,6 +69,9 @@ func (e *Env) readyPooled(ctx context.Context, pc *poolCluster) error {
 	if b, err := os.ReadFile(pc.kubeconfig); err == nil {
 		// For kubectl while the run is going; the pool's own copy is removed with it.
 		_ = os.WriteFile(filepath.Join(e.runDir, "kubeconfig"), b, 0o600)
+	}
+	if e.app == nil {
+		return nil
 	}
 	return e.o.Pool.loadImage(ctx, pc, e.app.ref, func(ctx context.Context) error { return e.app.load(ctx, pc.cluster, e.o.Logf) })
 }
@@ -75,11 +89,17 @@ func sharedRunPaths(dir, runID string, backend scenario.Backend) (root, volume, 
 }
 
 // teardownShared hands the cluster back to the pool, which resets it; the
-// run's own storage server is stopped once its pods are gone.
+// run's own storage server is stopped once its pods are gone. An external
+// app's upload endpoint is closed first; its reset step waits for the app's
+// namespace to be gone and removes the images the run loaded.
 func (e *Env) teardownShared(ctx context.Context) error {
 	pc := e.pooled
 	e.pooled = nil
 	var run []ResetStep
+	if e.ext != nil {
+		e.ext.stopUploads()
+		run = append(run, e.ext.resetStep())
+	}
 	if srv := e.fuse; srv != nil {
 		dir := filepath.Join(lab.CacheDir(), "kind-fuse", pc.name, e.runID)
 		run = append(run, funcStep{name: "fuse-server", reset: func(ctx context.Context) error {
@@ -95,16 +115,6 @@ func (e *Env) teardownShared(ctx context.Context) error {
 		run = append(run, e.nfsResetStep(pc))
 	}
 	return e.o.Pool.release(ctx, pc, run...)
-}
-
-// pooledNFS says whether a backend nfs run goes on the pool's cluster: with
-// the userspace client it does (a server and clients of its own, started
-// for the run and stopped by its reset); the kernel client's runs, and runs
-// the host cannot do, take the path that says why (Provision beside the
-// pool).
-func (e *Env) pooledNFS() bool {
-	client, _, _, err := chooseNFSClient(e.s.Storage)
-	return err == nil && client == scenario.NFSClientUserspace
 }
 
 // provisionSharedNFS runs a backend nfs scenario on the pool's cluster: its
