@@ -487,3 +487,26 @@ func TestDecodeSHAEveryByte(t *testing.T) {
 		}
 	}
 }
+
+// A lease file left held fails recovery when its epoch was journaled (the
+// holder never released and nobody took over); an epoch newer than every
+// journaled grant is a tenure taken as the evidence was collected (CI13's
+// storage-restarted), with no event to judge it by: said, not failed.
+func TestLeaseHeldAtCollection(t *testing.T) {
+	b := newBuilder()
+	b.upload("X12/A/B/000000001", history.OK)
+	b.acquire("e1", 1)
+	b.process("e1", 1, "X12/A/B/000000001")
+	cfg := DefaultConfig()
+	cfg.LockRecoveredWithin = time.Minute
+	b.h.Snapshot.Lease = &history.Lease{Holder: "e1", Epoch: 1, TTLMillis: 3000, Heartbeat: b.t}
+	c := Run(FromHistory(&b.h), cfg).Check(CheckLockRecovery)
+	if c.Status != Fail || !strings.Contains(c.Message, "epoch 1 was never recovered or released") {
+		t.Fatalf("journaled epoch left held: %s %s", c.Status, c.Message)
+	}
+	b.h.Snapshot.Lease = &history.Lease{Holder: "e2", Epoch: 2, TTLMillis: 3000, Heartbeat: b.t}
+	c = Run(FromHistory(&b.h), cfg).Check(CheckLockRecovery)
+	if c.Status != Pass || !strings.Contains(c.Message, "holds epoch 2 by e2, newer than every journaled grant") {
+		t.Fatalf("epoch taken at collection: %s %s", c.Status, c.Message)
+	}
+}

@@ -549,7 +549,14 @@ func (s *lockState) recovery(epochs []uint64, lease *history.Lease, cfg Config, 
 	switch {
 	case gaps == 0:
 		rec.Status, rec.Message = Pass, "every tenure ended with a clean release (no recovery needed)"
-		if cfg.LockRecoveredWithin > 0 && lease != nil && !lease.Released && s.acquires > 0 {
+		switch {
+		case cfg.LockRecoveredWithin <= 0 || lease == nil || lease.Released || s.acquires == 0:
+		case len(epochs) > 0 && lease.Epoch > epochs[len(epochs)-1]:
+			// An engine took the lock as the evidence was collected: the
+			// lease file has its grant, the collected journals do not yet.
+			// No event of that tenure exists to judge it by.
+			rec.Message += fmt.Sprintf("; the lease file holds epoch %d by %s, newer than every journaled grant (taken as the evidence was collected): that tenure is not judged", lease.Epoch, lease.Holder)
+		default:
 			rec.Status, rec.Message = Fail, fmt.Sprintf("the lease of epoch %d was never recovered or released", lease.Epoch)
 			rec.add(Anomaly{Class: ClassSlowRecovery, Epoch: lease.Epoch, Proc: lease.Holder, Detail: rec.Message, Evidence: []Ref{{Path: history.LeaseFile}}})
 		}
