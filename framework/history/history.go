@@ -23,11 +23,17 @@ type History struct {
 	Events   []Event   `json:"-"`
 	Snapshot *Snapshot `json:"-"`
 	Stats    ReadStats `json:"-"`
+
+	stream *stream // set by LoadStreamed: All and Files read from disk
 }
 
 // All yields every event in order.
 func (h *History) All() iter.Seq[*Event] {
 	return func(yield func(*Event) bool) {
+		if h.stream != nil {
+			h.stream.eachEvent(yield)
+			return
+		}
 		for i := range h.Events {
 			if !yield(&h.Events[i]) {
 				return
@@ -40,6 +46,10 @@ func (h *History) All() iter.Seq[*Event] {
 func (h *History) Files() iter.Seq[*File] {
 	return func(yield func(*File) bool) {
 		if h.Snapshot == nil {
+			return
+		}
+		if h.stream != nil {
+			h.stream.eachFile(yield)
 			return
 		}
 		for i := range h.Snapshot.Files {
@@ -56,6 +66,9 @@ func (h *History) Files() iter.Seq[*File] {
 // problems) are kept in the snapshot, so a re-check sees what the live
 // check saw.
 func (h *History) Save(dir string) error {
+	if h.stream != nil {
+		return errors.New("history: a streamed history holds no events to save (its evidence is in " + h.stream.dir + ")")
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("history dir: %w", err)
 	}

@@ -38,6 +38,12 @@ type snapStream struct {
 	// size is the stream's length when known (0 if not), read how much of
 	// it was read so far: they size the files slice.
 	size, read int64
+	// onFile, when set, gets each file instead of the files slice (a
+	// streamed pass, stream.go); a false return stops the parse (stopped).
+	// skipFiles passes over the files array without decoding it.
+	onFile    func(*File) bool
+	skipFiles bool
+	stopped   bool
 }
 
 // fill makes sure at least need bytes are ahead of the parser, unless the
@@ -106,7 +112,14 @@ func (s *snapStream) snapshot() (*Snapshot, bool) {
 			snap.Taken, ok = p.int()
 		case "files":
 			bit = 2
-			ok = s.files(&snap.Files)
+			switch {
+			case s.skipFiles:
+				ok = s.skipArray()
+			case s.onFile != nil:
+				ok = s.eachFile(s.onFile)
+			default:
+				ok = s.files(&snap.Files)
+			}
 		case "lease":
 			bit = 4
 			ok = s.strict(&snap.Lease)
@@ -241,6 +254,106 @@ func (s *snapStream) files(files *[]File) bool {
 			continue
 		}
 		return p.byte(']')
+	}
+}
+
+// eachFile decodes the files array like files, handing each file to fn
+// (in its own File, which fn may keep) instead of keeping them.
+func (s *snapStream) eachFile(fn func(*File) bool) bool {
+	p := &s.p
+	if !p.byte('[') {
+		return false
+	}
+	s.fill(snapMargin)
+	p.ws()
+	if p.byte(']') {
+		return true
+	}
+	var batch []File
+	for {
+		s.fill(snapMargin)
+		p.ws()
+		if len(batch) == 0 {
+			batch = make([]File, 256)
+		}
+		f := &batch[0]
+		batch = batch[1:]
+		if !s.file(f) {
+			return false
+		}
+		if !fn(f) {
+			s.stopped = true
+			return false
+		}
+		p.ws()
+		if p.byte(',') {
+			continue
+		}
+		return p.byte(']')
+	}
+}
+
+// skipArray passes over the array the parser is at, window by window,
+// checking only its brackets and strings (a pass that decodes it follows):
+// strings are jumped with IndexByte, their closing quote told from an
+// escaped one by the backslashes before it.
+func (s *snapStream) skipArray() bool {
+	p := &s.p
+	if !p.byte('[') {
+		return false
+	}
+	depth, inStr := 1, false
+	trail := 0 // backslashes that ended the last window inside a string
+	for {
+		b := p.b[p.i:]
+		for i := 0; i < len(b); {
+			if inStr {
+				j := bytes.IndexByte(b[i:], '"')
+				if j < 0 {
+					n := 0
+					for n < len(b) && b[len(b)-1-n] == '\\' {
+						n++
+					}
+					if n == len(b) {
+						n += trail
+					}
+					trail = n
+					break
+				}
+				k := i + j
+				n := 0
+				for k-n-1 >= 0 && b[k-n-1] == '\\' {
+					n++
+				}
+				if k-n-1 < 0 {
+					n += trail
+				}
+				trail = 0
+				i = k + 1
+				if n%2 == 0 {
+					inStr = false
+				}
+				continue
+			}
+			switch b[i] {
+			case '"':
+				inStr, trail = true, 0
+			case '[', '{':
+				depth++
+			case ']', '}':
+				depth--
+				if depth == 0 {
+					p.i += i + 1
+					return true
+				}
+			}
+			i++
+		}
+		p.i = len(p.b)
+		if s.eof || s.err != nil {
+			return false
+		}
+		s.fill(snapMargin)
 	}
 }
 
