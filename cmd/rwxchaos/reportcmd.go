@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/report"
@@ -50,8 +51,33 @@ lockRecoveredWithin=7s). 'rwxchaos check DIR' is the same command.`,
 	return cmd
 }
 
+// streamAbove is the size of history.ndjson from which a re-check streams
+// the evidence from disk instead of holding it (a million uploads: ~2 GB);
+// recheckNow is the re-check's clock. Tests set both.
+var (
+	streamAbove int64 = 64 << 20
+	recheckNow        = time.Now
+)
+
 func reportE(cmd *cobra.Command, dir string, f reportFlags) error {
-	sv, err := verdict.Load(dir)
+	err := reportOnce(cmd, dir, f, streamAbove)
+	if errors.Is(err, history.ErrStreamStopped) {
+		// Evidence not in the plain form Save writes (edited, damaged):
+		// judged again from memory, where the reader says what is wrong.
+		fmt.Fprintf(cmd.ErrOrStderr(), "rwxchaos: %v: judging it again from memory\n", err)
+		err = reportOnce(cmd, dir, f, -1)
+	}
+	return err
+}
+
+// reportOnce re-checks dir, streaming a history of at least streamAbove
+// bytes (never when negative).
+func reportOnce(cmd *cobra.Command, dir string, f reportFlags, streamAbove int64) error {
+	load := verdict.Load
+	if streamAbove >= 0 {
+		load = func(dir string) (*verdict.Saved, error) { return verdict.LoadStreamed(dir, streamAbove) }
+	}
+	sv, err := load(dir)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -62,7 +88,8 @@ func reportE(cmd *cobra.Command, dir string, f reportFlags) error {
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "rwxchaos: warning: this run was judged by %s; re-checking it with %s, whose checkers may decide differently (install the version that judged it to reproduce its verdict)\n", by, now)
 	}
-	o := verdict.Options{Expect: f.expect}
+	pre := report.NewPrepass()
+	o := verdict.Options{Expect: f.expect, Observer: pre, Now: recheckNow}
 	if f.scenario == "" && sv.Run.Spec == nil && sv.Run.ScenarioFile != "" {
 		// A run saved before result.json recorded its scenario: its file
 		// (or the library scenario of that name), when it is still there.
@@ -90,6 +117,9 @@ func reportE(cmd *cobra.Command, dir string, f reportFlags) error {
 		defer early.abort()
 	}
 	r, err := verdict.Recheck(sv, o)
+	if errors.Is(err, history.ErrStreamStopped) {
+		return err
+	}
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -99,7 +129,10 @@ func reportE(cmd *cobra.Command, dir string, f reportFlags) error {
 	if same(out, dir) {
 		return usageErr("--out %s is the run directory itself: the evidence is never rewritten; choose another directory", out)
 	}
-	if err := report.WriteReport(out, r, sv.History); err != nil {
+	if err := report.WriteReportWith(out, r, sv.History, pre); err != nil {
+		if errors.Is(err, history.ErrStreamStopped) {
+			return err
+		}
 		return infraErr("%v", err)
 	}
 	if early != nil {

@@ -148,9 +148,9 @@ func (m *model) view() *htmlView {
 		v.Rechecked = m.abs(r.Rechecked) + " against " + cmpOr(r.JudgedWith, "the defaults")
 	}
 	if m.h != nil {
-		v.HistoryStats = fmt.Sprintf("%d events, %d processes; %d torn journal lines", len(m.h.Events), len(m.procs), m.h.Stats.Torn)
+		v.HistoryStats = fmt.Sprintf("%d events, %d processes; %d torn journal lines", m.h.EventCount(), len(m.procs), m.h.Stats.Torn)
 		if m.h.Snapshot != nil {
-			v.HistoryStats += fmt.Sprintf("; %d files on the volume at the end", len(m.h.Snapshot.Files))
+			v.HistoryStats += fmt.Sprintf("; %d files on the volume at the end", m.h.FileCount())
 		}
 	}
 
@@ -276,7 +276,7 @@ func (m *model) view() *htmlView {
 
 	// Interchange rows: the events of every key an anomaly names.
 	files := map[string][]fileRow{}
-	if m.h != nil {
+	if m.h != nil && len(m.ixID) > 0 {
 		for f := range m.h.Files() {
 			keys := []string{f.Key}
 			for _, d := range f.Docs {

@@ -92,82 +92,119 @@ type anomRef struct {
 	ID    string
 }
 
-func newModel(r *Run, h *history.History) *model {
-	m := &model{r: r, h: h, keys: map[string]*keyInfo{}, byKey: map[string][]*history.Event{},
-		ixID: map[string]string{}, keyClass: map[string]string{}}
-	procs := map[string]*procInfo{}
-	key := func(k string) *keyInfo {
-		ki := m.keys[k]
-		if ki == nil {
-			ki = &keyInfo{}
-			m.keys[k] = ki
-		}
-		return ki
+// Prepass is the report's pass over the events, made while another pass
+// reads them (the checker's, through verdict.Options.Observer), so a
+// history streamed from disk is decoded once for both. A prepass that did
+// not see the whole history (Complete not called) is not used: the report
+// then makes its own pass.
+type Prepass struct {
+	m     *model
+	procs map[string]*procInfo
+	exits []*history.Event
+	done  bool
+}
+
+// NewPrepass returns an empty prepass.
+func NewPrepass() *Prepass {
+	return &Prepass{m: &model{keys: map[string]*keyInfo{}}, procs: map[string]*procInfo{}}
+}
+
+// Complete says the prepass saw every event.
+func (pp *Prepass) Complete() { pp.done = true }
+
+// kept is a copy of an event the model keeps: a streamed history's events
+// live in buffers that a kept pointer would hold on to.
+func kept(e *history.Event) *history.Event {
+	cp := *e
+	return &cp
+}
+
+func (pp *Prepass) key(k string) *keyInfo {
+	ki := pp.m.keys[k]
+	if ki == nil {
+		ki = &keyInfo{}
+		pp.m.keys[k] = ki
 	}
-	var exits []*history.Event
-	for e := range h.All() {
-		if e.Role != history.RoleRunner {
-			p := procs[e.Proc]
-			if p == nil {
-				p = &procInfo{ID: e.Proc, Role: e.Role, Node: e.Node, First: e.Call}
-				procs[e.Proc] = p
-				m.procs = append(m.procs, p)
-			}
-			if e.Call < p.First {
-				p.First = e.Call
-			}
-			if e.End() > p.Last {
-				p.Last = e.End()
-			}
-			if p.Node == "" {
-				p.Node = e.Node
-			}
+	return ki
+}
+
+// Observe takes the next event, in the history's order.
+func (pp *Prepass) Observe(e *history.Event) {
+	m, procs, key := pp.m, pp.procs, pp.key
+	if e.Role != history.RoleRunner {
+		p := procs[e.Proc]
+		if p == nil {
+			p = &procInfo{ID: e.Proc, Role: e.Role, Node: e.Node, First: e.Call}
+			procs[e.Proc] = p
+			m.procs = append(m.procs, p)
 		}
-		switch e.Type {
-		case history.EvUpload:
-			m.uploads = append(m.uploads, uploadPoint{T: e.End(), Outcome: e.Outcome})
-			if e.Key != "" {
-				ki := key(e.Key)
-				if ki.Upload == 0 || e.Call < ki.Upload {
-					ki.Upload = e.Call
-				}
-				if e.Outcome == history.OK && (ki.Ack == 0 || e.End() < ki.Ack) {
-					ki.Ack = e.End()
-				}
-			}
-		case history.EvOutput:
-			m.outputs = append(m.outputs, e.End())
-			if e.Key != "" {
-				ki := key(e.Key)
-				if ki.Output == 0 || e.End() < ki.Output {
-					ki.Output = e.End()
-				}
-			}
-		case history.EvError:
-			if p := procs[e.Proc]; p != nil {
-				p.Errors = append(p.Errors, e.Call)
-			}
-		case history.EvRunStart:
-			if p := procs[e.Proc]; p != nil {
-				p.Runs = append(p.Runs, [2]int64{e.Call, 0})
-				p.RunFailed = append(p.RunFailed, false)
-			}
-		case history.EvRunEnd:
-			if p := procs[e.Proc]; p != nil && len(p.Runs) > 0 {
-				p.Runs[len(p.Runs)-1][1] = e.End()
-				p.RunFailed[len(p.RunFailed)-1] = e.Outcome == history.Fail
-			}
-		case history.EvLockTakeover:
-			m.takeover = append(m.takeover, e)
-		case history.EvProcExit:
-			exits = append(exits, e)
-		case history.EvFault:
-			m.faultsEv = append(m.faultsEv, e)
+		if e.Call < p.First {
+			p.First = e.Call
 		}
-		if e.Role == history.RoleRunner && len(m.runnerEvs) < 10000 {
-			m.runnerEvs = append(m.runnerEvs, e)
+		if e.End() > p.Last {
+			p.Last = e.End()
+		}
+		if p.Node == "" {
+			p.Node = e.Node
 		}
 	}
+	switch e.Type {
+	case history.EvUpload:
+		m.uploads = append(m.uploads, uploadPoint{T: e.End(), Outcome: e.Outcome})
+		if e.Key != "" {
+			ki := key(e.Key)
+			if ki.Upload == 0 || e.Call < ki.Upload {
+				ki.Upload = e.Call
+			}
+			if e.Outcome == history.OK && (ki.Ack == 0 || e.End() < ki.Ack) {
+				ki.Ack = e.End()
+			}
+		}
+	case history.EvOutput:
+		m.outputs = append(m.outputs, e.End())
+		if e.Key != "" {
+			ki := key(e.Key)
+			if ki.Output == 0 || e.End() < ki.Output {
+				ki.Output = e.End()
+			}
+		}
+	case history.EvError:
+		if p := procs[e.Proc]; p != nil {
+			p.Errors = append(p.Errors, e.Call)
+		}
+	case history.EvRunStart:
+		if p := procs[e.Proc]; p != nil {
+			p.Runs = append(p.Runs, [2]int64{e.Call, 0})
+			p.RunFailed = append(p.RunFailed, false)
+		}
+	case history.EvRunEnd:
+		if p := procs[e.Proc]; p != nil && len(p.Runs) > 0 {
+			p.Runs[len(p.Runs)-1][1] = e.End()
+			p.RunFailed[len(p.RunFailed)-1] = e.Outcome == history.Fail
+		}
+	case history.EvLockTakeover:
+		m.takeover = append(m.takeover, kept(e))
+	case history.EvProcExit:
+		pp.exits = append(pp.exits, kept(e))
+	case history.EvFault:
+		m.faultsEv = append(m.faultsEv, kept(e))
+	}
+	if e.Role == history.RoleRunner && len(m.runnerEvs) < 10000 {
+		m.runnerEvs = append(m.runnerEvs, kept(e))
+	}
+}
+
+func newModel(r *Run, h *history.History, pre *Prepass) *model {
+	if pre == nil || !pre.done {
+		pre = NewPrepass()
+		for e := range h.All() {
+			pre.Observe(e)
+		}
+	}
+	m := pre.m
+	m.r, m.h = r, h
+	m.byKey, m.ixID, m.keyClass = map[string][]*history.Event{}, map[string]string{}, map[string]string{}
+	exits := pre.exits
 	for _, e := range exits {
 		// The exited proc: named exactly, else the latest one started before
 		// the exit with the same pid.
@@ -226,7 +263,7 @@ func newModel(r *Run, h *history.History) *model {
 				continue
 			}
 			if _, ok := m.ixID[e.Key]; ok && len(m.byKey[e.Key]) < maxIxEvents {
-				m.byKey[e.Key] = append(m.byKey[e.Key], e)
+				m.byKey[e.Key] = append(m.byKey[e.Key], kept(e))
 			}
 		}
 	}

@@ -114,7 +114,7 @@ func TestPublishReport(t *testing.T) {
 // The chart and the checker count the same samples.
 func TestPublishChartMatchesChecker(t *testing.T) {
 	r, h := publishRun()
-	m := newModel(r, h)
+	m := newModel(r, h, nil)
 	doc, n := m.pub.chart(m)
 	if n != r.Check.Publish.Lag.N || n == 0 {
 		t.Fatalf("chart has %d samples, checker %d", n, r.Check.Publish.Lag.N)

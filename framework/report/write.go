@@ -46,6 +46,12 @@ func Write(dir string, r *Run, h *history.History) error {
 // history itself: a re-check writes its report beside evidence it must not
 // touch.
 func WriteReport(dir string, r *Run, h *history.History) error {
+	return WriteReportWith(dir, r, h, nil)
+}
+
+// WriteReportWith is WriteReport using the events' pass pre made while the
+// run was judged (when it is complete), instead of a pass of its own.
+func WriteReportWith(dir string, r *Run, h *history.History, pre *Prepass) error {
 	if r == nil {
 		return errors.New("write report: no run")
 	}
@@ -53,9 +59,13 @@ func WriteReport(dir string, r *Run, h *history.History) error {
 	if err != nil {
 		return err
 	}
-	derived, err := render(r, h)
+	derived, err := renderWith(r, h, pre)
 	if err != nil {
 		return err
+	}
+	if h != nil && h.StreamFailed() != "" {
+		// Rendered from part of the history: nothing is written.
+		return fmt.Errorf("write report: %w: %s", history.ErrStreamStopped, h.StreamFailed())
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write report: %w", err)
@@ -72,10 +82,16 @@ type renderedFile struct {
 }
 
 func render(r *Run, h *history.History) ([]renderedFile, error) {
+	return renderWith(r, h, nil)
+}
+
+// renderWith is render with the events' pass already made (pre, when
+// complete).
+func renderWith(r *Run, h *history.History, pre *Prepass) ([]renderedFile, error) {
 	if h == nil {
 		h = &history.History{}
 	}
-	m := newModel(r, h)
+	m := newModel(r, h, pre)
 	junit, err := JUnit(r)
 	if err != nil {
 		return nil, err

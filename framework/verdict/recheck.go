@@ -39,6 +39,20 @@ type Saved struct {
 // missing is said in Incomplete; the error is only for a directory with no
 // evidence at all, or one that cannot be read.
 func Load(dir string) (*Saved, error) {
+	return load(dir, -1)
+}
+
+// LoadStreamed is Load for a re-check: a saved history of at least
+// minBytes is streamed from disk on every pass instead of held
+// (history.LoadStreamed). Judge and report.WriteReport read it; if a pass
+// stops early (the evidence is not in the plain form Save writes),
+// WriteReport returns history.ErrStreamStopped and the caller loads and
+// judges it again with Load.
+func LoadStreamed(dir string, minBytes int64) (*Saved, error) {
+	return load(dir, minBytes)
+}
+
+func load(dir string, streamAbove int64) (*Saved, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
@@ -59,7 +73,11 @@ func Load(dir string) (*Saved, error) {
 	}
 	switch {
 	case exists(filepath.Join(dir, history.EventsFile)):
-		h, err := history.Load(dir)
+		load := history.Load
+		if streamAbove >= 0 {
+			load = func(dir string) (*history.History, error) { return history.LoadStreamed(dir, streamAbove) }
+		}
+		h, err := load(dir)
 		if err != nil {
 			return nil, err
 		}
@@ -112,6 +130,9 @@ type Options struct {
 	Expect []string
 	// Now is the clock for Rechecked; time.Now when nil.
 	Now func() time.Time
+	// Observer, when set, sees every event the checkers read, in order, as
+	// they read it (report.Prepass: one pass over a streamed history).
+	Observer Observer
 }
 
 // Recheck judges a loaded run directory again, offline, with Judge. The
@@ -157,7 +178,10 @@ func Recheck(sv *Saved, o Options) (*report.Run, error) {
 		now = o.Now
 	}
 	r.Rechecked = now().UnixNano()
-	Judge(&r, s, sv.History)
+	judge(&r, s, sv.History, o.Observer)
+	if sv.History != nil && sv.History.StreamFailed() != "" {
+		return nil, fmt.Errorf("%w: %s", history.ErrStreamStopped, sv.History.StreamFailed())
+	}
 	return &r, nil
 }
 

@@ -169,6 +169,17 @@ func Expectations(s *scenario.Scenario, res *check.Result, faults []report.Fault
 // no history was collected. It never panics: a failure of the checker is
 // an error verdict with the reason.
 func Judge(r *report.Run, s *scenario.Scenario, h *history.History) {
+	judge(r, s, h, nil)
+}
+
+// Observer sees the events the checkers read (Recheck's Options.Observer):
+// Observe each, in order, then Complete once the checkers read them all.
+type Observer interface {
+	Observe(e *history.Event)
+	Complete()
+}
+
+func judge(r *report.Run, s *scenario.Scenario, h *history.History, obs Observer) {
 	r.Check, r.CheckConfig, r.Expectations = nil, nil, nil
 	r.JudgedBy = version.Get().Short()
 	defer func() {
@@ -184,7 +195,20 @@ func Judge(r *report.Run, s *scenario.Scenario, h *history.History) {
 	}
 	cfg := Config(s)
 	r.CheckConfig = &cfg
-	r.Check = check.Run(check.FromHistory(h), cfg)
+	in := check.FromHistory(h)
+	if obs != nil && in.Events != nil {
+		events := in.Events
+		in.Events = func(yield func(*history.Event) bool) {
+			for e := range events {
+				obs.Observe(e)
+				if !yield(e) {
+					return
+				}
+			}
+			obs.Complete()
+		}
+	}
+	r.Check = check.Run(in, cfg)
 	r.Expectations = Expectations(s, r.Check, r.Faults, r.Observed)
 }
 
