@@ -120,7 +120,7 @@ type Input struct {
 func FromHistory(h *history.History) Input {
 	in := Input{Events: h.All(), Files: h.Files(), Stats: h.Stats, HasSnapshot: h.Snapshot != nil}
 	if h.Snapshot != nil {
-		in.SizeHint = len(h.Snapshot.Files)
+		in.SizeHint = h.FileCount()
 		in.Lease = h.Snapshot.Lease
 	}
 	return in

@@ -44,6 +44,7 @@ type snapStream struct {
 	onFile    func(*File) bool
 	skipFiles bool
 	stopped   bool
+	skipped   int // values in the array skipArray passed over
 }
 
 // fill makes sure at least need bytes are ahead of the parser, unless the
@@ -294,7 +295,8 @@ func (s *snapStream) eachFile(fn func(*File) bool) bool {
 }
 
 // skipArray passes over the array the parser is at, window by window,
-// checking only its brackets and strings (a pass that decodes it follows):
+// checking only its brackets and strings (a pass that decodes it follows),
+// and counts its objects, arrays and strings (skipped):
 // strings are jumped with IndexByte, their closing quote told from an
 // escaped one by the backslashes before it.
 func (s *snapStream) skipArray() bool {
@@ -337,8 +339,14 @@ func (s *snapStream) skipArray() bool {
 			}
 			switch b[i] {
 			case '"':
+				if depth == 1 {
+					s.skipped++
+				}
 				inStr, trail = true, 0
 			case '[', '{':
+				if depth == 1 {
+					s.skipped++
+				}
 				depth++
 			case ']', '}':
 				depth--

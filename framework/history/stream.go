@@ -36,7 +36,7 @@ type stream struct {
 	mu     sync.Mutex
 	failed string
 	events int // events in a complete pass (-1 until one ran)
-	files  int
+	files  int // files in the snapshot (fixed when opened)
 }
 
 // LoadStreamed is Load for a consumer that reads the history through All
@@ -50,7 +50,10 @@ func LoadStreamed(dir string, minBytes int64) (*History, error) {
 	if err != nil || st.Size() < minBytes {
 		return Load(dir)
 	}
-	var snap *Snapshot
+	var (
+		snap  *Snapshot
+		files int // in the snapshot: the values of its files array
+	)
 	f, err := os.Open(filepath.Join(dir, SnapshotFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -65,8 +68,9 @@ func LoadStreamed(dir string, minBytes int64) (*History, error) {
 			return Load(dir) // the reference decides what is wrong with it
 		}
 		snap.Files = nil
+		files = s.skipped
 	}
-	h := &History{stream: &stream{dir: dir, chunk: parallelChunk, events: -1, files: -1}}
+	h := &History{stream: &stream{dir: dir, chunk: parallelChunk, events: -1, files: files}}
 	if snap != nil {
 		if !snap.Unscanned {
 			h.Snapshot = snap
@@ -83,8 +87,6 @@ func LoadStreamed(dir string, minBytes int64) (*History, error) {
 				h.Stats.Problems = append(h.Stats.Problems, p)
 			}
 		}
-	} else {
-		h.stream.files = 0
 	}
 	return h, nil
 }
@@ -114,7 +116,9 @@ func (h *History) EventCount() int {
 	return h.stream.events
 }
 
-// FileCount is the number of files in the snapshot, as EventCount.
+// FileCount is the number of files in the snapshot (of a streamed
+// history, the values its files array holds: a pass decodes each as a
+// file or stops).
 func (h *History) FileCount() int {
 	if h.stream == nil {
 		if h.Snapshot == nil {
@@ -122,8 +126,6 @@ func (h *History) FileCount() int {
 		}
 		return len(h.Snapshot.Files)
 	}
-	h.stream.mu.Lock()
-	defer h.stream.mu.Unlock()
 	return h.stream.files
 }
 
@@ -135,10 +137,10 @@ func (s *stream) fail(why string) {
 	}
 }
 
-func (s *stream) counted(events *int, n int) {
+func (s *stream) counted(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	*events = n
+	s.events = n
 }
 
 // streamChunk is one piece of the events file on its way through a
@@ -264,7 +266,7 @@ func (s *stream) eachEvent(yield func(*Event) bool) {
 		s.fail(fmt.Sprintf("%s: read: %v", EventsFile, readErr))
 		return
 	}
-	s.counted(&s.events, count)
+	s.counted(count)
 }
 
 // eachFile decodes the snapshot's files one at a time.
@@ -287,7 +289,7 @@ func (s *stream) eachFile(yield func(*File) bool) {
 		s.fail(fmt.Sprintf("%s: read: %v", SnapshotFile, ss.err))
 	case !ok:
 		s.fail(SnapshotFile + ": not in the plain form Save writes")
-	default:
-		s.counted(&s.files, count)
+	case count != s.files:
+		s.fail(fmt.Sprintf("%s: %d files, %d when the history was opened (it changed)", SnapshotFile, count, s.files))
 	}
 }
