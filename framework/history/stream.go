@@ -269,7 +269,8 @@ func (s *stream) eachEvent(yield func(*Event) bool) {
 	s.counted(count)
 }
 
-// eachFile decodes the snapshot's files one at a time.
+// eachFile decodes the snapshot's files on a goroutine of their own, a
+// batch at a time, while the consumer reads the batch before.
 func (s *stream) eachFile(yield func(*File) bool) {
 	f, err := os.Open(filepath.Join(s.dir, SnapshotFile))
 	if err != nil {
@@ -277,14 +278,57 @@ func (s *stream) eachFile(yield func(*File) bool) {
 		return
 	}
 	defer f.Close()
-	count := 0
-	ss := &snapStream{r: f, onFile: func(file *File) bool {
-		count++
-		return yield(file)
-	}}
-	_, ok := ss.snapshot()
+	const batchSize = 512
+	batches := make(chan []*File, 4)
+	stop := make(chan struct{})
+	var (
+		count int
+		ss    *snapStream
+		ok    bool
+	)
+	go func() {
+		defer close(batches)
+		var batch []*File
+		send := func() bool {
+			select {
+			case batches <- batch:
+				batch = nil
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		ss = &snapStream{r: f, onFile: func(file *File) bool {
+			count++
+			if batch = append(batch, file); len(batch) == batchSize {
+				return send()
+			}
+			return true
+		}}
+		_, ok = ss.snapshot()
+		if len(batch) > 0 && !ss.stopped {
+			send()
+		}
+	}()
+	stopped := false
+	defer func() { // also when yield panics: the decoder must not block
+		if !stopped {
+			close(stop)
+		}
+		for range batches {
+		}
+	}()
+	for batch := range batches {
+		for _, file := range batch {
+			if !stopped && !yield(file) {
+				stopped = true
+				close(stop)
+			}
+		}
+	}
+	// batches is closed: the decoder is done, and ss, ok, count are set.
 	switch {
-	case ss.stopped:
+	case stopped || ss.stopped:
 	case ss.err != nil:
 		s.fail(fmt.Sprintf("%s: read: %v", SnapshotFile, ss.err))
 	case !ok:

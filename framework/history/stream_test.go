@@ -280,3 +280,41 @@ func TestSkipArrayBackslashesAtWindowEnd(t *testing.T) {
 		}
 	}
 }
+
+// A consumer that panics mid-pass (the checker recovers its panics) leaves
+// no decoder behind either.
+func TestStreamConsumerPanicLeavesNothingRunning(t *testing.T) {
+	dir := streamSample(t, 3000)
+	before := runtime.NumGoroutine()
+	h, err := LoadStreamed(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.stream.chunk = 512
+	for _, pass := range []func(){
+		func() {
+			for range h.All() {
+				panic("consumer bug")
+			}
+		},
+		func() {
+			for range h.Files() {
+				panic("consumer bug")
+			}
+		},
+	} {
+		func() {
+			defer func() { _ = recover() }()
+			pass()
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		var b bytes.Buffer
+		_ = writeGoroutines(&b)
+		t.Fatalf("%d goroutines left running (were %d):\n%s", g, before, b.String())
+	}
+}
