@@ -318,3 +318,39 @@ func TestStreamConsumerPanicLeavesNothingRunning(t *testing.T) {
 		t.Fatalf("%d goroutines left running (were %d):\n%s", g, before, b.String())
 	}
 }
+
+// Wherever the fast path decodes a snapshot, the streamed history's header
+// pass (which skips the files array) reads the same small fields and
+// counts as many files; and the files pass decodes the same files.
+func FuzzStreamHeader(f *testing.F) {
+	for _, s := range []string{
+		`{"taken":5,"files":[{"path":"a\\\"]}","stage":"output","docs":[{"key":"k"}]},{"path":"b"}],"lease":{"holder":"h","epoch":2},"journals":[{"path":"j","problems":[{"code":"torn","msg":"m"}]}]}`,
+		`{"files":[]}`, `{"files":[{}],"unscanned":true}`, `{}`, `{"lease":null,"files":[{"key":"[{\"x"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ref, err := parseSnapshotFast(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return
+		}
+		s := &snapStream{r: bytes.NewReader(data), skipFiles: true}
+		head, ok := s.snapshot()
+		if !ok || s.err != nil {
+			t.Fatalf("%q: the header pass gave up on a snapshot the fast path decodes", data)
+		}
+		if s.skipped != len(ref.Files) {
+			t.Fatalf("%q: the header pass counted %d files, the fast path decoded %d", data, s.skipped, len(ref.Files))
+		}
+		want := *ref
+		want.Files = nil
+		if !reflect.DeepEqual(*head, want) {
+			t.Fatalf("%q: header %+v, want %+v", data, *head, want)
+		}
+		var files []File
+		fs := &snapStream{r: bytes.NewReader(data), onFile: func(f *File) bool { files = append(files, *f); return true }}
+		if _, ok := fs.snapshot(); !ok || !reflect.DeepEqual(files, ref.Files) && len(files)+len(ref.Files) > 0 {
+			t.Fatalf("%q: the files pass (ok %v) gave %+v, want %+v", data, ok, files, ref.Files)
+		}
+	})
+}
