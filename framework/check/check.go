@@ -100,7 +100,8 @@ func DefaultConfig() Config {
 
 // Input is what the checkers read: a stream of events and the files of the
 // final snapshot. Streams let a million-upload history be checked without
-// holding it twice.
+// holding it: a history from history.LoadStreamed is decoded from disk as
+// the checkers read it.
 type Input struct {
 	Events iter.Seq[*history.Event]
 	Files  iter.Seq[*history.File]
