@@ -122,26 +122,14 @@ func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize
 				buf = b[:0]
 			default:
 			}
-			if cap(buf) < len(carry)+chunkSize {
-				buf = make([]byte, 0, len(carry)+chunkSize)
-			}
-			buf = append(buf, carry...)
-			n, err := io.ReadFull(r, buf[len(carry):cap(buf)])
-			buf = buf[:len(carry)+n]
-			eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
-			if err != nil && !eof {
+			data, rest, eof, err := nextLines(r, buf, carry, chunkSize)
+			if err != nil {
 				readErr = err
 				return
 			}
-			cut := len(buf)
-			if !eof {
-				// Up to the last newline; the rest starts the next chunk (a
-				// line longer than a chunk grows the carry until it ends).
-				cut = bytes.LastIndexByte(buf, '\n') + 1
-			}
-			carry = append([]byte(nil), buf[cut:]...)
-			if cut > 0 {
-				c := chunk{seq: seq, data: buf[:cut], lines: bytes.Count(buf[:cut], []byte{'\n'}), start: -1}
+			carry = rest
+			if len(data) > 0 {
+				c := chunk{seq: seq, data: data, lines: bytes.Count(data, []byte{'\n'}), start: -1}
 				if next >= 0 && next+c.lines+1 <= len(shared) {
 					c.start = next
 					next += c.lines
@@ -247,6 +235,29 @@ func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize
 		return nil, total, nil
 	}
 	return out[:len(out):len(out)], total, nil
+}
+
+// nextLines reads the next chunk of r into buf (grown to hold carry and
+// chunkSize more bytes, when it cannot): the carried bytes, then what r
+// gives, up to the last newline; the bytes after it are the next carry,
+// copied out of buf (a line longer than a chunk grows the carry until it
+// ends). At EOF, data ends with the last line, newline or not.
+func nextLines(r io.Reader, buf, carry []byte, chunkSize int) (data, next []byte, eof bool, err error) {
+	if cap(buf) < len(carry)+chunkSize {
+		buf = make([]byte, 0, len(carry)+chunkSize)
+	}
+	buf = append(buf[:0], carry...)
+	n, err := io.ReadFull(r, buf[len(carry):cap(buf)])
+	buf = buf[:len(carry)+n]
+	eof = errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	if err != nil && !eof {
+		return nil, nil, false, err
+	}
+	cut := len(buf)
+	if !eof {
+		cut = bytes.LastIndexByte(buf, '\n') + 1
+	}
+	return buf[:cut], append([]byte(nil), buf[cut:]...), eof, nil
 }
 
 func closed(c chan struct{}) bool {

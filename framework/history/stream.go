@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -177,22 +176,14 @@ func (s *stream) eachEvent(yield func(*Event) bool) {
 		var carry []byte
 		line := 1
 		for {
-			buf := make([]byte, len(carry)+s.chunk)
-			copy(buf, carry)
-			n, err := io.ReadFull(f, buf[len(carry):])
-			buf = buf[:len(carry)+n]
-			eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
-			if err != nil && !eof {
+			data, rest, eof, err := nextLines(f, nil, carry, s.chunk)
+			if err != nil {
 				readErr = err
 				return
 			}
-			cut := len(buf)
-			if !eof {
-				cut = bytes.LastIndexByte(buf, '\n') + 1
-			}
-			carry = buf[cut:]
-			if cut > 0 {
-				c := &streamChunk{data: buf[:cut], line: line, res: make(chan streamResult, 1)}
+			carry = rest
+			if len(data) > 0 {
+				c := &streamChunk{data: data, line: line, res: make(chan streamResult, 1)}
 				line += bytes.Count(c.data, []byte{'\n'})
 				select {
 				case order <- c:

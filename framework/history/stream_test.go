@@ -192,24 +192,23 @@ func TestStreamStoppedEarlyLeavesNothingRunning(t *testing.T) {
 	for range h.Files() {
 		break
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if g := runtime.NumGoroutine(); g > before {
-		var b bytes.Buffer
-		_ = writeGoroutines(&b)
-		t.Fatalf("%d goroutines left running (were %d):\n%s", g, before, b.String())
-	}
+	noneLeftRunning(t, before)
 	if h.StreamFailed() != "" || h.EventCount() != -1 {
 		t.Errorf("after stopping early: failed %q, %d events; want none and -1", h.StreamFailed(), h.EventCount())
 	}
 }
 
-func writeGoroutines(b *bytes.Buffer) error {
-	buf := make([]byte, 1<<20)
-	b.Write(buf[:runtime.Stack(buf, true)])
-	return nil
+// noneLeftRunning fails unless the goroutines are back to before within 5 s.
+func noneLeftRunning(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines left running (were %d):\n%s", g, before, buf[:runtime.Stack(buf, true)])
+	}
 }
 
 // skipArray ends where the array ends, however its strings' quotes and
@@ -308,15 +307,7 @@ func TestStreamConsumerPanicLeavesNothingRunning(t *testing.T) {
 			pass()
 		}()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if g := runtime.NumGoroutine(); g > before {
-		var b bytes.Buffer
-		_ = writeGoroutines(&b)
-		t.Fatalf("%d goroutines left running (were %d):\n%s", g, before, b.String())
-	}
+	noneLeftRunning(t, before)
 }
 
 // Wherever the fast path decodes a snapshot, the streamed history's header
