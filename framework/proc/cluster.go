@@ -2,6 +2,7 @@ package proc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -672,9 +673,13 @@ type DrainResult struct {
 
 // Drain is the settle phase: it suspends the schedule (and leaves it
 // suspended), waits for the scheduled run, then runs engine passes one at a
-// time until the input and work directories are empty and no engine run is
-// alive, or timeout passes. Heal faults first: a paused engine run keeps
-// Drain from finishing.
+// time until the input and work directories are empty, no engine run is
+// alive and the engine lock is free, or timeout passes. The lock counts: an
+// engine that died holding it with no work left (killed after its last
+// move) leaves a lease that only a later pass takes over, once it is
+// stale, and releases; ending before that would leave the lock never
+// recovered. Heal faults first: a paused engine run keeps Drain from
+// finishing.
 func (c *Cluster) Drain(ctx context.Context, timeout time.Duration) (DrainResult, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -685,7 +690,7 @@ func (c *Cluster) Drain(ctx context.Context, timeout time.Duration) (DrainResult
 	for {
 		res.Input, res.Work = c.pending()
 		alive := c.Running(RoleEngine)
-		if res.Input == 0 && res.Work == 0 && len(alive) == 0 {
+		if res.Input == 0 && res.Work == 0 && len(alive) == 0 && c.lockHeld() == "" {
 			res.Elapsed = time.Since(start)
 			return res, nil
 		}
@@ -703,7 +708,7 @@ func (c *Cluster) Drain(ctx context.Context, timeout time.Duration) (DrainResult
 					if i.Code != 0 {
 						res.Failed++
 					}
-					if in, wk := c.pending(); i.Code != 0 || in+wk > 0 {
+					if in, wk := c.pending(); i.Code != 0 || in+wk > 0 || c.lockHeld() != "" {
 						// Failed, lock busy (the jobqueue's run) or a stale
 						// lease not yet breakable: back off a little.
 						select {
@@ -724,10 +729,33 @@ func (c *Cluster) Drain(ctx context.Context, timeout time.Duration) (DrainResult
 					why += fmt.Sprintf("; engine run %d (pid %d) is paused: resume it", p.info.Index, p.info.PID)
 				}
 			}
+			if held := c.lockHeld(); held != "" {
+				why += "; " + held
+			}
 			return res, fmt.Errorf("local: drain left %d input and %d work files after %d passes (%d failed) in %v%s; see the engine logs in %s: %w",
 				res.Input, res.Work, res.Passes, res.Failed, res.Elapsed.Round(time.Millisecond), why, c.cfg.LogDir, err)
 		}
 	}
+}
+
+// lockHeld says who holds the engine lock ("" when nobody does: no lease
+// yet, or released).
+func (c *Cluster) lockHeld() string {
+	b, err := os.ReadFile(filepath.Join(c.cfg.Root, history.LeaseFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	if err != nil {
+		return fmt.Sprintf("the engine lock's lease does not read: %v", err)
+	}
+	var l history.Lease
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Sprintf("the engine lock's lease does not parse (being rewritten?): %v", err)
+	}
+	if l.Released {
+		return ""
+	}
+	return fmt.Sprintf("the engine lock is held (epoch %d, by %s)", l.Epoch, l.Holder)
 }
 
 // pending counts interchanges waiting in the input and work directories.
