@@ -134,18 +134,7 @@ func Load(dir string) (*History, error) {
 		if !snap.Unscanned {
 			h.Snapshot = snap
 		}
-		for _, j := range snap.Journals {
-			st.Torn += j.Torn
-			st.Foreign += j.Foreign
-			st.ProblemCount += max(j.ProblemCount, len(j.Problems))
-			for _, p := range j.Problems {
-				if p.File == "" {
-					p.File = j.Path
-				}
-				st.Problems = append(st.Problems, p)
-			}
-		}
-		st.Journals = snap.Journals
+		st.addJournals(snap.Journals)
 	}
 	h.Stats = st
 	return h, nil
@@ -191,4 +180,22 @@ func writeAtomic(path string, fill func(*os.File) error) error {
 		return fmt.Errorf("rename %s: %w", path, err)
 	}
 	return nil
+}
+
+// addJournals adds what the snapshot says of the journals the history was
+// merged from (their torn lines and problems, which are not in
+// history.ndjson) and keeps the list.
+func (st *ReadStats) addJournals(js []JournalFile) {
+	for _, j := range js {
+		st.Torn += j.Torn
+		st.Foreign += j.Foreign
+		st.ProblemCount += max(j.ProblemCount, len(j.Problems))
+		for _, p := range j.Problems {
+			if p.File == "" {
+				p.File = j.Path
+			}
+			st.Problems = append(st.Problems, p)
+		}
+	}
+	st.Journals = js
 }

@@ -74,18 +74,7 @@ func LoadStreamed(dir string, minBytes int64) (*History, error) {
 		if !snap.Unscanned {
 			h.Snapshot = snap
 		}
-		h.Stats.Journals = snap.Journals
-		for _, j := range snap.Journals {
-			h.Stats.Torn += j.Torn
-			h.Stats.Foreign += j.Foreign
-			h.Stats.ProblemCount += max(j.ProblemCount, len(j.Problems))
-			for _, p := range j.Problems {
-				if p.File == "" {
-					p.File = j.Path
-				}
-				h.Stats.Problems = append(h.Stats.Problems, p)
-			}
-		}
+		h.Stats.addJournals(snap.Journals)
 	}
 	return h, nil
 }
@@ -145,9 +134,10 @@ func (s *stream) counted(n int) {
 // streamChunk is one piece of the events file on its way through a
 // decoder: res is filled once it is decoded.
 type streamChunk struct {
-	data []byte
-	line int // the file's line number of its first line
-	res  chan streamResult
+	data  []byte
+	line  int // the file's line number of its first line
+	lines int // newlines in data
+	res   chan streamResult
 }
 
 type streamResult struct {
@@ -183,8 +173,8 @@ func (s *stream) eachEvent(yield func(*Event) bool) {
 			}
 			carry = rest
 			if len(data) > 0 {
-				c := &streamChunk{data: data, line: line, res: make(chan streamResult, 1)}
-				line += bytes.Count(c.data, []byte{'\n'})
+				c := &streamChunk{data: data, line: line, lines: bytes.Count(data, []byte{'\n'}), res: make(chan streamResult, 1)}
+				line += c.lines
 				select {
 				case order <- c:
 				case <-stop:
@@ -207,7 +197,7 @@ func (s *stream) eachEvent(yield func(*Event) bool) {
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				evs, st, err := readJournalInto(nil, EventsFile, bytes.NewReader(c.data), ReadOptions{Saved: true}, bytes.Count(c.data, []byte{'\n'})+1)
+				evs, st, err := readJournalInto(nil, EventsFile, bytes.NewReader(c.data), ReadOptions{Saved: true}, c.lines+1)
 				c.data = nil
 				c.res <- streamResult{evs, st, err}
 			}
