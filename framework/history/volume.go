@@ -54,6 +54,21 @@ type Lease struct {
 	Released  bool   `json:"released"`  // the holder released it cleanly
 }
 
+// ReadLease reads the lease file of the volume at root. Its error wraps
+// fs.ErrNotExist when no engine has taken the lock yet, and says whether
+// the file did not read or did not parse (being rewritten?).
+func ReadLease(root string) (*Lease, error) {
+	b, err := os.ReadFile(filepath.Join(root, LeaseFile))
+	if err != nil {
+		return nil, fmt.Errorf("read the lease: %w", err)
+	}
+	var l Lease
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("the lease does not parse (being rewritten?): %w", err)
+	}
+	return &l, nil
+}
+
 // Stale reports whether the lease has expired at now.
 func (l *Lease) Stale(now time.Time) bool {
 	return !l.Released && now.UnixNano()-l.Heartbeat > l.TTLMillis*int64(time.Millisecond)

@@ -2,7 +2,6 @@ package proc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -741,16 +740,12 @@ func (c *Cluster) Drain(ctx context.Context, timeout time.Duration) (DrainResult
 // lockHeld says who holds the engine lock ("" when nobody does: no lease
 // yet, or released).
 func (c *Cluster) lockHeld() string {
-	b, err := os.ReadFile(filepath.Join(c.cfg.Root, history.LeaseFile))
+	l, err := history.ReadLease(c.cfg.Root)
 	if errors.Is(err, os.ErrNotExist) {
 		return ""
 	}
 	if err != nil {
-		return fmt.Sprintf("the engine lock's lease does not read: %v", err)
-	}
-	var l history.Lease
-	if err := json.Unmarshal(b, &l); err != nil {
-		return fmt.Sprintf("the engine lock's lease does not parse (being rewritten?): %v", err)
+		return "the engine lock: " + err.Error()
 	}
 	if l.Released {
 		return ""

@@ -1,11 +1,9 @@
 package proc
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -27,16 +25,12 @@ type Holder struct {
 // fails when nobody holds the lock (no lease, or released) or the holder is
 // not one of this cluster's engines any more.
 func (c *Cluster) LeaseHolder() (*Holder, error) {
-	b, err := os.ReadFile(filepath.Join(c.cfg.Root, history.LeaseFile))
+	l, err := history.ReadLease(c.cfg.Root)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, errors.New("local: no lease yet: no engine has taken the lock")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("local: read the lease: %w", err)
-	}
-	var l history.Lease
-	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, fmt.Errorf("local: the lease does not parse (being rewritten?): %w", err)
+		return nil, fmt.Errorf("local: %w", err)
 	}
 	if l.Released {
 		return nil, fmt.Errorf("local: nobody holds the engine lock (epoch %d was released)", l.Epoch)

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -228,7 +226,7 @@ func (e *Env) engineNode(ctx context.Context, lockHolder bool) (string, error) {
 	iv := intervals.Get(intervals.EngineNode)
 	var node string
 	err := iv.Until(ctx, func(ctx context.Context) (bool, error) {
-		if l := readLease(e.volume); l != nil && !l.Released && !l.Stale(e.o.Clock()) && l.Node != "" {
+		if l, err := history.ReadLease(e.volume); err == nil && !l.Released && !l.Stale(e.o.Clock()) && l.Node != "" {
 			node = l.Node
 			return true, nil
 		}
@@ -251,18 +249,6 @@ func (e *Env) engineNode(ctx context.Context, lockHolder bool) (string, error) {
 		return "", fmt.Errorf("%s for %s: no engine node to target", what, iv.Timeout)
 	}
 	return node, nil
-}
-
-func readLease(root string) *history.Lease {
-	b, err := os.ReadFile(filepath.Join(root, history.LeaseFile))
-	if err != nil {
-		return nil
-	}
-	var l history.Lease
-	if json.Unmarshal(b, &l) != nil {
-		return nil
-	}
-	return &l
 }
 
 // podNodes returns the nodes of Running pods of a component.
