@@ -504,7 +504,16 @@ func TestLeaseHeldAtCollection(t *testing.T) {
 	if c.Status != Fail || !strings.Contains(c.Message, "epoch 1 was never recovered or released") {
 		t.Fatalf("journaled epoch left held: %s %s", c.Status, c.Message)
 	}
+	// A newer lease than every journaled grant, after a tenure that was
+	// never released: its takeover's time is unknown, so it fails.
 	b.h.Snapshot.Lease = &history.Lease{Holder: "e2", Epoch: 2, TTLMillis: 3000, Heartbeat: b.t}
+	c = Run(FromHistory(&b.h), cfg).Check(CheckLockRecovery)
+	if c.Status != Fail || !strings.Contains(c.Message, "epoch 1's holder e1 ended (open) without a release") {
+		t.Fatalf("newer lease after an unreleased tenure: %s %s", c.Status, c.Message)
+	}
+	// After a clean release, it is a tenure that began as the evidence
+	// was collected: said, not judged.
+	b.release("e1", 1)
 	c = Run(FromHistory(&b.h), cfg).Check(CheckLockRecovery)
 	if c.Status != Pass || !strings.Contains(c.Message, "holds epoch 2 by e2, newer than every journaled grant") {
 		t.Fatalf("epoch taken at collection: %s %s", c.Status, c.Message)

@@ -551,11 +551,19 @@ func (s *lockState) recovery(epochs []uint64, lease *history.Lease, cfg Config, 
 		rec.Status, rec.Message = Pass, "every tenure ended with a clean release (no recovery needed)"
 		switch {
 		case cfg.LockRecoveredWithin <= 0 || lease == nil || lease.Released || s.acquires == 0:
-		case len(epochs) > 0 && lease.Epoch > epochs[len(epochs)-1]:
+		case len(epochs) > 0 && lease.Epoch > epochs[len(epochs)-1] && tenures[len(tenures)-1].End == "released":
 			// An engine took the lock as the evidence was collected: the
 			// lease file has its grant, the collected journals do not yet.
-			// No event of that tenure exists to judge it by.
+			// No event of that tenure exists to judge it by, and the one
+			// before it ended with a clean release.
 			rec.Message += fmt.Sprintf("; the lease file holds epoch %d by %s, newer than every journaled grant (taken as the evidence was collected): that tenure is not judged", lease.Epoch, lease.Holder)
+		case len(epochs) > 0 && lease.Epoch > epochs[len(epochs)-1]:
+			// The last journaled tenure was not released, and its
+			// takeover is not journaled: when the lock was recovered
+			// cannot be told, so it cannot be shown within the bound.
+			last := tenures[len(tenures)-1]
+			rec.Status, rec.Message = Fail, fmt.Sprintf("epoch %d's holder %s ended (%s) without a release, and the lease file holds epoch %d, whose grant is not in the journals: when the lock was recovered cannot be judged", last.Epoch, last.Holder, last.End, lease.Epoch)
+			rec.add(Anomaly{Class: ClassSlowRecovery, Epoch: last.Epoch, Proc: last.Holder, Detail: rec.Message, Evidence: []Ref{{Path: history.LeaseFile}}})
 		default:
 			rec.Status, rec.Message = Fail, fmt.Sprintf("the lease of epoch %d was never recovered or released", lease.Epoch)
 			rec.add(Anomaly{Class: ClassSlowRecovery, Epoch: lease.Epoch, Proc: lease.Holder, Detail: rec.Message, Evidence: []Ref{{Path: history.LeaseFile}}})
