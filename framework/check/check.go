@@ -115,6 +115,10 @@ type Input struct {
 	// SizeHint is the expected number of interchanges (0 if unknown); it
 	// only presizes the ledger.
 	SizeHint int
+	// SnapshotTaken is when the snapshot was taken (Unix ns, the runner's
+	// clock; 0 if unknown): a lease not yet expired then could not have
+	// been recovered.
+	SnapshotTaken int64
 }
 
 // FromHistory adapts a loaded history.
@@ -123,6 +127,7 @@ func FromHistory(h *history.History) Input {
 	if h.Snapshot != nil {
 		in.SizeHint = h.FileCount()
 		in.Lease = h.Snapshot.Lease
+		in.SnapshotTaken = h.Snapshot.Taken
 	}
 	return in
 }
@@ -216,6 +221,7 @@ func run(in Input, cfg Config) *Result {
 	res.Classes = classes
 	res.Latency = lat
 	res.Checks = append(res.Checks, lc)
+	lk.snapTaken = in.SnapshotTaken
 	ls, lr, tenures := lk.result(lease, cfg, l.staleByVolume)
 	res.Epochs = tenures
 	res.Checks = append(res.Checks, ls, lr)

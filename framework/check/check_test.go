@@ -504,6 +504,20 @@ func TestLeaseHeldAtCollection(t *testing.T) {
 	if c.Status != Fail || !strings.Contains(c.Message, "epoch 1 was never recovered or released") {
 		t.Fatalf("journaled epoch left held: %s %s", c.Status, c.Message)
 	}
+	// Taken while the lease was live (heartbeat 1 s before the snapshot,
+	// TTL 3 s): nobody could have broken it yet; said, not judged. Past
+	// its TTL it is a lease never recovered.
+	b.h.Snapshot.Taken = b.t + int64(time.Second)
+	c = Run(FromHistory(&b.h), cfg).Check(CheckLockRecovery)
+	if c.Status != Pass || !strings.Contains(c.Message, "was live when the snapshot was taken (heartbeat 1s before it") {
+		t.Fatalf("lease live at the snapshot: %s %s", c.Status, c.Message)
+	}
+	b.h.Snapshot.Taken = b.t + int64(4*time.Second)
+	c = Run(FromHistory(&b.h), cfg).Check(CheckLockRecovery)
+	if c.Status != Fail || !strings.Contains(c.Message, "epoch 1 was never recovered or released") {
+		t.Fatalf("lease expired at the snapshot: %s %s", c.Status, c.Message)
+	}
+	b.h.Snapshot.Taken = 0
 	// A newer lease than every journaled grant, after a tenure that was
 	// never released: its takeover's time is unknown, so it fails.
 	b.h.Snapshot.Lease = &history.Lease{Holder: "e2", Epoch: 2, TTLMillis: 3000, Heartbeat: b.t}

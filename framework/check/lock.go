@@ -68,6 +68,8 @@ type faultWindow struct {
 }
 
 type lockState struct {
+	snapTaken int64 // Input.SnapshotTaken
+
 	hi        *historyState
 	holds     map[holdKey]*hold
 	order     []*hold
@@ -564,6 +566,12 @@ func (s *lockState) recovery(epochs []uint64, lease *history.Lease, cfg Config, 
 			last := tenures[len(tenures)-1]
 			rec.Status, rec.Message = Fail, fmt.Sprintf("epoch %d's holder %s ended (%s) without a release, and the lease file holds epoch %d, whose grant is not in the journals: when the lock was recovered cannot be judged", last.Epoch, last.Holder, last.End, lease.Epoch)
 			rec.add(Anomaly{Class: ClassSlowRecovery, Epoch: last.Epoch, Proc: last.Holder, Detail: rec.Message, Evidence: []Ref{{Path: history.LeaseFile}}})
+		case s.snapTaken > 0 && lease.Heartbeat > 0 && s.snapTaken >= lease.Heartbeat && s.snapTaken-lease.Heartbeat <= lease.TTLMillis*int64(time.Millisecond):
+			// Not expired when the snapshot was taken: its holder was
+			// live then (an engine that took the lock as the evidence
+			// was collected), and nobody could have broken it yet.
+			rec.Message += fmt.Sprintf("; the lease of epoch %d by %s was live when the snapshot was taken (heartbeat %s before it, TTL %s): that tenure is not judged",
+				lease.Epoch, lease.Holder, time.Duration(s.snapTaken-lease.Heartbeat).Round(time.Millisecond), time.Duration(lease.TTLMillis)*time.Millisecond)
 		default:
 			rec.Status, rec.Message = Fail, fmt.Sprintf("the lease of epoch %d was never recovered or released", lease.Epoch)
 			rec.add(Anomaly{Class: ClassSlowRecovery, Epoch: lease.Epoch, Proc: lease.Holder, Detail: rec.Message, Evidence: []Ref{{Path: history.LeaseFile}}})
