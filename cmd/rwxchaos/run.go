@@ -14,6 +14,7 @@ import (
 	"github.com/rwxchaos/rwxchaos/framework/report"
 	"github.com/rwxchaos/rwxchaos/framework/runner"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
+	"github.com/rwxchaos/rwxchaos/scenarios"
 	"github.com/spf13/cobra"
 )
 
@@ -106,7 +107,28 @@ func runE(cmd *cobra.Command, arg string, f runFlags) error {
 	}
 	fmt.Fprintln(out, report.Summary(res.Run))
 	fmt.Fprintf(out, "\nReport: %s\n", filepath.Join(res.Dir, report.HTMLFile))
-	return verdictErr(res.Run)
+	return runVerdictErr(out, s, res.Run)
+}
+
+// runVerdictErr is verdictErr for a run of s. A bug-zoo scenario (label
+// expect-anomaly) plants a defect in the app: its run must fail with the
+// anomaly the label names, and then the command succeeds, as the suites
+// judge it (scenarios.CaughtAsExpected); passing, or failing for other
+// reasons, is a failure. The report keeps the checkers' verdict either way.
+func runVerdictErr(out io.Writer, s *scenario.Scenario, r *report.Run) error {
+	want := s.Metadata.Labels[scenarios.LabelExpectAnomaly]
+	if want == "" || (r.Verdict != report.VerdictPass && r.Verdict != report.VerdictFail) {
+		return verdictErr(r)
+	}
+	if scenarios.CaughtAsExpected(s, r) {
+		fmt.Fprintf(out, "Verdict fail, as this bug-zoo scenario must (label %s: %s): the checkers caught the planted defect.\n", scenarios.LabelExpectAnomaly, want)
+		return nil
+	}
+	var got []string
+	for _, c := range report.AnomalyClasses(r.Check) {
+		got = append(got, c.Class)
+	}
+	return &exitError{code: exitFail, msg: fmt.Sprintf("verdict: %s — this bug-zoo scenario must fail with %s (label %s), anomalies found: %v", r.Verdict, want, scenarios.LabelExpectAnomaly, got)}
 }
 
 func verdictErr(r *report.Run) error {
