@@ -28,6 +28,7 @@ const (
 	NodesReady  Name = "nodes-ready"  // every node of a new cluster Ready
 	EngineNode  Name = "engine-node"  // someone holds the engine lock (to target its node)
 	DrainVolume Name = "drain-volume" // input and work dirs empty (timeout: the scenario's settle)
+	Quiesce     Name = "quiesce"      // no engine or jobqueue pod left on a Ready node once their starts are stopped, before collection
 	// publish/consume workload (kind and local)
 	PublishConverged Name = "publish-converged" // every consumer loaded the last published version of every file (timeout: the scenario's settle)
 	DrainPods        Name = "drain-pods"        // no pod Terminating on a Ready node (timeout: what the settle has left)
@@ -63,6 +64,7 @@ var Defaults = map[Name]Interval{
 	NodesReady:       {3 * time.Minute, time.Second},
 	EngineNode:       {30 * time.Second, 200 * time.Millisecond},
 	DrainVolume:      {2 * time.Minute, time.Second},
+	Quiesce:          {time.Minute, 250 * time.Millisecond},
 	PublishConverged: {2 * time.Minute, 100 * time.Millisecond},
 	DrainPods:        {time.Minute, time.Second},
 	AppReady:         {5 * time.Minute, time.Second},

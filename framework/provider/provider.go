@@ -109,6 +109,17 @@ type Settler interface {
 	Backlog(ctx context.Context, acked []string) (history.Backlog, error)
 }
 
+// Quiescer is an optional Env capability: after the settle phase and before
+// collection, the workload stops starting engine runs and the running ones
+// end, so that collection reads journals, a lease and a volume no engine is
+// changing any more (an engine that took the lock between the journals'
+// read and the snapshot would leave evidence of a tenure cut in two). It
+// returns what it did, for the run's log; an error says what it could not
+// stop, and the checkers judge the evidence as it is.
+type Quiescer interface {
+	Quiesce(ctx context.Context) (string, error)
+}
+
 // ClockProber is an optional Env capability: it measures each node's wall
 // clock against the runner's, which the runner does at the start and the
 // end of a run and records in the history (clock events), so the checkers

@@ -70,6 +70,7 @@ func (r *run) settle(ctx context.Context, env provider.Env, upper time.Duration)
 	})
 	if err == nil {
 		r.logf("settled in %s (upper bound %s): %s", r.now().Sub(start).Round(10*time.Millisecond), upper, settledWhat(r.s, len(acked)))
+		r.quiesce(ctx, env)
 		return nil
 	}
 	if ctx.Err() != nil && !wait.Interrupted(err) {
@@ -77,7 +78,27 @@ func (r *run) settle(ctx context.Context, env provider.Env, upper time.Duration)
 	}
 	r.logf("settle: upper bound %s reached with %d input, %d work and %d of %d acked uploads without output (e.g. %s; still waiting for: %s; last error: %v); the checkers will report them",
 		upper, last.Input, last.Work, last.Unprocessed, len(acked), last.Example, strings.Join(last.Waiting, ", "), lastErr)
+	r.quiesce(ctx, env)
 	return nil
+}
+
+// quiesce stops the workload's engine runs before collection when the
+// environment can (provider.Quiescer). What it could not stop is logged:
+// the evidence is judged as it is, by the checkers.
+func (r *run) quiesce(ctx context.Context, env provider.Env) {
+	q, ok := env.(provider.Quiescer)
+	if !ok {
+		return
+	}
+	start := r.now()
+	did, err := q.Quiesce(ctx)
+	took := r.now().Sub(start).Round(10 * time.Millisecond)
+	switch {
+	case err != nil:
+		r.logf("quiesce (%s): %v; collecting as it is", took, err)
+	case did != "":
+		r.logf("quiesced in %s: %s", took, did)
+	}
 }
 
 // settledWhat says what a done backlog means for the scenario's workload.

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -98,6 +99,44 @@ func TestSettleSaysWhatSettled(t *testing.T) {
 		}
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("mode %s: settle said %q, want %q", mode, log.String(), want)
+		}
+	}
+}
+
+// quiesceEnv settles at once and records when it was quiesced.
+type quiesceEnv struct {
+	settleEnv
+	quiesced int
+	err      error
+}
+
+func (e *quiesceEnv) Quiesce(context.Context) (string, error) {
+	e.quiesced++
+	return "engines stopped", e.err
+}
+
+// After the settle, done or out of time, an environment that can stops its
+// engine runs before collection; what it could not stop is logged, not a
+// framework error (the checkers judge the evidence as it is).
+func TestSettleQuiescesBeforeCollection(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		doneAt int32
+		err    error
+		say    string
+	}{
+		{"settled", 1, nil, "quiesced in"},
+		{"upper bound", 0, nil, "quiesced in"},
+		{"could not stop", 1, errors.New("jobqueue: forbidden"), "jobqueue: forbidden; collecting as it is"},
+	} {
+		var log strings.Builder
+		r := &run{o: Options{Clock: time.Now, Log: &log}}
+		env := &quiesceEnv{settleEnv: settleEnv{doneAt: c.doneAt}, err: c.err}
+		if err := r.settle(context.Background(), env, SettlePoll); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if env.quiesced != 1 || !strings.Contains(log.String(), c.say) {
+			t.Errorf("%s: quiesced %d times, log %q, want once saying %q", c.name, env.quiesced, log.String(), c.say)
 		}
 	}
 }

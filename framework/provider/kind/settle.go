@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/history"
 	"github.com/rwxchaos/rwxchaos/framework/provider"
@@ -18,6 +19,10 @@ import (
 // once its kubelet is up again, which can take longer than the pipeline's
 // catching up; whatever is still Terminating at the end counts as stuck.
 // A publish/consume workload has settled once its consumers converged.
+// The pipeline has not settled while the engine lock is held by a lease
+// past its TTL: a holder died, and until an engine takes the lease over
+// (the CronJob's or the jobqueue's next run) the lock has not recovered.
+// (Quiesce then stops the engines, so nobody would take it over later.)
 func (e *Env) Backlog(ctx context.Context, acked []string) (history.Backlog, error) {
 	if err := ctx.Err(); err != nil {
 		return history.Backlog{}, err
@@ -35,6 +40,11 @@ func (e *Env) Backlog(ctx context.Context, acked []string) (history.Backlog, err
 		}
 	} else {
 		b = history.ScanBacklog(e.volume, acked)
+		if e.pubs == nil {
+			if w := staleLease(e.volume, e.o.Clock()); w != "" {
+				b.Waiting = append(b.Waiting, w)
+			}
+		}
 	}
 	if e.obs != nil {
 		b.Waiting = e.obs.terminatingOnReady()
@@ -68,4 +78,15 @@ func publishBehind(st provider.PublishStatus) []string {
 		out = append(out, fmt.Sprintf("%d of %d consumers never loaded a file", st.Consumers-len(st.Behind), st.Consumers))
 	}
 	return out
+}
+
+// staleLease names the engine lock's holder when its lease is past its TTL
+// at now and not released ("" otherwise: free, live, or no lease yet).
+func staleLease(root string, now time.Time) string {
+	l, err := history.ReadLease(root)
+	if err != nil || !l.Stale(now) {
+		return ""
+	}
+	return fmt.Sprintf("a takeover of the engine lock (epoch %d held by %s on %s, lease expired %s ago)",
+		l.Epoch, l.Holder, l.Node, now.Sub(time.Unix(0, l.Heartbeat).Add(time.Duration(l.TTLMillis)*time.Millisecond)).Round(100*time.Millisecond))
 }
