@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -92,6 +93,24 @@ func TestLibrary(t *testing.T) {
 	// Scenarios of one cluster shape one after another: each change of
 	// shape costs the shared cluster a recreation.
 	sort.SliceStable(list, func(i, j int) bool { return kind.PoolOrder(list[i].s) < kind.PoolOrder(list[j].s) })
+	// The first kind scenario's cluster is created while the local ones
+	// before it run (only when some do, and only for scenarios this run's
+	// filters keep).
+	cfg := testenv.EnvConf()
+	locals := 0
+	for _, en := range list {
+		if en.cannot != "" || scenarios.Gate(en.s) != "" || !selected(cfg, en.s.Metadata.Name, scenarios.Labels(en.s)) {
+			continue
+		}
+		if en.s.Cluster.Provider != scenario.ProviderKind {
+			locals++
+			continue
+		}
+		if locals > 0 {
+			suite.Prewarm(context.Background(), en.s)
+		}
+		break
+	}
 	var feats []features.Feature
 	for _, en := range list {
 		s, cannot := en.s, en.cannot
@@ -120,6 +139,29 @@ func TestLibrary(t *testing.T) {
 		}).Feature())
 	}
 	testenv.Test(t, feats...)
+}
+
+// selected says whether e2e-framework's filters (--feature, --skip-features,
+// --labels, --skip-labels) keep a feature of this name and these labels, as
+// the framework decides it.
+func selected(cfg *envconf.Config, name string, labels map[string]string) bool {
+	if re := cfg.FeatureRegex(); re != nil && !re.MatchString(name) {
+		return false
+	}
+	if re := cfg.SkipFeatureRegex(); re != nil && re.MatchString(name) {
+		return false
+	}
+	for key, vals := range cfg.Labels() {
+		if v, ok := labels[key]; !ok || !slices.Contains(vals, v) {
+			return false
+		}
+	}
+	for key, vals := range cfg.SkipLabels() {
+		if v, ok := labels[key]; ok && slices.Contains(vals, v) {
+			return false
+		}
+	}
+	return true
 }
 
 // LibraryTimeout is what the whole library (RWXCHAOS_LAB=all) needs, with

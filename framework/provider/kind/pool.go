@@ -64,14 +64,17 @@ type PoolOptions struct {
 
 // PoolStats say where a pool's time went.
 type PoolStats struct {
-	Clusters    int           // clusters created
-	CreateTime  time.Duration // creating them, until every node was Ready
-	Resets      int
-	ResetTime   time.Duration
-	StepTime    map[string]time.Duration // per reset step, summed
-	CheckTime   time.Duration            // leftover checks before scenarios
-	ImageLoads  int
-	ImageTime   time.Duration
+	Clusters   int           // clusters created
+	CreateTime time.Duration // creating them, until every node was Ready
+	Resets     int
+	ResetTime  time.Duration
+	StepTime   map[string]time.Duration // per reset step, summed
+	CheckTime  time.Duration            // leftover checks before scenarios
+	ImageLoads int
+	ImageTime  time.Duration
+	// Prewarmed is the part of CreateTime spent creating a cluster in the
+	// background (Prewarm), beside whatever ran then.
+	Prewarmed   time.Duration
 	Recreations []string // why a cluster was replaced
 }
 
@@ -170,6 +173,44 @@ func (p *Pool) Close(ctx context.Context) error {
 	return err
 }
 
+// Prewarm starts creating, in the background, the cluster scenario s will
+// need, so that its creation overlaps what runs before s (a suite's local
+// scenarios). The pool is busy until the cluster is up: the first run waits
+// for it, Close too. before runs first, in the background (a suite takes its
+// machine-wide kind lock there); if it or the creation fails, that is
+// logged and the first run creates the cluster itself. A pool that already
+// has a cluster, and a scenario that does not run on the pool's cluster
+// (PoolOrder), are left alone.
+func (p *Pool) Prewarm(ctx context.Context, s *scenario.Scenario, before func(context.Context) error) {
+	if !strings.HasPrefix(PoolOrder(s), "1") {
+		return
+	}
+	p.busy.Lock()
+	go func() {
+		defer p.busy.Unlock()
+		if before != nil {
+			if err := before(ctx); err != nil {
+				p.o.Logf("kind pool: no cluster created ahead for %s: %v", s.Metadata.Name, err)
+				return
+			}
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.cur != nil {
+			return
+		}
+		p.o.Logf("kind pool: creating the cluster for %s ahead, beside the scenarios before it", s.Metadata.Name)
+		start := time.Now()
+		c, err := p.create(ctx, shapeOf(s), p.o.Logf)
+		if err != nil {
+			p.o.Logf("kind pool: creating the cluster ahead for %s failed (it will create one itself): %v", s.Metadata.Name, err)
+			return
+		}
+		p.cur = c
+		p.stats.Prewarmed += time.Since(start)
+	}()
+}
+
 // LeftoverError is the check before a scenario finding what the reset after
 // the previous one did not undo.
 type LeftoverError struct {
@@ -230,6 +271,9 @@ func (p *Pool) acquireLocked(ctx context.Context, s *scenario.Scenario, logf fun
 			return nil, err
 		}
 		p.cur = c
+	} else if p.cur.last == "" {
+		// Created ahead (Prewarm) and never used: new, nothing to check.
+		logf("kind pool: using cluster %s, created ahead", p.cur.name)
 	} else {
 		start := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -1,11 +1,14 @@
 package kind
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -325,5 +328,48 @@ func TestPooledExternalNeedsItsOwnNamespace(t *testing.T) {
 	err := e.ext.provisionPooled(t.Context(), &poolCluster{SharedCluster: *c})
 	if err == nil || !strings.Contains(err.Error(), "namespace app already exists on the pool's cluster rwxchaos-set-test (created by run old)") {
 		t.Errorf("provisionPooled = %v", err)
+	}
+}
+
+// Prewarm holds the pool busy until its background work ends (the first
+// run waits for the cluster), logs why it created nothing when its before
+// step fails, and leaves scenarios off the pool's cluster alone.
+func TestPrewarmHoldsThePoolUntilDone(t *testing.T) {
+	var log strings.Builder
+	var mu sync.Mutex
+	p := NewPool(PoolOptions{Logf: func(f string, a ...any) { mu.Lock(); fmt.Fprintf(&log, f+"\n", a...); mu.Unlock() }})
+	s := &scenario.Scenario{Metadata: scenario.Metadata{Name: "first"}, Cluster: scenario.ClusterSpec{Provider: scenario.ProviderKind, Kind: scenario.KindCluster{Workers: 2}}}
+	release := make(chan struct{})
+	p.Prewarm(context.Background(), s, func(context.Context) error {
+		<-release
+		return errors.New("the kind test lock: interrupted")
+	})
+	if p.busy.TryLock() {
+		t.Fatal("the pool is free while its cluster is being created ahead")
+	}
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for !p.busy.TryLock() {
+		if time.Now().After(deadline) {
+			t.Fatal("the pool stayed busy after the prewarm gave up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.busy.Unlock()
+	mu.Lock()
+	if !strings.Contains(log.String(), "no cluster created ahead for first: the kind test lock: interrupted") {
+		t.Errorf("log %q does not say why nothing was created", log.String())
+	}
+	mu.Unlock()
+	if p.cur != nil || p.Stats().Prewarmed != 0 {
+		t.Error("a failed prewarm left a cluster or time behind")
+	}
+
+	fresh := *s
+	fresh.Cluster.Kind.Fresh = true
+	called := false
+	p.Prewarm(context.Background(), &fresh, func(context.Context) error { called = true; return nil })
+	if !p.busy.TryLock() || called {
+		t.Error("a scenario that wants a fresh cluster was prewarmed")
 	}
 }
