@@ -11,8 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 )
 
 // ID is one process: pid and start time. The zero Start means "unknown"
@@ -136,4 +139,34 @@ func (id ID) SignalGroup(sig syscall.Signal) error {
 		return fmt.Errorf("signal %d to process group %d: %w", sig, id.Pid, kerr)
 	}
 	return nil
+}
+
+// WaitStopped waits until every thread of process pid is in the stopped
+// state: SIGSTOP takes effect asynchronously, and a thread still running
+// can answer a request after the signal was sent. It gives up after d.
+func WaitStopped(pid int, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := len(tasks) > 0
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue // thread gone
+			}
+			// "pid (comm) S ...": the state follows the last ')'.
+			i := strings.LastIndexByte(string(b), ')')
+			if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+				stopped = false
+				break
+			}
+		}
+		if stopped {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d not stopped %s after SIGSTOP", pid, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

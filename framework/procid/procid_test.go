@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestSelfAndCheck(t *testing.T) {
@@ -76,5 +77,25 @@ func TestStatParsesOddNames(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "42", "stat"), []byte(stat[:len("42 (we ird) (name) ")]+"Z"+stat[len("42 (we ird) (name) S"):]), 0o644)
 	if err := (ID{Pid: 42, Start: 987654}).Check(); !errors.Is(err, ErrGone) {
 		t.Fatalf("zombie: %v, want ErrGone", err)
+	}
+}
+
+func TestWaitStopped(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if err := WaitStopped(cmd.Process.Pid, 100*time.Millisecond); err == nil {
+		t.Fatal("a running process counted as stopped")
+	}
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if err := WaitStopped(cmd.Process.Pid, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := WaitStopped(1<<22+7, 50*time.Millisecond); err == nil {
+		t.Error("a pid with no process counted as stopped")
 	}
 }

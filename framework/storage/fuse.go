@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rwxchaos/rwxchaos/framework/procid"
 	"github.com/rwxchaos/rwxchaos/framework/selfexec"
 )
 
@@ -348,6 +349,15 @@ func (s *FuseServer) signal(client string, sig syscall.Signal) error {
 		}
 		if err := p.cmd.Process.Signal(sig); err != nil {
 			errs = append(errs, fmt.Errorf("storage: %s fuse server %s: %w", sig, p.name, err))
+			continue
+		}
+		if sig == syscall.SIGSTOP {
+			// Paused means paused when Pause returns: a thread still
+			// running could answer one more call (CI18: a write completed
+			// "during the pause" on a loaded machine).
+			if err := procid.WaitStopped(p.cmd.Process.Pid, 10*time.Second); err != nil {
+				errs = append(errs, fmt.Errorf("storage: fuse server %s: %w", p.name, err))
+			}
 		}
 	}
 	return errors.Join(errs...)

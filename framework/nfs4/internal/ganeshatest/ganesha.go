@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rwxchaos/rwxchaos/framework/nfs4"
+	"github.com/rwxchaos/rwxchaos/framework/procid"
 )
 
 // Config configures a Server.
@@ -246,34 +247,8 @@ func (s *Server) Pause() error {
 	return WaitStopped(s.Pid(), 10*time.Second)
 }
 
-// WaitStopped waits until every thread of process pid is in the stopped
-// state (after SIGSTOP, which takes effect asynchronously).
-func WaitStopped(pid int, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-		stopped := len(tasks) > 0
-		for _, t := range tasks {
-			b, err := os.ReadFile(t)
-			if err != nil {
-				continue // thread gone
-			}
-			// "pid (comm) S ...": the state follows the last ')'.
-			i := strings.LastIndexByte(string(b), ')')
-			if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
-				stopped = false
-				break
-			}
-		}
-		if stopped {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("process %d not stopped %s after SIGSTOP", pid, d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// WaitStopped waits until every thread of process pid is stopped.
+func WaitStopped(pid int, d time.Duration) error { return procid.WaitStopped(pid, d) }
 
 // Resume continues a paused server (SIGCONT).
 func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
