@@ -115,6 +115,10 @@ type Input struct {
 	// SizeHint is the expected number of interchanges (0 if unknown); it
 	// only presizes the ledger.
 	SizeHint int
+	// Keys, when set, is the table the ledger numbers the interchanges'
+	// keys in, shared with another pass over the same events (the
+	// report's); nil: the ledger makes its own.
+	Keys *history.Keys
 	// SnapshotTaken is when the snapshot was taken (Unix ns, the runner's
 	// clock; 0 if unknown): a lease not yet expired then could not have
 	// been recovered.
@@ -165,7 +169,7 @@ func run(in Input, cfg Config) *Result {
 		return runPublish(in, cfg)
 	}
 	hi := newHistoryState(in, cfg)
-	l := newLedger(in.SizeHint, hi)
+	l := newLedger(in.SizeHint, hi, in.Keys)
 	lk := newLockState(hi)
 	if in.Events != nil {
 		for e := range in.Events {

@@ -533,3 +533,37 @@ func TestLeaseHeldAtCollection(t *testing.T) {
 		t.Fatalf("epoch taken at collection: %s %s", c.Status, c.Message)
 	}
 }
+
+// The ledger counts and orders the interchanges it met, whatever else a
+// shared key table numbers (Input.Keys: the report's pass numbers keys in
+// it too, before the ledger sees them and for events the ledger skips):
+// the same result, down to the anomalies kept as examples.
+func TestSharedKeysLeaveTheLedgerAlone(t *testing.T) {
+	b := newBuilder()
+	b.acquire("engine-1", 1)
+	var keys []string
+	for i := range 2 * MaxAnomalies {
+		k := fmt.Sprintf("X12/A/B/%06d", i)
+		keys = append(keys, k)
+		b.upload(k, history.OK)
+		if i%3 == 0 {
+			b.process("engine-1", 1, k)
+		}
+	}
+	b.output("X12/A/B/unsent", 1)
+	want := b.run()
+	if want.Classes[ClassLost] <= MaxAnomalies {
+		t.Fatalf("want more than %d lost, got %v", MaxAnomalies, want.Classes)
+	}
+	shared := history.NewKeys(0)
+	shared.Add("only-the-report-saw-it")
+	for i := len(keys) - 1; i >= 0; i-- {
+		shared.Add(keys[i])
+	}
+	in := FromHistory(&b.h)
+	in.Keys = shared
+	got := Run(in, DefaultConfig())
+	if g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", want); g != w {
+		t.Fatalf("with a shared table:\n%s\nwant\n%s", g, w)
+	}
+}

@@ -75,11 +75,16 @@ type staleDoc struct {
 }
 
 type ledger struct {
-	hi    *historyState
-	seed  maphash.Seed
-	idx   map[uint64]int32 // by maphash of the key: cheaper than string keys
-	spill map[string]int32 // keys whose hash collided with another key's
-	keys  []string
+	hi   *historyState
+	seed maphash.Seed // of output paths
+	// keys numbers the keys (shared with the report's pass when the caller
+	// gives one: Input.Keys). The ledger's own order is the order it met
+	// its keys, which decides the anomalies kept as examples: a shared
+	// table also numbers keys the ledger does not count (those of failed
+	// outputs, of invalid events).
+	keys  *history.Keys
+	slot  []int32 // by key number: 1+the key's index in state (0: none)
+	key   []int32 // by index in state: the key's number
 	state []keyState
 	why   []string
 
@@ -96,43 +101,27 @@ type ledger struct {
 	okScratch, unkScratch []writerRef
 }
 
-func newLedger(hint int, hi *historyState) *ledger {
-	return &ledger{hi: hi, seed: maphash.MakeSeed(), idx: make(map[uint64]int32, hint), spill: map[string]int32{},
-		keys: make([]string, 0, hint), state: make([]keyState, 0, hint),
+func newLedger(hint int, hi *historyState, keys *history.Keys) *ledger {
+	if keys == nil {
+		keys = history.NewKeys(hint)
+	}
+	return &ledger{hi: hi, seed: maphash.MakeSeed(), keys: keys,
+		slot: make([]int32, 0, hint), key: make([]int32, 0, hint), state: make([]keyState, 0, hint),
 		bodies: map[int32][]body{}, extraW: map[int32][]writerRef{}, wIdx: map[writer]int32{}, lastWI: -1}
 }
 
+// get returns the index in state of key, adding it.
 func (l *ledger) get(key string) int32 {
-	h := maphash.String(l.seed, key)
-	i, ok := l.idx[h]
-	switch {
-	case ok && l.keys[i] == key:
-	case !ok:
-		i = l.add(key)
-		l.idx[h] = i
-	default: // another key has this hash
-		if i, ok = l.spill[key]; !ok {
-			i = l.add(key)
-			l.spill[key] = i
-		}
+	n := l.keys.Add(key)
+	if int(n) >= len(l.slot) {
+		l.slot = append(l.slot, make([]int32, int(n)+1-len(l.slot))...)
 	}
-	return i
-}
-
-func (l *ledger) lookup(key string) (int32, bool) {
-	i, ok := l.idx[maphash.String(l.seed, key)]
-	if ok && l.keys[i] == key {
-		return i, true
+	if l.slot[n] == 0 {
+		l.key = append(l.key, n)
+		l.state = append(l.state, keyState{})
+		l.slot[n] = int32(len(l.state))
 	}
-	i, ok = l.spill[key]
-	return i, ok
-}
-
-func (l *ledger) add(key string) int32 {
-	i := int32(len(l.state))
-	l.keys = append(l.keys, key)
-	l.state = append(l.state, keyState{})
-	return i
+	return l.slot[n] - 1
 }
 
 // pathHash is a file path's hash, never 0; 0 for no path.
@@ -590,10 +579,10 @@ func (l *ledger) result(cfg Config, hasSnapshot bool) (CheckResult, map[string]i
 		case ClassRejected:
 		case ClassIndeterminate:
 			if cfg.MaxIndeterminate != Unlimited {
-				c.add(Anomaly{Class: cls, Key: l.keys[i], Detail: why, Evidence: l.evidenceIfKept(&c, int32(i), s)})
+				c.add(Anomaly{Class: cls, Key: l.keys.Key(l.key[i]), Detail: why, Evidence: l.evidenceIfKept(&c, int32(i), s)})
 			}
 		default:
-			c.add(Anomaly{Class: cls, Key: l.keys[i], Time: s.firstOut, Detail: why, Evidence: l.evidenceIfKept(&c, int32(i), s)})
+			c.add(Anomaly{Class: cls, Key: l.keys.Key(l.key[i]), Time: s.firstOut, Detail: why, Evidence: l.evidenceIfKept(&c, int32(i), s)})
 		}
 	}
 	for _, k := range []string{ClassOK, ClassLost, ClassDuplicated, ClassCorrupt, ClassUnexpected, ClassIndeterminate, ClassStuck, ClassRejected} {

@@ -55,6 +55,32 @@ type keyInfo struct {
 	Upload int64 // first upload call
 }
 
+// keyInfos holds a keyInfo per key number, in pages: a million of them
+// grow with no copy, and a key with none reads as zero.
+type keyInfos struct{ pages [][]keyInfo }
+
+const keyPage = 1 << 14
+
+// at returns key n's info, adding its page.
+func (ki *keyInfos) at(n int32) *keyInfo {
+	p := int(n) / keyPage
+	if p >= len(ki.pages) {
+		ki.pages = append(ki.pages, make([][]keyInfo, p+1-len(ki.pages))...)
+	}
+	if ki.pages[p] == nil {
+		ki.pages[p] = make([]keyInfo, keyPage)
+	}
+	return &ki.pages[p][int(n)%keyPage]
+}
+
+// get returns key n's info (zero if none).
+func (ki *keyInfos) get(n int32) keyInfo {
+	if p := int(n) / keyPage; p < len(ki.pages) && ki.pages[p] != nil {
+		return ki.pages[p][int(n)%keyPage]
+	}
+	return keyInfo{}
+}
+
 // model is everything derived from a Run and its History for rendering.
 type model struct {
 	r     *Run
@@ -62,7 +88,10 @@ type model struct {
 	t0    int64 // timeline start
 	t1    int64 // timeline end
 	procs []*procInfo
-	keys  map[string]*keyInfo
+	// keys numbers the interchanges' keys (the checkers' table when the
+	// prepass ran as their observer); info is what is known of each.
+	keys *history.Keys
+	info keyInfos
 	// byKey holds the events of the interchanges the report details.
 	byKey     map[string][]*history.Event
 	ixOrder   []string
@@ -106,8 +135,12 @@ type Prepass struct {
 
 // NewPrepass returns an empty prepass.
 func NewPrepass() *Prepass {
-	return &Prepass{m: &model{keys: map[string]*keyInfo{}}, procs: map[string]*procInfo{}}
+	return &Prepass{m: &model{keys: history.NewKeys(0)}, procs: map[string]*procInfo{}}
 }
+
+// ShareKeys makes the prepass number keys in the checkers' table (before
+// its first event): each key is then held once.
+func (pp *Prepass) ShareKeys(k *history.Keys) { pp.m.keys = k }
 
 // Complete says the prepass saw every event.
 func (pp *Prepass) Complete() { pp.done = true }
@@ -120,12 +153,7 @@ func kept(e *history.Event) *history.Event {
 }
 
 func (pp *Prepass) key(k string) *keyInfo {
-	ki := pp.m.keys[k]
-	if ki == nil {
-		ki = &keyInfo{}
-		pp.m.keys[k] = ki
-	}
-	return ki
+	return pp.m.info.at(pp.m.keys.Add(k))
 }
 
 // Observe takes the next event, in the history's order.
@@ -234,7 +262,8 @@ func newModel(r *Run, h *history.History, pre *Prepass) *model {
 				ref := anomRef{Check: c.Name, A: a, T: a.Time, ID: fmt.Sprintf("an-%d", len(m.anoms)+1)}
 				if a.Key != "" {
 					if ref.T == 0 {
-						if ki := m.keys[a.Key]; ki != nil {
+						if n, ok := m.keys.Find(a.Key); ok {
+							ki := m.info.get(n)
 							ref.T = cmp.Or(ki.Ack, ki.Upload, ki.Output)
 						}
 					}
