@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -565,5 +567,31 @@ func TestSharedKeysLeaveTheLedgerAlone(t *testing.T) {
 	got := Run(in, DefaultConfig())
 	if g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", want); g != w {
 		t.Fatalf("with a shared table:\n%s\nwant\n%s", g, w)
+	}
+}
+
+// steady needs the MinAcked-th ack: ackAt keeps only the MinAcked
+// earliest, and that one is the one sorting every ack gives.
+func TestAckAtKeepsTheEarliest(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, k := range []int{1, 2, 3, 7, 50} {
+		for _, n := range []int{0, 1, k - 1, k, k + 1, 500} {
+			h := &historyState{cfg: Config{MinAcked: k}}
+			var all []int64
+			for range n {
+				v := r.Int64N(100) // repeats too
+				all = append(all, v)
+				h.ackAt(v)
+			}
+			if len(h.ackTimes) != min(n, k) {
+				t.Fatalf("k %d n %d: kept %d", k, n, len(h.ackTimes))
+			}
+			if n >= k {
+				slices.Sort(all)
+				if h.ackTimes[0] != all[k-1] {
+					t.Fatalf("k %d n %d: the %d-th is %d, want %d", k, n, k, h.ackTimes[0], all[k-1])
+				}
+			}
+		}
 	}
 }
