@@ -102,16 +102,49 @@ type model struct {
 	nodes     []string
 	pods      []Pod
 	podsFake  bool // derived from journals
-	uploads   []uploadPoint
-	outputs   []int64
+	uploads   points
+	outputs   points // every one ok
 	takeover  []*history.Event
 	anoms     []anomRef
 	pub       *publishModel // publish/consume runs only
 }
 
-type uploadPoint struct {
-	T       int64
-	Outcome string
+// points are when uploads (outputs, publishes, loads) returned and their
+// outcomes, as the traffic lanes and counts tell them apart: 9 bytes a
+// point, not a time and a string (a million uploads: 24 MB).
+type points struct {
+	t   []int64
+	out []outcome // nil: every one ok
+}
+
+type outcome uint8
+
+const (
+	outOK outcome = iota
+	outUnknown
+	outFail // any other outcome
+)
+
+func outcomeOf(s string) outcome {
+	switch s {
+	case history.OK:
+		return outOK
+	case history.Unknown:
+		return outUnknown
+	}
+	return outFail
+}
+
+func (p *points) add(t int64, o outcome) {
+	p.t = append(p.t, t)
+	p.out = append(p.out, o)
+}
+
+func (p *points) at(i int) outcome {
+	if p.out == nil {
+		return outOK
+	}
+	return p.out[i]
 }
 
 type anomRef struct {
@@ -178,7 +211,7 @@ func (pp *Prepass) Observe(e *history.Event) {
 	}
 	switch e.Type {
 	case history.EvUpload:
-		m.uploads = append(m.uploads, uploadPoint{T: e.End(), Outcome: e.Outcome})
+		m.uploads.add(e.End(), outcomeOf(e.Outcome))
 		if e.Key != "" {
 			ki := key(e.Key)
 			if ki.Upload == 0 || e.Call < ki.Upload {
@@ -189,7 +222,7 @@ func (pp *Prepass) Observe(e *history.Event) {
 			}
 		}
 	case history.EvOutput:
-		m.outputs = append(m.outputs, e.End())
+		m.outputs.t = append(m.outputs.t, e.End())
 		if e.Key != "" {
 			ki := key(e.Key)
 			if ki.Output == 0 || e.End() < ki.Output {

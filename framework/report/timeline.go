@@ -323,16 +323,12 @@ func (m *model) timeline() svgDoc {
 	}
 
 	// Traffic histograms.
-	if len(m.uploads) > 0 || len(m.outputs) > 0 {
+	if len(m.uploads.t) > 0 || len(m.outputs.t) > 0 {
 		group("Traffic")
-		m.histogram(&c, newLane("uploads", "ok · unknown · fail", 0, histLaneH), m.uploads, true)
-		outs := make([]uploadPoint, len(m.outputs))
-		for i, t := range m.outputs {
-			outs[i] = uploadPoint{T: t, Outcome: "output"}
-		}
-		m.histogram(&c, newLane("outputs", "documents written", 0, histLaneH), outs, false)
+		m.histogram(&c, newLane("uploads", "ok · unknown · fail", 0, histLaneH), &m.uploads, true)
+		m.histogram(&c, newLane("outputs", "documents written", 0, histLaneH), &m.outputs, false)
 	}
-	if m.pub != nil && (len(m.pub.publishes) > 0 || len(m.pub.loads) > 0) {
+	if m.pub != nil && (len(m.pub.publishes.t) > 0 || len(m.pub.loads.t) > 0) {
 		group("Publish / consume")
 		m.pub.publishLanes(m, &c, newLane)
 	}
@@ -432,18 +428,18 @@ func (m *model) timeline() svgDoc {
 }
 
 // histogram draws counts per time bucket, stacked by outcome.
-func (m *model) histogram(c *canvas, l lane, pts []uploadPoint, byOutcome bool) {
+func (m *model) histogram(c *canvas, l lane, pts *points, byOutcome bool) {
 	const nb = 160
 	w := (plotX1 - plotX0) / nb
 	type cnt struct{ ok, unknown, fail int }
 	bs := make([]cnt, nb)
-	for _, p := range pts {
-		i := int((m.x(p.T) - plotX0) / w)
+	for j, t := range pts.t {
+		i := int((m.x(t) - plotX0) / w)
 		i = min(max(i, 0), nb-1)
-		switch p.Outcome {
-		case history.OK, "output":
+		switch pts.at(j) {
+		case outOK:
 			bs[i].ok++
-		case history.Unknown:
+		case outUnknown:
 			bs[i].unknown++
 		default:
 			bs[i].fail++
