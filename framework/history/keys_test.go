@@ -2,7 +2,6 @@ package history
 
 import (
 	"fmt"
-	"hash/maphash"
 	"strings"
 	"testing"
 )
@@ -39,14 +38,25 @@ func TestKeys(t *testing.T) {
 	if k.Compare(0, 1) <= 0 || k.Compare(1, 0) >= 0 || k.Compare(2, 2) != 0 || k.Compare(2, 1) >= 0 {
 		t.Fatal("Compare does not order as strings.Compare")
 	}
-	// Two keys with one hash: the second is numbered in spill.
-	h := maphash.String(k.seed, "collides")
-	k.idx[h] = 0
-	n := k.Add("collides")
-	if n != int32(len(want)) || k.Key(n) != "collides" || k.Add("b") != 0 {
-		t.Fatalf("colliding key numbered %d (%q)", n, k.Key(n))
+	// Keys with one hash, and a table that grows: each keeps its number.
+	c := NewKeys(0)
+	var same []string
+	for i := range 100 {
+		s := fmt.Sprintf("k%d", i)
+		same = append(same, s)
+		if n := c.addHash(s, 7); n != int32(i) {
+			t.Fatalf("colliding key %q numbered %d, want %d", s, n, i)
+		}
 	}
-	if m, ok := k.Find("collides"); !ok || m != n {
-		t.Fatalf("Find of a colliding key = %d %v", m, ok)
+	if len(c.slots) < 200 {
+		t.Fatalf("the table did not grow: %d slots for 100 keys", len(c.slots))
+	}
+	for i, s := range same {
+		if n := c.addHash(s, 7); n != int32(i) || c.Key(n) != s {
+			t.Fatalf("colliding key %q found as %d (%q)", s, n, c.Key(n))
+		}
+		if _, n := c.probe(s, 8); n >= 0 {
+			t.Fatalf("%q found under another hash", s)
+		}
 	}
 }
