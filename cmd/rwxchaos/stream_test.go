@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -86,4 +88,44 @@ func firstDiff(a, b string) string {
 	}
 	lo := max(i-200, 0)
 	return "streamed:  …" + a[lo:min(i+200, len(a))] + "\nin memory: …" + b[lo:min(i+200, len(b))]
+}
+
+// A streamed re-check sets itself a soft memory limit for its run, unless
+// GOMEMLIMIT is set; a re-check from memory sets none.
+func TestStreamedRecheckSetsMemoryLimit(t *testing.T) {
+	dir := "../../framework/report/testdata/engine-node-stop/20261123T141502Z-s42"
+	defer func(a int64, f func(int64) int64) { streamAbove, setMemoryLimit = a, f }(streamAbove, setMemoryLimit)
+	var calls []int64
+	setMemoryLimit = func(l int64) int64 {
+		calls = append(calls, l)
+		return 12345
+	}
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOMEMLIMIT")
+	run := func(above int64) {
+		t.Helper()
+		streamAbove = above
+		root := newRoot()
+		root.SetArgs([]string{"report", dir, "--out", filepath.Join(t.TempDir(), "out")})
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		root.Execute() // its verdict does not matter here
+	}
+	run(0)
+	if want := []int64{400 << 20, 12345}; !slices.Equal(calls, want) {
+		t.Errorf("streamed: SetMemoryLimit calls %v, want %v (set, then restored)", calls, want)
+	}
+	calls = nil
+	run(1 << 62)
+	if calls != nil {
+		t.Errorf("in memory: SetMemoryLimit calls %v, want none", calls)
+	}
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	run(0)
+	if calls != nil {
+		t.Errorf("streamed with GOMEMLIMIT set: SetMemoryLimit calls %v, want none", calls)
+	}
+	if got := streamMemoryLimit(2_000_000); got != 800_000_000 {
+		t.Errorf("limit for 2M files: %d", got)
+	}
 }

@@ -115,6 +115,10 @@ type Input struct {
 	// SizeHint is the expected number of interchanges (0 if unknown); it
 	// only presizes the ledger.
 	SizeHint int
+	// Keys, when set, is the table the ledger numbers the interchanges'
+	// keys in, shared with another pass over the same events (the
+	// report's); nil: the ledger makes its own.
+	Keys *history.Keys
 	// SnapshotTaken is when the snapshot was taken (Unix ns, the runner's
 	// clock; 0 if unknown): a lease not yet expired then could not have
 	// been recovered.
@@ -165,7 +169,7 @@ func run(in Input, cfg Config) *Result {
 		return runPublish(in, cfg)
 	}
 	hi := newHistoryState(in, cfg)
-	l := newLedger(in.SizeHint, hi)
+	l := newLedger(in.SizeHint, hi, in.Keys)
 	lk := newLockState(hi)
 	if in.Events != nil {
 		for e := range in.Events {
@@ -308,13 +312,15 @@ type historyState struct {
 	recent [8]*procState
 	next   int
 
-	events   int
-	uploads  int
-	acked    int
-	minCall  int64
-	maxCall  int64
-	firstUp  int64
-	ackTimes []int64 // ack returns, only when SteadyStateWithin is set
+	events  int
+	uploads int
+	acked   int
+	minCall int64
+	maxCall int64
+	firstUp int64
+	// The MinAcked earliest ack returns, a max-heap (only when
+	// SteadyStateWithin is set): steady needs the MinAcked-th.
+	ackTimes []int64
 
 	starts, exits []target
 	clocks        *clockModel
@@ -434,7 +440,7 @@ func (h *historyState) observe(e *history.Event) *procState {
 		if e.Outcome == history.OK {
 			h.acked++
 			if h.cfg.SteadyStateWithin > 0 {
-				h.ackTimes = append(h.ackTimes, e.End())
+				h.ackAt(e.End())
 			}
 		}
 	case history.EvProcStart:
@@ -645,8 +651,7 @@ func (h *historyState) steady() (bool, string) {
 	if h.cfg.SteadyStateWithin <= 0 || h.cfg.MinAcked <= 0 || len(h.ackTimes) < h.cfg.MinAcked {
 		return true, ""
 	}
-	slices.Sort(h.ackTimes)
-	at := time.Duration(h.ackTimes[h.cfg.MinAcked-1] - h.firstUp)
+	at := time.Duration(h.ackTimes[0] - h.firstUp) // the MinAcked-th ack
 	// The runner times steady state from just before the first upload and
 	// polls every 50 ms: allow that much more, so a run that reached
 	// steady state live is never void when re-checked.
@@ -658,6 +663,42 @@ func (h *historyState) steady() (bool, string) {
 }
 
 const steadySlack = 100 * time.Millisecond
+
+// ackAt keeps t if it is among the MinAcked earliest ack returns seen
+// (every ack of a million-upload run was kept, 8 MB, for one of them).
+func (h *historyState) ackAt(t int64) {
+	a, k := h.ackTimes, h.cfg.MinAcked
+	switch {
+	case k <= 0:
+		return
+	case len(a) < k:
+		a = append(a, t)
+		for i := len(a) - 1; i > 0; { // up
+			p := (i - 1) / 2
+			if a[p] >= a[i] {
+				break
+			}
+			a[p], a[i] = a[i], a[p]
+			i = p
+		}
+	case t < a[0]:
+		a[0] = t
+		for i := 0; ; { // down
+			big := i
+			for _, c := range []int{2*i + 1, 2*i + 2} {
+				if c < len(a) && a[c] > a[big] {
+					big = c
+				}
+			}
+			if big == i {
+				break
+			}
+			a[i], a[big] = a[big], a[i]
+			i = big
+		}
+	}
+	h.ackTimes = a
+}
 
 func dmgSummary(n map[string]int) string {
 	var parts []string

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -531,5 +533,65 @@ func TestLeaseHeldAtCollection(t *testing.T) {
 	c = Run(FromHistory(&b.h), cfg).Check(CheckLockRecovery)
 	if c.Status != Pass || !strings.Contains(c.Message, "holds epoch 2 by e2, newer than every journaled grant") {
 		t.Fatalf("epoch taken at collection: %s %s", c.Status, c.Message)
+	}
+}
+
+// The ledger counts and orders the interchanges it met, whatever else a
+// shared key table numbers (Input.Keys: the report's pass numbers keys in
+// it too, before the ledger sees them and for events the ledger skips):
+// the same result, down to the anomalies kept as examples.
+func TestSharedKeysLeaveTheLedgerAlone(t *testing.T) {
+	b := newBuilder()
+	b.acquire("engine-1", 1)
+	var keys []string
+	for i := range 2 * MaxAnomalies {
+		k := fmt.Sprintf("X12/A/B/%06d", i)
+		keys = append(keys, k)
+		b.upload(k, history.OK)
+		if i%3 == 0 {
+			b.process("engine-1", 1, k)
+		}
+	}
+	b.output("X12/A/B/unsent", 1)
+	want := b.run()
+	if want.Classes[ClassLost] <= MaxAnomalies {
+		t.Fatalf("want more than %d lost, got %v", MaxAnomalies, want.Classes)
+	}
+	shared := history.NewKeys(0)
+	shared.Add("only-the-report-saw-it")
+	for i := len(keys) - 1; i >= 0; i-- {
+		shared.Add(keys[i])
+	}
+	in := FromHistory(&b.h)
+	in.Keys = shared
+	got := Run(in, DefaultConfig())
+	if g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", want); g != w {
+		t.Fatalf("with a shared table:\n%s\nwant\n%s", g, w)
+	}
+}
+
+// steady needs the MinAcked-th ack: ackAt keeps only the MinAcked
+// earliest, and that one is the one sorting every ack gives.
+func TestAckAtKeepsTheEarliest(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, k := range []int{1, 2, 3, 7, 50} {
+		for _, n := range []int{0, 1, k - 1, k, k + 1, 500} {
+			h := &historyState{cfg: Config{MinAcked: k}}
+			var all []int64
+			for range n {
+				v := r.Int64N(100) // repeats too
+				all = append(all, v)
+				h.ackAt(v)
+			}
+			if len(h.ackTimes) != min(n, k) {
+				t.Fatalf("k %d n %d: kept %d", k, n, len(h.ackTimes))
+			}
+			if n >= k {
+				slices.Sort(all)
+				if h.ackTimes[0] != all[k-1] {
+					t.Fatalf("k %d n %d: the %d-th is %d, want %d", k, n, k, h.ackTimes[0], all[k-1])
+				}
+			}
+		}
 	}
 }

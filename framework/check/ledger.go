@@ -28,28 +28,28 @@ const (
 	fMultiWriter        // more output writers in ledger.extraW
 	fDocByUnk           // a document on the volume was written by a writer whose attempt's outcome is unknown
 	fFromRefused        // a document was made from a body whose every attempt was refused
+	fUnkWriter          // an output's outcome was unknown: its writer in ledger.unkWriter
+	fCorrupt            // why in ledger.why
+	fStuck              // its input is still in input/work
 )
 
 // keyState is kept for every key of a run (a million of them in the
-// benchmark): fields are ordered to pack without padding.
+// benchmark): fields are ordered to pack without padding, and what few
+// keys have is kept beside it (ledger.unkWriter, ledger.why, flags).
 type keyState struct {
-	ackTime   int64 // earliest ack return
-	ackSeq    int64
-	firstOut  int64  // earliest ok output return
-	outSeq    int64  // seq of the first ok output event (evidence)
-	b         body   // the first body seen
-	pathHash  uint32 // of the first output file seen
-	outPath   uint32 // hash of the path of the first ok output event (0: none journaled)
-	ackProc   int32  // proc index of the earliest ack
-	writer    int32  // 1+writer index of the first ok output
-	unkWriter int32  // 1+writer index of the first unknown-outcome output
-	corrupt   int32  // 1+index into ledger.why
-	outOK     uint16
-	outUnk    uint16
-	outFiles  uint16
-	docs      uint16
-	stuck     uint16
-	flags     uint16
+	ackTime  int64 // earliest ack return
+	ackSeq   int64
+	firstOut int64  // earliest ok output return
+	outSeq   int64  // seq of the first ok output event (evidence)
+	b        body   // the first body seen
+	pathHash uint32 // of the first output file seen
+	outPath  uint32 // hash of the path of the first ok output event (0: none journaled)
+	ackProc  int32  // proc index of the earliest ack
+	writer   int32  // 1+writer index of the first ok output
+	outOK    uint16
+	outFiles uint16
+	docs     uint16
+	flags    uint16
 }
 
 // writer is one (proc, epoch) that wrote outputs: one engine run under one
@@ -75,13 +75,22 @@ type staleDoc struct {
 }
 
 type ledger struct {
-	hi    *historyState
-	seed  maphash.Seed
-	idx   map[uint64]int32 // by maphash of the key: cheaper than string keys
-	spill map[string]int32 // keys whose hash collided with another key's
-	keys  []string
+	hi   *historyState
+	seed maphash.Seed // of output paths
+	// keys numbers the keys (shared with the report's pass when the caller
+	// gives one: Input.Keys). The ledger's own order is the order it met
+	// its keys, which decides the anomalies kept as examples: a shared
+	// table also numbers keys the ledger does not count (those of failed
+	// outputs, of invalid events).
+	keys  *history.Keys
+	slot  []int32 // by key number: 1+the key's index in state (0: none)
+	key   []int32 // by index in state: the key's number
 	state []keyState
-	why   []string
+	// By index in state, for the few keys that have them: why the key is
+	// corrupt (the first reason), the writer of its first output whose
+	// outcome is unknown.
+	why       map[int32]string
+	unkWriter map[int32]int32
 
 	bodies  map[int32][]body      // further bodies of fMultiBody keys
 	extraW  map[int32][]writerRef // further output writers of fMultiWriter keys
@@ -96,43 +105,28 @@ type ledger struct {
 	okScratch, unkScratch []writerRef
 }
 
-func newLedger(hint int, hi *historyState) *ledger {
-	return &ledger{hi: hi, seed: maphash.MakeSeed(), idx: make(map[uint64]int32, hint), spill: map[string]int32{},
-		keys: make([]string, 0, hint), state: make([]keyState, 0, hint),
+func newLedger(hint int, hi *historyState, keys *history.Keys) *ledger {
+	if keys == nil {
+		keys = history.NewKeys(hint)
+	}
+	return &ledger{hi: hi, seed: maphash.MakeSeed(), keys: keys,
+		slot: make([]int32, 0, hint), key: make([]int32, 0, hint), state: make([]keyState, 0, hint),
+		why: map[int32]string{}, unkWriter: map[int32]int32{},
 		bodies: map[int32][]body{}, extraW: map[int32][]writerRef{}, wIdx: map[writer]int32{}, lastWI: -1}
 }
 
+// get returns the index in state of key, adding it.
 func (l *ledger) get(key string) int32 {
-	h := maphash.String(l.seed, key)
-	i, ok := l.idx[h]
-	switch {
-	case ok && l.keys[i] == key:
-	case !ok:
-		i = l.add(key)
-		l.idx[h] = i
-	default: // another key has this hash
-		if i, ok = l.spill[key]; !ok {
-			i = l.add(key)
-			l.spill[key] = i
-		}
+	n := l.keys.Add(key)
+	if int(n) >= len(l.slot) {
+		l.slot = append(l.slot, make([]int32, int(n)+1-len(l.slot))...)
 	}
-	return i
-}
-
-func (l *ledger) lookup(key string) (int32, bool) {
-	i, ok := l.idx[maphash.String(l.seed, key)]
-	if ok && l.keys[i] == key {
-		return i, true
+	if l.slot[n] == 0 {
+		l.key = append(l.key, n)
+		l.state = append(l.state, keyState{})
+		l.slot[n] = int32(len(l.state))
 	}
-	i, ok = l.spill[key]
-	return i, ok
-}
-
-func (l *ledger) add(key string) int32 {
-	i := int32(len(l.state))
-	l.keys = append(l.keys, key)
-	l.state = append(l.state, keyState{})
-	return i
+	return l.slot[n] - 1
 }
 
 // pathHash is a file path's hash, never 0; 0 for no path.
@@ -298,16 +292,19 @@ func (l *ledger) observe(e *history.Event, p *procState) {
 			if s.firstOut == 0 || e.End() < s.firstOut {
 				s.firstOut = e.End()
 			}
-		} else {
-			inc(&s.outUnk)
 		}
+		var unkWriter int32 // 1+writer index of the key's first unknown-outcome output
 		switch {
 		case ok && s.writer == 0:
 			s.writer, s.outSeq, s.outPath = w+1, e.Seq, l.pathHash(e.Path)
-		case !ok && s.unkWriter == 0:
-			s.unkWriter = w + 1
+		case !ok && s.flags&fUnkWriter == 0:
+			s.flags |= fUnkWriter
+			unkWriter = w + 1
+			l.unkWriter[i] = unkWriter
+		case !ok:
+			unkWriter = l.unkWriter[i]
 		}
-		if (ok && s.writer != w+1) || (!ok && s.unkWriter != w+1) {
+		if (ok && s.writer != w+1) || (!ok && unkWriter != w+1) {
 			s.flags |= fMultiWriter
 			l.extraW[i] = append(l.extraW[i], writerRef{w: w, seq: e.Seq, ok: ok, path: l.pathHash(e.Path)})
 		}
@@ -323,7 +320,7 @@ func (l *ledger) writers(i int32, s *keyState) (okW, unkW []writerRef) {
 	if s.writer != 0 {
 		okW = append(okW, writerRef{w: s.writer - 1, seq: s.outSeq, ok: true, path: s.outPath})
 	}
-	if s.flags&fMultiWriter == 0 && s.unkWriter == 0 {
+	if s.flags&(fMultiWriter|fUnkWriter) == 0 {
 		return okW, unkW
 	}
 	has := func(list []writerRef, w int32) bool {
@@ -339,8 +336,8 @@ func (l *ledger) writers(i int32, s *keyState) (okW, unkW []writerRef) {
 			okW = append(okW, r)
 		}
 	}
-	if s.unkWriter != 0 && !has(okW, s.unkWriter-1) {
-		unkW = append(unkW, writerRef{w: s.unkWriter - 1})
+	if s.flags&fUnkWriter != 0 && !has(okW, l.unkWriter[i]-1) {
+		unkW = append(unkW, writerRef{w: l.unkWriter[i] - 1})
 	}
 	for _, r := range l.extraW[i] {
 		if !r.ok && !has(okW, r.w) && !has(unkW, r.w) {
@@ -354,7 +351,7 @@ func (l *ledger) file(f *history.File, stage, key string) {
 	switch stage {
 	case history.StageInput, history.StageWork:
 		if key != "" {
-			inc(&l.state[l.get(key)].stuck)
+			l.state[l.get(key)].flags |= fStuck
 		}
 	case history.StageOutput:
 		if key == "" {
@@ -376,10 +373,10 @@ func (l *ledger) file(f *history.File, stage, key string) {
 		}
 		switch {
 		case f.Err != "":
-			l.corrupt(s, f.Path+": "+f.Err)
+			l.corrupt(i, s, f.Path+": "+f.Err)
 			return
 		case len(f.Docs) == 0:
-			l.corrupt(s, f.Path+": empty output file (no document)")
+			l.corrupt(i, s, f.Path+": empty output file (no document)")
 			return
 		}
 		for d := range f.Docs {
@@ -393,11 +390,11 @@ func (l *ledger) file(f *history.File, stage, key string) {
 // last is true for a file's last document: the last write that landed.
 func (l *ledger) doc(i int32, s *keyState, key, path string, ph uint32, d *history.OutputDoc, last bool) {
 	if err := history.ValidateDoc(d); err != nil {
-		l.corrupt(s, path+": "+err.Error())
+		l.corrupt(i, s, path+": "+err.Error())
 		return
 	}
 	if d.Key != key {
-		l.corrupt(s, fmt.Sprintf("%s: holds a document of %s", path, d.Key))
+		l.corrupt(i, s, fmt.Sprintf("%s: holds a document of %s", path, d.Key))
 		return
 	}
 	sha, _ := decodeSHA(d.InputSHA) // validated
@@ -407,7 +404,7 @@ func (l *ledger) doc(i int32, s *keyState, key, path string, ph uint32, d *histo
 		b := l.bodyOf(i, s, sha, false)
 		switch {
 		case b == nil:
-			l.corrupt(s, fmt.Sprintf("%s: made from input %.12s…, which no upload attempt of %s sent", path, d.InputSHA, key))
+			l.corrupt(i, s, fmt.Sprintf("%s: made from input %.12s…, which no upload attempt of %s sent", path, d.InputSHA, key))
 			return
 		case acked && b.acked == 0:
 			var want string
@@ -416,13 +413,13 @@ func (l *ledger) doc(i int32, s *keyState, key, path string, ph uint32, d *histo
 					want = hex.EncodeToString(b.sha[:6])
 				}
 			})
-			l.corrupt(s, fmt.Sprintf("%s: made from input %.12s…, the acked upload was %s…", path, d.InputSHA, want))
+			l.corrupt(i, s, fmt.Sprintf("%s: made from input %.12s…, the acked upload was %s…", path, d.InputSHA, want))
 			return
 		case b.acked == 0 && b.unknown == 0:
 			s.flags |= fFromRefused
 		}
 		if b.msgs > 0 && b.msgs < 1<<16-1 && d.Messages != int(b.msgs) {
-			l.corrupt(s, fmt.Sprintf("%s: the document says %d messages, the upload had %d", path, d.Messages, b.msgs))
+			l.corrupt(i, s, fmt.Sprintf("%s: the document says %d messages, the upload had %d", path, d.Messages, b.msgs))
 			return
 		}
 	}
@@ -435,7 +432,7 @@ func (l *ledger) doc(i int32, s *keyState, key, path string, ph uint32, d *histo
 	}
 	p := l.hi.procs[d.Engine]
 	if p == nil {
-		l.corrupt(s, fmt.Sprintf("%s: written by %s under epoch %d, which journaled nothing (an unjournaled write)", path, clipStr(d.Engine), d.Epoch))
+		l.corrupt(i, s, fmt.Sprintf("%s: written by %s under epoch %d, which journaled nothing (an unjournaled write)", path, clipStr(d.Engine), d.Epoch))
 		return
 	}
 	w, ok := l.wIdx[writer{p, d.Epoch}]
@@ -454,7 +451,7 @@ func (l *ledger) doc(i int32, s *keyState, key, path string, ph uint32, d *histo
 	case p.lastType == history.EvClaim && p.lastKey == key && p.lastEpoch == d.Epoch:
 		// in flight: the engine died between writing and journaling it
 	default:
-		l.corrupt(s, fmt.Sprintf("%s: written by %s under epoch %d, which journaled no output of it (an unjournaled write)", path, d.Engine, d.Epoch))
+		l.corrupt(i, s, fmt.Sprintf("%s: written by %s under epoch %d, which journaled no output of it (an unjournaled write)", path, d.Engine, d.Epoch))
 		return
 	}
 	// The volume orders writes: the last document of a file is the last
@@ -473,10 +470,10 @@ func (l *ledger) doc(i int32, s *keyState, key, path string, ph uint32, d *histo
 	}
 }
 
-func (l *ledger) corrupt(s *keyState, why string) {
-	if s.corrupt == 0 {
-		l.why = append(l.why, why)
-		s.corrupt = int32(len(l.why))
+func (l *ledger) corrupt(i int32, s *keyState, why string) {
+	if s.flags&fCorrupt == 0 {
+		s.flags |= fCorrupt
+		l.why[i] = why
 	}
 }
 
@@ -523,8 +520,8 @@ func (l *ledger) classify(i int32, s *keyState, hasSnapshot bool) (class, why st
 	switch {
 	case s.flags&fUploaded == 0:
 		return ClassUnexpected, "an output exists for an interchange that was never uploaded"
-	case s.corrupt > 0:
-		return ClassCorrupt, l.why[s.corrupt-1]
+	case s.flags&fCorrupt != 0:
+		return ClassCorrupt, l.why[i]
 	case ackedBodies > 1:
 		return ClassDuplicated, "two different interchanges with this control reference were both acked"
 	case s.outFiles > 1:
@@ -542,7 +539,7 @@ func (l *ledger) classify(i int32, s *keyState, hasSnapshot bool) (class, why st
 	case len(okW) == 1 && len(unkW) > 0 && s.flags&fDocByUnk != 0:
 		return ClassDuplicated, fmt.Sprintf("processed twice: output written by %s and by %s, whose attempt's outcome was unknown but whose document is on the volume",
 			l.writerName(okW[0].w), l.writerName(unkW[0].w))
-	case s.stuck > 0:
+	case s.flags&fStuck != 0:
 		if present {
 			return ClassStuck, "output exists but the input is still in input/work: the next pass would process it again"
 		}
@@ -590,10 +587,10 @@ func (l *ledger) result(cfg Config, hasSnapshot bool) (CheckResult, map[string]i
 		case ClassRejected:
 		case ClassIndeterminate:
 			if cfg.MaxIndeterminate != Unlimited {
-				c.add(Anomaly{Class: cls, Key: l.keys[i], Detail: why, Evidence: l.evidenceIfKept(&c, int32(i), s)})
+				c.add(Anomaly{Class: cls, Key: l.keys.Key(l.key[i]), Detail: why, Evidence: l.evidenceIfKept(&c, int32(i), s)})
 			}
 		default:
-			c.add(Anomaly{Class: cls, Key: l.keys[i], Time: s.firstOut, Detail: why, Evidence: l.evidenceIfKept(&c, int32(i), s)})
+			c.add(Anomaly{Class: cls, Key: l.keys.Key(l.key[i]), Time: s.firstOut, Detail: why, Evidence: l.evidenceIfKept(&c, int32(i), s)})
 		}
 	}
 	for _, k := range []string{ClassOK, ClassLost, ClassDuplicated, ClassCorrupt, ClassUnexpected, ClassIndeterminate, ClassStuck, ClassRejected} {

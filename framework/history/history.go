@@ -27,7 +27,9 @@ type History struct {
 	stream *stream // set by LoadStreamed: All and Files read from disk
 }
 
-// All yields every event in order.
+// All yields every event in order. An event of a streamed history is valid
+// until the next one is yielded (its memory is decoded into again): a
+// consumer that keeps one keeps a copy.
 func (h *History) All() iter.Seq[*Event] {
 	return func(yield func(*Event) bool) {
 		if h.stream != nil {

@@ -237,17 +237,19 @@ func readParallel(r io.Reader, name string, opts ReadOptions, workers, chunkSize
 	return out[:len(out):len(out)], total, nil
 }
 
-// nextLines reads the next chunk of r into buf (grown to hold carry and
-// chunkSize more bytes, when it cannot): the carried bytes, then what r
-// gives, up to the last newline; the bytes after it are the next carry,
-// copied out of buf (a line longer than a chunk grows the carry until it
-// ends). At EOF, data ends with the last line, newline or not.
+// nextLines reads the next chunk of r into buf (a new buffer when buf
+// cannot hold carry and chunkSize more bytes): the carried bytes, then
+// chunkSize bytes of r, up to the last newline; the bytes after it are the
+// next carry, copied out of buf (a line longer than a chunk grows the carry
+// until it ends). At EOF, data ends with the last line, newline or not.
 func nextLines(r io.Reader, buf, carry []byte, chunkSize int) (data, next []byte, eof bool, err error) {
 	if cap(buf) < len(carry)+chunkSize {
-		buf = make([]byte, 0, len(carry)+chunkSize)
+		// Room for a longer carry than this one: the buffer can be used
+		// again for the next chunks (their carries differ by a line).
+		buf = make([]byte, 0, len(carry)+chunkSize+min(chunkSize/16, 64<<10))
 	}
 	buf = append(buf[:0], carry...)
-	n, err := io.ReadFull(r, buf[len(carry):cap(buf)])
+	n, err := io.ReadFull(r, buf[len(carry):len(carry)+chunkSize])
 	buf = buf[:len(carry)+n]
 	eof = errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 	if err != nil && !eof {

@@ -159,6 +159,13 @@ func (s *stream) eachEvent(yield func(*Event) bool) {
 	work := make(chan *streamChunk, workers)
 	order := make(chan *streamChunk, workers+1)
 	stop := make(chan struct{})
+	// Buffers go round instead of becoming garbage (for a 1M-upload
+	// history, 1.7 GB of chunks and 1.2 GB of events): a chunk's bytes go
+	// back to the reader once decoded (the decoder copies every string out
+	// of them), its events back to the decoders once the consumer has read
+	// them (a yielded event is valid until the next one is yielded).
+	freeData := make(chan []byte, 2*workers+2)
+	freeEvents := make(chan []Event, 2*workers+2)
 	var readErr error
 	go func() { // the reader: chunks cut at line ends, in order
 		defer close(work)
@@ -166,7 +173,12 @@ func (s *stream) eachEvent(yield func(*Event) bool) {
 		var carry []byte
 		line := 1
 		for {
-			data, rest, eof, err := nextLines(f, nil, carry, s.chunk)
+			var buf []byte
+			select {
+			case buf = <-freeData:
+			default:
+			}
+			data, rest, eof, err := nextLines(f, buf, carry, s.chunk)
 			if err != nil {
 				readErr = err
 				return
@@ -197,7 +209,19 @@ func (s *stream) eachEvent(yield func(*Event) bool) {
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				evs, st, err := readJournalInto(nil, EventsFile, bytes.NewReader(c.data), ReadOptions{Saved: true}, c.lines+1)
+				var dst []Event
+				select {
+				case dst = <-freeEvents:
+					if cap(dst) < c.lines+1 {
+						dst = nil // readJournalInto makes one of the right size
+					}
+				default:
+				}
+				evs, st, err := readJournalInto(dst, EventsFile, bytes.NewReader(c.data), ReadOptions{Saved: true}, c.lines+1)
+				select {
+				case freeData <- c.data:
+				default:
+				}
 				c.data = nil
 				c.res <- streamResult{evs, st, err}
 			}
@@ -212,6 +236,7 @@ func (s *stream) eachEvent(yield func(*Event) bool) {
 
 	var (
 		prev  *Event
+		last  Event // a copy of prev once its chunk is read
 		count int
 	)
 	for c := range order {
@@ -241,6 +266,17 @@ func (s *stream) eachEvent(yield func(*Event) bool) {
 			if !yield(e) {
 				return
 			}
+		}
+		if len(r.evs) > 0 {
+			// The order check's last event, copied: the slice is decoded
+			// into again.
+			last = r.evs[len(r.evs)-1]
+			prev = &last
+		}
+		clear(r.evs) // its strings are not held on to
+		select {
+		case freeEvents <- r.evs[:0]:
+		default:
 		}
 	}
 	if readErr != nil {

@@ -156,18 +156,18 @@ func (m *model) view() *htmlView {
 
 	// Headline numbers.
 	acked, unknown := 0, 0
-	for _, u := range m.uploads {
-		switch u.Outcome {
-		case history.OK:
+	for i := range m.uploads.t {
+		switch m.uploads.at(i) {
+		case outOK:
 			acked++
-		case history.Unknown:
+		case outUnknown:
 			unknown++
 		}
 	}
 	if m.pub != nil {
 		v.Stats = append(v.Stats, m.pub.stats()...)
 	} else {
-		v.Stats = append(v.Stats, stat{Label: "uploads acked", Value: fmt.Sprintf("%d / %d", acked, len(m.uploads))})
+		v.Stats = append(v.Stats, stat{Label: "uploads acked", Value: fmt.Sprintf("%d / %d", acked, len(m.uploads.t))})
 	}
 	if unknown > 0 {
 		v.Stats = append(v.Stats, stat{Label: "unknown outcome", Value: fmt.Sprint(unknown), Class: "warn"})

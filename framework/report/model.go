@@ -55,6 +55,32 @@ type keyInfo struct {
 	Upload int64 // first upload call
 }
 
+// keyInfos holds a keyInfo per key number, in pages: a million of them
+// grow with no copy, and a key with none reads as zero.
+type keyInfos struct{ pages [][]keyInfo }
+
+const keyPage = 1 << 14
+
+// at returns key n's info, adding its page.
+func (ki *keyInfos) at(n int32) *keyInfo {
+	p := int(n) / keyPage
+	if p >= len(ki.pages) {
+		ki.pages = append(ki.pages, make([][]keyInfo, p+1-len(ki.pages))...)
+	}
+	if ki.pages[p] == nil {
+		ki.pages[p] = make([]keyInfo, keyPage)
+	}
+	return &ki.pages[p][int(n)%keyPage]
+}
+
+// get returns key n's info (zero if none).
+func (ki *keyInfos) get(n int32) keyInfo {
+	if p := int(n) / keyPage; p < len(ki.pages) && ki.pages[p] != nil {
+		return ki.pages[p][int(n)%keyPage]
+	}
+	return keyInfo{}
+}
+
 // model is everything derived from a Run and its History for rendering.
 type model struct {
 	r     *Run
@@ -62,7 +88,10 @@ type model struct {
 	t0    int64 // timeline start
 	t1    int64 // timeline end
 	procs []*procInfo
-	keys  map[string]*keyInfo
+	// keys numbers the interchanges' keys (the checkers' table when the
+	// prepass ran as their observer); info is what is known of each.
+	keys *history.Keys
+	info keyInfos
 	// byKey holds the events of the interchanges the report details.
 	byKey     map[string][]*history.Event
 	ixOrder   []string
@@ -73,16 +102,49 @@ type model struct {
 	nodes     []string
 	pods      []Pod
 	podsFake  bool // derived from journals
-	uploads   []uploadPoint
-	outputs   []int64
+	uploads   points
+	outputs   points // every one ok
 	takeover  []*history.Event
 	anoms     []anomRef
 	pub       *publishModel // publish/consume runs only
 }
 
-type uploadPoint struct {
-	T       int64
-	Outcome string
+// points are when uploads (outputs, publishes, loads) returned and their
+// outcomes, as the traffic lanes and counts tell them apart: 9 bytes a
+// point, not a time and a string (a million uploads: 24 MB).
+type points struct {
+	t   []int64
+	out []outcome // nil: every one ok
+}
+
+type outcome uint8
+
+const (
+	outOK outcome = iota
+	outUnknown
+	outFail // any other outcome
+)
+
+func outcomeOf(s string) outcome {
+	switch s {
+	case history.OK:
+		return outOK
+	case history.Unknown:
+		return outUnknown
+	}
+	return outFail
+}
+
+func (p *points) add(t int64, o outcome) {
+	p.t = append(p.t, t)
+	p.out = append(p.out, o)
+}
+
+func (p *points) at(i int) outcome {
+	if p.out == nil {
+		return outOK
+	}
+	return p.out[i]
 }
 
 type anomRef struct {
@@ -106,8 +168,12 @@ type Prepass struct {
 
 // NewPrepass returns an empty prepass.
 func NewPrepass() *Prepass {
-	return &Prepass{m: &model{keys: map[string]*keyInfo{}}, procs: map[string]*procInfo{}}
+	return &Prepass{m: &model{keys: history.NewKeys(0)}, procs: map[string]*procInfo{}}
 }
+
+// ShareKeys makes the prepass number keys in the checkers' table (before
+// its first event): each key is then held once.
+func (pp *Prepass) ShareKeys(k *history.Keys) { pp.m.keys = k }
 
 // Complete says the prepass saw every event.
 func (pp *Prepass) Complete() { pp.done = true }
@@ -120,12 +186,7 @@ func kept(e *history.Event) *history.Event {
 }
 
 func (pp *Prepass) key(k string) *keyInfo {
-	ki := pp.m.keys[k]
-	if ki == nil {
-		ki = &keyInfo{}
-		pp.m.keys[k] = ki
-	}
-	return ki
+	return pp.m.info.at(pp.m.keys.Add(k))
 }
 
 // Observe takes the next event, in the history's order.
@@ -150,7 +211,7 @@ func (pp *Prepass) Observe(e *history.Event) {
 	}
 	switch e.Type {
 	case history.EvUpload:
-		m.uploads = append(m.uploads, uploadPoint{T: e.End(), Outcome: e.Outcome})
+		m.uploads.add(e.End(), outcomeOf(e.Outcome))
 		if e.Key != "" {
 			ki := key(e.Key)
 			if ki.Upload == 0 || e.Call < ki.Upload {
@@ -161,7 +222,7 @@ func (pp *Prepass) Observe(e *history.Event) {
 			}
 		}
 	case history.EvOutput:
-		m.outputs = append(m.outputs, e.End())
+		m.outputs.t = append(m.outputs.t, e.End())
 		if e.Key != "" {
 			ki := key(e.Key)
 			if ki.Output == 0 || e.End() < ki.Output {
@@ -234,7 +295,8 @@ func newModel(r *Run, h *history.History, pre *Prepass) *model {
 				ref := anomRef{Check: c.Name, A: a, T: a.Time, ID: fmt.Sprintf("an-%d", len(m.anoms)+1)}
 				if a.Key != "" {
 					if ref.T == 0 {
-						if ki := m.keys[a.Key]; ki != nil {
+						if n, ok := m.keys.Find(a.Key); ok {
+							ki := m.info.get(n)
 							ref.T = cmp.Or(ki.Ack, ki.Upload, ki.Output)
 						}
 					}

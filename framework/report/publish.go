@@ -30,8 +30,8 @@ type publishModel struct {
 	sum       *check.PublishSummary
 	cfg       check.PublishConfig
 	lags      []check.LagPoint
-	publishes []uploadPoint
-	loads     []uploadPoint
+	publishes points
+	loads     points
 }
 
 // newPublishModel returns nil for runs that are not publish/consume.
@@ -50,13 +50,13 @@ func newPublishModel(r *Run, h *history.History) *publishModel {
 	for e := range h.All() {
 		switch e.Type {
 		case history.EvPublish:
-			pm.publishes = append(pm.publishes, uploadPoint{T: e.End(), Outcome: e.Outcome})
+			pm.publishes.add(e.End(), outcomeOf(e.Outcome))
 		case history.EvLoad:
-			out := e.Outcome
-			if out != history.OK {
-				out = history.Fail
+			out := outOK
+			if e.Outcome != history.OK {
+				out = outFail
 			}
-			pm.loads = append(pm.loads, uploadPoint{T: e.End(), Outcome: out})
+			pm.loads.add(e.End(), out)
 		}
 	}
 	return pm
@@ -211,11 +211,11 @@ func sampleLags(pts []check.LagPoint, bound float64) []check.LagPoint {
 
 // publishLanes adds the publish and load histograms to the timeline.
 func (pm *publishModel) publishLanes(m *model, c *canvas, newLane func(label, sub string, rows int, h float64) lane) {
-	if len(pm.publishes) > 0 {
-		m.histogram(c, newLane("publishes", "ok · unknown · fail", 0, histLaneH), pm.publishes, true)
+	if len(pm.publishes.t) > 0 {
+		m.histogram(c, newLane("publishes", "ok · unknown · fail", 0, histLaneH), &pm.publishes, true)
 	}
-	if len(pm.loads) > 0 {
-		m.histogram(c, newLane("loads", "verified · failed or torn", 0, histLaneH), pm.loads, true)
+	if len(pm.loads.t) > 0 {
+		m.histogram(c, newLane("loads", "verified · failed or torn", 0, histLaneH), &pm.loads, true)
 	}
 }
 

@@ -323,16 +323,12 @@ func (m *model) timeline() svgDoc {
 	}
 
 	// Traffic histograms.
-	if len(m.uploads) > 0 || len(m.outputs) > 0 {
+	if len(m.uploads.t) > 0 || len(m.outputs.t) > 0 {
 		group("Traffic")
-		m.histogram(&c, newLane("uploads", "ok · unknown · fail", 0, histLaneH), m.uploads, true)
-		outs := make([]uploadPoint, len(m.outputs))
-		for i, t := range m.outputs {
-			outs[i] = uploadPoint{T: t, Outcome: "output"}
-		}
-		m.histogram(&c, newLane("outputs", "documents written", 0, histLaneH), outs, false)
+		m.histogram(&c, newLane("uploads", "ok · unknown · fail", 0, histLaneH), &m.uploads, true)
+		m.histogram(&c, newLane("outputs", "documents written", 0, histLaneH), &m.outputs, false)
 	}
-	if m.pub != nil && (len(m.pub.publishes) > 0 || len(m.pub.loads) > 0) {
+	if m.pub != nil && (len(m.pub.publishes.t) > 0 || len(m.pub.loads.t) > 0) {
 		group("Publish / consume")
 		m.pub.publishLanes(m, &c, newLane)
 	}
@@ -432,18 +428,18 @@ func (m *model) timeline() svgDoc {
 }
 
 // histogram draws counts per time bucket, stacked by outcome.
-func (m *model) histogram(c *canvas, l lane, pts []uploadPoint, byOutcome bool) {
+func (m *model) histogram(c *canvas, l lane, pts *points, byOutcome bool) {
 	const nb = 160
 	w := (plotX1 - plotX0) / nb
 	type cnt struct{ ok, unknown, fail int }
 	bs := make([]cnt, nb)
-	for _, p := range pts {
-		i := int((m.x(p.T) - plotX0) / w)
+	for j, t := range pts.t {
+		i := int((m.x(t) - plotX0) / w)
 		i = min(max(i, 0), nb-1)
-		switch p.Outcome {
-		case history.OK, "output":
+		switch pts.at(j) {
+		case outOK:
 			bs[i].ok++
-		case history.Unknown:
+		case outUnknown:
 			bs[i].unknown++
 		default:
 			bs[i].fail++
@@ -513,32 +509,41 @@ func (m *model) tAt(x float64) int64 {
 // latencyChart draws upload-ack → output latency per interchange over time.
 func (m *model) latencyChart() (svgDoc, int) {
 	var c canvas
+	// A point names its key by number (a million keys, a string each, were
+	// ~50 MB); the classes of the keys anomalies name, by number.
 	type pt struct {
-		t     int64
-		ms    float64
-		class string
-		key   string
+		t  int64
+		ms float64
+		n  int32
 	}
-	pts := make([]pt, 0, len(m.keys)) // one per key at most: grown by append, a million cost ~4 times their size
+	classOf := make(map[int32]string, len(m.keyClass))
+	for k, cls := range m.keyClass {
+		if n, ok := m.keys.Find(k); ok {
+			classOf[n] = cls
+		}
+	}
+	pts := make([]pt, 0, m.keys.Len()) // one per key at most
 	var never []pt
-	for k, ki := range m.keys {
-		cls := m.keyClass[k]
+	for n := range int32(m.keys.Len()) {
+		ki := m.info.get(n)
 		switch {
 		case ki.Ack > 0 && ki.Output > 0:
-			pts = append(pts, pt{ki.Ack, math.Max(float64(ki.Output-ki.Ack)/1e6, 0), cls, k})
-		case ki.Ack > 0 && cls != "":
-			never = append(never, pt{ki.Ack, 0, cls, k})
+			pts = append(pts, pt{ki.Ack, math.Max(float64(ki.Output-ki.Ack)/1e6, 0), n})
+		case ki.Ack > 0 && classOf[n] != "":
+			never = append(never, pt{ki.Ack, 0, n})
 		}
 	}
 	if len(pts) == 0 && len(never) == 0 {
 		return svgDoc{}, 0
 	}
-	slices.SortFunc(pts, func(a, b pt) int {
+	byTimeKey := func(a, b pt) int {
 		if a.t != b.t {
 			return cmp.Compare(a.t, b.t)
 		}
-		return strings.Compare(a.key, b.key)
-	})
+		return m.keys.Compare(a.n, b.n)
+	}
+	slices.SortFunc(pts, byTimeKey)
+	slices.SortFunc(never, byTimeKey) // was in map order: the crosses' order in the SVG varied from run to run
 	total := len(pts)
 	if len(pts) > maxLatencyPoints {
 		// Keep anomalies and the slowest, then an even sample of the rest.
@@ -554,7 +559,7 @@ func (m *model) latencyChart() (svgDoc, int) {
 			n++
 		}
 		for i := range pts {
-			if pts[i].class != "" && !keep[i] {
+			if classOf[pts[i].n] != "" && !keep[i] {
 				keep[i] = true
 				n++
 			}
@@ -612,22 +617,24 @@ func (m *model) latencyChart() (svgDoc, int) {
 		}
 	}
 	for _, p := range pts {
+		key, class := m.keys.Key(p.n), classOf[p.n]
 		cls, r := "pt", 2.2
 		href := ""
-		if p.class != "" {
-			cls, r = "pt an-"+p.class, 4
-			href = "#" + m.ixID[p.key]
+		if class != "" {
+			cls, r = "pt an-"+class, 4
+			href = "#" + m.ixID[key]
 		}
 		layer := &c.mid
-		if p.class != "" {
+		if class != "" {
 			layer = &c.front
 		}
 		*layer = append(*layer, shape{Kind: "circle", X: m.x(p.t), Y: yOf(p.ms), R: r, Class: cls,
-			Title: fmt.Sprintf("%s: acked %s, output after %s", p.key, m.rel(p.t), ms(p.ms)), Href: href})
+			Title: fmt.Sprintf("%s: acked %s, output after %s", key, m.rel(p.t), ms(p.ms)), Href: href})
 	}
 	for _, p := range never {
-		c.front = append(c.front, shape{Kind: "path", D: cross(m.x(p.t), neverY, 4), Class: "never an-" + p.class,
-			Title: fmt.Sprintf("%s: acked %s, %s — no output", p.key, m.rel(p.t), p.class), Href: "#" + m.ixID[p.key]})
+		key, class := m.keys.Key(p.n), classOf[p.n]
+		c.front = append(c.front, shape{Kind: "path", D: cross(m.x(p.t), neverY, 4), Class: "never an-" + class,
+			Title: fmt.Sprintf("%s: acked %s, %s — no output", key, m.rel(p.t), class), Href: "#" + m.ixID[key]})
 	}
 	if len(never) > 0 {
 		c.front = append(c.front, shape{Kind: "text", X: plotX0 - 6, Y: neverY + 3.5, Class: "ax axr", Anchor: "end", Text: "no output"})

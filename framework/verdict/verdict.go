@@ -179,6 +179,14 @@ type Observer interface {
 	Complete()
 }
 
+// KeyObserver is an Observer that numbers the interchanges' keys as the
+// checkers' ledger does: it is given the ledger's table before the first
+// event, so that each key is held once (report.Prepass: a million keys).
+type KeyObserver interface {
+	Observer
+	ShareKeys(*history.Keys)
+}
+
 func judge(r *report.Run, s *scenario.Scenario, h *history.History, obs Observer) {
 	r.Check, r.CheckConfig, r.Expectations = nil, nil, nil
 	r.JudgedBy = version.Get().Short()
@@ -197,6 +205,10 @@ func judge(r *report.Run, s *scenario.Scenario, h *history.History, obs Observer
 	r.CheckConfig = &cfg
 	in := check.FromHistory(h)
 	if obs != nil && in.Events != nil {
+		if ko, ok := obs.(KeyObserver); ok {
+			in.Keys = history.NewKeys(in.SizeHint)
+			ko.ShareKeys(in.Keys)
+		}
 		events := in.Events
 		in.Events = func(yield func(*history.Event) bool) {
 			for e := range events {
