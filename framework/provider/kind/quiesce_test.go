@@ -25,14 +25,7 @@ import (
 func TestBacklogWaitsForAStaleLease(t *testing.T) {
 	now := time.Unix(1000, 0)
 	e := &Env{volume: t.TempDir(), o: Options{Clock: func() time.Time { return now }}}
-	waiting := func() []string {
-		t.Helper()
-		b, err := e.Backlog(context.Background(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b.Waiting
-	}
+	waiting := func() []string { return backlogWaiting(t, e) }
 	if w := waiting(); len(w) != 0 {
 		t.Errorf("no lease yet: waiting for %v", w)
 	}

@@ -17,14 +17,7 @@ func TestBacklogWaitsForPublishConvergence(t *testing.T) {
 	e := &Env{volume: t.TempDir()}
 	e.pubs = provider.NewPublishTracker(func() []string { return nil }, 2, 2, time.Hour)
 	defer e.pubs.Stop()
-	waiting := func() []string {
-		t.Helper()
-		b, err := e.Backlog(context.Background(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b.Waiting
-	}
+	waiting := func() []string { return backlogWaiting(t, e) }
 	if w := waiting(); len(w) != 1 || !strings.Contains(w[0], "first version") {
 		t.Errorf("nothing published yet: %v", w)
 	}
@@ -43,4 +36,14 @@ func TestBacklogWaitsForPublishConvergence(t *testing.T) {
 	if w := waiting(); len(w) != 0 {
 		t.Errorf("converged: still waiting for %v", w)
 	}
+}
+
+// backlogWaiting is what the settle would still wait for.
+func backlogWaiting(t *testing.T, e *Env) []string {
+	t.Helper()
+	b, err := e.Backlog(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Waiting
 }
