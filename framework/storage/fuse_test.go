@@ -150,7 +150,10 @@ func TestFusePauseStallsUntilResume(t *testing.T) {
 	if !errors.Is(err, ErrStalled) {
 		t.Fatalf("probe during pause: %v, want ErrStalled", err)
 	}
-	if took > StallWindow+300*time.Millisecond {
+	// Blocked means held by the stalled call, not late by a loaded
+	// machine's scheduling: a probe that ignored its deadline would hang
+	// until the resume below, far past this bound.
+	if took > StallWindow+5*time.Second {
 		t.Fatalf("Healthy blocked %s past its %s deadline", took, StallWindow)
 	}
 	t.Logf("stall detected by a %s probe deadline; Healthy returned after %s", StallWindow, took.Round(time.Millisecond))
