@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 
@@ -54,6 +55,15 @@ func (e *Env) Quiesce(ctx context.Context) (string, error) {
 			return false, nil // a passing API hiccup: look again
 		}
 		left, unready = runningOn(pods.Items, e.readyNode)
+		if e.obs != nil {
+			// Gone for the watch too: collection counts what the watch
+			// still sees Terminating as stuck.
+			for _, p := range e.obs.terminatingOnReady() {
+				if !slices.Contains(left, p) {
+					left = append(left, p)
+				}
+			}
+		}
 		return len(left) == 0, nil
 	})
 	if werr != nil {
@@ -78,12 +88,14 @@ func (e *Env) readyNode(node string) bool {
 	return e.obs.nodeLast[node]
 }
 
-// runningOn splits the pods that have not ended (neither Succeeded nor
-// Failed) into those on Ready nodes and those elsewhere (unscheduled pods
-// count as left: they could still start).
+// runningOn splits the pods that have not ended into those on Ready nodes
+// and those elsewhere (unscheduled pods count as left: they could still
+// start). Ended is Succeeded or Failed and not being deleted: a deleted
+// pod (the jobqueue's, scaled to 0) is left until it is gone, even when
+// its container has exited, or the run would end with it Terminating (CI19).
 func runningOn(pods []corev1.Pod, ready func(string) bool) (left, unready []string) {
 	for _, p := range pods {
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		if p.DeletionTimestamp == nil && (p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed) {
 			continue
 		}
 		if n := p.Spec.NodeName; n != "" && !ready(n) {

@@ -104,4 +104,28 @@ func TestQuiesceStopsTheEngineRunners(t *testing.T) {
 	if _, err := e2.Quiesce(ctx); err == nil || !strings.Contains(err.Error(), "engine-3 on w1") {
 		t.Errorf("a running engine on a Ready node: %v", err)
 	}
+
+	// CI19: the jobqueue's container had exited (phase Succeeded) but its
+	// pod was still Terminating, and the run ended with a pod stuck. A
+	// deleted pod is waited for until it is gone, for the API and for the
+	// watch.
+	exited := pod("jobqueue-y", k8s.ComponentJobq, "w1", corev1.PodSucceeded)
+	now := metav1.Now()
+	exited.DeletionTimestamp = &now
+	cs3 := fake.NewClientset(exited)
+	e3 := &Env{cs: cs3, ns: ns, volume: vol, obs: newObserver(time.Now)}
+	e3.obs.nodeLast = map[string]bool{"w1": true}
+	ctx3, cancel3 := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel3()
+	if _, err := e3.Quiesce(ctx3); err == nil || !strings.Contains(err.Error(), "jobqueue-y on w1") {
+		t.Errorf("an exited pod still Terminating: %v", err)
+	}
+	e4 := &Env{cs: fake.NewClientset(), ns: ns, volume: vol, obs: newObserver(time.Now)}
+	e4.obs.nodeLast = map[string]bool{"w1": true}
+	e4.obs.pods["uid-z"] = &podRec{name: "jobqueue-z", component: k8s.ComponentJobq, node: "w1", deleting: 1}
+	ctx4, cancel4 := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel4()
+	if _, err := e4.Quiesce(ctx4); err == nil || !strings.Contains(err.Error(), "jobqueue-z on w1") {
+		t.Errorf("gone for the API, Terminating for the watch: %v", err)
+	}
 }
