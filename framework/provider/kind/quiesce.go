@@ -80,12 +80,7 @@ func (e *Env) Quiesce(ctx context.Context) (string, error) {
 // readyNode says whether the watch last saw node Ready (true when nothing
 // watches: then every node counts).
 func (e *Env) readyNode(node string) bool {
-	if e.obs == nil {
-		return true
-	}
-	e.obs.mu.Lock()
-	defer e.obs.mu.Unlock()
-	return e.obs.nodeLast[node]
+	return e.obs == nil || e.obs.ready(node)
 }
 
 // runningOn splits the pods that have not ended into those on Ready nodes

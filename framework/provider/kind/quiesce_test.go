@@ -95,16 +95,22 @@ func TestQuiesceStopsTheEngineRunners(t *testing.T) {
 		t.Errorf("jobqueue not scaled to 0: %v %v", d.Spec.Replicas, err)
 	}
 
-	// An engine that does not end on a Ready node: the error names it.
-	cs2 := fake.NewClientset(pod("engine-3", k8s.ComponentEngine, "w1", corev1.PodRunning))
-	e2 := &Env{cs: cs2, ns: ns, volume: vol, obs: newObserver(time.Now)}
-	e2.obs.nodeLast = map[string]bool{"w1": true}
-	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
-	defer cancel()
-	if _, err := e2.Quiesce(ctx); err == nil || !strings.Contains(err.Error(), "engine-3 on w1") {
-		t.Errorf("a running engine on a Ready node: %v", err)
+	// stuck quiesces pods (and a watch) on the Ready node w1 that never
+	// end: the error must name want.
+	stuck := func(what, want string, recs map[string]*podRec, pods ...runtime.Object) {
+		t.Helper()
+		e := &Env{cs: fake.NewClientset(pods...), ns: ns, volume: vol, obs: newObserver(time.Now)}
+		e.obs.nodeLast = map[string]bool{"w1": true}
+		for uid, r := range recs {
+			e.obs.pods[uid] = r
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+		defer cancel()
+		if _, err := e.Quiesce(ctx); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming %s", what, err, want)
+		}
 	}
-
+	stuck("a running engine on a Ready node", "engine-3 on w1", nil, pod("engine-3", k8s.ComponentEngine, "w1", corev1.PodRunning))
 	// CI19: the jobqueue's container had exited (phase Succeeded) but its
 	// pod was still Terminating, and the run ended with a pod stuck. A
 	// deleted pod is waited for until it is gone, for the API and for the
@@ -112,20 +118,7 @@ func TestQuiesceStopsTheEngineRunners(t *testing.T) {
 	exited := pod("jobqueue-y", k8s.ComponentJobq, "w1", corev1.PodSucceeded)
 	now := metav1.Now()
 	exited.DeletionTimestamp = &now
-	cs3 := fake.NewClientset(exited)
-	e3 := &Env{cs: cs3, ns: ns, volume: vol, obs: newObserver(time.Now)}
-	e3.obs.nodeLast = map[string]bool{"w1": true}
-	ctx3, cancel3 := context.WithTimeout(context.Background(), 600*time.Millisecond)
-	defer cancel3()
-	if _, err := e3.Quiesce(ctx3); err == nil || !strings.Contains(err.Error(), "jobqueue-y on w1") {
-		t.Errorf("an exited pod still Terminating: %v", err)
-	}
-	e4 := &Env{cs: fake.NewClientset(), ns: ns, volume: vol, obs: newObserver(time.Now)}
-	e4.obs.nodeLast = map[string]bool{"w1": true}
-	e4.obs.pods["uid-z"] = &podRec{name: "jobqueue-z", component: k8s.ComponentJobq, node: "w1", deleting: 1}
-	ctx4, cancel4 := context.WithTimeout(context.Background(), 600*time.Millisecond)
-	defer cancel4()
-	if _, err := e4.Quiesce(ctx4); err == nil || !strings.Contains(err.Error(), "jobqueue-z on w1") {
-		t.Errorf("gone for the API, Terminating for the watch: %v", err)
-	}
+	stuck("an exited pod still Terminating", "jobqueue-y on w1", nil, exited)
+	stuck("gone for the API, Terminating for the watch", "jobqueue-z on w1",
+		map[string]*podRec{"uid-z": {name: "jobqueue-z", component: k8s.ComponentJobq, node: "w1", deleting: 1}})
 }

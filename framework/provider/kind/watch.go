@@ -203,6 +203,13 @@ func (o *observer) event(obj any) {
 // kubelet is back (a node that returned from a kill or a cut) and confirms
 // the deletion within seconds. Pods on a node that is still down are not
 // listed: nothing can end their Terminating before it returns.
+// ready says whether the watch last saw node Ready.
+func (o *observer) ready(node string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.nodeLast[node]
+}
+
 func (o *observer) terminatingOnReady() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
