@@ -34,7 +34,7 @@ func Gate(s *scenario.Scenario) string {
 	case scenario.ProviderLocal:
 		return ""
 	case scenario.ProviderKind:
-		lab, tier := os.Getenv("RWXCHAOS_LAB"), s.Metadata.Labels["tier"]
+		lab := os.Getenv("RWXCHAOS_LAB")
 		if err := CheckLabEnv(); err != nil {
 			return err.Error()
 		}
@@ -42,12 +42,12 @@ func Gate(s *scenario.Scenario) string {
 		case lab == "all":
 			return ""
 		case lab == "nightly":
-			if tier == "ci" || tier == "nightly" {
+			if InSet(s, SetNightly) {
 				return ""
 			}
 			return "kind scenario outside the nightly set (tiers ci and nightly): RWXCHAOS_LAB=all runs it (the whole library)"
 		case lab == "1" || os.Getenv("CI") == "true":
-			if tier == "ci" {
+			if InSet(s, SetCI) {
 				return ""
 			}
 			return "kind scenario outside the CI tier: RWXCHAOS_LAB=nightly runs the nightly set, RWXCHAOS_LAB=all the whole library"

@@ -288,3 +288,46 @@ func TestReportWarnsAboutAnotherJudge(t *testing.T) {
 		t.Fatalf("re-check of a re-check: exit %d:\n%s", code, stderr)
 	}
 }
+
+// `list --select ... --names` is what scripts (the GitHub Action, the
+// nightly workflow) build their scenario lists from: the names it prints are
+// exactly the library scenarios the selection matches, and a bad selection
+// is a usage error (2) that prints no list.
+func TestListSelect(t *testing.T) {
+	out, errOut, code := cli(t, nil, "list", "--select", "provider=kind,set=nightly", "--select", "backend=fuse,provider=local", "--names")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	kind, _ := scenarios.ParseFilter("provider=kind,set=nightly")
+	fuse, _ := scenarios.ParseFilter("backend=fuse,provider=local")
+	var want []string
+	for _, n := range scenarios.Names() {
+		s, err := scenarios.Load(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind.Match(s) || fuse.Match(s) {
+			want = append(want, s.Metadata.Name)
+		}
+	}
+	if got := strings.Fields(out); strings.Join(got, " ") != strings.Join(want, " ") || len(got) < 7 {
+		t.Errorf("--names printed %q, want %q", got, want)
+	}
+	if strings.Contains(out, "NAME") {
+		t.Errorf("--names printed the header:\n%s", out)
+	}
+	table, _, code := cli(t, nil, "list", "--select", "set=ci,provider=kind")
+	if code != 0 || !strings.HasPrefix(table, "NAME") || !strings.Contains(table, "storage-restarted") || strings.Contains(table, "two-nodes-killed") {
+		t.Errorf("list --select set=ci,provider=kind (exit %d):\n%s", code, table)
+	}
+	for args, msg := range map[string]string{
+		"tier=ci":                     `unknown key "tier"`,
+		"provider=existing,set=ci":    "no scenario matches",
+		"provider=kind,provider=kind": "given twice",
+	} {
+		out, errOut, code := cli(t, nil, "list", "--select", args, "--names")
+		if code != 2 || out != "" || !strings.Contains(errOut, msg) {
+			t.Errorf("list --select %s: exit %d, stdout %q, stderr %q; want 2, nothing, %q", args, code, out, errOut, msg)
+		}
+	}
+}

@@ -14,11 +14,44 @@ import (
 )
 
 func newListCmd() *cobra.Command {
-	return &cobra.Command{
+	var (
+		selects []string
+		names   bool
+	)
+	c := &cobra.Command{
 		Use:   "list [DIR]",
 		Short: "List the scenario library (or the scenarios in DIR)",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `List the scenario library (or the scenarios in DIR).
+
+--select keeps the scenarios whose specs match key=value conditions joined
+by commas, all of which must hold; given several times, a scenario matching
+any of them is kept. Keys: provider (local, kind, existing), backend (local,
+hostpath, fuse, nfs, storageclass), set (ci: what RWXCHAOS_LAB=1 runs;
+nightly: the nightly set, RWXCHAOS_LAB=nightly; all: the whole library).
+--names prints only the names, one per line, for scripts:
+
+  rwxchaos list --select provider=kind,set=nightly --names`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var filters []scenarios.Filter
+			for _, e := range selects {
+				f, err := scenarios.ParseFilter(e)
+				if err != nil {
+					return usageErr("--select: %v", err)
+				}
+				filters = append(filters, f)
+			}
+			keep := func(s *scenario.Scenario) bool {
+				if len(filters) == 0 {
+					return true
+				}
+				for _, f := range filters {
+					if f.Match(s) {
+						return true
+					}
+				}
+				return false
+			}
 			type row struct {
 				name string
 				s    *scenario.Scenario
@@ -41,18 +74,40 @@ func newListCmd() *cobra.Command {
 				}
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tPROVIDER\tBACKEND\tFAULTS\tDESCRIPTION")
-			bad := 0
+			if !names {
+				fmt.Fprintln(w, "NAME\tPROVIDER\tBACKEND\tFAULTS\tDESCRIPTION")
+			}
+			bad, shown := 0, 0
 			for _, r := range rows {
 				var list scenario.ErrorList
 				if errors.As(r.err, &list) && list.Unsupported() && r.s != nil {
+					if !keep(r.s) {
+						continue
+					}
+					shown++
 					// Well-formed; the support table says why it cannot run.
+					if names {
+						fmt.Fprintln(w, r.s.Metadata.Name)
+						continue
+					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t-\tCANNOT RUN: %s\n", r.s.Metadata.Name, r.s.Cluster.Provider, r.s.Storage.Backend, list[0].Msg)
 					continue
 				}
 				if r.err != nil {
+					// Invalid: nothing says what it would select, so it is
+					// reported whatever the selection.
 					bad++
-					fmt.Fprintf(w, "%s\t-\t-\t-\tINVALID: %s\n", r.name, firstLine(r.err.Error()))
+					if !names {
+						fmt.Fprintf(w, "%s\t-\t-\t-\tINVALID: %s\n", r.name, firstLine(r.err.Error()))
+					}
+					continue
+				}
+				if !keep(r.s) {
+					continue
+				}
+				shown++
+				if names {
+					fmt.Fprintln(w, r.s.Metadata.Name)
 					continue
 				}
 				var acts []string
@@ -60,6 +115,9 @@ func newListCmd() *cobra.Command {
 					acts = append(acts, string(f.Action))
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.s.Metadata.Name, r.s.Cluster.Provider, r.s.Storage.Backend, strings.Join(acts, ","), firstLine(r.s.Metadata.Description))
+			}
+			if shown == 0 && bad == 0 && len(filters) > 0 {
+				return usageErr("no scenario matches --select %s", strings.Join(selects, " --select "))
 			}
 			w.Flush()
 			if bad > 0 {
@@ -69,6 +127,9 @@ func newListCmd() *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().StringArrayVar(&selects, "select", nil, "keep scenarios matching key=value[,key=value...] (keys provider, backend, set); repeatable: any match")
+	c.Flags().BoolVar(&names, "names", false, "print only the names, one per line")
+	return c
 }
 
 func firstLine(s string) string {

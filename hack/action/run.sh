@@ -1,34 +1,43 @@
 #!/usr/bin/env bash
 # Runs scenarios for the GitHub Action (action.yml) with the rwxchaos on
 # PATH and keeps going after a failure, so every report is written.
-#   SCENARIOS   names from the library, scenario files, or provider=P for
-#               every library scenario of provider P; space or newline separated
+#   SCENARIOS   names from the library, scenario files, or selections of
+#               library scenarios (`rwxchaos list --select`: provider=kind,
+#               set=nightly, backend=nfs, joined by commas); space or newline
+#               separated
 #   REPORT_DIR  base directory for reports (default reports)
 #   ARGS        extra arguments for every `rwxchaos run` (e.g. --seed 7)
+#   SUDO        true: run scenarios as root (sudo), as the lab's NFS ones need
 # Appends every summary.md to $GITHUB_STEP_SUMMARY and writes exit-code,
 # passed, failed and unjudged to $GITHUB_OUTPUT. Exit code: 1 if any
 # scenario failed, else 3 if any could not be judged (void, error) or was
 # invalid, else 0.
 set -uo pipefail
-: "${SCENARIOS:?SCENARIOS is required: library names, files, or provider=kind}"
+: "${SCENARIOS:?SCENARIOS is required: library names, files, or selections such as provider=kind,set=nightly}"
 REPORT_DIR=${REPORT_DIR:-reports}
 GITHUB_OUTPUT=${GITHUB_OUTPUT:-/dev/null}
 GITHUB_STEP_SUMMARY=${GITHUB_STEP_SUMMARY:-/dev/null}
 read -r -a extra <<<"${ARGS:-}"
+run=(rwxchaos)
+case "${SUDO:-false}" in
+  true) run=(sudo -E env "PATH=$PATH" rwxchaos) ;;
+  false | "") ;;
+  *) echo "run: SUDO=$SUDO: want true or false" >&2; echo "exit-code=2" >>"$GITHUB_OUTPUT"; exit 2 ;;
+esac
 
 list=()
 for s in $SCENARIOS; do
   case "$s" in
-    provider=*)
-      want=${s#provider=}
-      # `rwxchaos list`: NAME PROVIDER BACKEND FAULTS DESCRIPTION
-      mapfile -t names < <(rwxchaos list | awk -v p="$want" 'NR > 1 && $2 == p {print $1}')
-      if [ ${#names[@]} -eq 0 ]; then
-        echo "run: no library scenario has provider $want (rwxchaos list)" >&2
+    *=*)
+      # A selection (provider=kind, set=nightly, backend=nfs, joined by
+      # commas): the library scenarios `rwxchaos list --select` matches.
+      if ! names=$(rwxchaos list --select "$s" --names); then
+        echo "run: $s selects nothing to run (see above)" >&2
         echo "exit-code=2" >>"$GITHUB_OUTPUT"
         exit 2
       fi
-      list+=("${names[@]}")
+      mapfile -t sel <<<"$names"
+      list+=("${sel[@]}")
       ;;
     *) list+=("$s") ;;
   esac
@@ -37,7 +46,7 @@ done
 passed=0 failed=0 unjudged=0
 for s in "${list[@]}"; do
   echo "::group::rwxchaos run $s"
-  rwxchaos run "$s" --report-dir "$REPORT_DIR" "${extra[@]}"
+  "${run[@]}" run "$s" --report-dir "$REPORT_DIR" "${extra[@]}"
   code=$?
   echo "::endgroup::"
   case $code in

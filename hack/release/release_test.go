@@ -457,16 +457,21 @@ func tarGz(t *testing.T, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
-// fakeRwxchaos answers `list` with a small library and `run NAME` with the
-// exit code its name asks for (ok-* 0, bad-* 1, void-* 3), writing a report.
+// fakeRwxchaos answers `list --select S --names` with the names of a small
+// library (cmd/rwxchaos's TestListSelect checks the real selection) and
+// `run NAME` with the exit code its name asks for (ok-* 0, bad-* 1, void-*
+// 3), writing a report.
 const fakeRwxchaos = `#!/bin/sh
 echo "$*" >> "$FAKE_LOG"
 case "$1" in
 list)
-  echo "NAME           PROVIDER  BACKEND   FAULTS     DESCRIPTION"
-  echo "ok-local       local     local     process-kill  one"
-  echo "ok-kind        kind      hostpath  node-kill  two"
-  echo "bad-kind       kind      hostpath  node-kill  three"
+  [ "$2" = --select ] && [ "$4" = --names ] || { echo "fake: list $*" >&2; exit 2; }
+  case "$3" in
+  provider=local) echo ok-local ;;
+  provider=kind) echo ok-kind; echo bad-kind ;;
+  provider=kind,set=nightly) echo ok-kind ;;
+  *) echo "rwxchaos: no scenario matches --select $3" >&2; exit 2 ;;
+  esac
   exit 0 ;;
 run)
   name=$2; dir=$4
@@ -484,7 +489,11 @@ func TestRunScript(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bindir, "rwxchaos"), []byte(fakeRwxchaos), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run := func(scenarios string) (code int, log, outputs, summary string) {
+	fakeSudo := "#!/bin/sh\necho \"sudo $*\" >> \"$FAKE_LOG\"\n[ \"$1\" = -E ] && shift\nexec \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bindir, "sudo"), []byte(fakeSudo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(scenarios string, env ...string) (code int, log, outputs, summary string) {
 		dir := t.TempDir()
 		script, _ := filepath.Abs(filepath.Join(root, "hack/action/run.sh"))
 		cmd := exec.Command(script)
@@ -492,6 +501,7 @@ func TestRunScript(t *testing.T) {
 		cmd.Env = append(os.Environ(), "PATH="+bindir+string(os.PathListSeparator)+os.Getenv("PATH"),
 			"FAKE_LOG="+filepath.Join(dir, "calls"), "SCENARIOS="+scenarios, "ARGS=--seed 7",
 			"GITHUB_OUTPUT="+filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY="+filepath.Join(dir, "summary"))
+		cmd.Env = append(cmd.Env, env...)
 		out, err := cmd.CombinedOutput()
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -532,6 +542,20 @@ func TestRunScript(t *testing.T) {
 	}
 	if code, _, _, _ := run("provider=existing"); code != 2 {
 		t.Errorf("a provider with no scenarios: exit %d, want 2", code)
+	}
+	code, log, outputs, _ = run("provider=kind,set=nightly")
+	if code != 0 || !strings.Contains(log, "list --select provider=kind,set=nightly --names") ||
+		!strings.Contains(log, "run ok-kind ") || strings.Contains(log, "run bad-kind") || !strings.Contains(outputs, "passed=1") {
+		t.Errorf("a selection of several conditions: exit %d, outputs %s, calls:\n%s", code, outputs, log)
+	}
+	if code, log, _, _ := run("ok-local", "SUDO=yes"); code != 2 || log != "" {
+		t.Errorf("SUDO=yes: exit %d, calls %q; want 2 and nothing run", code, log)
+	}
+	// SUDO=true: every run goes through sudo (a fake one here, first on
+	// PATH, that logs and runs the command), with the caller's PATH.
+	if code, log, _, _ := run("ok-local", "SUDO=true"); code != 0 || !strings.Contains(log, "sudo -E env PATH="+bindir) ||
+		!strings.Contains(log, "run ok-local --report-dir reports --seed 7") {
+		t.Errorf("SUDO=true: exit %d, calls %q", code, log)
 	}
 }
 
