@@ -144,7 +144,9 @@ func overlapShape(t *testing.T, r *rig) {
 // A fences after that sleep, so it stops without writing; the theft itself
 // (a takeover of a lease younger than its TTL) is what the checker flags.
 func stealShape(t *testing.T, r *rig) {
-	const d = time.Second
+	// The window to pause A in is 0.7 d wide: 1.4 s, which a loaded CI
+	// machine's scheduling delays do not use up (0.7 s could be).
+	const d = 2 * time.Second
 	uploadAll(t, r, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -361,10 +361,9 @@ func TestCancelIsPromptAndJournalsInFlight(t *testing.T) {
 			t.Errorf("Run returned %v, want context.Canceled", err)
 		}
 	case <-time.After(2 * time.Second):
-		t.Fatal("Run did not return within 2s of cancel")
-	}
-	if el := time.Since(t0); el > 500*time.Millisecond {
-		t.Errorf("Run took %v to return after cancel", el)
+		// Prompt against the uploads' 1-minute timeout; the bound is wide
+		// so that a loaded machine's scheduling does not fail it.
+		t.Fatalf("Run did not return within 2s of cancel (%v)", time.Since(t0))
 	}
 	evs := readEvents(t, dir)
 	if len(evs) != 4 {
