@@ -80,20 +80,10 @@ nightly: the nightly set, RWXCHAOS_LAB=nightly; all: the whole library).
 			bad, shown := 0, 0
 			for _, r := range rows {
 				var list scenario.ErrorList
-				if errors.As(r.err, &list) && list.Unsupported() && r.s != nil {
-					if !keep(r.s) {
-						continue
-					}
-					shown++
-					// Well-formed; the support table says why it cannot run.
-					if names {
-						fmt.Fprintln(w, r.s.Metadata.Name)
-						continue
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t-\tCANNOT RUN: %s\n", r.s.Metadata.Name, r.s.Cluster.Provider, r.s.Storage.Backend, list[0].Msg)
-					continue
-				}
-				if r.err != nil {
+				// Well-formed but unsupported: the support table says why
+				// it cannot run.
+				cannot := errors.As(r.err, &list) && list.Unsupported() && r.s != nil
+				if r.err != nil && !cannot {
 					// Invalid: nothing says what it would select, so it is
 					// reported whatever the selection.
 					bad++
@@ -106,15 +96,18 @@ nightly: the nightly set, RWXCHAOS_LAB=nightly; all: the whole library).
 					continue
 				}
 				shown++
-				if names {
+				switch {
+				case names:
 					fmt.Fprintln(w, r.s.Metadata.Name)
-					continue
+				case cannot:
+					fmt.Fprintf(w, "%s\t%s\t%s\t-\tCANNOT RUN: %s\n", r.s.Metadata.Name, r.s.Cluster.Provider, r.s.Storage.Backend, list[0].Msg)
+				default:
+					var acts []string
+					for _, f := range r.s.Faults {
+						acts = append(acts, string(f.Action))
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.s.Metadata.Name, r.s.Cluster.Provider, r.s.Storage.Backend, strings.Join(acts, ","), firstLine(r.s.Metadata.Description))
 				}
-				var acts []string
-				for _, f := range r.s.Faults {
-					acts = append(acts, string(f.Action))
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.s.Metadata.Name, r.s.Cluster.Provider, r.s.Storage.Backend, strings.Join(acts, ","), firstLine(r.s.Metadata.Description))
 			}
 			if shown == 0 && bad == 0 && len(filters) > 0 {
 				return usageErr("no scenario matches --select %s", strings.Join(selects, " --select "))
