@@ -62,8 +62,15 @@ fi
 if ! timeout 10 docker info >/dev/null 2>&1; then
   if ! pidof dockerd >/dev/null; then
     log "starting dockerd (log: /var/log/dockerd.log)"
-    # No systemd on these machines: dockerd runs detached from this shell.
-    setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
+    # No systemd on these machines: dockerd runs detached from this shell,
+    # with none of its other file descriptors: a daemon that inherits a
+    # lock (flock) or a CI step's pipe would hold it for as long as it runs.
+    close=()
+    for fd in /proc/$$/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && [ "$fd" != 255 ] && close+=("$fd>&-")
+    done
+    eval "setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null ${close[*]} &"
   fi
   for _ in $(seq 1 60); do
     timeout 5 docker info >/dev/null 2>&1 && break
