@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,18 +53,43 @@ type Suite struct {
 	mu      sync.Mutex
 	entries []report.IndexEntry
 	seeds   []string
+
+	opts SuiteOptions
+}
+
+// SuiteOptions are what a suite run from elsewhere than go test sets (the
+// CLI's `rwxchaos run` of several scenarios); the zero value is go test's.
+type SuiteOptions struct {
+	// ReportDir is where the reports and the index go ("": ReportDir()).
+	ReportDir string
+	// Seed, when non-zero, is every scenario's seed; else RWXCHAOS_SEED
+	// decides, else each scenario's own.
+	Seed int64
+	// StateDir keeps active faults on disk for `rwxchaos cleanup`
+	// (runner.Options.StateDir).
+	StateDir string
+	// Progress, when set, gets each scenario's run status (runner.Options.Progress).
+	Progress func(runner.Status)
+	// Kind configures the shared clusters' provider (e.g. AppImage); its
+	// Pool is the suite's.
+	Kind kind.Options
 }
 
 // NewSuite starts a suite whose index is <ReportDir>/<index>.html (.md,
 // .json); log receives progress lines (nil discards them).
 func NewSuite(title, index string, log io.Writer) *Suite {
+	return NewSuiteWith(title, index, log, SuiteOptions{})
+}
+
+// NewSuiteWith is NewSuite with options.
+func NewSuiteWith(title, index string, log io.Writer, opts SuiteOptions) *Suite {
 	if log == nil {
 		log = io.Discard
 	}
 	if index == "" {
 		index = report.IndexName
 	}
-	su := &Suite{title: title, index: index, log: log, started: time.Now(), load: loadAvg()}
+	su := &Suite{title: title, index: index, log: log, started: time.Now(), load: loadAvg(), opts: opts}
 	su.pool = kind.NewPool(kind.PoolOptions{Logf: func(f string, a ...any) {
 		fmt.Fprintf(log, "%s %s\n", time.Now().UTC().Format("15:04:05.000"), fmt.Sprintf(f, a...))
 	}})
@@ -73,7 +99,10 @@ func NewSuite(title, index string, log io.Writer) *Suite {
 // Run runs one scenario through the one runner with providers (kind's
 // replaced by the suite's shared cluster) and records it for the index.
 func (su *Suite) Run(ctx context.Context, s *scenario.Scenario, providers provider.Set) Verdict {
-	seed, err := seedFromEnv()
+	seed, err := su.opts.Seed, error(nil)
+	if seed == 0 {
+		seed, err = seedFromEnv()
+	}
 	if err != nil {
 		v := Verdict{Failure: err.Error()}
 		su.record(s, v)
@@ -81,7 +110,7 @@ func (su *Suite) Run(ctx context.Context, s *scenario.Scenario, providers provid
 	}
 	ps := maps.Clone(providers)
 	if _, ok := ps[scenario.ProviderKind]; ok {
-		ps[scenario.ProviderKind] = su.pool.Factory(kind.Options{})
+		ps[scenario.ProviderKind] = su.pool.Factory(su.opts.Kind)
 		if s.Cluster.Provider == scenario.ProviderKind {
 			if err := su.lockClusters(ctx); err != nil {
 				v := Verdict{Failure: err.Error()}
@@ -104,11 +133,58 @@ func (su *Suite) Run(ctx context.Context, s *scenario.Scenario, providers provid
 			fmt.Fprintf(su.log, "%s waited %s for another suite's local scenario (%s)\n", time.Now().UTC().Format("15:04:05.000"), waited.Round(time.Second), lab.LocalLockPath)
 		}
 	}
-	o := runner.Options{Scenario: s, ReportDir: ReportDir(), Log: su.log, Seed: seed, Providers: ps}
+	o := runner.Options{Scenario: s, ReportDir: su.reportDir(), Log: su.log, Seed: seed, Providers: ps,
+		StateDir: su.opts.StateDir, Progress: su.opts.Progress}
 	out, err := runner.Run(ctx, o)
 	v := judge(s, out, err)
 	su.record(s, v)
 	return v
+}
+
+func (su *Suite) reportDir() string {
+	if su.opts.ReportDir != "" {
+		return su.opts.ReportDir
+	}
+	return ReportDir()
+}
+
+// RunAll runs scenarios one after another as the nightly suites do: kind
+// scenarios of one cluster shape next to each other (kind.PoolOrder: each
+// change of shape recreates the shared cluster), and the first kind
+// scenario's cluster created in the background while the local ones
+// before it run. done, if set, is called after each run. Once ctx is done
+// the scenarios not yet started are recorded as skipped. It returns the
+// scenarios in the order they ran, with their verdicts.
+func (su *Suite) RunAll(ctx context.Context, list []*scenario.Scenario, providers provider.Set, done func(*scenario.Scenario, Verdict)) ([]*scenario.Scenario, []Verdict) {
+	list = slices.Clone(list)
+	SortForPool(list)
+	for i, s := range list {
+		if s.Cluster.Provider == scenario.ProviderKind {
+			if i > 0 {
+				su.Prewarm(ctx, s)
+			}
+			break
+		}
+	}
+	vs := make([]Verdict, len(list))
+	for i, s := range list {
+		if err := ctx.Err(); err != nil {
+			vs[i] = Verdict{Skip: fmt.Sprintf("not started: %v", context.Cause(ctx))}
+			su.Skip(s, vs[i].Skip)
+		} else {
+			vs[i] = su.Run(ctx, s, providers)
+		}
+		if done != nil {
+			done(s, vs[i])
+		}
+	}
+	return list, vs
+}
+
+// SortForPool orders scenarios so that kind scenarios of one cluster shape
+// follow each other (kind.PoolOrder; stable otherwise): local ones first.
+func SortForPool(list []*scenario.Scenario) {
+	sort.SliceStable(list, func(i, j int) bool { return kind.PoolOrder(list[i]) < kind.PoolOrder(list[j]) })
 }
 
 // Prewarm has the suite's shared kind cluster for s (the first kind
@@ -165,7 +241,7 @@ func (su *Suite) record(s *scenario.Scenario, v Verdict) {
 		why = "bug zoo: failed as it must, with " + s.Metadata.Labels[LabelExpectAnomaly]
 	}
 	if out := v.Outcome; out != nil && out.Run != nil {
-		rel, err := filepath.Rel(ReportDir(), out.Dir)
+		rel, err := filepath.Rel(su.reportDir(), out.Dir)
 		if err != nil {
 			rel = out.Dir
 		}
@@ -211,7 +287,7 @@ func (su *Suite) Close(ctx context.Context) (string, error) {
 	su.mu.Unlock()
 	idx.Host = fmt.Sprintf("%d cores · load average %s at the start, %s at the end", runtime.NumCPU(), su.load, loadAvg())
 	idx.Notes = su.notes(idx)
-	path, err := report.WriteIndex(ReportDir(), su.index, idx)
+	path, err := report.WriteIndex(su.reportDir(), su.index, idx)
 	if err == nil {
 		if sum := os.Getenv("GITHUB_STEP_SUMMARY"); sum != "" {
 			if f, ferr := os.OpenFile(sum, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); ferr == nil {

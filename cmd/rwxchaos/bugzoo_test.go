@@ -8,6 +8,7 @@ import (
 
 	"github.com/rwxchaos/rwxchaos/framework/check"
 	"github.com/rwxchaos/rwxchaos/framework/report"
+	"github.com/rwxchaos/rwxchaos/framework/runner"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 	"github.com/rwxchaos/rwxchaos/scenarios"
 )
@@ -48,6 +49,38 @@ func TestRunVerdictBugZoo(t *testing.T) {
 		}
 		if code != c.code || !strings.Contains(msg, c.say) {
 			t.Errorf("%s: exit %d %q, want exit %d saying %q", c.name, code, msg, c.code, c.say)
+		}
+	}
+}
+
+// A run among several is counted as `rwxchaos run` of that scenario alone
+// would exit: passed (a bug-zoo scenario when caught), failed, or not judged.
+func TestManyOutcome(t *testing.T) {
+	zoo := &scenario.Scenario{}
+	zoo.Metadata.Labels = map[string]string{scenarios.LabelExpectAnomaly: check.ClassDuplicated}
+	plain := &scenario.Scenario{}
+	ran := func(verdict report.Verdict, classes map[string]int) scenarios.Verdict {
+		return scenarios.Verdict{Outcome: &runner.Outcome{Dir: "reports/x/1", Run: &report.Run{Verdict: verdict, Reason: "why", Check: &check.Result{Classes: classes}}}}
+	}
+	dup := map[string]int{check.ClassDuplicated: 1}
+	for _, c := range []struct {
+		name string
+		s    *scenario.Scenario
+		v    scenarios.Verdict
+		code int
+		say  string
+	}{
+		{"pass", plain, ran(report.VerdictPass, nil), exitPass, "reports/x/1/report.html"},
+		{"fail", plain, ran(report.VerdictFail, dup), exitFail, "an expectation did not hold"},
+		{"void", plain, ran(report.VerdictVoid, nil), exitInfra, "void — why"},
+		{"zoo caught", zoo, ran(report.VerdictFail, dup), exitPass, "failed with duplicated, as this bug-zoo scenario must"},
+		{"zoo missed", zoo, ran(report.VerdictPass, nil), exitFail, "must fail with duplicated"},
+		{"skipped", plain, scenarios.Verdict{Skip: "not started: interrupted"}, exitInfra, "not run: not started"},
+		{"no runner", plain, scenarios.Verdict{Failure: "the runner could not start: x"}, exitInfra, "could not start"},
+	} {
+		code, what := manyOutcome(c.s, c.v)
+		if code != c.code || !strings.Contains(what, c.say) {
+			t.Errorf("%s: %d %q, want %d saying %q", c.name, code, what, c.code, c.say)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -328,6 +329,72 @@ func TestListSelect(t *testing.T) {
 		out, errOut, code := cli(t, nil, "list", "--select", args, "--names")
 		if code != 2 || out != "" || !strings.Contains(errOut, msg) {
 			t.Errorf("list --select %s: exit %d, stdout %q, stderr %q; want 2, nothing, %q", args, code, out, errOut, msg)
+		}
+	}
+}
+
+// `rwxchaos run A B` runs both through one suite (scenarios.Suite, as the
+// nightly suites do) and writes an index; its exit code is the worst run's.
+// B is the library's remove-after-copy drill without its expect-anomaly
+// label: the duplicate the defect makes then fails it.
+func TestRunSeveral(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two local scenarios (~30 s)")
+	}
+	tmp := t.TempDir()
+	env := []string{"RWXCHAOS_CACHE=" + filepath.Join(tmp, "cache"), "RWXCHAOS_STATE=" + filepath.Join(tmp, "state"), "GITHUB_STEP_SUMMARY=" + filepath.Join(tmp, "summary.md")}
+	b, err := os.ReadFile(filepath.Join("..", "..", "scenarios", "library", "engine-killed-remove-after-copy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlabelled := strings.Replace(string(b), "    expect-anomaly: duplicated\n", "", 1)
+	if unlabelled == string(b) {
+		t.Fatal("the library scenario no longer has the label this test removes")
+	}
+	file := filepath.Join(tmp, "remove-after-copy.yaml")
+	if err := os.WriteFile(file, []byte(unlabelled), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reports := filepath.Join(tmp, "reports")
+	out, errOut, code := cli(t, env, "run", "engine-killed-mid-run", file, "engine-killed-mid-run", "-q", "--report-dir", reports)
+	if code != exitFail {
+		t.Fatalf("exit %d, want 1 (one scenario failed)\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"pass      engine-killed-mid-run: " + reports, "FAIL      engine-killed-remove-after-copy: verdict: fail",
+		"Index: " + filepath.Join(reports, "index.html"), "2 scenarios: 1 passed, 1 failed, 0 not judged"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	var idx struct {
+		Entries []struct{ Scenario, Outcome string }
+	}
+	raw, err := os.ReadFile(filepath.Join(reports, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.Entries) != 2 {
+		t.Fatalf("index.json: %v, %d entries, want 2 (a scenario named twice runs once)\n%s", err, len(idx.Entries), raw)
+	}
+	if sum, _ := os.ReadFile(filepath.Join(tmp, "summary.md")); !strings.Contains(string(sum), "engine-killed-remove-after-copy") {
+		t.Errorf("the index was not appended to $GITHUB_STEP_SUMMARY:\n%s", sum)
+	}
+
+	// Bad input: nothing starts, no report is written, exit 2.
+	for _, args := range [][]string{
+		{"run"},
+		{"run", "engine-killed-mid-run", "no-such-scenario"},
+		{"run", "engine-killed-mid-run", "--select", "tier=ci"},
+		{"run", "--select", "provider=existing,set=ci"},
+		{"run", "engine-killed-mid-run", "webserver-replica-killed", "--keep"},
+	} {
+		dir := filepath.Join(tmp, "bad")
+		_, errOut, code := cli(t, env, append(args, "--report-dir", dir)...)
+		if code != exitUsage {
+			t.Errorf("%v: exit %d, want 2\n%s", args, code, errOut)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%v: wrote %s", args, dir)
 		}
 	}
 }

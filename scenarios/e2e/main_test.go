@@ -92,7 +92,7 @@ func TestLibrary(t *testing.T) {
 	}
 	// Scenarios of one cluster shape one after another: each change of
 	// shape costs the shared cluster a recreation.
-	sort.SliceStable(list, func(i, j int) bool { return kind.PoolOrder(list[i].s) < kind.PoolOrder(list[j].s) })
+	sort.SliceStable(list, func(i, j int) bool { return kind.PoolOrder(list[i].s) < kind.PoolOrder(list[j].s) }) // as scenarios.SortForPool
 	// The first kind scenario's cluster is created while the local ones
 	// before it run (only when some do, and only for scenarios this run's
 	// filters keep).
