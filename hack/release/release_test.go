@@ -459,8 +459,12 @@ func tarGz(t *testing.T, files map[string]string) []byte {
 
 // fakeRwxchaos answers `list --select S --names` with the names of a small
 // library (cmd/rwxchaos's TestListSelect checks the real selection) and
-// `run NAME` with the exit code its name asks for (ok-* 0, bad-* 1, void-*
-// 3), writing a report.
+// `run NAME... --report-dir DIR [--seed N]` as the real one does, each
+// scenario with the result its name asks for (ok-* pass, bad-* fail,
+// others not judged): one scenario writes its report's summary.md and
+// exits with its code; several print a line each and the counts
+// (cmd/rwxchaos's TestRunSeveral checks the real form), append an index to
+// $GITHUB_STEP_SUMMARY and exit with the worst code.
 const fakeRwxchaos = `#!/bin/sh
 echo "$*" >> "$FAKE_LOG"
 case "$1" in
@@ -474,9 +478,38 @@ list)
   esac
   exit 0 ;;
 run)
-  name=$2; dir=$4
-  mkdir -p "$dir/$name/r1" && echo "## $name" > "$dir/$name/r1/summary.md"
-  case "$name" in ok-*) exit 0 ;; bad-*) exit 1 ;; *) exit 3 ;; esac ;;
+  shift
+  names="" dir=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+    --report-dir) dir=$2; shift 2 ;;
+    --seed) shift 2 ;;
+    -*) echo "fake: run: unknown flag $1" >&2; exit 2 ;;
+    *) names="$names $1"; shift ;;
+    esac
+  done
+  n=0 p=0 f=0 u=0
+  for name in $names; do
+    n=$((n + 1))
+    case "$name" in
+    refused-*) echo "rwxchaos: $name: invalid scenario" >&2; exit 2 ;;
+    esac
+  done
+  for name in $names; do
+    mkdir -p "$dir/$name/r1" && echo "## $name" > "$dir/$name/r1/summary.md"
+    case "$name" in
+    ok-*) p=$((p + 1)); [ $n -gt 1 ] && echo "pass      $name: $dir/$name/r1/report.html" ;;
+    bad-*) f=$((f + 1)); [ $n -gt 1 ] && echo "FAIL      $name: verdict: fail — an expectation did not hold ($dir/$name/r1/report.html)" ;;
+    *) u=$((u + 1)); [ $n -gt 1 ] && echo "unjudged  $name: verdict: void — no steady state" ;;
+    esac
+  done
+  if [ $n -gt 1 ]; then
+    echo "| index of$names |" >> "$GITHUB_STEP_SUMMARY"
+    echo "$n scenarios: $p passed, $f failed, $u not judged"
+  fi
+  [ $f -gt 0 ] && exit 1
+  [ $u -gt 0 ] && exit 3
+  exit 0 ;;
 esac
 exit 2
 `
@@ -493,6 +526,7 @@ func TestRunScript(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bindir, "sudo"), []byte(fakeSudo), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	var stdout string // the script's output in the last run
 	run := func(scenarios string, env ...string) (code int, log, outputs, summary string) {
 		dir := t.TempDir()
 		script, _ := filepath.Abs(filepath.Join(root, "hack/action/run.sh"))
@@ -503,6 +537,7 @@ func TestRunScript(t *testing.T) {
 			"GITHUB_OUTPUT="+filepath.Join(dir, "out"), "GITHUB_STEP_SUMMARY="+filepath.Join(dir, "summary"))
 		cmd.Env = append(cmd.Env, env...)
 		out, err := cmd.CombinedOutput()
+		stdout = string(out)
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			code = ee.ExitCode()
@@ -518,30 +553,40 @@ func TestRunScript(t *testing.T) {
 	if code != 1 {
 		t.Errorf("a failed scenario: exit %d, want 1", code)
 	}
-	for _, want := range []string{"run ok-local --report-dir reports --seed 7", "run ok-kind --report-dir reports --seed 7",
-		"run bad-kind --report-dir reports --seed 7", "run void-x.yaml --report-dir reports --seed 7"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("rwxchaos was not called with %q; calls:\n%s", want, log)
-		}
+	// Several scenarios: one rwxchaos run (one shared kind cluster).
+	if want := "run ok-local ok-kind bad-kind void-x.yaml --report-dir reports --seed 7"; !strings.Contains(log, want) || strings.Count(log, "run ") != 1 {
+		t.Errorf("rwxchaos was not called once with %q; calls:\n%s", want, log)
 	}
 	for _, want := range []string{"exit-code=1", "passed=2", "failed=1", "unjudged=1"} {
 		if !strings.Contains(outputs, want) {
 			t.Errorf("outputs lack %s:\n%s", want, outputs)
 		}
 	}
-	for _, want := range []string{"## ok-local", "## bad-kind", "## void-x.yaml"} {
-		if !strings.Contains(summary, want) {
-			t.Errorf("job summary lacks %s:\n%s", want, summary)
+	for _, want := range []string{"::error title=rwxchaos bad-kind::an expectation failed: verdict: fail",
+		"::error title=rwxchaos void-x.yaml::could not be judged: verdict: void"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no annotation %q:\n%s", want, stdout)
 		}
 	}
-	if code, _, outputs, _ := run("ok-local void-y"); code != 3 || !strings.Contains(outputs, "exit-code=3") {
+	if !strings.Contains(summary, "| index of ok-local ok-kind bad-kind void-x.yaml |") || strings.Contains(summary, "## ") {
+		t.Errorf("job summary: want rwxchaos's index only:\n%s", summary)
+	}
+	if code, _, outputs, _ := run("ok-local void-y"); code != 3 || !strings.Contains(outputs, "exit-code=3") || !strings.Contains(outputs, "unjudged=1") {
 		t.Errorf("an unjudged scenario: exit %d, outputs %s", code, outputs)
 	}
 	if code, _, outputs, _ := run("ok-local provider=local"); code != 0 || !strings.Contains(outputs, "passed=2") {
 		t.Errorf("all passing: exit %d, outputs %s", code, outputs)
 	}
+	if code, _, outputs, _ := run("ok-local refused-x"); code != 2 || !strings.Contains(outputs, "exit-code=2") {
+		t.Errorf("scenarios rwxchaos refuses: exit %d, outputs %s; want 2", code, outputs)
+	}
 	if code, _, _, _ := run("provider=existing"); code != 2 {
 		t.Errorf("a provider with no scenarios: exit %d, want 2", code)
+	}
+	// One scenario: its own run, its summary in the job summary.
+	code, log, outputs, summary = run("bad-one")
+	if code != 1 || !strings.Contains(log, "run bad-one --report-dir reports --seed 7") || !strings.Contains(outputs, "failed=1") || !strings.Contains(summary, "## bad-one") {
+		t.Errorf("one failing scenario: exit %d, outputs %s, summary %q, calls:\n%s", code, outputs, summary, log)
 	}
 	code, log, outputs, _ = run("provider=kind,set=nightly")
 	if code != 0 || !strings.Contains(log, "list --select provider=kind,set=nightly --names") ||
