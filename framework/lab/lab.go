@@ -145,7 +145,9 @@ func LockLocalForTest(ctx context.Context) (release func(), waited time.Duration
 
 // lockFile takes an exclusive flock on path, polling until ctx ends.
 func lockFile(ctx context.Context, path, what string) (release func(), waited time.Duration, err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
+	// Read-only: flock needs no write access, so a lock file another user
+	// created (root's, say, under sudo) still serves everyone.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o666)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", what, err)
 	}
