@@ -366,6 +366,9 @@ func TestRunSeveral(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.TrimSpace(errOut) != "rwxchaos: 1 of 2 scenarios failed" {
+		t.Errorf("stderr under -q: want only the final error, got:\n%s", errOut)
+	}
 	var idx struct {
 		Entries []struct{ Scenario, Outcome string }
 	}

@@ -167,7 +167,7 @@ func runManyE(cmd *cobra.Command, args []string, f runFlags) error {
 		var worst error
 		for _, s := range list {
 			fmt.Fprintf(cmd.OutOrStdout(), "=== %s\n", s.Metadata.Name)
-			if err := runOne(cmd, s, f); exitCode(err) != exitInfra || worst == nil {
+			if err := runOne(cmd, s, f); codeOf(err) != exitInfra || worst == nil {
 				worst = err
 			}
 		}
@@ -240,12 +240,25 @@ func manyOutcome(s *scenario.Scenario, v scenarios.Verdict) (int, string) {
 	err := runVerdictErr(io.Discard, s, r)
 	where := filepath.Join(v.Outcome.Dir, report.HTMLFile)
 	if err != nil {
-		return exitCode(err), fmt.Sprintf("%s (%s)", err, where)
+		return codeOf(err), fmt.Sprintf("%s (%s)", err, where)
 	}
 	if scenarios.CaughtAsExpected(s, r) {
 		return exitPass, fmt.Sprintf("failed with %s, as this bug-zoo scenario must (%s)", s.Metadata.Labels[scenarios.LabelExpectAnomaly], where)
 	}
 	return exitPass, where
+}
+
+// codeOf is the exit code err stands for, as exitCode gives it, without
+// printing its message.
+func codeOf(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return exitPass
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	return exitUsage
 }
 
 // resolveMany loads the named scenarios and those --select matches, each
