@@ -293,6 +293,9 @@ func resolveMany(cmd *cobra.Command, args, selects []string) ([]*scenario.Scenar
 		n := 0
 		for _, name := range scenarios.Names() {
 			s, err := scenarios.Load(name)
+			if err == nil && flt.Match(s) {
+				s, err = scenarios.OnDisk(s, "")
+			}
 			if err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "library scenario %s: %v\n", name, err)
 				bad++

@@ -25,7 +25,18 @@ func loadScenario(arg string) (*scenario.Scenario, error) {
 	case looksLikePath(arg):
 		return nil, missingFile(arg)
 	}
-	return scenarios.Load(arg)
+	return loadLibrary(arg)
+}
+
+// loadLibrary loads a library scenario that can run from here: one that
+// deploys an example app gets it, and itself, written to disk when this is
+// not a checkout (scenarios.OnDisk).
+func loadLibrary(name string) (*scenario.Scenario, error) {
+	s, err := scenarios.Load(name)
+	if err != nil {
+		return s, err
+	}
+	return scenarios.OnDisk(s, "")
 }
 
 func looksLikePath(arg string) bool {
