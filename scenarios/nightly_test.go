@@ -3,6 +3,8 @@ package scenarios
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +131,57 @@ func TestSuiteOverheadNote(t *testing.T) {
 		}
 	}
 	t.Fatalf("no overhead note in %q", su.notes(idx))
+}
+
+// RunAll orders the scenarios for the shared cluster (local ones first) and,
+// once its context is done, runs nothing more: the rest are recorded as not
+// started, in the index too.
+func TestRunAllOrdersAndStopsWhenCancelled(t *testing.T) {
+	oldLocal := lockLocal
+	t.Cleanup(func() { lockLocal = oldLocal })
+	lockLocal = func(context.Context) (func(), time.Duration, error) { return func() {}, 0, nil }
+	dir := t.TempDir()
+	su := NewSuiteWith("t", "index", nil, SuiteOptions{ReportDir: dir})
+	parse := func(name, provider string) *scenario.Scenario {
+		s, err := scenario.Parse(name+".yaml", []byte("apiVersion: rwxchaos.dev/v1alpha1\nkind: Scenario\nmetadata: {name: "+name+"}\ncluster: {provider: "+provider+"}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	k, l1, l2 := parse("k", "kind"), parse("l1", "local"), parse("l2", "local")
+	sorted := []*scenario.Scenario{k, l1, l2}
+	SortForPool(sorted)
+	if sorted[0] != l1 || sorted[1] != l2 || sorted[2] != k {
+		t.Fatalf("SortForPool: %s %s %s, want l1 l2 k (local ones first, stable)", sorted[0].Metadata.Name, sorted[1].Metadata.Name, sorted[2].Metadata.Name)
+	}
+	k = parse("l0", "local") // RunAll below starts no kind cluster
+	ctx, cancel := context.WithCancel(context.Background())
+	runs := 0
+	refuse := func(provider.Config) (provider.Env, error) {
+		runs++
+		cancel() // a Ctrl-C during the first scenario
+		return nil, errors.New("no environment in this test")
+	}
+	ps := provider.Set{scenario.ProviderLocal: refuse}
+	var seen []string
+	order, vs := su.RunAll(ctx, []*scenario.Scenario{k, l1, l2}, ps, func(s *scenario.Scenario, _ Verdict) { seen = append(seen, s.Metadata.Name) })
+	if runs != 1 {
+		t.Fatalf("%d scenarios started, want 1 (the context was done after the first)", runs)
+	}
+	if got := strings.Join(seen, " "); got != "l0 l1 l2" || len(order) != 3 || order[0] != k {
+		t.Fatalf("ran in order %q, want l0 l1 l2", got)
+	}
+	for _, v := range vs[1:] {
+		if !strings.Contains(v.Skip, "not started") {
+			t.Errorf("after the cancel: %+v, want skipped as not started", v)
+		}
+	}
+	if _, err := su.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := os.ReadFile(filepath.Join(dir, "index.md"))
+	if err != nil || strings.Count(string(idx), "not started") != 2 {
+		t.Errorf("index: %v\n%s", err, idx)
+	}
 }
