@@ -11,21 +11,25 @@ import (
 	"path/filepath"
 
 	"github.com/rwxchaos/rwxchaos/fixtures/apps"
+	"github.com/rwxchaos/rwxchaos/framework/appdeploy"
 	"github.com/rwxchaos/rwxchaos/framework/scenario"
 )
 
 // OnDisk returns a library scenario whose file, and the example apps its
 // paths name (workload.external.manifests and image archives are relative
 // to the scenario file: ../../fixtures/apps/...), can be read from disk. In
-// a checkout (the scenario's repository path found from the working
-// directory up, as the providers look for it) it is s itself. Elsewhere,
+// a checkout (where appdeploy.ScenarioDir, which the providers resolve
+// those paths with, finds the file) it is s itself. Elsewhere,
 // as for the installed binary, the embedded scenario and fixtures/apps are
 // written under dir (os.TempDir() when ""), laid out as in the
 // repository, in a directory named by their content, and the scenario is
 // parsed again from there. A scenario that names no such path is s.
 func OnDisk(s *scenario.Scenario, dir string) (*scenario.Scenario, error) {
-	if !needsFiles(s) || filepath.IsAbs(s.File()) || foundUp(s.File()) {
+	if !needsFiles(s) {
 		return s, nil
+	}
+	if _, err := appdeploy.ScenarioDir(s.File()); err == nil {
+		return s, nil // the providers find it, and its paths, from here
 	}
 	rel := s.File() // scenarios/library/NAME.yaml
 	data, err := library.ReadFile(path.Join("library", path.Base(rel)))
@@ -71,22 +75,6 @@ func needsFiles(s *scenario.Scenario) bool {
 		}
 	}
 	return false
-}
-
-// foundUp: rel exists under the working directory or one of its parents.
-func foundUp(rel string) bool {
-	wd, err := os.Getwd()
-	if err != nil {
-		return false
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, rel)); err == nil {
-			return true
-		}
-		if filepath.Dir(d) == d {
-			return false
-		}
-	}
 }
 
 // writeTree writes the scenario (at rel) and fixtures/apps into a new

@@ -293,7 +293,10 @@ func resolveMany(cmd *cobra.Command, args, selects []string) ([]*scenario.Scenar
 		n := 0
 		for _, name := range scenarios.Names() {
 			s, err := scenarios.Load(name)
-			if err == nil && flt.Match(s) {
+			if err == nil && !flt.Match(s) {
+				continue
+			}
+			if err == nil {
 				s, err = scenarios.OnDisk(s, "")
 			}
 			if err != nil {
@@ -301,10 +304,8 @@ func resolveMany(cmd *cobra.Command, args, selects []string) ([]*scenario.Scenar
 				bad++
 				continue
 			}
-			if flt.Match(s) {
-				n++
-				add(s)
-			}
+			n++
+			add(s)
 		}
 		if n == 0 {
 			return nil, usageErr("--select %s matches no library scenario (rwxchaos list)", e)

@@ -137,7 +137,7 @@ func Decode(data []byte) ([]*unstructured.Unstructured, error) {
 // name is relative to the repository): then the repository is searched for
 // upwards from the working directory, as `go test` runs in a package dir.
 func ResolvePaths(scenarioFile string, paths []string) ([]string, error) {
-	base, err := scenarioDir(scenarioFile)
+	base, err := ScenarioDir(scenarioFile)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,11 @@ func ResolvePaths(scenarioFile string, paths []string) ([]string, error) {
 	return out, nil
 }
 
-func scenarioDir(file string) (string, error) {
+// ScenarioDir is the directory a scenario's relative paths start from: the
+// file's own, or, for a file name relative to the repository (an embedded
+// library scenario), the first directory from the working directory up
+// that holds it; an error when there is none.
+func ScenarioDir(file string) (string, error) {
 	if file == "" {
 		return os.Getwd()
 	}
